@@ -1,0 +1,125 @@
+"""The command line: `optout <command>` (same as `python -m service <command>`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__, commands, runner
+from .domain.apikeys import SCOPES
+from .domain.errors import DomainError
+from .domain.suppression import REASONS, SOURCES
+from .logs import configure_logging
+from .settings import SettingsError, load_settings
+from .storage.db import UNAVAILABLE
+
+log = logging.getLogger("optout")
+
+ENVIRONMENT_HELP = """configuration comes from environment variables (DATABASE_URL, PORT, OPTOUT_HOST,
+WEB_CONCURRENCY, OPTOUT_PUBLIC_URL, OPTOUT_SECRET_KEYS, OPTOUT_HASH_KEY, ...); see README.md.
+Without DATABASE_URL an embedded PostgreSQL runs in ./var/pg."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="optout", description="CETIT's suppression list, unsubscribe links and inbound mail.",
+        epilog=ENVIRONMENT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"optout {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("run", help="start every part in one process (web, and the mail parts as they exist)",
+                   description="Start the web app and the other parts in one process until SIGTERM.")
+    sub.add_parser("serve", help="start the web app (WEB_CONCURRENCY processes)",
+                   description="Start the web app; WEB_CONCURRENCY processes share PORT (SO_REUSEPORT).")
+    sub.add_parser("migrate", help="apply pending database migrations and exit",
+                   description="Apply the pending migrations in sql/migrations and exit.")
+
+    keys = sub.add_parser("keys", help="create, list or revoke API keys", description="Manage API keys.")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    create = keys_sub.add_parser("create", help="create a key and print it on stdout",
+                                 description="Create an API key; the key alone is printed on stdout, once.")
+    create.add_argument("name", help="who or what uses the key, e.g. 'campaign-tool'")
+    create.add_argument("--scope", action="append", required=True, choices=SCOPES,
+                        help="a scope the key grants (repeat for several; admin implies all)")
+    keys_sub.add_parser("list", help="list keys (never the keys themselves)", description="List API keys.")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by id", description="Revoke an API key.")
+    revoke.add_argument("id", type=int, help="the key's id, from `optout keys list`")
+
+    suppress = sub.add_parser("suppress", help="suppress an address (e.g. an opt-out given by phone)",
+                              description="Suppress an address in a scope.")
+    suppress.add_argument("email")
+    suppress.add_argument("--scope", default="global", help="scope (default: global, all marketing)")
+    suppress.add_argument("--reason", default="manual", choices=REASONS, help="default: manual")
+    suppress.add_argument("--source", default="phone", choices=SOURCES, help="default: phone")
+    suppress.add_argument("--note", help="what staff should know, e.g. who called and when")
+
+    check = sub.add_parser("check", help="may this address be mailed? exit 0 allowed, 1 blocked, 2 error",
+                           description="Print 'allowed' (exit 0) or 'blocked: REASON (SCOPE, SINCE)' (exit 1); exit 2 on an error.")
+    check.add_argument("email")
+    check.add_argument("--scope", default="global", help="scope of the mail (default: global)")
+
+    imp = sub.add_parser("import", help="import a .csv or .ndjson file of suppressions",
+                         description="Import suppressions from FILE (.csv: email[,scope,reason,source,note]; .ndjson).")
+    imp.add_argument("file", type=Path)
+    exp = sub.add_parser("export", help="export the whole list to a .csv or .ndjson file",
+                         description="Export every suppression to FILE (.csv or .ndjson by extension).")
+    exp.add_argument("file", type=Path)
+    return parser
+
+
+def dispatch(args: argparse.Namespace, settings) -> int:
+    if args.command == "serve":
+        return runner.serve(settings)
+    if args.command == "run":
+        return runner.run(settings, runner.all_parts())
+    settings = runner.database_ready(settings)
+    if args.command == "migrate":
+        return commands.migrate(settings)
+    if args.command == "keys":
+        if args.keys_command == "create":
+            return commands.run_command(commands.keys_create(settings, args.name, args.scope))
+        if args.keys_command == "list":
+            return commands.run_command(commands.keys_list(settings))
+        return commands.run_command(commands.keys_revoke(settings, args.id))
+    if args.command == "suppress":
+        return commands.run_command(
+            commands.suppress(settings, args.email, args.scope, args.reason, args.source, args.note)
+        )
+    if args.command == "check":
+        return commands.run_command(commands.check(settings, args.email, args.scope))
+    if args.command == "import":
+        return commands.run_command(commands.import_file(settings, args.file))
+    if args.command == "export":
+        return commands.run_command(commands.export_file(settings, args.file))
+    raise AssertionError(args.command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"optout: configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_format)
+    try:
+        return dispatch(args, settings)
+    except DomainError as exc:
+        print(f"optout: {exc.message}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"optout: no such file: {exc.filename}", file=sys.stderr)
+        return 2
+    except UNAVAILABLE as exc:
+        print(f"optout: the database cannot be reached ({exc.__class__.__name__}); "
+              "check DATABASE_URL and that PostgreSQL is running", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""The application factory: wires settings, the database pool, middlewares and routes."""
+
+from __future__ import annotations
+
+from typing import AsyncIterator
+
+import asyncpg
+from aiohttp import web
+
+from .domain.erasure import hmac_pads
+from .settings import Settings
+from .storage.db import create_pool
+from .web.auth import ApiKeys
+from .web.keys import API_KEYS, DB, HASH_PADS, METRICS, SETTINGS
+from .web.metrics import Metrics
+from .web.middlewares import auth_middleware, errors_middleware, observe_middleware
+from .web.routes import setup_routes
+
+MAX_JSON_BODY = 16 * 1024 * 1024  # 100,000 addresses with room to spare
+
+
+def create_app(settings: Settings, pool: asyncpg.Pool | None = None) -> web.Application:
+    """Build the web app. Given a pool (tests, `optout run`), use it; else open one from settings."""
+    app = web.Application(
+        middlewares=[observe_middleware, errors_middleware, auth_middleware],
+        client_max_size=MAX_JSON_BODY,
+    )
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app[HASH_PADS] = hmac_pads(settings.hash_key)
+
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        own = pool is None
+        app[DB] = await create_pool(settings.database_url, min_size=1) if own else pool
+        app[API_KEYS] = ApiKeys(app[DB])
+        yield
+        if own:
+            await app[DB].close()
+
+    app.cleanup_ctx.append(database)
+    setup_routes(app)
+    return app

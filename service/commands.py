@@ -1,0 +1,173 @@
+"""The one-shot commands of the CLI: keys, suppress, check, import, export, migrate."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import asyncpg
+
+from .domain import apikeys, suppression_list, transfer
+from .domain.erasure import hmac_pads
+from .domain.errors import DomainError
+from .settings import Settings
+from .storage import queries
+from .storage.db import connect
+
+log = logging.getLogger("optout")
+
+CHUNK = 1 << 16
+
+
+def _progress(total: int, unit: str, description: str):
+    """A progress bar on a terminal; silent (but still a summary at the end) otherwise."""
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total, unit=unit, unit_scale=True, desc=description, file=sys.stderr,
+        disable=not sys.stderr.isatty(), dynamic_ncols=True,
+    )
+
+
+async def _connect(settings: Settings) -> asyncpg.Connection:
+    return await connect(settings.database_url)
+
+
+async def keys_create(settings: Settings, name: str, scopes: list[str]) -> int:
+    conn = await _connect(settings)
+    try:
+        key_id, key = await apikeys.create_key(conn, name, scopes)
+    finally:
+        await conn.close()
+    print(f"created key {key_id} ({name}) with scopes {', '.join(sorted(set(scopes)))}; "
+          "it is shown once, keep it now", file=sys.stderr)
+    print(key)
+    return 0
+
+
+async def keys_list(settings: Settings) -> int:
+    conn = await _connect(settings)
+    try:
+        rows = await queries.list_api_keys(conn)
+    finally:
+        await conn.close()
+    print(f"{'id':>4}  {'name':<24} {'prefix':<10} {'scopes':<28} {'created':<20} status")
+    for r in rows:
+        status = f"revoked {r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else "active"
+        print(f"{r['id']:>4}  {r['name'][:24]:<24} oo_{r['prefix']:<7} {','.join(r['scopes'])[:28]:<28} "
+              f"{r['created_at']:%Y-%m-%d %H:%M}     {status}")
+    return 0
+
+
+async def keys_revoke(settings: Settings, key_id: int) -> int:
+    conn = await _connect(settings)
+    try:
+        revoked = await queries.revoke_api_key(conn, key_id)
+    finally:
+        await conn.close()
+    if not revoked:
+        print(f"no active key with id {key_id}; see `optout keys list`", file=sys.stderr)
+        return 1
+    print(f"key {key_id} revoked; services stop accepting it within 10 seconds", file=sys.stderr)
+    return 0
+
+
+async def suppress(settings: Settings, email: str, scope: str, reason: str, source: str, note: str | None) -> int:
+    conn = await _connect(settings)
+    try:
+        async with conn.transaction():
+            created, item = await suppression_list.suppress(
+                conn, email, scope, reason, source, note, detail={"by": "cli"}
+            )
+    finally:
+        await conn.close()
+    print(("suppressed" if created else "already suppressed") + f": {item['reason']} ({item['scope']}, {item['created_at']})")
+    return 0
+
+
+async def check(settings: Settings, email: str, scope: str) -> int:
+    conn = await _connect(settings)
+    try:
+        [result] = await suppression_list.check(conn, [email], scope, hmac_pads(settings.hash_key))
+    finally:
+        await conn.close()
+    if result["allowed"]:
+        print("allowed")
+        return 0
+    if result["reason"] == "invalid_address":
+        print("blocked: invalid_address")
+    else:
+        print(f"blocked: {result['reason']} ({result['scope']}, {result['since']})")
+    return 1
+
+
+def file_format(path: Path) -> str:
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in transfer.FORMATS:
+        raise DomainError(f"{path.name}: the file name must end in .csv or .ndjson")
+    return fmt
+
+
+async def import_file(settings: Settings, path: Path) -> int:
+    fmt = file_format(path)
+    size = path.stat().st_size
+    conn = await _connect(settings)
+    try:
+        with path.open("rb") as f, _progress(size, "B", f"importing {path.name}") as bar:
+            async with conn.transaction():
+                importer = transfer.Importer(conn, fmt)
+                while chunk := f.read(CHUNK):
+                    await importer.feed(chunk)
+                    bar.update(len(chunk))
+                summary = await importer.finish()
+    finally:
+        await conn.close()
+    print(f"{path.name}: {summary.lines} lines, {summary.imported} imported, "
+          f"{summary.already} already suppressed, {summary.invalid_count} invalid", file=sys.stderr)
+    for item in summary.invalid[:20]:
+        print(f"  line {item['line']}: {item['error']} ({item['value'][:60]!r})", file=sys.stderr)
+    if summary.invalid_count > 20:
+        print(f"  ... and {summary.invalid_count - 20} more invalid lines", file=sys.stderr)
+    return 0
+
+
+async def export_file(settings: Settings, path: Path) -> int:
+    fmt = file_format(path)
+    conn = await _connect(settings)
+    written = 0
+    partial = path.with_name(path.name + ".partial")
+    try:
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            total = await conn.fetchval("SELECT count(*) FROM suppressions")
+            with partial.open("w", encoding="utf-8", newline="") as out, _progress(total, "rows", f"exporting {path.name}") as bar:
+                if fmt == "csv":
+                    out.write(transfer.csv_header())
+                batch = []
+                async for row in transfer.export_rows(conn):
+                    batch.append(row)
+                    if len(batch) >= 5000:
+                        out.write(transfer.format_rows(batch, fmt))
+                        written += len(batch)
+                        bar.update(len(batch))
+                        batch = []
+                out.write(transfer.format_rows(batch, fmt))
+                written += len(batch)
+                bar.update(len(batch))
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+        await conn.close()
+    print(f"{path}: {written} suppressions exported", file=sys.stderr)
+    return 0
+
+
+def migrate(settings: Settings) -> int:
+    """Nothing to do beyond start-up: the database is migrated before any command runs."""
+    print("database is up to date", file=sys.stderr)
+    return 0
+
+
+def run_command(coro) -> int:
+    return asyncio.run(coro)

@@ -1,0 +1,1 @@
+"""The rules of optout, free of web and mail frameworks."""

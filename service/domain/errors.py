@@ -1,0 +1,54 @@
+"""Errors the domain raises; each edge translates them into its own replies."""
+
+
+class DomainError(Exception):
+    """Base of every error a caller can act on; `code` is a stable machine-readable name."""
+
+    code = "bad_request"
+
+    def __init__(self, message: str, **detail):
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class InvalidInput(DomainError):
+    code = "invalid_input"
+
+
+class InvalidAddress(InvalidInput):
+    code = "invalid_address"
+
+
+class InvalidScope(InvalidInput):
+    code = "invalid_scope"
+
+
+class TooMany(InvalidInput):
+    code = "too_many_recipients"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class BadToken(DomainError):
+    code = "bad_token"
+
+
+class Unauthorized(DomainError):
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class Unavailable(DomainError):
+    """The database (or another dependency) cannot be reached; try again later."""
+
+    code = "unavailable"

@@ -1,0 +1,79 @@
+"""Suppression rules: scopes, reasons, sources, what a check answers and who may lift what."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from .errors import InvalidInput, InvalidScope
+
+GLOBAL = "global"
+REASONS = ("unsubscribe", "complaint", "bounce", "manual")
+SOURCES = ("one_click", "link", "reply", "dsn", "arf", "api", "phone", "import", "gateway")
+PERMANENT_REASONS = frozenset({"bounce", "complaint"})
+MAX_CHECK = 100_000
+_SCOPE = re.compile(r"[a-z0-9_-]{1,64}", re.ASCII)
+
+
+def valid_scope(scope: object) -> str:
+    if not isinstance(scope, str) or not _SCOPE.fullmatch(scope):
+        raise InvalidScope(
+            f"Scope {scope!r} is not valid: use lower-case letters, digits, '-' and '_' (at most 64)."
+        )
+    return scope
+
+
+def valid_reason(reason: object) -> str:
+    if reason not in REASONS:
+        raise InvalidInput(f"Reason {reason!r} is not one of {', '.join(REASONS)}.", field="reason")
+    return reason  # type: ignore[return-value]
+
+
+def valid_source(source: object) -> str:
+    if source not in SOURCES:
+        raise InvalidInput(f"Source {source!r} is not one of {', '.join(SOURCES)}.", field="source")
+    return source  # type: ignore[return-value]
+
+
+def scope_for(reason: str, scope: str) -> str:
+    """Bounces and complaints say the address must not be mailed at all: they are always global."""
+    return GLOBAL if reason in PERMANENT_REASONS else scope
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """The suppression that stops a send: reported as reason, scope and since."""
+
+    reason: str
+    scope: str
+    since: datetime
+
+
+def stronger(current: Block | None, candidate: Block) -> Block:
+    """Of two suppressions blocking one check, report the global one, then the oldest."""
+    if current is None:
+        return candidate
+    key_current = (current.scope != GLOBAL, current.since)
+    key_candidate = (candidate.scope != GLOBAL, candidate.since)
+    return candidate if key_candidate < key_current else current
+
+
+def check_result(email: object, block: Block | None, invalid: bool = False) -> dict:
+    """One result object of the check, as the API and the client see it."""
+    if invalid:
+        return {"email": email, "allowed": False, "reason": "invalid_address"}
+    if block is None:
+        return {"email": email, "allowed": True}
+    return {
+        "email": email,
+        "allowed": False,
+        "reason": block.reason,
+        "scope": block.scope,
+        "since": block.since.isoformat(),
+    }
+
+
+def may_lift(reason: str, force: bool) -> bool:
+    """A bounce or complaint is lifted only with force: the address failed or its owner complained."""
+    return force or reason not in PERMANENT_REASONS

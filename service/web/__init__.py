@@ -1,0 +1,1 @@
+"""The HTTP edge: JSON API, public unsubscribe pages, health and metrics."""

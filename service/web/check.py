@@ -1,0 +1,37 @@
+"""POST /v1/check and GET /v1/check: may these addresses be mailed in this scope?"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..domain import suppression_list
+from ..domain.errors import InvalidInput
+from ..domain.suppression import GLOBAL, valid_scope
+from .auth import requires
+from .keys import DB, HASH_PADS, METRICS
+from .payload import json_object
+
+
+@requires("check")
+async def check_many(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    scope = valid_scope(body.get("scope", GLOBAL))
+    recipients = body.get("recipients")
+    if not isinstance(recipients, list):
+        raise InvalidInput("'recipients' must be a list of addresses.", field="recipients")
+    async with request.app[DB].acquire() as conn:
+        results = await suppression_list.check(conn, recipients, scope, request.app[HASH_PADS])
+    request.app[METRICS].count_checks(results)
+    return web.json_response({"scope": scope, "results": results})
+
+
+@requires("check")
+async def check_one(request: web.Request) -> web.Response:
+    email = request.query.get("email")
+    if email is None:
+        raise InvalidInput("Give the address as ?email=...", field="email")
+    scope = valid_scope(request.query.get("scope", GLOBAL))
+    async with request.app[DB].acquire() as conn:
+        results = await suppression_list.check(conn, [email], scope, request.app[HASH_PADS])
+    request.app[METRICS].count_checks(results)
+    return web.json_response(results[0])

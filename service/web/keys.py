@@ -1,0 +1,13 @@
+"""Typed keys under which the application keeps what lives as long as it does."""
+
+import asyncpg
+from aiohttp import web
+
+from ..settings import Settings
+from .metrics import Metrics
+
+DB = web.AppKey("db", asyncpg.Pool)
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
+HASH_PADS = web.AppKey("hash_pads", tuple)
+API_KEYS = web.AppKey("api_keys", object)

@@ -1,0 +1,31 @@
+"""Prometheus metrics of one web process, in a registry of its own (no module globals)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "optout_http_requests_total", "HTTP requests by route, method and status.",
+            ["route", "method", "status"], registry=self.registry,
+        )
+        self.latency = Histogram(
+            "optout_http_request_seconds", "HTTP request latency by route.",
+            ["route", "method"], registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.checks = Counter(
+            "optout_checks_total", "Recipients checked, by outcome.", ["outcome"], registry=self.registry,
+        )
+        self.suppressions = Counter(
+            "optout_suppressions_created_total", "Suppressions created, by reason and source.",
+            ["reason", "source"], registry=self.registry,
+        )
+
+    def count_checks(self, results: list[dict]) -> None:
+        blocked = sum(1 for r in results if not r["allowed"])
+        self.checks.labels("allowed").inc(len(results) - blocked)
+        self.checks.labels("blocked").inc(blocked)

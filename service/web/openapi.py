@@ -1,0 +1,136 @@
+"""GET /openapi.json: the OpenAPI 3 description of the HTTP interface."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .. import __version__
+
+
+def _error(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _json(schema: dict | str, description: str = "OK") -> dict:
+    if isinstance(schema, str):
+        schema = {"$ref": f"#/components/schemas/{schema}"}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _query(name: str, description: str, required: bool = False, schema: dict | None = None) -> dict:
+    return {"name": name, "in": "query", "required": required, "description": description,
+            "schema": schema or {"type": "string"}}
+
+
+EMAIL_PATH = {"name": "email", "in": "path", "required": True, "schema": {"type": "string"}}
+ERRORS = {"400": _error("Bad input"), "401": _error("Missing or unknown API key"),
+          "403": _error("The key lacks the scope"), "503": _error("Database unavailable")}
+
+
+def _op(summary: str, scope: str | None, responses: dict, **extra) -> dict:
+    op = {"summary": summary, "responses": {**responses, **(ERRORS if scope else {})}, **extra}
+    if scope:
+        op["security"] = [{"bearer": []}]
+        op["description"] = f"Needs an API key with scope `{scope}` (or `admin`). " + extra.get("description", "")
+    return op
+
+
+def _body(schema: dict | str, content_type: str = "application/json") -> dict:
+    if isinstance(schema, str):
+        schema = {"$ref": f"#/components/schemas/{schema}"}
+    return {"required": True, "content": {content_type: {"schema": schema}}}
+
+
+SCHEMAS = {
+    "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+        "type": "object", "required": ["code", "message"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+    "CheckResult": {"type": "object", "required": ["email", "allowed"], "properties": {
+        "email": {"type": "string"}, "allowed": {"type": "boolean"},
+        "reason": {"type": "string", "enum": ["unsubscribe", "complaint", "bounce", "manual", "invalid_address"]},
+        "scope": {"type": "string"}, "since": {"type": "string", "format": "date-time"}}},
+    "Suppression": {"type": "object", "properties": {
+        "email": {"type": "string"}, "scope": {"type": "string"}, "reason": {"type": "string"},
+        "source": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
+        "note": {"type": ["string", "null"]}}},
+    "Event": {"type": "object", "properties": {
+        "at": {"type": "string", "format": "date-time"}, "type": {"type": "string"},
+        "scope": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]},
+        "source": {"type": ["string", "null"]}, "detail": {"type": "object"}}},
+}
+
+
+def _paths() -> dict:
+    return {
+        "/healthz": {"get": _op("The process is up", None, {"200": _json({"type": "object"})})},
+        "/readyz": {"get": _op("The database is reachable", None, {
+            "200": _json({"type": "object"}), "503": _json({"type": "object"}, "Database unreachable")})},
+        "/metrics": {"get": _op("Prometheus metrics", None, {
+            "200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}})},
+        "/openapi.json": {"get": _op("This document", None, {"200": _json({"type": "object"})})},
+        "/v1/check": {
+            "post": _op("Check up to 100,000 recipients in one scope", "check",
+                        {"200": _json({"type": "object", "properties": {
+                            "scope": {"type": "string"},
+                            "results": {"type": "array", "items": {"$ref": "#/components/schemas/CheckResult"}}}}),
+                         "413": _error("More than 100,000 recipients")},
+                        requestBody=_body({"type": "object", "required": ["recipients"], "properties": {
+                            "scope": {"type": "string", "default": "global"},
+                            "recipients": {"type": "array", "maxItems": 100000, "items": {"type": "string"}}}})),
+            "get": _op("Check one recipient", "check", {"200": _json("CheckResult")},
+                       parameters=[_query("email", "The address", True), _query("scope", "The scope (default global)")]),
+        },
+        "/v1/suppressions": {"get": _op("Page through the list", "check", {"200": _json({"type": "object", "properties": {
+            "suppressions": {"type": "array", "items": {"$ref": "#/components/schemas/Suppression"}},
+            "next_cursor": {"type": ["string", "null"]}}})}, parameters=[
+            _query("cursor", "next_cursor of the previous page"),
+            _query("limit", "1 to 1000, default 100", schema={"type": "integer", "minimum": 1, "maximum": 1000}),
+            _query("reason", "Only this reason"), _query("scope", "Only this scope"),
+            _query("since", "Only created at or after this ISO-8601 time")])},
+        "/v1/suppressions.csv": {"get": _op("The whole list as CSV, streamed", "check", {
+            "200": {"description": "email,scope,reason,source,note,created_at", "content": {"text/csv": {"schema": {"type": "string"}}}}})},
+        "/v1/suppressions.ndjson": {"get": _op("The whole list as NDJSON, streamed", "check", {
+            "200": {"description": "One JSON object per line", "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}})},
+        "/v1/suppressions/import": {"post": _op("Import a CSV or NDJSON file, streamed", "write", {
+            "200": _json({"type": "object", "properties": {
+                "imported": {"type": "integer"}, "already": {"type": "integer"},
+                "invalid": {"type": "array", "items": {"type": "object", "properties": {
+                    "line": {"type": "integer"}, "value": {"type": "string"}, "error": {"type": "string"}}}}}}),
+            "415": _error("Neither CSV nor NDJSON")},
+            requestBody={"required": True, "content": {
+                "text/csv": {"schema": {"type": "string"}}, "application/x-ndjson": {"schema": {"type": "string"}}}})},
+        "/v1/suppressions/{email}": {
+            "parameters": [EMAIL_PATH],
+            "get": _op("The suppressions of one address", "check", {
+                "200": _json({"type": "object", "properties": {"email": {"type": "string"}, "suppressions": {
+                    "type": "array", "items": {"$ref": "#/components/schemas/Suppression"}}}}),
+                "404": _error("Not suppressed")}),
+            "put": _op("Suppress an address", "write", {"201": _json("Suppression", "Created"), "200": _json("Suppression", "Already there")},
+                       requestBody=_body({"type": "object", "properties": {
+                           "scope": {"type": "string"}, "reason": {"type": "string"},
+                           "source": {"type": "string"}, "note": {"type": "string"}}})),
+            "delete": _op("Lift a suppression, with evidence", "write", {
+                "200": _json({"type": "object"}), "404": _error("Not suppressed in that scope"),
+                "409": _error("A bounce or complaint, without force")},
+                parameters=[_query("scope", "The scope to lift", True)],
+                requestBody=_body({"type": "object", "required": ["evidence"], "properties": {
+                    "evidence": {"type": "string"}, "force": {"type": "boolean"}}})),
+        },
+        "/v1/events": {"get": _op("The history of an address, oldest first", "check", {
+            "200": _json({"type": "object", "properties": {"events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}}})},
+            parameters=[_query("email", "The address", True)])},
+    }
+
+
+def build_document() -> dict:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "optout", "version": __version__,
+                 "description": "Suppression list, unsubscribe links and inbound mail of CETIT."},
+        "paths": _paths(),
+        "components": {"schemas": SCHEMAS, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }
+
+
+async def document(request: web.Request) -> web.Response:
+    return web.json_response(build_document())

@@ -1,0 +1,27 @@
+"""Every route of the web app, in one table."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import check, health, openapi, suppressions, transfer
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_routes(
+        [
+            web.get("/healthz", health.healthz),
+            web.get("/readyz", health.readyz),
+            web.get("/metrics", health.metrics),
+            web.get("/openapi.json", openapi.document),
+            web.post("/v1/check", check.check_many),
+            web.get("/v1/check", check.check_one),
+            web.get("/v1/suppressions", suppressions.listing),
+            web.get(r"/v1/suppressions.{format:csv|ndjson}", transfer.export),
+            web.post("/v1/suppressions/import", transfer.import_list),
+            web.get("/v1/suppressions/{email}", suppressions.show),
+            web.put("/v1/suppressions/{email}", suppressions.put),
+            web.delete("/v1/suppressions/{email}", suppressions.delete),
+            web.get("/v1/events", suppressions.events),
+        ]
+    )

@@ -1,0 +1,82 @@
+"""The suppression list over HTTP: one address, the paged list, and its history."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..domain import suppression_list
+from ..domain.errors import InvalidInput
+from ..domain.suppression import valid_scope
+from ..storage.db import transaction
+from .auth import requires
+from .keys import DB, METRICS
+from .payload import int_query, json_object, text_field, time_query
+
+
+@requires("check")
+async def show(request: web.Request) -> web.Response:
+    async with request.app[DB].acquire() as conn:
+        body = await suppression_list.suppressions_of(conn, request.match_info["email"])
+    return web.json_response(body)
+
+
+@requires("write")
+async def put(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    scope = text_field(body, "scope", "global")
+    reason = text_field(body, "reason", "manual")
+    source = text_field(body, "source", "api")
+    note = text_field(body, "note")
+    async with transaction(request.app[DB]) as conn:
+        created, item = await suppression_list.suppress(
+            conn, request.match_info["email"], scope, reason, source, note,
+            detail={"by": request["key_name"]},
+        )
+    if created:
+        request.app[METRICS].suppressions.labels(reason, source).inc()
+    return web.json_response(
+        {"email": request.match_info["email"].strip(), "created": created, **item},
+        status=201 if created else 200,
+    )
+
+
+@requires("write")
+async def delete(request: web.Request) -> web.Response:
+    scope = request.query.get("scope")
+    if scope is None:
+        raise InvalidInput("Say which suppression to lift with ?scope=...", field="scope")
+    body = await json_object(request)
+    evidence = text_field(body, "evidence", required=True)
+    force = body.get("force", False)
+    if not isinstance(force, bool):
+        raise InvalidInput("'force' must be true or false.", field="force")
+    async with transaction(request.app[DB]) as conn:
+        result = await suppression_list.lift(
+            conn, request.match_info["email"], valid_scope(scope), evidence, force, request["key_name"]
+        )
+    return web.json_response(result)
+
+
+@requires("check")
+async def listing(request: web.Request) -> web.Response:
+    limit = int_query(request, "limit", 100, 1, 1000)
+    async with request.app[DB].acquire() as conn:
+        body = await suppression_list.page(
+            conn,
+            request.query.get("cursor") or None,
+            limit,
+            request.query.get("reason") or None,
+            request.query.get("scope") or None,
+            time_query(request, "since"),
+        )
+    return web.json_response(body)
+
+
+@requires("check")
+async def events(request: web.Request) -> web.Response:
+    email = request.query.get("email")
+    if not email:
+        raise InvalidInput("Give the address as ?email=...", field="email")
+    async with request.app[DB].acquire() as conn:
+        body = await suppression_list.history(conn, email)
+    return web.json_response({"events": body["events"]})
