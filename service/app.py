@@ -13,10 +13,9 @@ from .storage.db import create_pool
 from .web.auth import ApiKeys
 from .web.keys import API_KEYS, DB, HASH_PADS, METRICS, SETTINGS
 from .web.metrics import Metrics
+from .web.payload import MAX_JSON_BODY
 from .web.middlewares import auth_middleware, errors_middleware, observe_middleware
 from .web.routes import setup_routes
-
-MAX_JSON_BODY = 16 * 1024 * 1024  # 100,000 addresses with room to spare
 
 
 def create_app(settings: Settings, pool: asyncpg.Pool | None = None) -> web.Application:

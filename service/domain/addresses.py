@@ -35,7 +35,7 @@ def _fast_canonical(lowered: str) -> str | None:
 
 def _full_canonical(text: str) -> str:
     try:
-        info = validate_email(text, check_deliverability=False, allow_smtputf8=True)
+        info = validate_email(text, check_deliverability=False, allow_smtputf8=True, strict=True)
     except EmailNotValidError as exc:
         raise InvalidAddress(str(exc)) from None
     local = info.local_part.lower()

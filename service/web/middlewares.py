@@ -11,7 +11,8 @@ from aiohttp import web
 from ..domain import errors
 from ..storage.db import UNAVAILABLE
 from .auth import authorize
-from .keys import API_KEYS, METRICS
+from .payload import MAX_JSON_BODY
+from .keys import API_KEYS, KEY_NAME, METRICS
 
 log = logging.getLogger("optout.web")
 
@@ -51,8 +52,11 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
         return await handler(request)
     except errors.DomainError as exc:
         return error_response(_status_of(exc), exc.code, exc.message, **exc.detail)
-    except web.HTTPRequestEntityTooLarge as exc:
-        return error_response(413, "body_too_large", f"The request body is larger than {exc.max_size} bytes.")
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(
+            413, "body_too_large",
+            f"The request body is larger than {MAX_JSON_BODY} bytes; split it into smaller requests.",
+        )
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -71,7 +75,7 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
 async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
     scope = getattr(handler, "required_scope", None)
     if scope is not None:
-        request["key_name"] = await authorize(request, request.app[API_KEYS], scope)
+        request[KEY_NAME] = await authorize(request, request.app[API_KEYS], scope)
     return await handler(request)
 
 

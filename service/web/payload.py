@@ -9,6 +9,8 @@ from aiohttp import web
 
 from ..domain.errors import InvalidInput
 
+MAX_JSON_BODY = 16 * 1024 * 1024  # 100,000 addresses with room to spare
+
 
 async def json_object(request: web.Request) -> dict:
     """The body as a JSON object, or InvalidInput naming what is wrong with it."""
@@ -16,7 +18,7 @@ async def json_object(request: web.Request) -> dict:
     if not raw:
         raise InvalidInput("The request needs a JSON body.")
     try:
-        body = json.loads(raw)
+        body = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise InvalidInput("The body is not UTF-8 JSON.") from None
     except ValueError as exc:

@@ -9,7 +9,7 @@ from ..domain.errors import InvalidInput
 from ..domain.suppression import valid_scope
 from ..storage.db import transaction
 from .auth import requires
-from .keys import DB, METRICS
+from .keys import DB, KEY_NAME, METRICS
 from .payload import int_query, json_object, text_field, time_query
 
 
@@ -30,7 +30,7 @@ async def put(request: web.Request) -> web.Response:
     async with transaction(request.app[DB]) as conn:
         created, item = await suppression_list.suppress(
             conn, request.match_info["email"], scope, reason, source, note,
-            detail={"by": request["key_name"]},
+            detail={"by": request[KEY_NAME]},
         )
     if created:
         request.app[METRICS].suppressions.labels(reason, source).inc()
@@ -52,7 +52,7 @@ async def delete(request: web.Request) -> web.Response:
         raise InvalidInput("'force' must be true or false.", field="force")
     async with transaction(request.app[DB]) as conn:
         result = await suppression_list.lift(
-            conn, request.match_info["email"], valid_scope(scope), evidence, force, request["key_name"]
+            conn, request.match_info["email"], valid_scope(scope), evidence, force, request[KEY_NAME]
         )
     return web.json_response(result)
 

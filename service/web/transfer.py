@@ -9,7 +9,7 @@ from aiohttp import web
 from ..domain import transfer
 from ..storage.db import transaction
 from .auth import requires
-from .keys import DB
+from .keys import DB, KEY_NAME
 
 log = logging.getLogger("optout.transfer")
 
@@ -70,6 +70,6 @@ async def import_list(request: web.Request) -> web.Response:
         summary = await importer.finish()
     log.info(
         "import by %s: %d imported, %d already, %d invalid",
-        request["key_name"], summary.imported, summary.already, summary.invalid_count,
+        request[KEY_NAME], summary.imported, summary.already, summary.invalid_count,
     )
     return web.json_response(summary.as_dict())

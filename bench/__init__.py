@@ -1,0 +1,1 @@
+"""Benchmarks that print the service's figure beside a raw baseline: `python -m bench --help`."""

@@ -1,0 +1,85 @@
+"""Bad input gets a 4xx JSON error naming the problem; a database that is down gets a 503."""
+
+import io
+
+import asyncpg
+import pytest
+
+from service.app import create_app
+
+BAD_BODIES = [
+    (b"{not json", "not valid JSON"),
+    (b"[1, 2]", "JSON object"),
+    (b"\xff\xfe garbage", "UTF-8"),
+    (b"", "JSON body"),
+    (b'{"recipients": "a@example.be"}', "list"),
+    (b'{"scope": "Not A Scope", "recipients": []}', "Scope"),
+    (b'{"scope": 5, "recipients": []}', "Scope"),
+]
+
+
+@pytest.mark.parametrize("body, says", BAD_BODIES)
+async def test_bad_check_bodies_are_400_with_a_message(client, auth, body, says):
+    response = await client.post("/v1/check", data=body, headers={**auth, "Content-Type": "application/json"})
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert error["code"] and says in error["message"]
+
+
+@pytest.mark.parametrize("body", [
+    {"scope": "global", "reason": "spite"},
+    {"scope": "global", "source": "pigeon"},
+    {"scope": ["global"]},
+    {"note": 42},
+    {"scope": "x" * 65},
+])
+async def test_bad_suppression_fields_are_400(client, auth, body):
+    response = await client.put("/v1/suppressions/a@example.be", json=body, headers=auth)
+    assert response.status == 400
+    assert (await response.json())["error"]["message"]
+
+
+async def test_invalid_address_in_path_is_400(client, auth):
+    response = await client.put("/v1/suppressions/not-an-address", json={}, headers=auth)
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "invalid_address"
+
+
+async def test_body_over_the_limit_is_413(client, auth):
+    huge = io.BytesIO(b'{"recipients": ["' + b"a" * (17 * 1024 * 1024) + b'"]}')
+    response = await client.post("/v1/check", data=huge, headers={**auth, "Content-Type": "application/json"})
+    assert response.status == 413
+    assert (await response.json())["error"]["code"] == "body_too_large"
+
+
+async def test_unknown_route_is_a_json_404(client):
+    response = await client.get("/v1/nothing-here")
+    assert response.status == 404
+    assert (await response.json())["error"]["code"] == "not_found"
+
+
+@pytest.fixture
+async def client_without_database(aiohttp_client, settings):
+    dead = await asyncpg.create_pool("postgresql://postgres@127.0.0.1:1/none", min_size=0, timeout=2)
+    yield await aiohttp_client(create_app(settings, dead))
+    await dead.close()
+
+
+async def test_database_down_gives_503_and_never_allowed(client_without_database):
+    client = client_without_database
+    auth = {"Authorization": "Bearer oo_x_anything"}
+    assert (await client.get("/healthz")).status == 200
+    assert (await client.get("/readyz")).status == 503
+    for method, path, kwargs in [
+        ("GET", "/v1/check", {"params": {"email": "a@example.be"}}),
+        ("POST", "/v1/check", {"json": {"recipients": ["a@example.be"]}}),
+        ("GET", "/v1/suppressions/a@example.be", {}),
+        ("PUT", "/v1/suppressions/a@example.be", {"json": {}}),
+        ("GET", "/v1/suppressions", {}),
+        ("GET", "/v1/suppressions.csv", {}),
+        ("GET", "/v1/events", {"params": {"email": "a@example.be"}}),
+    ]:
+        response = await client.request(method, path, headers=auth, **kwargs)
+        assert response.status == 503, path
+        body = await response.json()
+        assert body["error"]["code"] == "unavailable" and "allowed" not in str(body)

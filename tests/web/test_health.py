@@ -1,0 +1,38 @@
+"""Health, readiness, metrics and the OpenAPI document."""
+
+
+async def test_healthz_and_readyz(client):
+    assert (await client.get("/healthz")).status == 200
+    response = await client.get("/readyz")
+    assert response.status == 200 and (await response.json())["database"] == "ok"
+
+
+async def test_metrics_count_requests_by_route_and_checks(client, auth):
+    await client.post("/v1/check", json={"recipients": ["a@example.be", "bad"]}, headers=auth)
+    text = await (await client.get("/metrics")).text()
+    assert 'optout_http_requests_total{method="POST",route="/v1/check",status="200"} 1.0' in text
+    assert 'optout_checks_total{outcome="blocked"} 1.0' in text
+    assert 'optout_checks_total{outcome="allowed"} 1.0' in text
+    assert "optout_http_request_seconds_bucket" in text
+
+
+async def test_metrics_never_show_an_address_or_path_value(client, auth):
+    await client.get("/v1/suppressions/secret.person@example.be", headers=auth)
+    text = await (await client.get("/metrics")).text()
+    assert "secret.person" not in text and 'route="/v1/suppressions/{email}"' in text
+
+
+async def test_openapi_describes_every_route(client):
+    document = await (await client.get("/openapi.json")).json()
+    assert document["openapi"].startswith("3.")
+    described = {(path, method.upper()) for path, item in document["paths"].items() for method in item if method != "parameters"}
+    for resource in client.app.router.resources():
+        info = resource.get_info()
+        path = info.get("path") or info.get("formatter")
+        for route in resource:
+            if route.method == "HEAD":
+                continue
+            if "{format}" in path:
+                assert (path.replace("{format}", "csv"), route.method) in described
+            else:
+                assert (path, route.method) in described, (path, route.method)
