@@ -75,7 +75,7 @@ def dispatch(args: argparse.Namespace, settings) -> int:
         return runner.serve(settings)
     if args.command == "run":
         return runner.run(settings, runner.all_parts())
-    settings = runner.database_ready(settings)
+    settings = runner.database_ready(settings, attempts=2)
     if args.command == "migrate":
         return commands.migrate(settings)
     if args.command == "keys":

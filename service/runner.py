@@ -28,12 +28,16 @@ SHUTDOWN_GRACE = 20.0
 Part = Callable[[Settings, asyncpg.Pool], contextlib.AbstractAsyncContextManager]
 
 
-def database_ready(settings: Settings) -> Settings:
-    """Start the embedded PostgreSQL when DATABASE_URL is unset, then apply pending migrations."""
+def database_ready(settings: Settings, attempts: int = 30) -> Settings:
+    """Start the embedded PostgreSQL when DATABASE_URL is unset, then apply pending migrations.
+
+    Long-running parts wait up to `attempts` seconds for a database that is still starting;
+    one-shot commands pass a small number and fail fast.
+    """
     if settings.database_url is None:
         _server, uri = start_embedded(settings.var_dir)
         settings = settings.with_overrides(database_url=uri)
-    applied = asyncio.run(migrate_dsn(settings.database_url))
+    applied = asyncio.run(migrate_dsn(settings.database_url, attempts))
     if applied:
         log.info("database migrated: %s", ", ".join(applied))
     return settings

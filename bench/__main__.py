@@ -1,0 +1,56 @@
+"""`python -m bench [NAME ...]`: run the benchmarks (all of them by default), each printing
+`service X/s, baseline Y/s, ratio Z` and whether the issue's target is met (info only)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from . import check_bulk, check_single, import_1m
+from .harness import DATABASE_VARIABLES, database_url
+
+BENCHMARKS = {"check_bulk": check_bulk, "check_single": check_single, "import_1m": import_1m}
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmarks of the optout service beside raw asyncpg/aiohttp baselines. "
+        f"Database: the first of ${', $'.join(DATABASE_VARIABLES)} that is set, else the embedded "
+        "PostgreSQL in ./var; each benchmark works in a schema of its own, dropped at the end.",
+    )
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"benchmarks to run: {', '.join(BENCHMARKS)} (default: all)"
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs after the warm-up; the median is shown (default 3)")
+    parser.add_argument("--recipients", type=int, default=100_000, help="check_bulk: recipients per check (default 100000)")
+    parser.add_argument("--concurrency", type=int, default=32, help="check_single: concurrent clients (default 32)")
+    parser.add_argument("--duration", type=float, default=5.0, help="check_single: seconds per timed run (default 5)")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="import_1m: rows in the CSV file (default 1000000)")
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    return args
+
+
+async def run(names: list[str], dsn: str, args: argparse.Namespace) -> None:
+    for name in names:
+        await BENCHMARKS[name].run(dsn, args)
+        sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    dsn, embedded = database_url()  # an embedded server stops when this process exits
+    asyncio.run(run(args.names or list(BENCHMARKS), dsn, args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""check_bulk: POST /v1/check with 100,000 recipients (scope newsletter), end to end, beside one raw
+`address = ANY($1)` query for the same canonical addresses on the same database.
+
+One recipient in ten is suppressed (COPY-loaded, half in scope global, half in newsletter). The
+service's time includes the client encoding the request and parsing the answer; the breakdown
+times the same steps one by one in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import aiohttp
+import asyncpg
+
+from service.domain import suppression_list
+from service.domain.addresses import canonical_or_none
+from service.domain.erasure import hmac_pads
+from service.domain.suppression import MAX_CHECK
+from service.storage import queries
+from service.storage.db import create_pool
+
+from .harness import fresh_schema, median, repeated, report, running_service, stopwatch, verdict
+
+SCOPE = "newsletter"
+BLOCKING_SCOPES = ("global", "newsletter")
+BASELINE_QUERY = "SELECT address, scope, reason, created_at FROM suppressions WHERE address = ANY($1::text[])"
+TARGET_RATIO = 0.5
+TARGET_SECONDS = 1.5
+
+
+def recipients(count: int) -> list[str]:
+    """Addresses as a campaign tool sends them: some capitalised, so canonicalising does work."""
+    return [f"{'Reader' if i % 7 == 0 else 'reader'}.{i}@example{i % 500}.be" for i in range(count)]
+
+
+async def load_suppressions(conn: asyncpg.Connection, addresses: list[str]) -> None:
+    rows = [
+        (address, BLOCKING_SCOPES[i % 2], "unsubscribe", "import") for i, address in enumerate(addresses)
+    ]
+    await conn.copy_records_to_table(
+        "suppressions", records=rows, columns=["address", "scope", "reason", "source"]
+    )
+    await conn.execute("ANALYZE suppressions")
+
+
+async def check_over_http(session: aiohttp.ClientSession, url: str, headers: dict, emails: list[str]) -> dict:
+    """One bulk check as a sender does it; returns the seconds each client-side step took."""
+    started = time.perf_counter()
+    body = json.dumps({"scope": SCOPE, "recipients": emails})
+    encoded = time.perf_counter()
+    async with session.post(
+        f"{url}/v1/check", data=body, headers={**headers, "Content-Type": "application/json"}
+    ) as response:
+        raw = await response.read()
+        response.raise_for_status()
+    received = time.perf_counter()
+    results = json.loads(raw)["results"]
+    done = time.perf_counter()
+    assert len(results) == len(emails)
+    return {
+        "total": done - started, "client encode": encoded - started,
+        "request and answer": received - encoded, "client decode": done - received,
+    }
+
+
+async def server_steps(pool: asyncpg.Pool, emails: list[str]) -> dict:
+    """The service's own steps for the same check, timed one by one without HTTP."""
+    pads = hmac_pads(b"h" * 32)
+    body = json.dumps({"scope": SCOPE, "recipients": emails}).encode()
+    steps = {}
+    started = time.perf_counter()
+    json.loads(body)
+    steps["server parse"] = time.perf_counter() - started
+    started = time.perf_counter()
+    distinct = list({c for c in map(canonical_or_none, emails) if c is not None})
+    steps["  canonicalise"] = time.perf_counter() - started
+    async with pool.acquire() as conn:
+        steps["  query"] = await stopwatch(lambda: queries.suppressions_for_addresses(conn, distinct, SCOPE, pads))
+        started = time.perf_counter()
+        results = await suppression_list.check(conn, emails, SCOPE, pads)
+        steps["server check (all of it)"] = time.perf_counter() - started
+    started = time.perf_counter()
+    json.dumps({"scope": SCOPE, "results": results})
+    steps["server encode"] = time.perf_counter() - started
+    return steps
+
+
+async def run(base_dsn: str, args: argparse.Namespace) -> None:
+    count = min(args.recipients, MAX_CHECK)
+    emails = recipients(count)
+    canonical = [canonical_or_none(e) for e in emails]
+    async with fresh_schema(base_dsn) as dsn:
+        pool = await create_pool(dsn)
+        try:
+            async with pool.acquire() as conn:
+                await load_suppressions(conn, canonical[::10])
+            timeout = aiohttp.ClientTimeout(total=None)
+            async with running_service(dsn, pool) as (url, headers), aiohttp.ClientSession(timeout=timeout) as session:
+                service = await repeated(lambda: check_over_http(session, url, headers, emails), args.repeat)
+            baseline = await repeated(lambda: stopwatch(lambda: pool.fetch(BASELINE_QUERY, canonical)), args.repeat)
+            steps = await repeated(lambda: server_steps(pool, emails), args.repeat)
+        finally:
+            await pool.close()
+
+    service_s, baseline_s = median(r["total"] for r in service), median(baseline)
+    ratio = report("check_bulk", "recipients", count / service_s, count / baseline_s)
+    print(f"  {count:,} recipients, {len(canonical[::10]):,} suppressed: "
+          f"service {service_s:.3f} s, baseline {baseline_s:.3f} s (median of {args.repeat})")
+    verdict(f"ratio baseline_time/service_time >= {TARGET_RATIO}", ratio >= TARGET_RATIO)
+    verdict(f"service < {TARGET_SECONDS} s", service_s < TARGET_SECONDS)
+    print("  breakdown (median seconds):")
+    for step in ("client encode", "request and answer", "client decode"):
+        print(f"    {step:<26} {median(r[step] for r in service):.3f}")
+    for step in steps[0]:
+        print(f"    {step:<26} {median(s[step] for s in steps):.3f}")

@@ -1,0 +1,43 @@
+"""Migrations: applied once, in order, safely when several processes start at the same time."""
+
+import asyncio
+import os
+import secrets
+import subprocess
+import sys
+
+import asyncpg
+
+from service.storage.db import migrate_dsn, migration_files
+from tests.conftest import ROOT, with_search_path
+
+
+def test_migration_files_are_numbered_in_order():
+    versions = [v for v, _name, _path in migration_files()]
+    assert versions == sorted(versions) and len(set(versions)) == len(versions) and versions[0] == 1
+
+
+async def test_two_processes_migrating_at_once_apply_each_migration_once(server_dsn, tmp_path):
+    schema = f"mig_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(server_dsn)
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        env = {**os.environ, "DATABASE_URL": with_search_path(server_dsn, schema),
+               "OPTOUT_VAR_DIR": str(tmp_path), "OPTOUT_SECRET_KEYS": "k" * 32, "OPTOUT_HASH_KEY": "h" * 32}
+        procs = [
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "service", "migrate", cwd=ROOT, env=env,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            )
+            for _ in range(2)
+        ]
+        outputs = [await p.communicate() for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], outputs
+        rows = await admin.fetch(f'SELECT version FROM "{schema}".schema_migrations ORDER BY version')
+        assert [r["version"] for r in rows] == [v for v, _n, _p in migration_files()]
+        logs = b"".join(err for _out, err in outputs).decode()
+        assert logs.count("applied migration 0001_init") == 1
+        assert await migrate_dsn(with_search_path(server_dsn, schema)) == []
+    finally:
+        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await admin.close()

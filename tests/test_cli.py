@@ -1,0 +1,81 @@
+"""The command line, run as a real process against the test database."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+COMMANDS = [[], ["run"], ["serve"], ["migrate"], ["keys"], ["keys", "create"], ["keys", "list"],
+            ["keys", "revoke"], ["suppress"], ["check"], ["import"], ["export"]]
+
+
+def optout(args, env, **kwargs):
+    return subprocess.run([sys.executable, "-m", "service", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60, **kwargs)
+
+
+@pytest.fixture
+def env(dsn, tmp_path):
+    return {**os.environ, "DATABASE_URL": dsn, "OPTOUT_VAR_DIR": str(tmp_path / "var"),
+            "OPTOUT_SECRET_KEYS": "k" * 32, "OPTOUT_HASH_KEY": "h" * 32}
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "optout")
+def test_every_command_has_help(command):
+    result = optout([*command, "--help"], os.environ)
+    assert result.returncode == 0 and "usage: optout" in result.stdout
+
+
+def test_a_bad_setting_is_named_with_what_to_do(env):
+    result = optout(["check", "a@example.be"], {**env, "OPTOUT_SMTP_PORT": "abc"})
+    assert result.returncode == 2
+    assert "OPTOUT_SMTP_PORT must be a port number, got 'abc'" in result.stderr
+
+
+def test_keys_create_prints_the_key_alone_on_stdout(env, pool):
+    result = optout(["keys", "create", "campaign-tool", "--scope", "check", "--scope", "links"], env)
+    assert result.returncode == 0
+    assert result.stdout.count("\n") == 1 and result.stdout.startswith("oo_")
+    listed = optout(["keys", "list"], env)
+    assert "campaign-tool" in listed.stdout and "check,links" in listed.stdout
+    assert result.stdout.strip() not in listed.stdout
+    assert optout(["keys", "revoke", "1"], env).returncode == 0
+    assert "revoked" in optout(["keys", "list"], env).stdout
+    assert optout(["keys", "revoke", "1"], env).returncode == 1
+
+
+def test_suppress_then_check_prints_and_exits_as_documented(env, pool):
+    assert optout(["check", "jan@example.be", "--scope", "events"], env).stdout == "allowed\n"
+    done = optout(["suppress", "Jan@Example.be", "--scope", "events", "--reason", "manual", "--source", "phone",
+                   "--note", "called 25/11"], env)
+    assert done.returncode == 0, done.stderr
+    blocked = optout(["check", "jan@example.be", "--scope", "events"], env)
+    assert blocked.returncode == 1 and blocked.stdout.startswith("blocked: manual (events, ")
+    assert optout(["check", "jan@example.be", "--scope", "newsletter"], env).returncode == 0
+    invalid = optout(["check", "nope"], env)
+    assert invalid.returncode == 1 and invalid.stdout == "blocked: invalid_address\n"
+
+
+def test_check_exits_2_when_the_database_cannot_be_reached(env):
+    result = optout(["check", "a@example.be"], {**env, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/x"},)
+    assert result.returncode == 2 and "database cannot be reached" in result.stderr
+
+
+def test_import_then_export_round_trip_with_a_summary(env, pool, tmp_path):
+    source = tmp_path / "old-list.csv"
+    source.write_text("email,scope\na@example.be,events\nbad line\nb@example.be\n")
+    result = optout(["import", str(source)], env)
+    assert result.returncode == 0
+    assert "2 imported" in result.stderr and "1 invalid" in result.stderr and "line 3" in result.stderr
+    target = tmp_path / "list.ndjson"
+    result = optout(["export", str(target)], env)
+    assert result.returncode == 0 and "2 suppressions exported" in result.stderr
+    assert sorted(line.split('"email": "')[1].split('"')[0] for line in target.read_text().splitlines()) == [
+        "a@example.be", "b@example.be"]
+    wrong = optout(["export", str(tmp_path / "list.xlsx")], env)
+    assert wrong.returncode == 2 and ".csv or .ndjson" in wrong.stderr
+    missing = optout(["import", str(tmp_path / "nothing.csv")], env)
+    assert missing.returncode == 2 and "no such file" in missing.stderr
