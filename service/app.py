@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import AsyncIterator
 
 import asyncpg
 from aiohttp import web
 
 from .domain.erasure import hmac_pads
+from .domain.tokens import TokenSigner
 from .settings import Settings
 from .storage.db import create_pool
 from .web.auth import ApiKeys
-from .web.keys import API_KEYS, DB, HASH_PADS, METRICS, SETTINGS
+from .web.keys import API_KEYS, DB, HASH_PADS, METRICS, SETTINGS, SIGNER
 from .web.metrics import Metrics
 from .web.payload import MAX_JSON_BODY
 from .web.middlewares import auth_middleware, errors_middleware, observe_middleware
@@ -27,6 +29,7 @@ def create_app(settings: Settings, pool: asyncpg.Pool | None = None) -> web.Appl
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[HASH_PADS] = hmac_pads(settings.hash_key)
+    app[SIGNER] = TokenSigner(settings.secret_keys, timedelta(days=settings.link_max_age_days))
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         own = pool is None

@@ -3,6 +3,7 @@
 import asyncpg
 from aiohttp import web
 
+from ..domain.tokens import TokenSigner
 from ..settings import Settings
 from .metrics import Metrics
 
@@ -11,4 +12,5 @@ SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 HASH_PADS = web.AppKey("hash_pads", tuple)
 API_KEYS = web.AppKey("api_keys", object)
+SIGNER = web.AppKey("signer", TokenSigner)
 KEY_NAME = web.RequestKey("key_name", str)
