@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import AsyncIterator
 
+import aiohttp_jinja2
 import asyncpg
+import jinja2
 from aiohttp import web
 
 from .domain.erasure import hmac_pads
@@ -18,6 +21,9 @@ from .web.metrics import Metrics
 from .web.payload import MAX_JSON_BODY
 from .web.middlewares import auth_middleware, errors_middleware, observe_middleware
 from .web.routes import setup_routes
+
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
 
 def create_app(settings: Settings, pool: asyncpg.Pool | None = None) -> web.Application:
@@ -40,5 +46,7 @@ def create_app(settings: Settings, pool: asyncpg.Pool | None = None) -> web.Appl
             await app[DB].close()
 
     app.cleanup_ctx.append(database)
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     setup_routes(app)
+    app.router.add_static("/static/", TEMPLATES / "static", append_version=False)
     return app

@@ -43,10 +43,14 @@ def database_ready(settings: Settings, attempts: int = 30) -> Settings:
     return settings
 
 
+def app_runner(app: web.Application) -> web.AppRunner:
+    """aiohttp's access log would print raw paths, tokens included: requests are logged by route instead."""
+    return web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
+
+
 @contextlib.asynccontextmanager
 async def web_part(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[None]:
-    app = create_app(settings, pool)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
+    runner = app_runner(create_app(settings, pool))
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, reuse_port=True, backlog=1024)
     await site.start()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 
-import asyncpg
 from aiohttp import web
 
 from ..domain import errors
@@ -61,11 +60,9 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
         if exc.status < 400:
             raise
         return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.text or exc.reason)
-    except UNAVAILABLE + (asyncpg.exceptions.PostgresConnectionError,) as exc:
+    except UNAVAILABLE as exc:
         log.warning("database unavailable for %s: %s", _route_name(request), exc.__class__.__name__)
         return error_response(503, "unavailable", "The database cannot be reached; try again shortly.")
-    except asyncpg.exceptions.QueryCanceledError:
-        return error_response(503, "unavailable", "The database took too long; try again shortly.")
     except Exception:
         log.exception("unexpected error in %s %s", request.method, _route_name(request))
         return error_response(500, "internal", "Something went wrong on our side; it has been logged.")

@@ -23,6 +23,12 @@ def _query(name: str, description: str, required: bool = False, schema: dict | N
 
 
 EMAIL_PATH = {"name": "email", "in": "path", "required": True, "schema": {"type": "string"}}
+TOKEN_PATH = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+HTML_BODY = {"content": {"text/html": {"schema": {"type": "string"}}}}
+HTML = {"description": "A page", **HTML_BODY}
+FORM = {"type": "object", "properties": {
+    "List-Unsubscribe": {"type": "string", "enum": ["One-Click"]}, "confirm": {"type": "string", "enum": ["yes"]},
+    "choice": {"type": "string", "enum": ["scope", "all"]}, "lang": {"type": "string"}}}
 ERRORS = {"400": _error("Bad input"), "401": _error("Missing or unknown API key"),
           "403": _error("The key lacks the scope"), "503": _error("Database unavailable")}
 
@@ -53,6 +59,11 @@ SCHEMAS = {
         "email": {"type": "string"}, "scope": {"type": "string"}, "reason": {"type": "string"},
         "source": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
         "note": {"type": ["string", "null"]}}},
+    "Link": {"type": "object", "properties": {
+        "email": {"type": "string"}, "url": {"type": "string"},
+        "headers": {"type": "object", "properties": {
+            "List-Unsubscribe": {"type": "string"}, "List-Unsubscribe-Post": {"type": "string"}}},
+        "error": {"type": "object"}}},
     "Event": {"type": "object", "properties": {
         "at": {"type": "string", "format": "date-time"}, "type": {"type": "string"},
         "scope": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]},
@@ -115,6 +126,32 @@ def _paths() -> dict:
                 parameters=[_query("scope", "The scope to lift", True)],
                 requestBody=_body({"type": "object", "required": ["evidence"], "properties": {
                     "evidence": {"type": "string"}, "force": {"type": "boolean"}}})),
+        },
+        "/v1/links": {"post": _op("Unsubscribe URL and RFC 8058 headers per recipient (up to 10,000)", "links", {
+            "200": _json({"type": "object", "properties": {"links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}}})},
+            requestBody=_body({"type": "object", "required": ["recipients"], "properties": {"recipients": {
+                "type": "array", "maxItems": 10000, "items": {"type": "object", "required": ["email"], "properties": {
+                    "email": {"type": "string"}, "scope": {"type": "string", "default": "global"},
+                    "campaign": {"type": "string"}}}}}}))},
+        "/u/{token}": {
+            "parameters": [TOKEN_PATH],
+            "get": _op("The unsubscribe page (nl, en, fr by Accept-Language or ?lang=); never changes anything", None, {
+                "200": HTML, "400": {"description": "Malformed or forged token", **HTML_BODY}},
+                parameters=[_query("lang", "nl, en or fr")]),
+            "post": _op("Unsubscribe: the page's button or the RFC 8058 one-click POST", None, {
+                "200": HTML, "400": {"description": "Malformed token or no confirmation", **HTML_BODY},
+                "503": {"description": "Not saved; try again", **HTML_BODY}},
+                requestBody={"required": True, "content": {
+                    "application/x-www-form-urlencoded": {"schema": FORM}, "multipart/form-data": {"schema": FORM}}}),
+        },
+        "/u/{token}/resubscribe": {
+            "parameters": [TOKEN_PATH],
+            "post": _op("Undo an unsubscribe made with this link", None, {
+                "200": HTML, "400": {"description": "Malformed token", **HTML_BODY},
+                "403": {"description": "Link older than OPTOUT_LINK_MAX_AGE_DAYS", **HTML_BODY},
+                "409": {"description": "Suppressed for another reason (bounce, complaint, ...)", **HTML_BODY}},
+                requestBody={"required": False, "content": {"application/x-www-form-urlencoded": {"schema": {
+                    "type": "object", "properties": {"scope": {"type": "string"}, "lang": {"type": "string"}}}}}}),
         },
         "/v1/events": {"get": _op("The history of an address, oldest first", "check", {
             "200": _json({"type": "object", "properties": {"events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}}})},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import check, health, openapi, suppressions, transfer
+from . import check, health, links, openapi, suppressions, transfer, unsubscribe
 
 
 def setup_routes(app: web.Application) -> None:
@@ -23,5 +23,9 @@ def setup_routes(app: web.Application) -> None:
             web.put("/v1/suppressions/{email}", suppressions.put),
             web.delete("/v1/suppressions/{email}", suppressions.delete),
             web.get("/v1/events", suppressions.events),
+            web.post("/v1/links", links.create_links),
+            web.get("/u/{token}", unsubscribe.show),
+            web.post("/u/{token}", unsubscribe.confirm),
+            web.post("/u/{token}/resubscribe", unsubscribe.resubscribe),
         ]
     )

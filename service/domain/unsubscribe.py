@@ -1,0 +1,83 @@
+"""Unsubscribe links: what a link carries, and what clicking, one-click and undo do."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import asyncpg
+
+from ..storage import queries
+from . import suppression_list
+from .addresses import canonical_address
+from .errors import Conflict, DomainError, Forbidden, InvalidInput
+from .suppression import GLOBAL, valid_scope
+from .tokens import LinkClaim, TokenSigner
+
+MAX_LINKS = 10_000
+ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
+
+
+def link_for(signer: TokenSigner, public_url: str, mailto: str, email: object, scope: str,
+             campaign: str | None) -> dict:
+    """The URL and the RFC 8058 headers (List-Unsubscribe, List-Unsubscribe-Post) of one recipient."""
+    try:
+        address = canonical_address(email)
+    except DomainError as exc:
+        return {"email": email, "error": {"code": exc.code, "message": exc.message}}
+    token = signer.sign(address, scope, campaign)
+    url = f"{public_url}/u/{token}"
+    mail = f"mailto:{mailto}?subject={quote('unsubscribe ' + token)}"
+    return {
+        "email": email,
+        "url": url,
+        "headers": {"List-Unsubscribe": f"<{url}>, <{mail}>", "List-Unsubscribe-Post": ONE_CLICK_BODY},
+    }
+
+
+def links_for(signer: TokenSigner, public_url: str, mailto: str, recipients: object) -> list[dict]:
+    """Links for up to MAX_LINKS recipients, in input order; a bad address is reported in place."""
+    if not isinstance(recipients, list):
+        raise InvalidInput("'recipients' must be a list of {\"email\", \"scope\"} objects.", field="recipients")
+    if len(recipients) > MAX_LINKS:
+        raise InvalidInput(f"At most {MAX_LINKS} recipients per call; got {len(recipients)}.", field="recipients")
+    links = []
+    for index, item in enumerate(recipients):
+        if not isinstance(item, dict):
+            raise InvalidInput(f"recipients[{index}] must be an object with 'email'.", field="recipients")
+        scope = valid_scope(item.get("scope", GLOBAL))
+        campaign = item.get("campaign")
+        if campaign is not None and (not isinstance(campaign, str) or len(campaign) > 100):
+            raise InvalidInput(f"recipients[{index}].campaign must be text of at most 100 characters.")
+        links.append(link_for(signer, public_url, mailto, item.get("email"), scope, campaign))
+    return links
+
+
+async def unsubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, source: str) -> bool:
+    """Suppress the link's address in its scope (or global, when the person chose all mail).
+
+    Idempotent: a second call finds the suppression and changes nothing. Returns whether
+    it was new. An old link (expired signature) unsubscribes all the same.
+    """
+    if scope not in (claim.scope, GLOBAL):
+        raise InvalidInput("A link unsubscribes from its own kind of mail or from all of it.")
+    detail = {"campaign": claim.campaign, "link_scope": claim.scope} if claim.campaign else {"link_scope": claim.scope}
+    created, _ = await suppression_list.suppress(conn, claim.address, scope, "unsubscribe", source, detail=detail)
+    return created
+
+
+async def resubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str) -> None:
+    """Undo an unsubscribe made with this link's address; never a bounce or complaint."""
+    if claim.expired:
+        raise Forbidden("This link is too old to subscribe again.")
+    if scope not in (claim.scope, GLOBAL):
+        raise InvalidInput("A link can only undo its own unsubscribe.")
+    row = await queries.suppression_for_update(conn, claim.address, scope)
+    if row is None:
+        return
+    if row["reason"] != "unsubscribe":
+        raise Conflict("This address was not suppressed by an unsubscribe link, so a link cannot undo it.")
+    await queries.delete_suppression(conn, claim.address, scope)
+    await queries.insert_event(
+        conn, claim.address, "resubscribed", scope=scope, reason="unsubscribe", source="link",
+        detail={"campaign": claim.campaign} if claim.campaign else {},
+    )

@@ -1,0 +1,127 @@
+"""The recipient's pages: GET /u/{token} shows, POST unsubscribes (RFC 8058), undo resubscribes.
+
+A GET or HEAD never changes anything: mail scanners and link previews fetch every link.
+Only a POST carrying the one-click body or the page's confirm field unsubscribes, and the
+answer is sent after the suppression is committed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from ..domain import unsubscribe as links
+from ..domain.addresses import masked_address
+from ..domain.errors import BadToken, Conflict, Forbidden, InvalidInput
+from ..domain.suppression import GLOBAL
+from ..domain.tokens import LinkClaim
+from ..storage.db import UNAVAILABLE, transaction
+from .keys import DB, METRICS, SETTINGS, SIGNER
+from .texts import LANGUAGES, TEXTS, choose_language, scope_name
+
+log = logging.getLogger("optout.unsubscribe")
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Robots-Tag": "noindex, nofollow",
+}
+
+
+def page(request: web.Request, template: str, lang: str, status: int = 200, **context) -> web.Response:
+    t = TEXTS[lang]
+    title_key = context.pop("title_key", "title")
+    context.setdefault("mailto", request.app[SETTINGS].mailto)
+    for key in ("message",):
+        if key in context:
+            context[key] = t[context[key]].format(**context)
+    response = aiohttp_jinja2.render_template(
+        template, request, {"t": t, "lang": lang, "title": t[title_key], "languages": LANGUAGES, **context},
+        status=status,
+    )
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def _message(request: web.Request, lang: str, status: int, key: str, show_form: bool = False) -> web.Response:
+    return page(request, "message.html", lang, status, title_key=f"{key}_title", message=key, show_form=show_form)
+
+
+def _claim(request: web.Request) -> LinkClaim:
+    return request.app[SIGNER].verify(request.match_info["token"])
+
+
+def _page_context(claim: LinkClaim, lang: str, scope: str) -> dict:
+    return {"address": masked_address(claim.address), "scope": scope, "scope_name": scope_name(lang, scope)}
+
+
+async def show(request: web.Request) -> web.Response:
+    lang = choose_language(request.query.get("lang"), request.headers.get("Accept-Language"))
+    try:
+        claim = _claim(request)
+    except BadToken:
+        return _message(request, lang, 400, "bad_link")
+    return page(request, "unsubscribe.html", lang, **_page_context(claim, lang, claim.scope))
+
+
+async def _form(request: web.Request) -> dict:
+    try:
+        return dict(await request.post())
+    except (ValueError, AssertionError, web.HTTPException):
+        raise InvalidInput("The form could not be read.") from None
+
+
+async def confirm(request: web.Request) -> web.Response:
+    """The page's button and the RFC 8058 one-click POST (urlencoded or multipart, no cookie)."""
+    lang = choose_language(request.query.get("lang"), request.headers.get("Accept-Language"))
+    try:
+        claim = _claim(request)
+        form = await _form(request)
+    except (BadToken, InvalidInput):
+        return _message(request, lang, 400, "bad_link")
+    lang = choose_language(form.get("lang") or request.query.get("lang"), request.headers.get("Accept-Language"))
+    one_click = form.get("List-Unsubscribe") == "One-Click"
+    if not one_click and form.get("confirm") != "yes":
+        return _message(request, lang, 400, "not_done", show_form=True)
+    scope = GLOBAL if (not one_click and form.get("choice") == "all") else claim.scope
+    source = "one_click" if one_click else "link"
+    try:
+        async with transaction(request.app[DB]) as conn:
+            created = await links.unsubscribe(conn, claim, scope, source)
+    except UNAVAILABLE as exc:
+        log.warning("unsubscribe not saved, database unavailable (%s)", exc.__class__.__name__)
+        return _message(request, lang, 503, "unavailable")
+    if created:
+        request.app[METRICS].suppressions.labels("unsubscribe", source).inc()
+        log.info("unsubscribed by %s in scope %s%s", source, scope, " (old link)" if claim.expired else "")
+    return page(request, "done.html", lang, title_key="done_title", token=request.match_info["token"],
+                can_undo=not claim.expired, **_page_context(claim, lang, scope))
+
+
+async def resubscribe(request: web.Request) -> web.Response:
+    lang = choose_language(request.query.get("lang"), request.headers.get("Accept-Language"))
+    try:
+        claim = _claim(request)
+        form = await _form(request)
+    except (BadToken, InvalidInput):
+        return _message(request, lang, 400, "bad_link")
+    lang = choose_language(form.get("lang") or request.query.get("lang"), request.headers.get("Accept-Language"))
+    scope = form.get("scope") or claim.scope
+    try:
+        async with transaction(request.app[DB]) as conn:
+            await links.resubscribe(conn, claim, scope)
+    except Forbidden:
+        return _message(request, lang, 403, "too_old")
+    except (Conflict, InvalidInput):
+        return _message(request, lang, 409, "cannot_undo")
+    except UNAVAILABLE:
+        return _message(request, lang, 503, "unavailable")
+    log.info("resubscribed by link in scope %s", scope)
+    return page(request, "message.html", lang, title_key="resubscribed_title", message="resubscribed",
+                **_page_context(claim, lang, scope))

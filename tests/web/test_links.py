@@ -1,0 +1,41 @@
+"""POST /v1/links: URL and RFC 8058 headers per recipient, in input order."""
+
+from urllib.parse import unquote
+
+from tests.conftest import make_key
+
+
+async def test_links_give_url_and_both_headers_in_input_order(client, auth):
+    recipients = [{"email": "Jan@Example.be", "scope": "newsletter", "campaign": "nov"},
+                  {"email": "nope"}, {"email": "marie@example.be"}]
+    response = await client.post("/v1/links", json={"recipients": recipients}, headers=auth)
+    assert response.status == 200
+    links = (await response.json())["links"]
+    assert [link["email"] for link in links] == ["Jan@Example.be", "nope", "marie@example.be"]
+    first = links[0]
+    assert first["url"].startswith("http://127.0.0.1:8080/u/")
+    token = first["url"].rsplit("/", 1)[1]
+    assert first["headers"] == {
+        "List-Unsubscribe": f"<{first['url']}>, <mailto:info@cetit.be?subject=unsubscribe%20{token}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    assert unquote(first["headers"]["List-Unsubscribe"].split("subject=")[1][:-1]) == f"unsubscribe {token}"
+    assert links[1]["error"]["code"] == "invalid_address" and "url" not in links[1]
+
+
+async def test_links_refuse_a_bad_scope_and_too_many_recipients(client, auth):
+    bad = await client.post("/v1/links", json={"recipients": [{"email": "a@example.be", "scope": "Nieuws Brief"}]}, headers=auth)
+    assert bad.status == 400 and (await bad.json())["error"]["code"] == "invalid_scope"
+    many = await client.post("/v1/links", json={"recipients": [{"email": "a@example.be"}] * 10_001}, headers=auth)
+    assert many.status == 400
+    wrong = await client.post("/v1/links", json={"recipients": ["a@example.be"]}, headers=auth)
+    assert wrong.status == 400
+
+
+async def test_links_need_the_links_scope(client, pool):
+    check_only = await make_key(pool, "check")
+    response = await client.post("/v1/links", json={"recipients": []}, headers={"Authorization": f"Bearer {check_only}"})
+    assert response.status == 403
+    links_key = await make_key(pool, "links")
+    response = await client.post("/v1/links", json={"recipients": []}, headers={"Authorization": f"Bearer {links_key}"})
+    assert response.status == 200
