@@ -42,7 +42,9 @@ def page(request: web.Request, template: str, lang: str, status: int = 200, **co
         if key in context:
             context[key] = t[context[key]].format(**context)
     response = aiohttp_jinja2.render_template(
-        template, request, {"t": t, "lang": lang, "title": t[title_key], "languages": LANGUAGES, **context},
+        template, request, {"t": t, "lang": lang, "title": t[title_key],
+                             # a language switch re-fetches the page: offered only where a GET shows the same
+                             "languages": LANGUAGES if request.method == "GET" else (), **context},
         status=status,
     )
     response.headers.update(SECURITY_HEADERS)
