@@ -8,6 +8,8 @@ import hmac
 import asyncpg
 
 from ..storage import queries
+from .addresses import canonical_address
+from .suppression import GLOBAL
 
 _BLOCK = 64  # SHA-256 block size
 
@@ -28,3 +30,57 @@ def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
 
 def address_hmac(key: bytes, address: str) -> bytes:
     return hmac.digest(key, address.encode("utf-8"), "sha256")
+
+
+# When several suppressions are erased, the one that says most is kept (as its reason only).
+_REASON_WEIGHT = {"complaint": 4, "bounce": 3, "unsubscribe": 2, "manual": 1}
+
+
+async def subject_access(conn: asyncpg.Connection, hash_key: bytes, email: str) -> dict:
+    """Everything held about an address (GDPR access), including whether it was erased."""
+    address = canonical_address(email)
+    suppressions = await queries.suppressions_of_address(conn, address)
+    events = await queries.events_of_address(conn, address, 100_000)
+    erased = await queries.erased_since(conn, address_hmac(hash_key, address))
+    return {
+        "email": address,
+        "suppressions": [
+            {"scope": r["scope"], "reason": r["reason"], "source": r["source"],
+             "created_at": r["created_at"].isoformat(), "note": r["note"]}
+            for r in suppressions
+        ],
+        "events": [
+            {"at": r["at"].isoformat(), "type": r["type"], "scope": r["scope"], "reason": r["reason"],
+             "source": r["source"], "detail": r["detail"]}
+            for r in events
+        ],
+        "erased": {"since": erased["erased_at"].isoformat(), "reason": erased["reason"]} if erased else None,
+        "messages": [dict(m) for m in await stored_messages_about(conn, address)],
+    }
+
+
+async def erase(conn: asyncpg.Connection, hash_key: bytes, email: str, actor: str) -> dict:
+    """Remove the address and its history in clear; keep it suppressed in every scope by HMAC.
+
+    The erasure itself is recorded as an event that does not name the address.
+    """
+    address = canonical_address(email)
+    held = await queries.suppressions_of_address(conn, address)
+    reason = max((r["reason"] for r in held), key=_REASON_WEIGHT.__getitem__, default="unsubscribe")
+    suppressions, events = await queries.erase_address(conn, address, address_hmac(hash_key, address), reason)
+    messages = await erase_stored_messages(conn, address)
+    await queries.insert_event(
+        conn, None, "erased", scope=GLOBAL, reason=reason, source="api",
+        detail={"by": actor, "suppressions": suppressions, "events": events, "messages": messages},
+    )
+    return {"erased": True, "suppressed": True, "removed": {"suppressions": suppressions, "events": events,
+                                                           "messages": messages}}
+
+
+async def stored_messages_about(conn: asyncpg.Connection, address: str) -> list:
+    """Inbound messages from or about the address (none while inbound mail is not stored)."""
+    return []
+
+
+async def erase_stored_messages(conn: asyncpg.Connection, address: str) -> int:
+    return 0

@@ -172,3 +172,21 @@ async def revoke_api_key(conn: asyncpg.Connection, key_id: int) -> bool:
 
 async def ping(conn: asyncpg.Connection) -> None:
     await conn.fetchval("SELECT 1")
+
+
+async def erase_address(conn: asyncpg.Connection, address: str, address_hmac: bytes, reason: str) -> tuple[int, int]:
+    """Keep the address only as its HMAC; drop its suppressions and events in clear."""
+    await conn.execute(
+        """INSERT INTO erased_addresses (address_hmac, reason) VALUES ($1, $2)
+           ON CONFLICT (address_hmac) DO NOTHING""",
+        address_hmac, reason,
+    )
+    suppressions = await conn.execute("DELETE FROM suppressions WHERE address = $1", address)
+    events = await conn.execute("DELETE FROM events WHERE address = $1", address)
+    return int(suppressions.split()[-1]), int(events.split()[-1])
+
+
+async def erased_since(conn: asyncpg.Connection, address_hmac: bytes) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT reason, erased_at FROM erased_addresses WHERE address_hmac = $1", address_hmac
+    )

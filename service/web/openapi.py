@@ -153,6 +153,17 @@ def _paths() -> dict:
                 requestBody={"required": False, "content": {"application/x-www-form-urlencoded": {"schema": {
                     "type": "object", "properties": {"scope": {"type": "string"}, "lang": {"type": "string"}}}}}}),
         },
+        "/v1/subjects/{email}": {"parameters": [EMAIL_PATH], "get": _op(
+            "Everything held about an address (GDPR access)", "admin", {"200": _json({"type": "object", "properties": {
+                "email": {"type": "string"},
+                "suppressions": {"type": "array", "items": {"$ref": "#/components/schemas/Suppression"}},
+                "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+                "erased": {"type": ["object", "null"]}, "messages": {"type": "array", "items": {"type": "object"}}}})})},
+        "/v1/erasure": {"post": _op(
+            "Erase an address and its history in clear; it stays suppressed in every scope by a keyed hash", "admin",
+            {"200": _json({"type": "object", "properties": {"erased": {"type": "boolean"}, "suppressed": {"type": "boolean"},
+                                                            "removed": {"type": "object"}}})},
+            requestBody=_body({"type": "object", "required": ["email"], "properties": {"email": {"type": "string"}}}))},
         "/v1/events": {"get": _op("The history of an address, oldest first", "check", {
             "200": _json({"type": "object", "properties": {"events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}}})},
             parameters=[_query("email", "The address", True)])},

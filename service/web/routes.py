@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import check, health, links, openapi, suppressions, transfer, unsubscribe
+from . import check, health, links, openapi, subjects, suppressions, transfer, unsubscribe
 
 
 def setup_routes(app: web.Application) -> None:
@@ -24,6 +24,8 @@ def setup_routes(app: web.Application) -> None:
             web.delete("/v1/suppressions/{email}", suppressions.delete),
             web.get("/v1/events", suppressions.events),
             web.post("/v1/links", links.create_links),
+            web.get("/v1/subjects/{email}", subjects.access),
+            web.post("/v1/erasure", subjects.erase),
             web.get("/u/{token}", unsubscribe.show),
             web.post("/u/{token}", unsubscribe.confirm),
             web.post("/u/{token}/resubscribe", unsubscribe.resubscribe),
