@@ -190,3 +190,14 @@ async def erased_since(conn: asyncpg.Connection, address_hmac: bytes) -> asyncpg
     return await conn.fetchrow(
         "SELECT reason, erased_at FROM erased_addresses WHERE address_hmac = $1", address_hmac
     )
+
+
+async def activity_by_day(conn: asyncpg.Connection, days: int) -> list[asyncpg.Record]:
+    """Suppressions made per day of the last `days` days, by reason and source (staff console)."""
+    return await conn.fetch(
+        """SELECT (at AT TIME ZONE 'Europe/Brussels')::date AS day, reason, source, count(*) AS n
+             FROM events
+            WHERE at >= now() - make_interval(days => $1) AND type = 'suppressed'
+            GROUP BY 1, 2, 3 ORDER BY 1 DESC""",
+        days,
+    )

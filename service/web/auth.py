@@ -28,7 +28,10 @@ class ApiKeys:
         self._cache: dict[bytes, tuple[float, tuple[str, ...] | None, str]] = {}
 
     async def scopes_for(self, key: str) -> tuple[tuple[str, ...] | None, str]:
-        digest = key_digest(key)
+        return await self.scopes_for_digest(key_digest(key))
+
+    async def scopes_for_digest(self, digest: bytes) -> tuple[tuple[str, ...] | None, str]:
+        """Scopes and name of a key by its digest (None when unknown or revoked)."""
         now = time.monotonic()
         hit = self._cache.get(digest)
         if hit is not None and hit[0] > now:

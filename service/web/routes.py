@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import check, health, links, openapi, subjects, suppressions, transfer, unsubscribe
+from . import check, health, links, openapi, staff, subjects, suppressions, transfer, unsubscribe
 
 
 def setup_routes(app: web.Application) -> None:
@@ -29,5 +29,12 @@ def setup_routes(app: web.Application) -> None:
             web.get("/u/{token}", unsubscribe.show),
             web.post("/u/{token}", unsubscribe.confirm),
             web.post("/u/{token}/resubscribe", unsubscribe.resubscribe),
+            web.get("/staff/", staff.dashboard),
+            web.get("/staff/login", staff.login_form),
+            web.post("/staff/login", staff.login),
+            web.post("/staff/logout", staff.logout),
+            web.get("/staff/address", staff.address),
+            web.post("/staff/suppress", staff.suppress),
+            web.post("/staff/lift", staff.lift),
         ]
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from ..domain import unsubscribe as links
@@ -19,36 +18,23 @@ from ..domain.suppression import GLOBAL
 from ..domain.tokens import LinkClaim
 from ..storage.db import UNAVAILABLE, transaction
 from .keys import DB, METRICS, SETTINGS, SIGNER
+from .pages import render
 from .texts import LANGUAGES, TEXTS, choose_language, scope_name
 
 log = logging.getLogger("optout.unsubscribe")
-
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-    "X-Robots-Tag": "noindex, nofollow",
-}
-
 
 def page(request: web.Request, template: str, lang: str, status: int = 200, **context) -> web.Response:
     t = TEXTS[lang]
     title_key = context.pop("title_key", "title")
     context.setdefault("mailto", request.app[SETTINGS].mailto)
-    for key in ("message",):
-        if key in context:
-            context[key] = t[context[key]].format(**context)
-    response = aiohttp_jinja2.render_template(
-        template, request, {"t": t, "lang": lang, "title": t[title_key],
-                             # a language switch re-fetches the page: offered only where a GET shows the same
-                             "languages": LANGUAGES if request.method == "GET" else (), **context},
-        status=status,
+    if "message" in context:
+        context["message"] = t[context["message"]].format(**context)
+    return render(
+        request, template, {"t": t, "lang": lang, "title": t[title_key],
+                            # a language switch re-fetches the page: offered only where a GET shows the same
+                            "languages": LANGUAGES if request.method == "GET" else (), **context},
+        status,
     )
-    response.headers.update(SECURITY_HEADERS)
-    return response
 
 
 def _message(request: web.Request, lang: str, status: int, key: str, show_form: bool = False) -> web.Response:

@@ -1,0 +1,157 @@
+"""The staff console (/staff/): find an address, record a phone opt-out, lift one, see activity."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections import defaultdict
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from ..domain import erasure, suppression_list
+from ..domain.apikeys import key_digest
+from ..domain.errors import DomainError
+from ..domain.suppression import REASONS
+from ..storage import queries
+from ..storage.db import UNAVAILABLE, transaction
+from . import staff_session
+from .keys import API_KEYS, DB, SETTINGS
+from .pages import render
+
+log = logging.getLogger("optout.staff")
+
+DAYS = 7
+
+
+def staff_page(handler):
+    """Needs a logged-in session (else to the login page); POSTs need the session's CSRF token."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        try:
+            session = await staff_session.current(request)
+            if session is None:
+                raise web.HTTPSeeOther("/staff/login")
+            form = {}
+            if request.method == "POST":
+                form = dict(await request.post())
+                if not staff_session.csrf_matches(session, form.get("csrf")):
+                    return message(request, session, 403, "Form expired", "Reload the page and try again.")
+            return await handler(request, session, form)
+        except UNAVAILABLE:
+            return message(request, None, 503, "Database unavailable",
+                           "The database cannot be reached; nothing was changed. Try again in a minute.")
+
+    return wrapper
+
+
+def message(request, session, status: int, title: str, text: str) -> web.Response:
+    return render(request, "staff/message.html", {"title": title, "message": text, "session": session}, status)
+
+
+async def login_form(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
+    token = staff_session.new_login_token()
+    response = render(request, "staff/login.html", {"title": "Log in", "csrf": token, "error": error}, status)
+    staff_session.set_login_cookie(request, response, token)
+    return response
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    if not staff_session.login_token_matches(request, form.get("csrf", "")):
+        return await login_form(request, "The form expired; log in again.", 403)
+    key = str(form.get("key", "")).strip()
+    digest = key_digest(key)
+    try:
+        scopes, name = await request.app[API_KEYS].scopes_for_digest(digest)
+    except UNAVAILABLE:
+        return await login_form(request, "The database cannot be reached; try again in a minute.", 503)
+    if not staff_session.may_use_console(scopes):
+        log.info("staff login refused")
+        return await login_form(request, "This key is unknown, revoked, or lacks the write scope.", 401)
+    response = web.HTTPSeeOther("/staff/")
+    staff_session.start(request, response, digest, name)
+    log.info("staff login: %s", name)
+    raise response
+
+
+@staff_page
+async def logout(request: web.Request, session, form) -> web.StreamResponse:
+    response = web.HTTPSeeOther("/staff/login")
+    staff_session.end(response)
+    raise response
+
+
+@staff_page
+async def dashboard(request: web.Request, session, form) -> web.Response:
+    async with request.app[DB].acquire() as conn:
+        rows = await queries.activity_by_day(conn, DAYS)
+        held = await held_count(conn)
+    per_day: dict = defaultdict(lambda: defaultdict(int))
+    by_source: dict = defaultdict(int)
+    for row in rows:
+        per_day[row["day"]][row["reason"]] += row["n"]
+        if row["reason"] == "unsubscribe":
+            by_source[row["source"]] += row["n"]
+    days = [{"day": day.isoformat(), **{reason: counts[reason] for reason in REASONS}}
+            for day, counts in sorted(per_day.items(), reverse=True)]
+    return render(request, "staff/dashboard.html", {
+        "title": "Overview", "session": session, "days": DAYS, "per_day": days,
+        "by_source": sorted(by_source.items(), key=lambda item: -item[1]), "held": held,
+        "notice": request.query.get("notice"),
+    })
+
+
+async def held_count(conn) -> int | None:
+    """Messages held for staff (None while inbound mail is not part of the service)."""
+    return None
+
+
+@staff_page
+async def address(request: web.Request, session, form) -> web.Response:
+    email = request.query.get("email", "") or form.get("email", "")
+    try:
+        async with request.app[DB].acquire() as conn:
+            subject = await erasure.subject_access(conn, request.app[SETTINGS].hash_key, email)
+    except DomainError as exc:
+        return message(request, session, 400, "Not an address", exc.message)
+    return render(request, "staff/address.html", {
+        "title": subject["email"], "session": session, "address": subject["email"],
+        "suppressions": subject["suppressions"], "events": list(reversed(subject["events"])),
+        "erased": subject["erased"], "notice": request.query.get("notice"),
+    })
+
+
+def _back_to(email: str, notice: str) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther("/staff/address?" + urlencode({"email": email, "notice": notice}))
+
+
+@staff_page
+async def suppress(request: web.Request, session, form) -> web.StreamResponse:
+    email = form.get("email", "")
+    try:
+        async with transaction(request.app[DB]) as conn:
+            created, item = await suppression_list.suppress(
+                conn, email, form.get("scope") or "global", "manual", "phone", form.get("note") or None,
+                detail={"by": session.name},
+            )
+    except DomainError as exc:
+        return message(request, session, 400, "Not recorded", exc.message)
+    log.info("phone opt-out recorded by %s in scope %s", session.name, item["scope"])
+    raise _back_to(email, "Recorded." if created else "It was already suppressed in that scope.")
+
+
+@staff_page
+async def lift(request: web.Request, session, form) -> web.StreamResponse:
+    email = form.get("email", "")
+    try:
+        async with transaction(request.app[DB]) as conn:
+            await suppression_list.lift(
+                conn, email, form.get("scope", ""), form.get("evidence", ""), form.get("force") == "yes",
+                session.name,
+            )
+    except DomainError as exc:
+        return message(request, session, 409 if exc.code == "conflict" else 400, "Not lifted", exc.message)
+    log.info("suppression lifted by %s", session.name)
+    raise _back_to(email, "Lifted.")

@@ -1,0 +1,97 @@
+"""The staff console: login by API key, CSRF on every form, phone opt-outs and lifting."""
+
+import re
+
+import pytest
+
+from tests.conftest import make_key
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+async def login(client, key):
+    page = await (await client.get("/staff/login")).text()
+    return await client.post("/staff/login", data={"csrf": csrf_of(page), "key": key}, allow_redirects=False)
+
+
+@pytest.fixture
+async def staff(client, pool):
+    key = await make_key(pool, "write", name="Ann at the desk")
+    response = await login(client, key)
+    assert response.status == 303
+    return client
+
+
+async def test_pages_need_a_login(client):
+    response = await client.get("/staff/", allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == "/staff/login"
+
+
+async def test_login_sets_a_strict_httponly_cookie_and_refuses_weak_keys(client, pool):
+    check_only = await make_key(pool, "check")
+    refused = await login(client, check_only)
+    assert refused.status == 401 and "lacks the write scope" in await refused.text()
+    writer = await make_key(pool, "write")
+    response = await login(client, writer)
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/staff" in cookie
+    assert writer not in cookie
+
+
+async def test_login_without_its_csrf_token_is_refused(client, pool):
+    writer = await make_key(pool, "write")
+    response = await client.post("/staff/login", data={"csrf": "guess", "key": writer})
+    assert response.status == 403
+
+
+async def test_staff_records_a_phone_opt_out_and_sees_it(staff, auth):
+    page = await (await staff.get("/staff/address", params={"email": "Jan@Example.be"})).text()
+    assert "Not suppressed" in page
+    response = await staff.post("/staff/suppress", data={
+        "csrf": csrf_of(page), "email": "jan@example.be", "scope": "global", "note": "called 25/11 10:02"})
+    assert response.status == 200 and "Recorded." in await response.text()
+    shown = await (await staff.get("/v1/suppressions/jan@example.be", headers=auth)).json()
+    assert shown["suppressions"][0]["source"] == "phone" and shown["suppressions"][0]["note"] == "called 25/11 10:02"
+    events = await (await staff.get("/v1/events", params={"email": "jan@example.be"}, headers=auth)).json()
+    assert events["events"][0]["detail"]["by"] == "Ann at the desk"
+
+
+async def test_a_form_without_the_csrf_token_changes_nothing(staff, auth):
+    response = await staff.post("/staff/suppress", data={"csrf": "forged", "email": "jan@example.be", "scope": "global"})
+    assert response.status == 403
+    assert (await staff.get("/v1/suppressions/jan@example.be", headers=auth)).status == 404
+
+
+async def test_lifting_needs_evidence_and_force_for_a_complaint(staff, auth):
+    await staff.put("/v1/suppressions/c@example.be", json={"scope": "global", "reason": "complaint", "source": "arf"}, headers=auth)
+    page = await (await staff.get("/staff/address", params={"email": "c@example.be"})).text()
+    csrf = csrf_of(page)
+    refused = await staff.post("/staff/lift", data={"csrf": csrf, "email": "c@example.be", "scope": "global", "evidence": "asked"})
+    assert refused.status == 409
+    no_evidence = await staff.post("/staff/lift", data={"csrf": csrf, "email": "c@example.be", "scope": "global", "force": "yes"})
+    assert no_evidence.status == 400
+    lifted = await staff.post("/staff/lift", data={
+        "csrf": csrf, "email": "c@example.be", "scope": "global", "evidence": "wrote to info@ on 20/11", "force": "yes"})
+    assert lifted.status == 200 and "Lifted." in await lifted.text()
+
+
+async def test_dashboard_counts_the_last_days(staff, auth):
+    await staff.put("/v1/suppressions/a@example.be", json={"reason": "unsubscribe", "source": "one_click"}, headers=auth)
+    await staff.put("/v1/suppressions/b@example.be", json={"reason": "bounce", "source": "dsn"}, headers=auth)
+    page = await (await staff.get("/staff/")).text()
+    assert "<strong>1</strong> one_click" in page
+    assert re.search(r"<td>\d{4}-\d\d-\d\d</td><td>1</td><td>1</td><td>0</td>", page)
+
+
+async def test_revoking_the_key_ends_the_session(staff, pool, settings):
+    from service.storage import queries
+
+    async with pool.acquire() as conn:
+        for row in await queries.list_api_keys(conn):
+            if row["name"] == "Ann at the desk":
+                await queries.revoke_api_key(conn, row["id"])
+    staff.app[__import__("service.web.keys", fromlist=["API_KEYS"]).API_KEYS]._cache.clear()
+    response = await staff.get("/staff/", allow_redirects=False)
+    assert response.status == 303
