@@ -21,6 +21,7 @@ _COMMON = re.compile(
     re.ASCII,
 )
 _SPECIAL = frozenset(SPECIAL_USE_DOMAIN_NAMES)
+_SPECIAL_SUFFIXES = tuple("." + name for name in _SPECIAL)
 
 
 def _fast_canonical(lowered: str) -> str | None:
@@ -28,7 +29,7 @@ def _fast_canonical(lowered: str) -> str | None:
     if match is None or len(lowered) > 254 or len(match.group(1)) > 64:
         return None
     domain = match.group(2)
-    if "--" in domain or any(domain == s or domain.endswith("." + s) for s in _SPECIAL):
+    if "--" in domain or domain in _SPECIAL or domain.endswith(_SPECIAL_SUFFIXES):
         return None  # punycode and special-use names: let the full check decide
     return lowered
 

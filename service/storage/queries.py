@@ -24,6 +24,25 @@ SELECT u.address, 'global', e.reason, e.erased_at
 """
 
 
+# The same for one address: a plan PostgreSQL can keep, unlike one for a one-element array.
+SUPPRESSIONS_FOR_ADDRESS = """
+SELECT address, scope, reason, created_at
+  FROM suppressions
+ WHERE address = $1::text
+   AND ($2::text = 'global' OR scope = 'global' OR scope = $2::text)
+UNION ALL
+SELECT $1::text, 'global', e.reason, e.erased_at
+  FROM erased_addresses e
+ WHERE e.address_hmac = sha256($4::bytea || sha256($3::bytea || convert_to($1::text, 'UTF8')))
+"""
+
+
+async def suppressions_for_address(
+    conn: asyncpg.Connection, address: str, scope: str, pads: tuple[bytes, bytes]
+) -> list[asyncpg.Record]:
+    return await conn.fetch(SUPPRESSIONS_FOR_ADDRESS, address, scope, pads[0], pads[1])
+
+
 async def suppressions_for_addresses(
     conn: asyncpg.Connection, addresses: Sequence[str], scope: str, pads: tuple[bytes, bytes]
 ) -> list[asyncpg.Record]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from aiohttp import web
 
 from ..domain import suppression_list
@@ -22,7 +23,8 @@ async def check_many(request: web.Request) -> web.Response:
     async with request.app[DB].acquire() as conn:
         results = await suppression_list.check(conn, recipients, scope, request.app[HASH_PADS])
     request.app[METRICS].count_checks(results)
-    return web.json_response({"scope": scope, "results": results})
+    # 100,000 results: orjson encodes them several times faster than the json module.
+    return web.Response(body=orjson.dumps({"scope": scope, "results": results}), content_type="application/json")
 
 
 @requires("check")
