@@ -117,11 +117,11 @@ async def import_file(settings: Settings, path: Path) -> int:
     try:
         with path.open("rb") as f, _progress(size, "B", f"importing {path.name}") as bar:
             async with conn.transaction():
-                importer = transfer.Importer(conn, fmt)
-                while chunk := f.read(CHUNK):
-                    await importer.feed(chunk)
-                    bar.update(len(chunk))
-                summary = await importer.finish()
+                async with transfer.Importer(conn, fmt) as importer:
+                    while chunk := f.read(CHUNK):
+                        await importer.feed(chunk)
+                        bar.update(len(chunk))
+                    summary = await importer.finish()
     finally:
         await conn.close()
     print(f"{path.name}: {summary.lines} lines, {summary.imported} imported, "

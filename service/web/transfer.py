@@ -64,10 +64,10 @@ def import_format(request: web.Request) -> str:
 async def import_list(request: web.Request) -> web.Response:
     fmt = import_format(request)
     async with transaction(request.app[DB]) as conn:
-        importer = transfer.Importer(conn, fmt)
-        async for chunk in request.content.iter_chunked(1 << 16):
-            await importer.feed(chunk)
-        summary = await importer.finish()
+        async with transfer.Importer(conn, fmt) as importer:
+            async for chunk in request.content.iter_chunked(1 << 16):
+                await importer.feed(chunk)
+            summary = await importer.finish()
     log.info(
         "import by %s: %d imported, %d already, %d invalid",
         request[KEY_NAME], summary.imported, summary.already, summary.invalid_count,

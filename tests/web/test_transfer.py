@@ -91,3 +91,12 @@ async def test_an_export_imports_back_unchanged(client, auth):
     assert (status, summary["imported"], summary["invalid"]) == (200, 1, [])
     again = await (await client.get("/v1/suppressions.csv", headers=auth)).read()
     assert again == exported
+
+
+async def test_a_bad_line_after_several_batches_rolls_back_the_whole_import(client, auth):
+    good = "".join(f"batch{i}@example.be\n" for i in range(12_000)).encode()
+    status, answer = await import_body(client, auth, good + "zoë@example.be\n".encode("latin-1"))
+    assert status == 400 and "Line 12001" in answer["error"]["message"]
+    assert (await client.get("/v1/suppressions/batch1@example.be", headers=auth)).status == 404
+    status, summary = await import_body(client, auth, good)
+    assert status == 200 and summary["imported"] == 12_000
