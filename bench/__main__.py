@@ -22,13 +22,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "PostgreSQL in ./var; each benchmark works in a schema of its own, dropped at the end.",
     )
     parser.add_argument(
-        "names", nargs="*", metavar="NAME", help=f"benchmarks to run: {', '.join(BENCHMARKS)} (default: all)"
+        "names", nargs="*", metavar="NAME", help=f"benchmarks to run: {', '.join(BENCHMARKS)} (all)"
     )
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs after the warm-up; the median is shown (default 3)")
-    parser.add_argument("--recipients", type=int, default=100_000, help="check_bulk: recipients per check (default 100000)")
-    parser.add_argument("--concurrency", type=int, default=32, help="check_single: concurrent clients (default 32)")
-    parser.add_argument("--duration", type=float, default=5.0, help="check_single: seconds per timed run (default 5)")
-    parser.add_argument("--rows", type=int, default=1_000_000, help="import_1m: rows in the CSV file (default 1000000)")
+    option = parser.add_argument
+    option("--repeat", type=int, default=3, help="timed runs after the warm-up; medians are shown (3)")
+    option("--recipients", type=int, default=100_000, help="check_bulk: recipients per check (100000)")
+    option("--concurrency", type=int, default=32, help="check_single: concurrent clients (32)")
+    option("--duration", type=float, default=5.0, help="check_single: seconds per timed run (5)")
+    option("--rows", type=int, default=1_000_000, help="import_1m: rows in the CSV file (1000000)")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in BENCHMARKS]
     if unknown:

@@ -27,13 +27,13 @@ from .harness import fresh_schema, median, repeated, report, running_service, st
 
 SCOPE = "newsletter"
 BLOCKING_SCOPES = ("global", "newsletter")
-BASELINE_QUERY = "SELECT address, scope, reason, created_at FROM suppressions WHERE address = ANY($1::text[])"
+BASELINE_QUERY = (
+    "SELECT address, scope, reason, created_at FROM suppressions WHERE address = ANY($1::text[])"
+)
 TARGET_RATIO = 0.5
 TARGET_SECONDS = 1.5
-
-
 # PostgreSQL plans a prepared statement for its parameters five times, then may switch to a
-# generic plan: warm both sides past that so each is timed in the state a long-running process is in.
+# generic plan: warm both sides past that, into the state of a long-running process.
 WARMUP = 6
 
 
@@ -45,23 +45,22 @@ def recipients(count: int) -> list[str]:
 
 
 async def load_suppressions(conn: asyncpg.Connection, addresses: list[str]) -> None:
-    rows = [
-        (address, BLOCKING_SCOPES[i % 2], "unsubscribe", "import") for i, address in enumerate(addresses)
-    ]
+    rows = [(a, BLOCKING_SCOPES[i % 2], "unsubscribe", "import") for i, a in enumerate(addresses)]
     await conn.copy_records_to_table(
         "suppressions", records=rows, columns=["address", "scope", "reason", "source"]
     )
     await conn.execute("ANALYZE suppressions")
 
 
-async def check_over_http(session: aiohttp.ClientSession, url: str, headers: dict, emails: list[str]) -> dict:
-    """One bulk check as a sender does it; returns the seconds each client-side step took."""
+async def check_over_http(
+    session: aiohttp.ClientSession, url: str, headers: dict, emails: list[str]
+) -> dict[str, float]:
+    """One bulk check as a sender makes it; the seconds of each client-side step."""
     started = time.perf_counter()
     body = json.dumps({"scope": SCOPE, "recipients": emails})
     encoded = time.perf_counter()
-    async with session.post(
-        f"{url}/v1/check", data=body, headers={**headers, "Content-Type": "application/json"}
-    ) as response:
+    headers = {**headers, "Content-Type": "application/json"}
+    async with session.post(f"{url}/v1/check", data=body, headers=headers) as response:
         raw = await response.read()
         response.raise_for_status()
     received = time.perf_counter()
@@ -69,12 +68,14 @@ async def check_over_http(session: aiohttp.ClientSession, url: str, headers: dic
     done = time.perf_counter()
     assert len(results) == len(emails)
     return {
-        "total": done - started, "client encode": encoded - started,
-        "request and answer": received - encoded, "client decode": done - received,
+        "total": done - started,
+        "client encode": encoded - started,
+        "request and answer": received - encoded,
+        "client decode": done - received,
     }
 
 
-async def server_steps(pool: asyncpg.Pool, emails: list[str]) -> dict:
+async def server_steps(pool: asyncpg.Pool, emails: list[str]) -> dict[str, float]:
     """The service's own steps for the same check, timed one by one without HTTP."""
     pads = hmac_pads(b"h" * 32)
     body = json.dumps({"scope": SCOPE, "recipients": emails}).encode()
@@ -86,7 +87,8 @@ async def server_steps(pool: asyncpg.Pool, emails: list[str]) -> dict:
     distinct = list({c for c in map(canonical_or_none, emails) if c is not None})
     steps["  canonicalise"] = time.perf_counter() - started
     async with pool.acquire() as conn:
-        steps["  query"] = await stopwatch(lambda: queries.suppressions_for_addresses(conn, distinct, SCOPE, pads))
+        query = queries.suppressions_for_addresses
+        steps["  query"] = await stopwatch(lambda: query(conn, distinct, SCOPE, pads))
         started = time.perf_counter()
         results = await suppression_list.check(conn, emails, SCOPE, pads)
         steps["server check (all of it)"] = time.perf_counter() - started
@@ -94,6 +96,13 @@ async def server_steps(pool: asyncpg.Pool, emails: list[str]) -> dict:
     json.dumps({"scope": SCOPE, "results": results})
     steps["server encode"] = time.perf_counter() - started
     return steps
+
+
+async def service_runs(dsn: str, pool: asyncpg.Pool, emails: list[str], repeat: int) -> list[dict]:
+    timeout = aiohttp.ClientTimeout(total=None)
+    async with running_service(dsn, pool) as (url, headers):
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            return await repeated(lambda: check_over_http(session, url, headers, emails), repeat, WARMUP)
 
 
 async def run(base_dsn: str, args: argparse.Namespace) -> None:
@@ -105,9 +114,7 @@ async def run(base_dsn: str, args: argparse.Namespace) -> None:
         try:
             async with pool.acquire() as conn:
                 await load_suppressions(conn, canonical[::10])
-            timeout = aiohttp.ClientTimeout(total=None)
-            async with running_service(dsn, pool) as (url, headers), aiohttp.ClientSession(timeout=timeout) as session:
-                service = await repeated(lambda: check_over_http(session, url, headers, emails), args.repeat, WARMUP)
+            service = await service_runs(dsn, pool, emails, args.repeat)
             baseline = await repeated(
                 lambda: stopwatch(lambda: pool.fetch(BASELINE_QUERY, canonical)), args.repeat, WARMUP
             )
@@ -117,8 +124,8 @@ async def run(base_dsn: str, args: argparse.Namespace) -> None:
 
     service_s, baseline_s = median(r["total"] for r in service), median(baseline)
     ratio = report("check_bulk", "recipients", count / service_s, count / baseline_s)
-    print(f"  {count:,} recipients, {len(canonical[::10]):,} suppressed: "
-          f"service {service_s:.3f} s, baseline {baseline_s:.3f} s (median of {args.repeat})")
+    print(f"  {count:,} recipients, {len(canonical[::10]):,} suppressed: service {service_s:.3f} s, "
+          f"baseline {baseline_s:.3f} s (median of {args.repeat})")
     verdict(f"ratio baseline_time/service_time >= {TARGET_RATIO}", ratio >= TARGET_RATIO)
     verdict(f"service < {TARGET_SECONDS} s", service_s < TARGET_SECONDS)
     print("  breakdown (median seconds):")

@@ -98,7 +98,8 @@ def median(values) -> float:
 def report(name: str, unit: str, service: float, baseline: float) -> float:
     """Print the benchmark's headline line; return the ratio service/baseline."""
     ratio = service / baseline
-    print(f"{name}: service {service:,.0f} {unit}/s, baseline {baseline:,.0f} {unit}/s, ratio {ratio:.2f}")
+    print(f"{name}: service {service:,.0f} {unit}/s, baseline {baseline:,.0f} {unit}/s, "
+          f"ratio {ratio:.2f}")
     return ratio
 
 

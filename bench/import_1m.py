@@ -1,0 +1,146 @@
+"""import_1m: POST /v1/suppressions/import of a generated CSV file (1,000,000 rows by default,
+--rows for a quick run) streamed from disk into an empty table, beside COPY of the same file
+into an empty copy of the suppressions table.
+
+The service also records one event per imported row (the history), which COPY does not.
+Memory: the process's peak RSS (ru_maxrss) before and after the service's import, and the
+highest RSS sampled while it ran, show whether the import holds the file in memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import os
+import resource
+import tempfile
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+
+from service.storage.db import create_pool
+
+from .harness import fresh_schema, median, report, running_service, stopwatch, verdict
+
+COLUMNS = ["address", "scope", "reason", "source", "note"]
+WARMUP_ROWS = 10_000
+TARGET_RATIO = 0.5
+MIB = 1 << 20
+
+
+def write_csv(path: Path, rows: int) -> None:
+    """email,scope,reason,source,note lines in every valid mix; one note in ten is quoted."""
+    reasons = {
+        "global": ("unsubscribe", "bounce", "complaint", "manual"),
+        "newsletter": ("unsubscribe", "manual"),
+        "events": ("unsubscribe", "manual"),
+    }
+    scopes = list(reasons)
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("email,scope,reason,source,note\n")
+        for i in range(rows):
+            scope = scopes[i % 3]
+            reason = reasons[scope][i % len(reasons[scope])]
+            note = '"from the old list, 2019"' if i % 10 == 0 else ("" if i % 2 else "legacy")
+            out.write(f"member.{i}@example{i % 997}.be,{scope},{reason},import,{note}\n")
+
+
+def rss_now() -> int:
+    """Resident memory of this process in bytes, now (Linux); 0 where /proc is missing."""
+    with contextlib.suppress(OSError):
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return 0
+
+
+def peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+
+async def import_over_http(
+    session: aiohttp.ClientSession, url: str, headers: dict, path: Path, rows: int
+) -> None:
+    """POST the file as the body; aiohttp streams a file object in chunks."""
+    headers = {**headers, "Content-Type": "text/csv"}
+    with path.open("rb") as body:
+        async with session.post(f"{url}/v1/suppressions/import", data=body, headers=headers) as response:
+            summary = await response.json()
+    if summary.get("imported") != rows:
+        raise RuntimeError(f"the service imported {summary.get('imported')} of {rows} rows: {summary}")
+
+
+async def sampled(run, samples: list[int]) -> float:
+    """Time `run` while sampling this process's RSS every 50 ms."""
+    async def sample() -> None:
+        while True:
+            samples.append(rss_now())
+            await asyncio.sleep(0.05)
+
+    sampler = asyncio.create_task(sample())
+    try:
+        return await stopwatch(run)
+    finally:
+        sampler.cancel()
+
+
+async def run(base_dsn: str, args: argparse.Namespace) -> None:
+    rows = args.rows
+    with tempfile.TemporaryDirectory(prefix="optout-bench-") as tmp:
+        path, warmup_path = Path(tmp) / "import.csv", Path(tmp) / "warmup.csv"
+        write_csv(path, rows)
+        write_csv(warmup_path, min(rows, WARMUP_ROWS))
+        size = path.stat().st_size
+        async with fresh_schema(base_dsn) as dsn:
+            pool = await create_pool(dsn)
+            try:
+                service, memory = await service_imports(pool, dsn, path, warmup_path, rows, args.repeat)
+                async with pool.acquire() as conn:
+                    baseline = await baseline_copies(conn, path, warmup_path, args.repeat)
+            finally:
+                await pool.close()
+
+    ratio = report("import_1m", "rows", rows / median(service), rows / median(baseline))
+    print(f"  {rows:,} rows ({size / MIB:.0f} MiB CSV): service {median(service):.1f} s, "
+          f"baseline COPY {median(baseline):.1f} s (median of {args.repeat})")
+    verdict(f"ratio >= {TARGET_RATIO}", ratio >= TARGET_RATIO)
+    peak_before, peak_after, start, highest = (value / MIB for value in memory)
+    print(f"  memory of this process: RSS {start:.0f} MiB when the service's imports started, "
+          f"at most {highest:.0f} MiB while they ran; peak RSS (ru_maxrss) {peak_before:.0f} MiB "
+          f"before, {peak_after:.0f} MiB after")
+
+
+async def service_imports(
+    pool: asyncpg.Pool, dsn: str, path: Path, warmup_path: Path, rows: int, repeat: int
+) -> tuple[list[float], tuple[int, int, int, int]]:
+    """Seconds of each import into empty tables after a warm-up, and the memory of this process:
+    (peak RSS before, peak RSS after, RSS at the start, highest RSS sampled during the imports)."""
+    timeout = aiohttp.ClientTimeout(total=None)
+    async with running_service(dsn, pool) as (url, headers):
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            await import_over_http(session, url, headers, warmup_path, min(rows, WARMUP_ROWS))
+            times, samples = [], []
+            before, start = peak_rss(), rss_now()
+            for _ in range(repeat):
+                await pool.execute("TRUNCATE suppressions, events")
+                upload = functools.partial(import_over_http, session, url, headers, path, rows)
+                times.append(await sampled(upload, samples))
+            return times, (before, peak_rss(), start, max(samples))
+
+
+async def baseline_copies(
+    conn: asyncpg.Connection, path: Path, warmup_path: Path, repeat: int
+) -> list[float]:
+    """Seconds of each COPY of the file into an empty copy of the table, after a warm-up."""
+    await conn.execute("CREATE TABLE raw_copy (LIKE suppressions INCLUDING ALL)")
+
+    async def copy(source: Path) -> None:
+        await conn.copy_to_table("raw_copy", source=source, columns=COLUMNS, format="csv", header=True)
+
+    await copy(warmup_path)
+    times = []
+    for _ in range(repeat):
+        await conn.execute("TRUNCATE raw_copy")
+        times.append(await stopwatch(lambda: copy(path)))
+    return times
