@@ -9,6 +9,9 @@ from datetime import datetime
 from .errors import InvalidInput, InvalidScope
 
 GLOBAL = "global"
+# Checked "in every scope": only what blocks all mail (global suppressions, erasures) matches,
+# for when the scope of a mail is not known yet (the gateway at RCPT time).
+EVERY_SCOPE = ""
 REASONS = ("unsubscribe", "complaint", "bounce", "manual")
 SOURCES = ("one_click", "link", "reply", "dsn", "arf", "api", "phone", "import", "gateway")
 PERMANENT_REASONS = frozenset({"bounce", "complaint"})
