@@ -18,7 +18,7 @@ from service.storage.db import create_pool, migrate_dsn, start_embedded
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
-TABLES = ("suppressions", "erased_addresses", "events", "api_keys")
+TABLES = ("suppressions", "erased_addresses", "events", "api_keys", "gateway_outbox")
 
 
 def with_search_path(dsn: str, schema: str) -> str:
@@ -85,6 +85,27 @@ def settings(dsn: str, tmp_path: Path) -> Settings:
 async def client(aiohttp_client, settings: Settings, pool):
     """The app on a real socket (aiohttp's test server listens on 127.0.0.1)."""
     return await aiohttp_client(create_app(settings, pool))
+
+
+@pytest.fixture
+async def served(settings: Settings, pool, unused_tcp_port_factory):
+    """Start the app as `optout serve` runs it, on a free port; call it, get its base URL."""
+    from service.runner import app_runner
+
+    runners = []
+
+    async def start(**overrides) -> str:
+        port = unused_tcp_port_factory()
+        base = f"http://127.0.0.1:{port}"
+        runner = app_runner(create_app(settings.with_overrides(public_url=base, **overrides), pool))
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        runners.append(runner)
+        return base
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
 
 
 async def make_key(pool, *scopes: str, name: str = "test") -> str:

@@ -5,19 +5,12 @@ import asyncio
 import pytest
 from aiohttp import web
 
-from service.app import create_app
 from service.client import OptoutClient, OptoutError, OptoutUnavailable
-from service.runner import app_runner
 
 
 @pytest.fixture
-async def base_url(settings, pool, unused_tcp_port):
-    base = f"http://127.0.0.1:{unused_tcp_port}"
-    runner = app_runner(create_app(settings.with_overrides(public_url=base), pool))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
-    yield base
-    await runner.cleanup()
+async def base_url(served):
+    return await served()
 
 
 async def test_check_suppress_unsuppress_and_events(base_url, admin_key):

@@ -5,11 +5,8 @@ import os
 import re
 import sys
 
-from aiohttp import web
 from aiosmtpd.controller import Controller
 
-from service.app import create_app
-from service.runner import app_runner
 from tests.conftest import ROOT, make_key
 
 
@@ -22,15 +19,12 @@ class Sink:
         return "250 2.0.0 OK"
 
 
-async def test_the_readme_send_loop_runs_as_written(settings, pool, unused_tcp_port_factory, tmp_path):
+async def test_the_readme_send_loop_runs_as_written(served, pool, unused_tcp_port_factory, tmp_path):
     code = re.search(r"## Sending with the client.*?```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
     script = tmp_path / "send.py"
     script.write_text(code)
-    web_port, smtp_port = unused_tcp_port_factory(), unused_tcp_port_factory()
-    base = f"http://127.0.0.1:{web_port}"
-    runner = app_runner(create_app(settings.with_overrides(public_url=base), pool))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", web_port).start()
+    smtp_port = unused_tcp_port_factory()
+    base = await served()
     sink = Sink()
     controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
     controller.start()
@@ -48,7 +42,6 @@ async def test_the_readme_send_loop_runs_as_written(settings, pool, unused_tcp_p
         assert out.decode().strip() == "1"
     finally:
         controller.stop()
-        await runner.cleanup()
     [(rcpts, content)] = sink.messages
     assert rcpts == ["jan@example.be"]
     text = content.decode()

@@ -58,22 +58,23 @@ async def show(request: web.Request) -> web.Response:
     return page(request, "unsubscribe.html", lang, **_page_context(claim, lang, claim.scope))
 
 
-async def _form(request: web.Request) -> dict:
+async def _posted(request: web.Request) -> tuple[str, LinkClaim | None, dict]:
+    """Language, claim and form of a POST; the claim is None for a bad token or unreadable form."""
+    lang = choose_language(request.query.get("lang"), request.headers.get("Accept-Language"))
     try:
-        return dict(await request.post())
-    except (ValueError, AssertionError, web.HTTPException):
-        raise InvalidInput("The form could not be read.") from None
+        claim = _claim(request)
+        form = dict(await request.post())
+    except (BadToken, ValueError, AssertionError, web.HTTPException):
+        return lang, None, {}
+    lang = choose_language(form.get("lang") or request.query.get("lang"), request.headers.get("Accept-Language"))
+    return lang, claim, form
 
 
 async def confirm(request: web.Request) -> web.Response:
     """The page's button and the RFC 8058 one-click POST (urlencoded or multipart, no cookie)."""
-    lang = choose_language(request.query.get("lang"), request.headers.get("Accept-Language"))
-    try:
-        claim = _claim(request)
-        form = await _form(request)
-    except (BadToken, InvalidInput):
+    lang, claim, form = await _posted(request)
+    if claim is None:
         return _message(request, lang, 400, "bad_link")
-    lang = choose_language(form.get("lang") or request.query.get("lang"), request.headers.get("Accept-Language"))
     one_click = form.get("List-Unsubscribe") == "One-Click"
     if not one_click and form.get("confirm") != "yes":
         return _message(request, lang, 400, "not_done", show_form=True)
@@ -93,13 +94,9 @@ async def confirm(request: web.Request) -> web.Response:
 
 
 async def resubscribe(request: web.Request) -> web.Response:
-    lang = choose_language(request.query.get("lang"), request.headers.get("Accept-Language"))
-    try:
-        claim = _claim(request)
-        form = await _form(request)
-    except (BadToken, InvalidInput):
+    lang, claim, form = await _posted(request)
+    if claim is None:
         return _message(request, lang, 400, "bad_link")
-    lang = choose_language(form.get("lang") or request.query.get("lang"), request.headers.get("Accept-Language"))
     scope = form.get("scope") or claim.scope
     try:
         async with transaction(request.app[DB]) as conn:

@@ -6,11 +6,8 @@ Screenshots of the page at phone width in Dutch and English go to tests/artifact
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from playwright.async_api import async_playwright
 
-from service.app import create_app
-from service.runner import app_runner
 from tests.conftest import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -21,13 +18,8 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 
 
 @pytest.fixture
-async def site(settings, pool, unused_tcp_port):
-    base = f"http://127.0.0.1:{unused_tcp_port}"
-    runner = app_runner(create_app(settings.with_overrides(public_url=base), pool))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
-    yield base
-    await runner.cleanup()
+async def site(served):
+    return await served()
 
 
 @pytest.fixture

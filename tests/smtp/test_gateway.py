@@ -6,11 +6,8 @@ from email import message_from_bytes, policy
 
 import aiohttp
 import pytest
-from aiohttp import web
 from aiosmtpd.controller import Controller
 
-from service.app import create_app
-from service.runner import app_runner
 from service.smtp.gateway import Gateway
 from tests.conftest import make_key
 
@@ -46,14 +43,8 @@ def sink(unused_tcp_port_factory):
 
 
 @pytest.fixture
-async def web_base(settings, pool, unused_tcp_port_factory):
-    port = unused_tcp_port_factory()
-    base = f"http://127.0.0.1:{port}"
-    runner = app_runner(create_app(settings.with_overrides(public_url=base), pool))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield base
-    await runner.cleanup()
+async def web_base(served):
+    return await served()
 
 
 async def start_gateway(pool, settings, **overrides):

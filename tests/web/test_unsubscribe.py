@@ -5,11 +5,9 @@ from datetime import timedelta
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from service.app import create_app
 from service.domain.tokens import TokenSigner
-from service.runner import app_runner
 
 NEW, OLD = "new-key-" + "n" * 24, "old-key-" + "o" * 24
 
@@ -162,21 +160,15 @@ async def test_pages_send_security_headers_and_no_inline_script(client):
     assert css.status == 200
 
 
-async def test_the_token_never_appears_in_a_log_line(settings, pool, caplog, unused_tcp_port):
+async def test_the_token_never_appears_in_a_log_line(served, caplog):
     """Served as in production (service.runner), where the access log would print raw paths."""
-    runner = app_runner(create_app(settings, pool))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
-    base = f"http://127.0.0.1:{unused_tcp_port}"
+    base = await served()
     token = token_for()
     caplog.set_level("DEBUG")
-    try:
-        async with aiohttp.ClientSession(base) as session:
-            assert (await session.get(f"/u/{token}")).status == 200
-            assert (await one_click(session, token)).status == 200
-            assert (await session.get(f"/u/{token[:-3]}")).status == 400
-    finally:
-        await runner.cleanup()
+    async with aiohttp.ClientSession(base) as session:
+        assert (await session.get(f"/u/{token}")).status == 200
+        assert (await one_click(session, token)).status == 200
+        assert (await session.get(f"/u/{token[:-3]}")).status == 400
     assert "unsubscribed by one_click" in caplog.text
     assert token[:30] not in caplog.text and "jan@example.be" not in caplog.text
 
