@@ -1,0 +1,1 @@
+"""Outgoing mail: the relay client (with retries) and the forwarding of inbound mail to staff."""

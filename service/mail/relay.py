@@ -1,0 +1,70 @@
+"""Sending through the outgoing relay named by OPTOUT_RELAY_URL (`smtp://` or `smtps://`).
+
+Used for forwarding inbound mail to staff and, later, by the sending gateway. A failure
+is either temporary (the relay is down, or answers 4xx: try again later) or permanent
+(it answers 5xx for this message: trying again will not help).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import dataclass
+from typing import Sequence
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+
+DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
+
+
+class RelayError(Exception):
+    """The relay did not take the message; `temporary` says whether a retry may succeed."""
+
+    def __init__(self, message: str, temporary: bool):
+        super().__init__(message)
+        self.temporary = temporary
+
+
+@dataclass(frozen=True)
+class Relay:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    implicit_tls: bool = False
+    timeout: float = 30.0
+
+    @classmethod
+    def from_url(cls, url: str, timeout: float = 30.0) -> "Relay":
+        parts = urlsplit(url)
+        if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+            raise ValueError("a relay URL looks like smtp://user:pass@host:port or smtps://...")
+        return cls(
+            host=parts.hostname,
+            port=parts.port or DEFAULT_PORTS[parts.scheme],
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            implicit_tls=parts.scheme == "smtps",
+            timeout=timeout,
+        )
+
+    def __repr__(self) -> str:  # never show the password
+        return f"Relay({self.host}:{self.port}, tls={'implicit' if self.implicit_tls else 'starttls-if-offered'})"
+
+    async def send(self, message: bytes, sender: str, recipients: Sequence[str]) -> str:
+        """Hand one message to the relay; return its reply, or raise RelayError."""
+        try:
+            _refused, reply = await aiosmtplib.send(
+                message, sender=sender, recipients=list(recipients), hostname=self.host, port=self.port,
+                username=self.username, password=self.password, use_tls=self.implicit_tls,
+                start_tls=None if not self.implicit_tls else False, timeout=self.timeout,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            raise RelayError(f"relay refused the recipients ({codes})", all(c < 500 for c in codes)) from None
+        except aiosmtplib.SMTPResponseException as exc:
+            raise RelayError(f"relay answered {exc.code}", exc.code < 500) from None
+        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
+            raise RelayError(f"relay unreachable ({exc.__class__.__name__})", True) from None
+        return reply
