@@ -34,6 +34,16 @@ def build_parser() -> argparse.ArgumentParser:
                    description="Start the web app and the other parts in one process until SIGTERM.")
     sub.add_parser("serve", help="start the web app (WEB_CONCURRENCY processes)",
                    description="Start the web app; WEB_CONCURRENCY processes share PORT (SO_REUSEPORT).")
+    sub.add_parser("inbound", help="start the inbound mail receiver (LMTP and SMTP on OPTOUT_SMTP_PORT)",
+                   description="Receive the mail of info@ by LMTP or SMTP on OPTOUT_SMTP_PORT and store it "
+                               "durably (250 only once stored, 451 while the database is unavailable) until SIGTERM.")
+    sub.add_parser("gateway", help="start the sending gateway (SMTP on OPTOUT_GATEWAY_PORT)",
+                   description="An SMTP relay for senders: refuses suppressed recipients, adds each recipient's "
+                               "List-Unsubscribe headers, relays through OPTOUT_RELAY_URL.")
+    sub.add_parser("worker", help="start the inbound queue worker (classify, act, forward)",
+                   description="Classify stored inbound messages, act on them (suppress, count soft bounces) and "
+                               "forward what a person must read to OPTOUT_FORWARD_TO, until SIGTERM. "
+                               "Several workers may share one queue.")
     sub.add_parser("migrate", help="apply pending database migrations and exit",
                    description="Apply the pending migrations in sql/migrations and exit.")
 
@@ -75,6 +85,12 @@ def dispatch(args: argparse.Namespace, settings) -> int:
         return runner.serve(settings)
     if args.command == "run":
         return runner.run(settings, runner.all_parts())
+    if args.command == "inbound":
+        return runner.run(settings, [runner.inbound_part])
+    if args.command == "worker":
+        return runner.run(settings, [runner.worker_part])
+    if args.command == "gateway":
+        return runner.run(settings, [runner.gateway_part])
     settings = runner.database_ready(settings, attempts=2)
     if args.command == "migrate":
         return commands.migrate(settings)

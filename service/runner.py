@@ -62,6 +62,53 @@ async def web_part(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[None
         await runner.cleanup()
 
 
+@contextlib.asynccontextmanager
+async def inbound_part(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[None]:
+    """The LMTP/SMTP receiver on OPTOUT_SMTP_PORT; at stop, messages being received are finished."""
+    from .smtp.receiver import Receiver
+
+    receiver = Receiver(pool, settings.host, settings.smtp_port, settings.max_message_bytes)
+    await receiver.start()
+    log.info("inbound mail (LMTP and SMTP) listening on %s:%d", settings.host, receiver.port)
+    try:
+        yield
+    finally:
+        log.info("inbound stopping: finishing messages in flight")
+        await receiver.stop(SHUTDOWN_GRACE)
+
+
+@contextlib.asynccontextmanager
+async def worker_part(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[None]:
+    """The inbound queue worker; at stop, the batch in hand is finished first."""
+    from .worker import run_worker
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_worker(pool, settings, stop))
+    try:
+        yield
+    finally:
+        log.info("worker stopping: finishing the batch in hand")
+        stop.set()
+        try:
+            await asyncio.wait_for(task, SHUTDOWN_GRACE)
+        except asyncio.TimeoutError:
+            log.warning("worker did not finish within %.0f s; its leases will expire", SHUTDOWN_GRACE)
+
+
+@contextlib.asynccontextmanager
+async def gateway_part(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[None]:
+    """The sending gateway on OPTOUT_GATEWAY_PORT; at stop, messages in flight are finished."""
+    from .smtp.gateway import Gateway
+
+    gateway = Gateway(pool, settings)
+    await gateway.start()
+    try:
+        yield
+    finally:
+        log.info("gateway stopping")
+        await gateway.stop()
+
+
 async def run_parts(settings: Settings, parts: list[Part], pool_size: int = 10) -> None:
     """Run the parts until SIGTERM or SIGINT, then stop them in reverse order."""
     stop = asyncio.Event()
@@ -127,4 +174,4 @@ def run(settings: Settings, parts: list[Part]) -> int:
 
 def all_parts() -> list[Part]:
     """What `optout run` starts: every part that exists."""
-    return [web_part]
+    return [web_part, inbound_part, worker_part, gateway_part]

@@ -7,7 +7,7 @@ import hmac
 
 import asyncpg
 
-from ..storage import queries
+from ..storage import inbound_queries, queries
 from .addresses import canonical_address
 from .suppression import GLOBAL
 
@@ -55,7 +55,7 @@ async def subject_access(conn: asyncpg.Connection, hash_key: bytes, email: str) 
             for r in events
         ],
         "erased": {"since": erased["erased_at"].isoformat(), "reason": erased["reason"]} if erased else None,
-        "messages": [dict(m) for m in await stored_messages_about(conn, address)],
+        "messages": [dict(m) for m in await inbound_queries.messages_about_address(conn, address)],
     }
 
 
@@ -68,7 +68,7 @@ async def erase(conn: asyncpg.Connection, hash_key: bytes, email: str, actor: st
     held = await queries.suppressions_of_address(conn, address)
     reason = max((r["reason"] for r in held), key=_REASON_WEIGHT.__getitem__, default="unsubscribe")
     suppressions, events = await queries.erase_address(conn, address, address_hmac(hash_key, address), reason)
-    messages = await erase_stored_messages(conn, address)
+    messages = await inbound_queries.delete_messages_about_address(conn, address)
     await queries.insert_event(
         conn, None, "erased", scope=GLOBAL, reason=reason, source="api",
         detail={"by": actor, "suppressions": suppressions, "events": events, "messages": messages},
@@ -77,10 +77,3 @@ async def erase(conn: asyncpg.Connection, hash_key: bytes, email: str, actor: st
                                                            "messages": messages}}
 
 
-async def stored_messages_about(conn: asyncpg.Connection, address: str) -> list:
-    """Inbound messages from or about the address (none while inbound mail is not stored)."""
-    return []
-
-
-async def erase_stored_messages(conn: asyncpg.Connection, address: str) -> int:
-    return 0

@@ -164,6 +164,26 @@ def _paths() -> dict:
             {"200": _json({"type": "object", "properties": {"erased": {"type": "boolean"}, "suppressed": {"type": "boolean"},
                                                             "removed": {"type": "object"}}})},
             requestBody=_body({"type": "object", "required": ["email"], "properties": {"email": {"type": "string"}}}))},
+        "/v1/inbound": {"post": _op(
+            "Hand over a raw message received at info@, stored durably and classified by the worker", "inbound",
+            {"202": _json({"type": "object", "properties": {"id": {"type": "string"}, "status": {"const": "queued"}}},
+                          "Stored"),
+             "200": _json({"type": "object", "properties": {"id": {"type": "string"}, "duplicate": {"const": True}}},
+                          "The same Message-ID (or, without one, the same bytes) was stored before"),
+             "413": _error("Larger than OPTOUT_MAX_MESSAGE_BYTES"), "415": _error("Not message/rfc822")},
+            requestBody={"required": True, "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}}})},
+        "/v1/inbound/{id}": {"parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                             "get": _op("What became of an inbound message", "inbound", {
+            "200": _json({"type": "object", "properties": {
+                "id": {"type": "string"},
+                "status": {"type": "string", "enum": ["queued", "processed", "forwarded", "held", "failed"]},
+                "classification": {"type": ["string", "null"],
+                                   "enum": ["unsubscribe", "bounce", "complaint", "auto_reply", "human", None]},
+                "kind": {"type": "string", "enum": ["hard", "soft"]},
+                "addresses": {"type": "array", "items": {"type": "string"}},
+                "actions": {"type": "array", "items": {"type": "object"}},
+                "error": {"type": "string"}}}),
+            "404": _error("No such message")})},
         "/v1/events": {"get": _op("The history of an address, oldest first", "check", {
             "200": _json({"type": "object", "properties": {"events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}}})},
             parameters=[_query("email", "The address", True)])},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import check, health, links, openapi, staff, subjects, suppressions, transfer, unsubscribe
+from . import check, health, inbound, links, openapi, staff, subjects, suppressions, transfer, unsubscribe
 
 
 def setup_routes(app: web.Application) -> None:
@@ -26,6 +26,8 @@ def setup_routes(app: web.Application) -> None:
             web.post("/v1/links", links.create_links),
             web.get("/v1/subjects/{email}", subjects.access),
             web.post("/v1/erasure", subjects.erase),
+            web.post("/v1/inbound", inbound.post_message),
+            web.get("/v1/inbound/{id}", inbound.show_message),
             web.get("/u/{token}", unsubscribe.show),
             web.post("/u/{token}", unsubscribe.confirm),
             web.post("/u/{token}/resubscribe", unsubscribe.resubscribe),

@@ -13,7 +13,7 @@ from ..domain import erasure, suppression_list
 from ..domain.apikeys import key_digest
 from ..domain.errors import DomainError
 from ..domain.suppression import REASONS
-from ..storage import queries
+from ..storage import inbound_queries, queries
 from ..storage.db import UNAVAILABLE, transaction
 from . import staff_session
 from .keys import API_KEYS, DB, SETTINGS
@@ -87,7 +87,7 @@ async def logout(request: web.Request, session, form) -> web.StreamResponse:
 async def dashboard(request: web.Request, session, form) -> web.Response:
     async with request.app[DB].acquire() as conn:
         rows = await queries.activity_by_day(conn, DAYS)
-        held = await held_count(conn)
+        held = await inbound_queries.held_count(conn)
     per_day: dict = defaultdict(lambda: defaultdict(int))
     by_source: dict = defaultdict(int)
     for row in rows:
@@ -101,11 +101,6 @@ async def dashboard(request: web.Request, session, form) -> web.Response:
         "by_source": sorted(by_source.items(), key=lambda item: -item[1]), "held": held,
         "notice": request.query.get("notice"),
     })
-
-
-async def held_count(conn) -> int | None:
-    """Messages held for staff (None while inbound mail is not part of the service)."""
-    return None
 
 
 @staff_page

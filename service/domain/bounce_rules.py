@@ -1,0 +1,85 @@
+"""Hard or soft: does this failure say the address itself cannot receive mail?
+
+A bounce is hard only when the address is gone: no such mailbox or domain, moved,
+disabled. A full mailbox, a delay, and a rejection for spam, policy, content, size or
+reputation are soft: they say nothing about the address, and suppressing on them would
+drop people who can still be mailed (repeated, they suppress through the soft limit).
+
+The diagnostic text outranks the status code, because MTAs often send a generic status
+(5.0.0, 5.5.0, even 5.1.1) with a precise reason in words.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .mime import addresses_in
+
+MAILBOX_FULL = re.compile(
+    r"mailbox (?:is )?full|mailbox full|over ?quota|quota exceeded|exceeded (?:the )?(?:storage|quota)|"
+    r"insufficient (?:storage|space)|not enough (?:disk )?space|disk space|boîte (?:aux lettres )?pleine",
+    re.I,
+)
+ABOUT_SENDER = re.compile(
+    r"sender address|sender rejected|domain of sender|mail from|sender domain|from address|"
+    r"not allowed to send|spf|dkim|dmarc|smtp server of your isp",
+    re.I,
+)
+HARD = re.compile(
+    r"user unknown|unknown user|unknown or illegal user|illegal user|no such (?:user|mailbox|recipient|address|account|domain)|"
+    r"(?:mailbox|address|account|recipient|user|domain) (?:does not|doesn.t|did not|may not) exist|does not exist|"
+    r"mailbox unavailable|mailbox not found|recipient not found|recipnotfound|address not found|"
+    r"(?:recipient|user|address|account)(?: name)? (?:is )?not (?:recognized|found|listed|known)|not listed in|"
+    r"invalid (?:recipient|address|mailbox|user)|destinataire invalide|address rejected|"
+    r"account (?:has been |is )?(?:disabled|suspended|closed|deleted|inactive)|is disabled|mailbox (?:is )?disabled|"
+    r"no longer on server|has moved|not our user|unrouteable|host unknown|unknown host|"
+    r"host or domain name not found|domain not found|no such domain|domain is not reachable|"
+    r"(?:wasn.t|was not|couldn.t be|could not be) found|no valid recipients|recipient name is not recognized|"
+    r"ディレクトリ|見つかりません",
+    re.I,
+)
+SOFT = re.compile(
+    r"spam|blocked|block ?list|black ?list|spamhaus|cbl\.|dnsbl|\brbl\b|reputation|polic|content|"
+    r"not allowed|not permitted|size|too large|too big|rate limit|frequency|too many|throttl|"
+    r"try again|temporar|time ?out|timed out|expired|retry|deferred|relay|header error|\bube\b|"
+    r"improper sequence|syntax|service unavailable|resources|ldap|google groups|groups\.google",
+    re.I,
+)
+_HARD_STATUS = ("5.1.0", "5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.2.1", "5.4.1", "5.4.4", "5.0.0")
+
+
+def _names_someone_else(text: str, known: set[str]) -> bool:
+    """The rejection quotes an address that is not the recipient: it is about the sender."""
+    return any(a not in known for a in addresses_in(text))
+
+
+def is_hard(
+    address: str,
+    status: str,
+    action: str,
+    diagnostic: str,
+    diagnostic_type: str,
+    explanation: str,
+    *,
+    local_program: bool = False,
+    known: set[str] | None = None,
+) -> bool:
+    """Whether one failed recipient is a hard bounce (see the module docstring)."""
+    if action == "delayed" or status.startswith("4"):
+        return False
+    words = diagnostic or explanation
+    if MAILBOX_FULL.search(words) or MAILBOX_FULL.search(explanation[:2000]):
+        return False
+    if ABOUT_SENDER.search(words) or status in ("5.1.7", "5.1.8"):
+        return False
+    if _names_someone_else(diagnostic, known or {address}):
+        return False
+    if diagnostic_type == "x-unix" or local_program:
+        return False  # a local delivery program failed: a mailer error, not the address
+    if HARD.search(words):
+        return True
+    if SOFT.search(words):
+        return False
+    if not status or status in _HARD_STATUS or status.startswith("5.1.") and status not in ("5.1.7", "5.1.8"):
+        return True
+    return False

@@ -1,0 +1,296 @@
+"""Bounces: who failed, and whether the address itself is gone (hard) or not (soft).
+
+Evidence is read in order of trust: RFC 3464 `message/delivery-status` fields
+(Final-Recipient, Action, Status, Diagnostic-Code), an `X-Failed-Recipients` header, DSN
+fields quoted in the text, an Amazon SES notification, then the explanation an MTA wrote
+in prose (Exim, qmail, Gmail, Exchange, Domino, ...), and flufl.bounce's detectors.
+Only the recipients the bounce says failed are returned; other addresses it names (the
+original sender, the returned message's headers) are reported as merely mentioned.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from email.message import Message
+
+from .bounce_rules import is_hard
+from .mime import (addresses_in, content_param, content_type, first_address, header, header_values, html_text,
+                   part_text, raw_header, walk)
+
+_BOUNCE_SENDER = re.compile(
+    r"^(?:mailer[-_]?daemon|postmaster|post_master|mail[-_ ]?delivery[-_ ]?(?:system|subsystem)?|sysadmin)@", re.I
+)
+_BOUNCE_NAME = re.compile(r"mail delivery|mailer[- ]daemon|postmaster|ndr administrator", re.I)
+_BOUNCE_SUBJECT = re.compile(
+    r"undeliver|delivery status notification|returned mail|mail delivery failed|failure notice|"
+    r"delivery failure|non remis|undelivered mail|delivery notification|could not be delivered|"
+    r"не доставлено|bounce notification|mail failure|delayed mail|failure delivery|mail failed|"
+    r"returning message to sender|delivery report|notice: mail delivery status",
+    re.I,
+)
+# Where an MTA's explanation ends and the returned message begins: a line of its own.
+_ORIGINAL_STARTS = re.compile(
+    r"^[\s>|*-]*(?:below this line is a copy|this is a copy of the message|original message\s*(?:-|follows|headers|:)|"
+    r"the header of the original message|included is a copy|unsent message follows|returned message|"
+    r"message text follows|below is a copy of the original|content-description: undelivered message)",
+    re.I | re.M,
+)
+_HEADER_LINE = re.compile(
+    r"^[>\s]*(?:to|from|cc|subject|sent|date|return-path|received|message-id|reply-to|sender|"
+    r"mail from|errors-to|in-reply-to|references)\s*:.*$",
+    re.I | re.M,
+)
+_MAIL_FROM = re.compile(r"mail from:?\s*<?[^\s<>]+@[^\s<>]+>?", re.I)
+_ENHANCED_STATUS = re.compile(r"(?<![\d.])#?([245])\.(\d{1,3})\.(\d{1,3})(?![\d])")
+_SMTP_REPLY = re.compile(r"(?<![\d.])([45])\d\d(?:[ -]|$)")
+_DELAYED = re.compile(
+    r"warning message only|delivery (?:has been|is) delayed|will be retried|still being retried|"
+    r"\(delay\)|delayed mail|message will be retried|not yet been delivered", re.I
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    address: str
+    status: str
+    action: str
+    diagnostic: str
+    hard: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Bounce:
+    failures: tuple[Failure, ...]
+    mentioned: tuple[str, ...]  # named by the bounce but not said to have failed
+
+    @property
+    def hard(self) -> bool:
+        return any(f.hard for f in self.failures)
+
+
+def _local_address(value: str) -> str:
+    value = value.strip()
+    if ";" in value:
+        value = value.split(";", 1)[1]
+    return value.strip().strip("<>").strip().lower()
+
+
+def _delivery_status_blocks(part: Message) -> list[dict[str, str]]:
+    """The field groups of a message/delivery-status part, with lower-case names."""
+    payload = part.get_payload()
+    blocks: list[dict[str, str]] = []
+    if isinstance(payload, list):
+        for block in payload:
+            try:
+                blocks.append({k.lower(): str(v) for k, v in block.items()})
+            except Exception:
+                continue
+        return blocks
+    text = part_text(part)
+    for chunk in re.split(r"\r?\n\s*\r?\n", text):
+        fields: dict[str, str] = {}
+        last = None
+        for line in chunk.splitlines():
+            if line[:1] in (" ", "\t") and last:
+                fields[last] += " " + line.strip()
+            elif ":" in line:
+                name, _, value = line.partition(":")
+                last = name.strip().lower()
+                fields[last] = value.strip()
+        if fields:
+            blocks.append(fields)
+    return blocks
+
+
+def _failure_from_fields(fields: dict[str, str], explanation: str) -> Failure | None:
+    recipient = _local_address(fields.get("final-recipient", ""))
+    original = _local_address(fields.get("original-recipient", ""))
+    address = recipient if first_address(recipient) == recipient else original
+    if not address or first_address(address) != address:
+        return None
+    action = fields.get("action", "").strip().lower()
+    status = (fields.get("status", "").split() or [""])[0]
+    if action in ("delivered", "relayed", "expanded") or (status.startswith("2") and not action):
+        return None
+    diagnostic = " ".join(fields.get("diagnostic-code", "").split())
+    kind, _, detail = diagnostic.partition(";")
+    if not detail:
+        kind, detail = "", diagnostic
+    known = {address, original, _local_address(fields.get("x-actual-recipient", ""))}
+    hard = is_hard(address, status, action, detail.strip(), kind.strip().lower(), explanation,
+                   local_program="|" in fields.get("x-actual-recipient", ""), known=known)
+    return Failure(address, status, action or "failed", detail.strip()[:500], hard)
+
+
+def _explanation(msg: Message) -> str:
+    """The MTA's own words: the first text part outside the returned message.
+
+    A multipart whose boundary is missing or broken arrives as one text: read it whole.
+    """
+    for part in walk(msg, into_messages=False):
+        if part.is_multipart():
+            continue
+        kind = content_type(part)
+        if kind == "text/html":
+            return html_text(part_text(part))
+        if kind == "text/plain" or kind.startswith("multipart/"):
+            return part_text(part)
+    return ""
+
+
+def _from_dsn_parts(msg: Message, explanation: str) -> list[Failure]:
+    failures = []
+    for part in walk(msg):
+        if content_type(part) in ("message/delivery-status", "message/global-delivery-status"):
+            for fields in _delivery_status_blocks(part):
+                failure = _failure_from_fields(fields, explanation)
+                if failure is not None:
+                    failures.append(failure)
+    return failures
+
+
+def _from_quoted_dsn(text: str) -> list[Failure]:
+    """DSN fields pasted into the text of a bounce (Amazon WorkMail, some Postfix notices)."""
+    failures = []
+    for match in re.finditer(r"^Final-Recipient:.*(?:\n(?![ \t]*\n).*){0,8}", text, re.I | re.M):
+        fields: dict[str, str] = {}
+        for line in match.group(0).splitlines():
+            name, _, value = line.partition(":")
+            fields.setdefault(name.strip().lower(), value.strip())
+        failure = _failure_from_fields(fields, text)
+        if failure is not None:
+            failures.append(failure)
+    return failures
+
+
+def _from_ses_notification(text: str) -> list[Failure]:
+    """An Amazon SES bounce notification (JSON, often wrapped so that it no longer parses)."""
+    if '"notificationType"' not in text or '"bouncedRecipients"' not in text:
+        return []
+    permanent = '"bounceType":"Permanent"' in text.replace(" ", "")
+    recipients = re.search(r'"bouncedRecipients"\s*:\s*\[(.*?)\]', text, re.S)
+    failures = []
+    for item in re.finditer(r"\{(.*?)\}", recipients.group(1) if recipients else "", re.S):
+        try:
+            fields = json.loads("{" + item.group(1) + "}")
+        except ValueError:
+            continue
+        address = str(fields.get("emailAddress", "")).lower()
+        if first_address(address) != address:
+            continue
+        status = str(fields.get("status") or ("5.0.0" if permanent else "4.0.0"))
+        action = str(fields.get("action") or "failed")
+        diagnostic = str(fields.get("diagnosticCode", ""))
+        hard = is_hard(address, status, action, diagnostic, "", "", known={address})
+        failures.append(Failure(address, status, action, diagnostic[:500], hard))
+    return failures
+
+
+def _status_in(text: str) -> str:
+    match = _ENHANCED_STATUS.search(text)
+    if match:
+        return ".".join(match.groups())
+    match = _SMTP_REPLY.search(text)
+    return f"{match.group(1)}.0.0" if match else ""
+
+
+def _from_prose(explanation: str, exclude: set[str], failed_hint: list[str]) -> list[Failure]:
+    """Recipients named in an MTA's prose, each with the text that follows it as diagnostic."""
+    cut = _ORIGINAL_STARTS.search(explanation)
+    section = explanation[: cut.start()] if cut else explanation
+    scrubbed = _MAIL_FROM.sub(" ", _HEADER_LINE.sub(" ", section))
+    candidates = [a for a in addresses_in(scrubbed) if a not in exclude and not _looks_like_id(a)]
+    candidates = failed_hint + [a for a in candidates if a not in failed_hint]
+    if not candidates:
+        return []
+    delayed = bool(_DELAYED.search(section))
+    lowered = scrubbed.lower()
+    positions = sorted((lowered.find(a) if a in lowered else len(lowered), a) for a in candidates)
+    failures = []
+    for index, (position, address) in enumerate(positions):
+        end = positions[index + 1][0] if index + 1 < len(positions) else len(scrubbed)
+        segment = " ".join(scrubbed[position:end].split()) if position < len(scrubbed) else " ".join(scrubbed.split())
+        if len(segment) < 40 or len(positions) == 1:
+            segment = " ".join(scrubbed.split())
+        status = _status_in(segment) or _status_in(scrubbed)
+        action = "delayed" if delayed else "failed"
+        hard = is_hard(address, status, action, segment[:600], "", section, known={address})
+        failures.append(Failure(address, status, action, segment[:500], hard))
+    return failures
+
+
+def _looks_like_id(address: str) -> bool:
+    local = address.split("@", 1)[0]
+    return len(local) > 24 and sum(c.isdigit() for c in local) > len(local) // 2
+
+
+def _returned_message(msg: Message) -> Message | None:
+    for part in walk(msg):
+        if content_type(part) in ("message/rfc822", "text/rfc822-headers") and part is not msg:
+            payload = part.get_payload()
+            if isinstance(payload, list) and payload:
+                return payload[0]
+    return None
+
+
+def _flufl_failures(msg: Message, exclude: set[str]) -> list[str]:
+    try:
+        from flufl.bounce import all_failures
+
+        temporary, permanent = all_failures(msg)
+    except Exception:  # the detectors are heuristics over hostile input
+        return []
+    found = []
+    for raw in list(permanent) + list(temporary):
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        address = first_address(text)
+        if address and address == text.strip().strip("<>").lower() and address not in exclude:
+            found.append(address)
+    return found
+
+
+def looks_like_bounce(msg: Message, sender: str, subject: str, text: str = "") -> bool:
+    """Whether the message presents itself as a delivery failure report at all."""
+    if content_param(msg, "report-type") == "delivery-status" or raw_header(msg, "X-Failed-Recipients"):
+        return True
+    if any(content_type(p) == "message/delivery-status" for p in walk(msg)):
+        return True
+    from_header = raw_header(msg, "From") or ""
+    by_sender = bool(_BOUNCE_SENDER.match(sender or "")) or bool(_BOUNCE_NAME.search(from_header))
+    return by_sender or bool(_BOUNCE_SUBJECT.search(subject)) or '"notificationType":"Bounce"' in text[:2000]
+
+
+def read_bounce(msg: Message, sender: str, own: set[str]) -> Bounce | None:
+    """The failures a bounce reports, or None when it names no recipient that failed."""
+    explanation = _explanation(msg)
+    failures = _from_dsn_parts(msg, explanation)
+    returned = _returned_message(msg)
+    original_sender = {a for name in ("From", "Return-Path", "Sender") if returned is not None
+                       for a in addresses_in(raw_header(returned, name) or "")}
+    exclude = own | original_sender | set(addresses_in(raw_header(msg, "To") or "")) | {sender}
+    exclude |= set(addresses_in(raw_header(msg, "From") or "")) | set(addresses_in(raw_header(msg, "Return-Path") or ""))
+    if not failures:
+        failures = _from_quoted_dsn(explanation) or _from_ses_notification(explanation)
+    if not failures:
+        failures = _from_prose(explanation, exclude, [])
+    if not failures:
+        hinted = [a for v in header_values(msg, "X-Failed-Recipients") for a in addresses_in(v)]
+        failures = _from_prose(explanation, exclude, hinted) if hinted else []
+    if not failures:
+        flufl = _flufl_failures(msg, exclude)
+        if not flufl and returned is not None:
+            flufl = [a for a in addresses_in(raw_header(returned, "To") or "") if a not in exclude][:1]
+        if not flufl:
+            cut = _ORIGINAL_STARTS.search(explanation)
+            after = explanation[cut.end():] if cut else ""
+            to_line = re.search(r"^\s*To:\s*(.*)$", after, re.I | re.M)
+            flufl = [a for a in addresses_in(to_line.group(1)) if a not in exclude][:1] if to_line else []
+        failures = _from_prose(explanation + "\n" + " ".join(flufl), exclude, flufl) if flufl else []
+    if not failures:
+        return None
+    unique = {f.address: f for f in failures}
+    failed = set(unique)
+    mentioned = [a for a in addresses_in(explanation) if a not in failed and a not in own][:20]
+    return Bounce(tuple(unique.values()), tuple(mentioned))

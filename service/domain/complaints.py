@@ -1,0 +1,74 @@
+"""Complaints: ARF feedback reports (RFC 5965) and Hotmail's JMRP reports without one.
+
+The complained-about recipient is `Original-Rcpt-To` (one per recipient), else
+`Removal-Recipient` (an opt-out report), else the To of the attached message; a report
+that names nobody is still a complaint, with no address to act on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import Message
+
+from .mime import addresses_in, content_type, part_text, raw_header, walk
+
+JMRP_HEADER = "X-HmXmrOriginalRecipient"
+
+
+@dataclass(frozen=True, slots=True)
+class Complaint:
+    feedback_type: str
+    addresses: tuple[str, ...]
+
+
+def _report_fields(part: Message) -> list[tuple[str, str]]:
+    payload = part.get_payload()
+    fields: list[tuple[str, str]] = []
+    if isinstance(payload, list):
+        for block in payload:
+            try:
+                fields.extend((k.lower(), str(v)) for k, v in block.items())
+            except Exception:
+                continue
+        return fields
+    for line in part_text(part).splitlines():
+        name, sep, value = line.partition(":")
+        if sep:
+            fields.append((name.strip().lower(), value.strip()))
+    return fields
+
+
+def _attached(msg: Message) -> Message | None:
+    for part in walk(msg):
+        if part is msg:
+            continue
+        kind = content_type(part)
+        if kind == "message/rfc822":
+            payload = part.get_payload()
+            if isinstance(payload, list) and payload:
+                return payload[0]
+        if kind in ("text/rfc822-headers", "text/rfc822-header"):
+            from .mime import parse
+
+            return parse(part_text(part).encode("utf-8", "replace"))
+    return None
+
+
+def read_complaint(msg: Message, own: set[str]) -> Complaint | None:
+    """The complaint this message reports, or None when it is not a feedback report."""
+    report = next((p for p in walk(msg) if content_type(p) == "message/feedback-report"), None)
+    attached = _attached(msg)
+    if report is None:
+        jmrp = (raw_header(attached, JMRP_HEADER) or "") if attached is not None else ""
+        if not jmrp:
+            return None
+        return Complaint("abuse", tuple(a for a in addresses_in(jmrp) if a not in own))
+    fields = _report_fields(report)
+    feedback_type = next((v.strip().lower() for k, v in fields if k == "feedback-type"), "abuse")
+    found = [a for k, v in fields if k == "original-rcpt-to" for a in addresses_in(v)]
+    if not found:
+        found = [a for k, v in fields if k == "removal-recipient" for a in addresses_in(v)]
+    if not found and attached is not None:
+        found = addresses_in(raw_header(attached, "To") or "")
+    unique = list(dict.fromkeys(a for a in found if a not in own))
+    return Complaint(feedback_type, tuple(unique))

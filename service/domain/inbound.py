@@ -1,0 +1,148 @@
+"""Inbound messages: stored once however often they arrive, acted on once, described on request.
+
+A message is known by its Message-ID and the SHA-256 of its content (trace headers left
+out), or by that digest alone when it has no Message-ID, so that a second delivery (an
+MTA retrying after a lost reply, a script posting twice) finds the first and is not
+processed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Sequence
+
+import asyncpg
+
+from ..storage import inbound_queries
+from . import suppression_list
+from .addresses import canonical_or_none
+from .classify import Verdict
+from .errors import DomainError, InvalidInput, NotFound, TooMany
+from .mime import message_id_of
+
+VIAS = ("smtp", "lmtp", "http")
+
+
+class MessageTooLarge(TooMany):
+    code = "message_too_large"
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    id: uuid.UUID
+    duplicate: bool
+
+
+_TRACE_HEADERS = re.compile(
+    rb"^(?:received|return-path|delivered-to|x-original-to|x-envelope-[a-z-]+|x-received|arc-[a-z-]+)[ \t]*:.*(?:\n[ \t].*)*\n?",
+    re.I | re.M,
+)
+
+
+def content_digest(raw: bytes) -> str:
+    """SHA-256 of the message without the trace headers that each hop and retry adds."""
+    text = raw.replace(b"\r\n", b"\n")
+    head, sep, body = text.partition(b"\n\n")
+    return hashlib.sha256(_TRACE_HEADERS.sub(b"", head + b"\n") + sep + body).hexdigest()
+
+
+def dedup_key(raw: bytes) -> str:
+    """The same message again (by Message-ID and content) gets the same key.
+
+    The content is part of the key so that two different messages that reuse one
+    Message-ID (broken generators do this) are both kept and acted on.
+    """
+    digest = content_digest(raw)
+    message_id = message_id_of(raw)
+    if message_id:
+        return f"mid:{message_id}:{digest[:32]}"
+    return "sha256:" + digest
+
+
+async def store(
+    conn: asyncpg.Connection, via: str, raw: bytes, mail_from: str | None = None, rcpt_to: Sequence[str] = ()
+) -> Stored:
+    """Keep the raw message (committed by the caller); report a duplicate instead of a second row."""
+    if via not in VIAS:
+        raise InvalidInput(f"unknown route {via!r}")
+    if not raw.strip():
+        raise InvalidInput("The message is empty.")
+    key = dedup_key(raw)
+    sender = (mail_from or "").strip().strip("<>") or None  # "<>": the null sender of a bounce
+    new_id = await inbound_queries.insert_inbound_message(conn, via, sender, rcpt_to, raw, key)
+    if new_id is not None:
+        return Stored(new_id, False)
+    existing = await inbound_queries.inbound_id_by_dedup_key(conn, key)
+    if existing is None:  # the first copy was rolled back between the two statements
+        raise DomainError("The message could not be stored; send it again.")
+    return Stored(existing, True)
+
+
+async def _suppress(conn: asyncpg.Connection, message_id: uuid.UUID, address: str, scope: str,
+                    reason: str, source: str, note: str | None = None) -> dict:
+    detail = {"message_id": str(message_id)}
+    try:
+        created, item = await suppression_list.suppress(conn, address, scope, reason, source, note, detail)
+    except DomainError as exc:
+        return {"type": "invalid_address", "value": address[:254], "error": exc.message}
+    return {"type": "suppressed" if created else "already_suppressed", "email": address,
+            "scope": item["scope"], "reason": item["reason"], "source": item["source"]}
+
+
+async def act_on(
+    conn: asyncpg.Connection, message_id: uuid.UUID, verdict: Verdict, soft_limit: int, soft_days: int
+) -> list[dict]:
+    """Carry out what the verdict calls for, inside the caller's transaction; return the actions.
+
+    Every suppression is an event whose detail names the message. Soft bounces are
+    counted, and the one that reaches OPTOUT_SOFT_BOUNCE_LIMIT within
+    OPTOUT_SOFT_BOUNCE_DAYS suppresses like a hard bounce.
+    """
+    actions = []
+    for item in verdict.suppress:
+        actions.append(await _suppress(conn, message_id, item.address, item.scope, item.reason, item.source))
+    for written in verdict.soft_bounces:
+        address = canonical_or_none(written)
+        if address is None:
+            actions.append({"type": "invalid_address", "value": written[:254], "error": "not an address"})
+            continue
+        count = await inbound_queries.count_soft_bounce(conn, address, message_id, "", soft_days)
+        actions.append({"type": "soft_bounce", "email": address, "count": count,
+                        "limit": soft_limit, "days": soft_days})
+        if count >= soft_limit:
+            note = f"{count} soft bounces within {soft_days} days"
+            actions.append(await _suppress(conn, message_id, address, "global", "bounce", "dsn", note))
+    for address in verdict.mentioned:
+        actions.append({"type": "recorded", "email": address, "note": "named in the bounce, not said to have failed"})
+    return actions
+
+
+def parse_id(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except (ValueError, TypeError):
+        raise NotFound("No inbound message has this id.") from None
+
+
+async def describe(conn: asyncpg.Connection, message_id: uuid.UUID) -> dict:
+    """What GET /v1/inbound/{id} answers."""
+    row = await inbound_queries.inbound_message(conn, message_id)
+    if row is None:
+        raise NotFound("No inbound message has this id.")
+    body = {
+        "id": str(row["id"]),
+        "status": row["status"],
+        "classification": row["classification"],
+        "addresses": list(row["addresses"]),
+        "actions": list(row["actions"]),
+        "received_at": row["received_at"].isoformat(),
+        "processed_at": row["processed_at"].isoformat() if row["processed_at"] else None,
+    }
+    if row["kind"]:
+        body["kind"] = row["kind"]
+    if row["error"]:
+        body["error"] = row["error"]
+    return body

@@ -1,0 +1,282 @@
+"""Reading untrusted messages: a safe parse, bounded walks, every charset decoded, HTML as text.
+
+Nothing here trusts the message: a part count and depth limit keep a hostile MIME tree
+from exhausting the stack, a charset that Python does not know falls back to a lenient
+decoding, and every header read survives bytes that are not what they claim to be.
+"""
+
+from __future__ import annotations
+
+import email
+import re
+from email import policy
+from email.message import EmailMessage, Message
+from html.parser import HTMLParser
+from typing import Iterator
+
+from .errors import DomainError
+
+# policy.default gives decoded headers and get_content(); raise_on_defect=False keeps a
+# broken message readable instead of failing on the first defect.
+SAFE_POLICY = policy.default.clone(raise_on_defect=False)
+MAX_PARTS = 1000
+MAX_DEPTH = 40
+MAX_TEXT = 200_000  # characters of one part's text that the classifier reads
+
+_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_MESSAGE_ID = re.compile(rb"^message-id:[ \t]*((?:.*)(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+
+
+class UnreadableMessage(DomainError):
+    """The message cannot be read at all (e.g. its MIME tree is nested beyond reason)."""
+
+    code = "unreadable_message"
+
+
+def parse(raw: bytes) -> EmailMessage:
+    try:
+        return email.message_from_bytes(raw, policy=SAFE_POLICY)
+    except RecursionError:
+        raise UnreadableMessage("the MIME structure is nested too deeply to read") from None
+
+
+def header_block(raw: bytes, limit: int = 256 * 1024) -> bytes:
+    """The header section of a raw message, without parsing the body (bounded)."""
+    head = raw[:limit]
+    end = _HEADER_END.search(head)
+    return head[: end.start()] if end else head
+
+
+def message_id_of(raw: bytes) -> str | None:
+    """The Message-ID as written, read from the raw header block: cheap enough for the receiver."""
+    match = _MESSAGE_ID.search(header_block(raw))
+    if match is None:
+        return None
+    value = re.sub(rb"\s+", b"", match.group(1)).decode("utf-8", "replace")
+    return value[:998] or None
+
+
+def header(msg: Message, name: str) -> str:
+    """A header as text, or "" when absent or unreadable; never raises."""
+    try:
+        value = msg.get(name)
+    except Exception:  # a defective header must not stop the reading of the rest
+        value = None
+        try:
+            raw = msg._headers  # type: ignore[attr-defined]
+            value = next((v for k, v in raw if k.lower() == name.lower()), None)
+        except Exception:
+            return ""
+    if value is None:
+        return ""
+    try:
+        return str(value)
+    except Exception:
+        return ""
+
+
+def header_values(msg: Message, name: str) -> list[str]:
+    try:
+        values = msg.get_all(name) or []
+    except Exception:
+        return []
+    out = []
+    for value in values:
+        try:
+            out.append(str(value))
+        except Exception:
+            continue
+    return out
+
+
+def raw_header(msg: Message, name: str) -> str | None:
+    """A header's value as it was written (folded, encoded words left alone), without parsing it.
+
+    The structured parse of policy.default is the costliest part of reading a message, and
+    it is repeated on every access; the classifier reads addresses and media types from
+    the raw value instead.
+    """
+    wanted = name.lower()
+    try:
+        for key, value in msg._headers:  # type: ignore[attr-defined]
+            if key.lower() == wanted:
+                return value if isinstance(value, str) else str(value)
+    except Exception:
+        return None
+    return None
+
+
+def content_type(part: Message) -> str:
+    """The media type, read once per part (RFC 2045: text/plain when absent or malformed)."""
+    cached = part.__dict__.get("_optout_type")
+    if cached is not None:
+        return cached
+    value = raw_header(part, "content-type")
+    if value is None:
+        try:
+            kind = part.get_default_type()
+        except Exception:
+            kind = "text/plain"
+    else:
+        kind = value.split(";", 1)[0].strip().lower()
+        if kind.count("/") != 1 or " " in kind:
+            kind = "text/plain"
+    part.__dict__["_optout_type"] = kind
+    return kind
+
+
+def content_param(part: Message, name: str) -> str:
+    """One parameter of Content-Type (e.g. report-type), read from the raw value."""
+    value = raw_header(part, "content-type") or ""
+    match = re.search(r";\s*" + re.escape(name) + r'\s*=\s*"?([^";\s]+)', value, re.I)
+    return match.group(1).lower() if match else ""
+
+
+def walk(msg: Message, into_messages: bool = True) -> Iterator[Message]:
+    """Every part, depth first, without recursion and within MAX_PARTS and MAX_DEPTH.
+
+    With into_messages=False an attached message (message/rfc822) is yielded but not
+    entered: what a person wrote is never read from a message they forward or quote.
+    """
+    stack: list[tuple[Message, int]] = [(msg, 0)]
+    seen = 0
+    while stack and seen < MAX_PARTS:
+        part, depth = stack.pop()
+        seen += 1
+        yield part
+        if depth >= MAX_DEPTH:
+            continue
+        if not part.is_multipart():
+            continue
+        if not into_messages and content_type(part) == "message/rfc822" and part is not msg:
+            continue
+        try:
+            children = part.get_payload()
+        except Exception:
+            continue
+        if isinstance(children, list):
+            stack.extend((child, depth + 1) for child in reversed(children) if isinstance(child, Message))
+
+
+def is_attachment(part: Message) -> bool:
+    value = raw_header(part, "content-disposition") or ""
+    return value.split(";", 1)[0].strip().lower() == "attachment"
+
+
+def part_text(part: Message) -> str:
+    """The decoded text of a leaf part, whatever its charset claims; "" when it has none."""
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:
+        payload = None
+    if payload is None:
+        try:
+            raw = part.get_payload()
+        except Exception:
+            return ""
+        return raw[:MAX_TEXT] if isinstance(raw, str) else ""
+    payload = payload[: MAX_TEXT * 4]
+    charset = content_param(part, "charset") or "utf-8"
+    for candidate in (charset, "utf-8", "cp1252"):
+        try:
+            return payload.decode(candidate)[:MAX_TEXT]
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return payload.decode("latin-1")[:MAX_TEXT]
+
+
+class _TextOfHtml(HTMLParser):
+    BLOCKS = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "table", "hr", "blockquote"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.chunks: list[str] = []
+        self._skip = 0
+        self._quote = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("style", "script", "head"):
+            self._skip += 1
+        if tag == "blockquote":
+            self._quote += 1
+        if tag == "hr":
+            self.chunks.append("\n-----\n")
+        elif tag in self.BLOCKS:
+            self.chunks.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in ("style", "script", "head") and self._skip:
+            self._skip -= 1
+        if tag == "blockquote" and self._quote:
+            self._quote -= 1
+        if tag in self.BLOCKS:
+            self.chunks.append("\n")
+
+    def handle_data(self, data):
+        if self._skip:
+            return
+        if self._quote:
+            data = "\n".join("> " + line for line in data.splitlines())
+        self.chunks.append(data)
+
+
+def html_text(html: str) -> str:
+    """The readable text of an HTML body; a blockquote comes out as '>' quoted lines."""
+    parser = _TextOfHtml()
+    try:
+        parser.feed(html)
+        parser.close()
+    except Exception:
+        pass
+    text = "".join(parser.chunks)
+    return re.sub(r"[ \t\u00a0]+", " ", text)
+
+
+def body_text(msg: Message) -> str:
+    """What the sender wrote: the first text/plain part, else the first HTML part as text.
+
+    Parts of attached messages and attachments are not the sender's words and are skipped.
+    """
+    html = None
+    for part in walk(msg, into_messages=False):
+        if part.is_multipart() or is_attachment(part):
+            continue
+        kind = content_type(part)
+        if kind == "text/plain":
+            return part_text(part)
+        if kind == "text/html" and html is None:
+            html = part_text(part)
+    return html_text(html) if html is not None else ""
+
+
+def all_text(msg: Message, limit: int = MAX_TEXT) -> str:
+    """All text of all parts, attached messages included (HTML as text), up to `limit`."""
+    chunks, size = [], 0
+    for part in walk(msg):
+        if part.is_multipart():
+            continue
+        kind = content_type(part)
+        if not (kind.startswith("text/") or kind.startswith("message/")):
+            continue
+        text = part_text(part)
+        if kind == "text/html":
+            text = html_text(text)
+        chunks.append(text)
+        size += len(text)
+        if size >= limit:
+            break
+    return "\n".join(chunks)[:limit]
+
+
+def addresses_in(text: str) -> list[str]:
+    """Email addresses written in a text, lower-cased, in order of appearance, once each."""
+    seen: dict[str, None] = {}
+    for match in _ADDRESS.finditer(text):
+        seen.setdefault(match.group(0).strip(".").lower(), None)
+    return list(seen)
+
+
+def first_address(value: str) -> str | None:
+    found = addresses_in(value)
+    return found[0] if found else None

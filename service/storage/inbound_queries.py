@@ -1,0 +1,179 @@
+"""The SQL of inbound mail: storing messages, the leased work queue, soft-bounce counts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Sequence
+
+import asyncpg
+
+# Rows larger than this are not sent with the claim; the worker fetches them one by one.
+CLAIM_RAW_LIMIT = 1 << 20
+
+
+async def insert_inbound_message(
+    conn: asyncpg.Connection, via: str, mail_from: str | None, rcpt_to: Sequence[str], raw: bytes, dedup_key: str
+) -> uuid.UUID | None:
+    """The new message's id, or None when a message with this dedup key is already stored."""
+    return await conn.fetchval(
+        """INSERT INTO inbound_messages (via, mail_from, rcpt_to, raw, size, dedup_key)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (dedup_key) DO NOTHING
+           RETURNING id""",
+        via, mail_from, list(rcpt_to), raw, len(raw), dedup_key,
+    )
+
+
+async def inbound_id_by_dedup_key(conn: asyncpg.Connection, dedup_key: str) -> uuid.UUID | None:
+    return await conn.fetchval("SELECT id FROM inbound_messages WHERE dedup_key = $1", dedup_key)
+
+
+async def inbound_message(conn: asyncpg.Connection, message_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT id, status, classification, kind, addresses, actions, error, received_at, processed_at,
+                  forward_attempts, via, size
+             FROM inbound_messages WHERE id = $1""",
+        message_id,
+    )
+
+
+# FOR UPDATE SKIP LOCKED lets any number of workers claim at once without waiting on each
+# other or taking the same row; the lease (not the row lock) then keeps it theirs while
+# they work outside any transaction.
+CLAIM_INBOUND = f"""
+UPDATE inbound_messages m
+   SET lease_token = gen_random_uuid(),
+       lease_until = now() + make_interval(secs => $2::float8),
+       attempts = m.attempts + 1
+ WHERE m.id IN (SELECT id FROM inbound_messages
+                 WHERE status = 'queued' AND next_attempt_at <= now()
+                   AND (lease_until IS NULL OR lease_until < now())
+                 ORDER BY next_attempt_at
+                 LIMIT $1
+                 FOR UPDATE SKIP LOCKED)
+RETURNING m.id, m.lease_token, m.attempts, m.mail_from, m.rcpt_to, m.size, m.error,
+          CASE WHEN m.size <= {CLAIM_RAW_LIMIT} THEN m.raw END AS raw,
+          m.forward_pending, m.forward_attempts, m.classification, m.sender, m.subject, m.actions
+"""
+
+
+async def claim_inbound(conn: asyncpg.Connection, limit: int, lease_seconds: float) -> list[asyncpg.Record]:
+    return await conn.fetch(CLAIM_INBOUND, limit, lease_seconds)
+
+
+async def inbound_raw(conn: asyncpg.Connection, message_id: uuid.UUID) -> bytes | None:
+    return await conn.fetchval("SELECT raw FROM inbound_messages WHERE id = $1", message_id)
+
+
+async def lock_leased(
+    conn: asyncpg.Connection, ids: Sequence[uuid.UUID], tokens: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Of these (id, lease token) pairs, the rows still leased by us, locked until commit."""
+    rows = await conn.fetch(
+        """SELECT m.id FROM inbound_messages m
+             JOIN unnest($1::uuid[], $2::uuid[]) AS t(id, token) ON t.id = m.id AND t.token = m.lease_token
+            FOR UPDATE OF m""",
+        list(ids), list(tokens),
+    )
+    return {r["id"] for r in rows}
+
+
+RECORD_CLASSIFICATION = """
+UPDATE inbound_messages
+   SET status = $2, classification = $3, kind = $4, addresses = $5, actions = $6::jsonb,
+       sender = $7, subject = $8, forward_pending = $9, attempts = 0, error = NULL,
+       lease_token = NULL, lease_until = NULL, next_attempt_at = now(),
+       processed_at = CASE WHEN $2 = 'queued' THEN NULL ELSE now() END
+ WHERE id = $1
+"""
+
+
+async def record_classifications(conn: asyncpg.Connection, outcomes: Sequence[tuple]) -> None:
+    """Record many outcomes in one pipelined round: (id, status, classification, kind,
+    addresses, actions, sender, subject, forward_pending) each."""
+    await conn.executemany(RECORD_CLASSIFICATION, [
+        (i, status, cls, kind, list(addresses), actions, sender, (subject or "")[:998], pending)
+        for i, status, cls, kind, addresses, actions, sender, subject, pending in outcomes
+    ])
+
+
+async def record_forward(
+    conn: asyncpg.Connection, message_id: uuid.UUID, token: uuid.UUID, status: str,
+    actions: list[dict], retry_at: datetime | None, error: str | None,
+) -> bool:
+    """The outcome of one forwarding attempt; False when the lease was lost meanwhile."""
+    result = await conn.execute(
+        """UPDATE inbound_messages
+              SET status = $3, actions = $4::jsonb, forward_attempts = forward_attempts + 1,
+                  forward_pending = ($3 = 'queued'), attempts = 0, error = $6,
+                  lease_token = NULL, lease_until = NULL, next_attempt_at = coalesce($5, now()),
+                  processed_at = CASE WHEN $3 = 'queued' THEN processed_at ELSE now() END
+            WHERE id = $1 AND lease_token = $2""",
+        message_id, token, status, actions, retry_at, error,
+    )
+    return result.endswith(" 1")
+
+
+async def release_after_error(
+    conn: asyncpg.Connection, message_id: uuid.UUID, token: uuid.UUID, error: str, failed: bool, retry_at: datetime
+) -> None:
+    await conn.execute(
+        """UPDATE inbound_messages
+              SET error = $3, status = CASE WHEN $4 THEN 'failed' ELSE status END,
+                  lease_token = NULL, lease_until = NULL, next_attempt_at = $5,
+                  processed_at = CASE WHEN $4 THEN now() ELSE processed_at END
+            WHERE id = $1 AND lease_token = $2""",
+        message_id, token, error[:2000], failed, retry_at,
+    )
+
+
+async def count_soft_bounce(
+    conn: asyncpg.Connection, address: str, message_id: uuid.UUID, status: str, days: int
+) -> int:
+    """Record one soft bounce and return how many the address had within `days`.
+
+    The advisory lock serialises the count per address, so two workers recording the
+    last two bounces at once cannot both see one short of the limit.
+    """
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", address)
+    await conn.execute(
+        """INSERT INTO soft_bounces (address, message_id, status) VALUES ($1, $2, $3)
+           ON CONFLICT (address, message_id) DO NOTHING""",
+        address, message_id, status,
+    )
+    return await conn.fetchval(
+        "SELECT count(*) FROM soft_bounces WHERE address = $1 AND at > now() - make_interval(days => $2)",
+        address, days,
+    )
+
+
+async def queue_counts(conn: asyncpg.Connection) -> dict[str, int]:
+    rows = await conn.fetch("SELECT status, count(*) AS n FROM inbound_messages GROUP BY status")
+    return {r["status"]: r["n"] for r in rows}
+
+
+# GDPR: the stored messages from or about an address. The raw search finds it wherever it
+# is written; erasures are rare, so the scan is affordable.
+MESSAGES_ABOUT_ADDRESS = """
+SELECT id::text AS id, to_json(received_at) #>> '{}' AS received_at, status, classification, subject
+  FROM inbound_messages
+ WHERE sender = $1 OR mail_from = $1 OR $1 = ANY(addresses)
+    OR position(convert_to($1, 'UTF8') in raw) > 0
+ ORDER BY received_at
+"""
+
+
+async def messages_about_address(conn: asyncpg.Connection, address: str) -> list[asyncpg.Record]:
+    return await conn.fetch(MESSAGES_ABOUT_ADDRESS, address)
+
+
+async def delete_messages_about_address(conn: asyncpg.Connection, address: str) -> int:
+    ids = [r["id"] for r in await conn.fetch(MESSAGES_ABOUT_ADDRESS, address)]
+    await conn.execute("DELETE FROM soft_bounces WHERE address = $1", address)
+    result = await conn.execute("DELETE FROM inbound_messages WHERE id::text = ANY($1::text[])", ids)
+    return int(result.split()[-1])
+
+
+async def held_count(conn: asyncpg.Connection) -> int:
+    return await conn.fetchval("SELECT count(*) FROM inbound_messages WHERE status = 'held'")

@@ -1,0 +1,52 @@
+"""POST /v1/inbound (a raw message, stored like one received by SMTP) and GET /v1/inbound/{id}."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from ..domain import inbound
+from ..domain.errors import InvalidInput
+from ..storage.db import transaction
+from .auth import requires
+from .keys import DB, KEY_NAME, SETTINGS
+
+log = logging.getLogger("optout.inbound")
+
+MESSAGE_TYPES = ("message/rfc822", "application/octet-stream", "text/plain")
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes:
+    """The body, streamed, refusing it as soon as it passes the size limit."""
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise inbound.MessageTooLarge(f"The message is larger than OPTOUT_MAX_MESSAGE_BYTES ({limit} bytes).")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@requires("inbound")
+async def post_message(request: web.Request) -> web.Response:
+    if request.content_type not in MESSAGE_TYPES:
+        raise web.HTTPUnsupportedMediaType(text="Send the raw message as Content-Type: message/rfc822.")
+    raw = await _read_limited(request, request.app[SETTINGS].max_message_bytes)
+    if not raw.strip():
+        raise InvalidInput("The body must be a raw RFC 5322 message; it is empty.")
+    async with transaction(request.app[DB]) as conn:
+        stored = await inbound.store(conn, "http", raw)
+    if stored.duplicate:
+        log.info("inbound %s: duplicate posted by %s", stored.id, request[KEY_NAME])
+        return web.json_response({"id": str(stored.id), "duplicate": True}, status=200)
+    log.info("inbound %s: stored from http (%d bytes) by %s", stored.id, len(raw), request[KEY_NAME])
+    return web.json_response({"id": str(stored.id), "status": "queued"}, status=202)
+
+
+@requires("inbound")
+async def show_message(request: web.Request) -> web.Response:
+    message_id = inbound.parse_id(request.match_info["id"])
+    async with request.app[DB].acquire() as conn:
+        body = await inbound.describe(conn, message_id)
+    return web.json_response(body)

@@ -1,0 +1,233 @@
+"""The queue consumer: claims stored inbound messages, classifies them, acts, forwards.
+
+Several worker processes, on several machines, share one queue: a claim takes a batch
+with FOR UPDATE SKIP LOCKED and leases it; the work is then committed only if the lease
+is still ours, so a message is acted on exactly once even when a slow worker's lease
+ran out and another took it over. A worker that dies leaves its batch to be claimed
+again when the lease expires. A message that fails three times is quarantined as
+`failed` with its error, and the rest go on. Forwarding happens after the commit and is
+retried with backoff; a forward may, rarely, reach staff twice, but never not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import asyncpg
+
+from .domain import inbound
+from .domain.classify import FORWARD_MARKER, Envelope, Verdict, classify
+from .domain.mime import UnreadableMessage
+from .domain.tokens import TokenSigner
+from .mail.forward import forward_message
+from .mail.relay import Relay, RelayError
+from .settings import Settings
+from .storage import inbound_queries
+from .storage.db import UNAVAILABLE
+
+log = logging.getLogger("optout.worker")
+
+THREAD_ABOVE = 256 * 1024  # bytes; larger messages are parsed off the event loop
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    batch: int = 50
+    lease_seconds: float = 300.0
+    idle_seconds: float = 0.5
+    max_attempts: int = 3
+    retry_seconds: float = 5.0
+    forward_attempts: int = 10
+    forward_backoff: float = 30.0  # doubles after each failure, up to forward_backoff_max
+    forward_backoff_max: float = 3600.0
+
+
+@dataclass
+class _Work:
+    row: asyncpg.Record
+    raw: bytes | None = None
+    verdict: Verdict | None = None
+    error: str | None = None
+    fatal: bool = False
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Worker:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, config: WorkerConfig = WorkerConfig()):
+        self.pool = pool
+        self.settings = settings
+        self.config = config
+        self.signer = TokenSigner(settings.secret_keys, timedelta(days=settings.link_max_age_days))
+        self.relay = Relay.from_url(settings.relay_url) if settings.relay_url else None
+        self.own = frozenset(a.lower() for a in (settings.mailto, settings.forward_to) if a)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set; the batch in hand is always finished first."""
+        log.info("worker started (batch %d, lease %.0f s)", self.config.batch, self.config.lease_seconds)
+        while not stop.is_set():
+            try:
+                done = await self.run_once()
+            except UNAVAILABLE + (asyncpg.PostgresConnectionError,) as exc:
+                log.warning("worker: database unavailable (%s); retrying", exc.__class__.__name__)
+                done = 0
+            except Exception:  # a bug must not stop the queue: log it and go on after a pause
+                log.exception("worker: unexpected error; going on")
+                done = 0
+            if not done:
+                try:
+                    await asyncio.wait_for(stop.wait(), self.config.idle_seconds)
+                except asyncio.TimeoutError:
+                    pass
+        log.info("worker stopped")
+
+    async def run_once(self) -> int:
+        """Claim one batch and see it through; return how many messages were claimed."""
+        async with self.pool.acquire() as conn:
+            rows = await inbound_queries.claim_inbound(conn, self.config.batch, self.config.lease_seconds)
+        if not rows:
+            return 0
+        works = [_Work(row) for row in rows]
+        exhausted = [w for w in works if w.row["attempts"] > self.config.max_attempts]
+        for work in exhausted:
+            work.error = f"given up after {self.config.max_attempts} attempts: {work.row['error'] or 'the worker stopped while handling it'}"
+            work.fatal = True
+        live = [w for w in works if not w.fatal]
+        await self._classify_all([w for w in live if not w.row["forward_pending"]])
+        await self._commit_classified([w for w in live if w.verdict is not None])
+        for work in live:
+            if work.row["forward_pending"]:
+                await self._forward(work)
+        await self._release_failed([w for w in works if w.error is not None])
+        return len(rows)
+
+    async def _classify_all(self, works: list[_Work]) -> None:
+        for work in works:
+            try:
+                work.raw = work.row["raw"]
+                if work.raw is None:
+                    async with self.pool.acquire() as conn:
+                        work.raw = await inbound_queries.inbound_raw(conn, work.row["id"])
+                envelope = Envelope(work.row["mail_from"], tuple(work.row["rcpt_to"]))
+                if len(work.raw) > THREAD_ABOVE:
+                    work.verdict = await asyncio.to_thread(classify, work.raw, envelope, self.signer.verify, self.own)
+                else:
+                    work.verdict = classify(work.raw, envelope, self.signer.verify, self.own)
+            except UnreadableMessage as exc:
+                work.error, work.fatal = exc.message, True
+            except Exception as exc:  # hostile input must cost one message, never the worker
+                log.exception("inbound %s: classification failed", work.row["id"])
+                work.error = f"classification failed: {exc.__class__.__name__}: {str(exc)[:300]}"
+            await asyncio.sleep(0)  # let the web app and the receiver run between messages
+
+    def _status_after(self, verdict: Verdict) -> tuple[str, bool, list[dict]]:
+        if not verdict.forward:
+            return "processed", False, []
+        if self.relay is None or not self.settings.forward_to:
+            reason = "no OPTOUT_RELAY_URL" if self.relay is None else "no OPTOUT_FORWARD_TO"
+            return "held", False, [{"type": "held", "reason": f"{reason}: kept for staff"}]
+        if verdict.sender and verdict.sender == self.settings.forward_to.lower():
+            return "held", False, [{"type": "held", "reason": "the sender is the staff mailbox (loop)"}]
+        return "queued", True, [{"type": "forward", "to": self.settings.forward_to}]
+
+    async def _commit_classified(self, works: list[_Work]) -> None:
+        """Act on a batch in one transaction; if that fails, again with a savepoint per message,
+        so that one bad message costs only itself."""
+        if not works:
+            return
+        try:
+            await self._commit(works, isolate=False)
+        except Exception as exc:
+            log.warning("batch of %d not committed (%s); committing one by one", len(works), exc.__class__.__name__)
+            await self._commit(works, isolate=True)
+
+    async def _commit(self, works: list[_Work], isolate: bool) -> None:
+        settings = self.settings
+        outcomes, logged = [], []
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():
+                owned = await inbound_queries.lock_leased(
+                    conn, [w.row["id"] for w in works], [w.row["lease_token"] for w in works])
+                for work in works:
+                    if work.row["id"] not in owned:
+                        log.info("inbound %s: lease lost, left to the worker that holds it", work.row["id"])
+                        continue
+                    verdict = work.verdict
+                    savepoint = conn.transaction() if isolate else None
+                    try:
+                        if savepoint is not None:
+                            await savepoint.start()
+                        actions = await inbound.act_on(conn, work.row["id"], verdict, settings.soft_bounce_limit,
+                                                       settings.soft_bounce_days)
+                        status, pending, more = self._status_after(verdict)
+                        outcome = (work.row["id"], status, verdict.classification, verdict.kind, verdict.addresses,
+                                   actions + more, verdict.sender, verdict.subject, pending)
+                        if savepoint is not None:
+                            await inbound_queries.record_classifications(conn, [outcome])
+                            await savepoint.commit()
+                        else:
+                            outcomes.append(outcome)
+                    except Exception as exc:
+                        if savepoint is None:
+                            raise
+                        await savepoint.rollback()
+                        work.error = f"acting on it failed: {exc.__class__.__name__}: {str(exc)[:300]}"
+                        continue
+                    logged.append((work.row["id"], verdict, status, len(actions)))
+                if outcomes:
+                    await inbound_queries.record_classifications(conn, outcomes)
+        for message_id, verdict, status, count in logged:
+            log.info("inbound %s: %s%s -> %s, %d action(s)", message_id, verdict.classification,
+                     f" ({verdict.kind})" if verdict.kind else "", status, count)
+
+    async def _forward(self, work: _Work) -> None:
+        row = work.row
+        actions = list(row["actions"])
+        attempt = row["forward_attempts"] + 1
+        status, retry_at, error = "forwarded", None, None
+        if self.relay is None or not self.settings.forward_to:
+            status = "held"
+            actions.append({"type": "held", "reason": "no relay configured any more: kept for staff"})
+        else:
+            try:
+                raw = row["raw"]
+                if raw is None:
+                    async with self.pool.acquire() as conn:
+                        raw = await inbound_queries.inbound_raw(conn, row["id"])
+                summary = [f"- {a['type']}: {a.get('email', a.get('to', ''))}".rstrip(": ") for a in actions]
+                message = forward_message(raw, row["id"], row["sender"], row["subject"] or "", row["classification"],
+                                          summary, self.settings.mailto, self.settings.forward_to, FORWARD_MARKER)
+                await self.relay.send(message, self.settings.mailto, [self.settings.forward_to])
+                actions.append({"type": "forwarded", "to": self.settings.forward_to, "at": _now().isoformat()})
+            except RelayError as exc:
+                error = str(exc)
+                if exc.temporary and attempt < self.config.forward_attempts:
+                    status = "queued"
+                    delay = min(self.config.forward_backoff * 2 ** (attempt - 1), self.config.forward_backoff_max)
+                    retry_at = _now() + timedelta(seconds=delay)
+                else:
+                    status = "held"
+                    actions.append({"type": "held", "reason": f"the relay did not take it after {attempt} attempt(s)"})
+        async with self.pool.acquire() as conn:
+            await inbound_queries.record_forward(conn, row["id"], row["lease_token"], status, actions, retry_at, error)
+        log.info("inbound %s: forward attempt %d -> %s%s", row["id"], attempt, status, f" ({error})" if error else "")
+
+    async def _release_failed(self, works: list[_Work]) -> None:
+        for work in works:
+            failed = work.fatal or work.row["attempts"] >= self.config.max_attempts
+            retry_at = _now() + timedelta(seconds=self.config.retry_seconds)
+            async with self.pool.acquire() as conn:
+                await inbound_queries.release_after_error(
+                    conn, work.row["id"], work.row["lease_token"], work.error or "unknown error", failed, retry_at)
+            log.warning("inbound %s: %s%s", work.row["id"], "failed: " if failed else "will retry: ", work.error)
+
+
+async def run_worker(pool: asyncpg.Pool, settings: Settings, stop: asyncio.Event,
+                     config: WorkerConfig = WorkerConfig()) -> None:
+    await Worker(pool, settings, config).run(stop)
+

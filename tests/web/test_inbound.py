@@ -1,0 +1,71 @@
+"""POST /v1/inbound and GET /v1/inbound/{id} over real HTTP and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from service.app import create_app
+from tests.conftest import make_key
+
+RAW = b"From: jan@example.be\r\nTo: info@cetit.be\r\nSubject: vraag\r\nMessage-ID: <http-1@example.be>\r\n\r\nHallo?\r\n"
+MESSAGE = {"Content-Type": "message/rfc822"}
+
+
+@pytest.fixture
+async def inbound_auth(pool) -> dict:
+    return {"Authorization": f"Bearer {await make_key(pool, 'inbound', name='mailbox')}", **MESSAGE}
+
+
+async def test_post_stores_and_answers_202_then_200_for_the_same_message_id(client, inbound_auth):
+    first = await client.post("/v1/inbound", data=RAW, headers=inbound_auth)
+    assert first.status == 202
+    body = await first.json()
+    assert body["status"] == "queued" and body["id"]
+    again = await client.post("/v1/inbound", data=b"Received: from mx2 by mx1\r\n" + RAW, headers=inbound_auth)
+    assert again.status == 200 and await again.json() == {"id": body["id"], "duplicate": True}
+    shown = await client.get(f"/v1/inbound/{body['id']}", headers=inbound_auth)
+    assert shown.status == 200
+    assert {k: v for k, v in (await shown.json()).items() if k in ("id", "status", "classification", "addresses",
+                                                                   "actions")} == {
+        "id": body["id"], "status": "queued", "classification": None, "addresses": [], "actions": []}
+
+
+async def test_a_different_message_that_reuses_a_message_id_is_kept_too(client, inbound_auth):
+    first = await (await client.post("/v1/inbound", data=RAW, headers=inbound_auth)).json()
+    other = await client.post("/v1/inbound", data=RAW.replace(b"Hallo?", b"Dag!"), headers=inbound_auth)
+    assert other.status == 202 and (await other.json())["id"] != first["id"]
+
+
+async def test_without_message_id_the_bytes_decide_what_is_a_duplicate(client, inbound_auth):
+    raw = b"From: a@example.be\r\nSubject: x\r\n\r\nbody\r\n"
+    ids = [(await (await client.post("/v1/inbound", data=data, headers=inbound_auth)).json())["id"]
+           for data in (raw, raw, raw + b"more\r\n")]
+    assert ids[0] == ids[1] != ids[2]
+
+
+async def test_keys_need_the_inbound_scope(client, pool, auth):
+    check_only = {"Authorization": f"Bearer {await make_key(pool, 'check')}", **MESSAGE}
+    assert (await client.post("/v1/inbound", data=RAW, headers=check_only)).status == 403
+    assert (await client.post("/v1/inbound", data=RAW, headers=MESSAGE)).status == 401
+    posted = await client.post("/v1/inbound", data=RAW, headers={**auth, **MESSAGE})
+    assert posted.status == 202
+    assert (await client.get(f"/v1/inbound/{(await posted.json())['id']}", headers=check_only)).status == 403
+
+
+async def test_bad_requests_are_4xx_with_a_json_error(client, inbound_auth):
+    wrong_type = await client.post("/v1/inbound", data=RAW, headers={**inbound_auth, "Content-Type": "application/json"})
+    assert wrong_type.status == 415
+    empty = await client.post("/v1/inbound", data=b"  ", headers=inbound_auth)
+    assert empty.status == 400 and (await empty.json())["error"]["code"]
+    for missing in ("00000000-0000-0000-0000-000000000000", "not-a-uuid"):
+        response = await client.get(f"/v1/inbound/{missing}", headers=inbound_auth)
+        assert response.status == 404 and (await response.json())["error"]["code"] == "not_found"
+
+
+async def test_a_message_over_the_size_limit_is_413(aiohttp_client, settings, pool, inbound_auth):
+    small = await aiohttp_client(create_app(dataclasses.replace(settings, max_message_bytes=10_000), pool))
+    response = await small.post("/v1/inbound", data=RAW + b"x" * 20_000, headers=inbound_auth)
+    assert response.status == 413 and (await response.json())["error"]["code"] == "message_too_large"
+    assert await pool.fetchval("SELECT count(*) FROM inbound_messages") == 0
