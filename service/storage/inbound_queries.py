@@ -177,3 +177,26 @@ async def delete_messages_about_address(conn: asyncpg.Connection, address: str) 
 
 async def held_count(conn: asyncpg.Connection) -> int:
     return await conn.fetchval("SELECT count(*) FROM inbound_messages WHERE status = 'held'")
+
+
+async def held_messages(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    """Messages waiting for staff, newest first (the staff console's list)."""
+    return await conn.fetch(
+        """SELECT id, received_at, status, classification, sender, subject, error
+             FROM inbound_messages WHERE status IN ('held', 'failed')
+            ORDER BY received_at DESC LIMIT $1""",
+        limit,
+    )
+
+
+async def release_held(conn: asyncpg.Connection, message_id: uuid.UUID, forward: bool, action: dict) -> bool:
+    """Staff handled a held message: mark it processed, or queue it for forwarding again."""
+    result = await conn.execute(
+        """UPDATE inbound_messages
+              SET status = CASE WHEN $2 THEN 'queued' ELSE 'processed' END,
+                  forward_pending = $2, forward_attempts = 0, attempts = 0, next_attempt_at = now(),
+                  actions = actions || $3::jsonb, processed_at = CASE WHEN $2 THEN processed_at ELSE now() END
+            WHERE id = $1 AND status IN ('held', 'failed')""",
+        message_id, forward, [action],
+    )
+    return result.endswith(" 1")

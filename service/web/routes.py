@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import check, health, inbound, links, openapi, staff, subjects, suppressions, transfer, unsubscribe
+from . import (check, health, inbound, links, openapi, staff, staff_messages, subjects, suppressions, transfer,
+               unsubscribe)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -38,5 +39,8 @@ def setup_routes(app: web.Application) -> None:
             web.get("/staff/address", staff.address),
             web.post("/staff/suppress", staff.suppress),
             web.post("/staff/lift", staff.lift),
+            web.get("/staff/messages", staff_messages.held),
+            web.get("/staff/messages/{id}", staff_messages.read),
+            web.post("/staff/messages/{id}/release", staff_messages.release),
         ]
     )

@@ -95,3 +95,56 @@ async def test_revoking_the_key_ends_the_session(staff, pool, settings):
     staff.app[__import__("service.web.keys", fromlist=["API_KEYS"]).API_KEYS]._cache.clear()
     response = await staff.get("/staff/", allow_redirects=False)
     assert response.status == 303
+
+
+HELD = (b"From: Pieter <pieter@example.be>\r\nTo: info@cetit.be\r\nSubject: Vraag over de factuur\r\n"
+        b"Message-ID: <held-1@example.be>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        b"Goeiedag, klopt factuur 42? <script>alert(1)</script>\r\n")
+
+
+async def held_message(pool) -> str:
+    from service.domain import inbound
+
+    async with pool.acquire() as conn:
+        stored = await inbound.store(conn, "smtp", HELD, "pieter@example.be", ["info@cetit.be"])
+        await conn.execute("UPDATE inbound_messages SET status = 'held', classification = 'human', "
+                           "sender = 'pieter@example.be', subject = 'Vraag over de factuur' WHERE id = $1", stored.id)
+    return str(stored.id)
+
+
+async def test_staff_read_a_held_message_as_text_and_mark_it_handled(staff, pool):
+    message_id = await held_message(pool)
+    listing = await (await staff.get("/staff/messages")).text()
+    assert "Vraag over de factuur" in listing and f"/staff/messages/{message_id}" in listing
+    page = await (await staff.get(f"/staff/messages/{message_id}")).text()
+    assert "klopt factuur 42?" in page and "<script>" not in page and "&lt;script&gt;" in page
+    assert "Send to" not in page  # no relay configured: it can only be marked as handled
+    forged = await staff.post(f"/staff/messages/{message_id}/release", data={"csrf": "x", "forward": "no"})
+    assert forged.status == 403
+    done = await staff.post(f"/staff/messages/{message_id}/release", data={"csrf": csrf_of(page), "forward": "no"})
+    assert done.status == 200 and "Marked as handled." in await done.text()
+    row = await pool.fetchrow("SELECT status, actions FROM inbound_messages WHERE id = $1::uuid", message_id)
+    assert row["status"] == "processed" and row["actions"][-1]["by"] == "Ann at the desk"
+    again = await staff.post(f"/staff/messages/{message_id}/release", data={"csrf": csrf_of(page), "forward": "no"})
+    assert again.status == 409
+    assert "Nothing is held." in await (await staff.get("/staff/messages")).text()
+
+
+async def test_with_a_relay_a_held_message_can_be_sent_to_the_staff_mailbox(aiohttp_client, settings, pool):
+    from service.app import create_app
+
+    client = await aiohttp_client(create_app(
+        settings.with_overrides(relay_url="smtp://127.0.0.1:2525", forward_to="staff@cetit.be"), pool))
+    key = await make_key(pool, "admin", name="Ann at the desk")
+    await login(client, key)
+    message_id = await held_message(pool)
+    page = await (await client.get(f"/staff/messages/{message_id}")).text()
+    assert "Send to staff@cetit.be" in page
+    await client.post(f"/staff/messages/{message_id}/release", data={"csrf": csrf_of(page), "forward": "yes"})
+    row = await pool.fetchrow("SELECT status, forward_pending FROM inbound_messages WHERE id = $1::uuid", message_id)
+    assert (row["status"], row["forward_pending"]) == ("queued", True)
+
+
+async def test_an_unknown_message_id_is_404(staff):
+    assert (await staff.get("/staff/messages/not-a-uuid")).status == 404
+    assert (await staff.get("/staff/messages/00000000-0000-0000-0000-000000000000")).status == 404

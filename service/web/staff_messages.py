@@ -1,0 +1,73 @@
+"""The staff console's held messages: list, read (as text, never as HTML), release."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from aiohttp import web
+
+from ..domain import mime
+from ..storage import inbound_queries
+from .keys import DB, SETTINGS
+from .pages import render
+from .staff import message, staff_page
+
+log = logging.getLogger("optout.staff")
+
+LIST_LIMIT = 200
+
+
+def _message_id(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+@staff_page
+async def held(request: web.Request, session, form) -> web.Response:
+    async with request.app[DB].acquire() as conn:
+        rows = await inbound_queries.held_messages(conn, LIST_LIMIT)
+    return render(request, "staff/messages.html", {
+        "title": "Held messages", "session": session, "messages": rows, "mailto": request.app[SETTINGS].mailto,
+        "notice": request.query.get("notice"),
+    })
+
+
+@staff_page
+async def read(request: web.Request, session, form) -> web.Response:
+    message_id = _message_id(request)
+    async with request.app[DB].acquire() as conn:
+        row = await inbound_queries.inbound_message(conn, message_id)
+        raw = await inbound_queries.inbound_raw(conn, message_id)
+    if row is None or raw is None:
+        return message(request, session, 404, "Not found", "There is no such message.")
+    try:
+        parsed = mime.parse(raw)
+        text = mime.body_text(parsed)
+        headers = {name: mime.header(parsed, name) for name in ("From", "To", "Date", "Subject")}
+    except mime.UnreadableMessage as exc:
+        text, headers = f"(The message cannot be shown: {exc.message})", {}
+    settings = request.app[SETTINGS]
+    return render(request, "staff/held_message.html", {
+        "title": headers.get("Subject") or "Message", "session": session, "id": row["id"],
+        "subject": headers.get("Subject"), "sender": headers.get("From"), "to": headers.get("To", ""),
+        "date": headers.get("Date", ""), "received_at": row["received_at"].isoformat()[:16],
+        "status": row["status"], "classification": row["classification"], "error": row["error"], "text": text,
+        "can_forward": bool(settings.relay_url and settings.forward_to), "forward_to": settings.forward_to,
+    })
+
+
+@staff_page
+async def release(request: web.Request, session, form) -> web.StreamResponse:
+    message_id = _message_id(request)
+    settings = request.app[SETTINGS]
+    forward = form.get("forward") == "yes" and bool(settings.relay_url and settings.forward_to)
+    action = {"type": "released", "by": session.name, "forward": forward}
+    async with request.app[DB].acquire() as conn:
+        released = await inbound_queries.release_held(conn, message_id, forward, action)
+    if not released:
+        return message(request, session, 409, "Already handled", "This message is no longer held.")
+    log.info("held message %s released by %s%s", message_id, session.name, " for forwarding" if forward else "")
+    raise web.HTTPSeeOther("/staff/messages?notice=" + ("Queued for forwarding." if forward else "Marked as handled."))
