@@ -60,7 +60,11 @@ async def suppress(
     note: str | None = None,
     detail: dict | None = None,
 ) -> tuple[bool, dict]:
-    """Suppress an address in a scope; return (created, the suppression). The caller commits."""
+    """Suppress an address in a scope; return (created, the suppression).
+
+    One statement writes the suppression and its event, so it is atomic even without a
+    transaction around it.
+    """
     address = canonical_address(email)
     valid_scope(scope)
     valid_reason(reason)
@@ -69,13 +73,10 @@ async def suppress(
         raise InvalidInput(f"A {reason} suppression is always global; use scope 'global'.", field="scope")
     if note is not None and not isinstance(note, str):
         raise InvalidInput("note must be a string.", field="note")
-    row = await queries.insert_suppression(conn, address, scope, reason, source, note)
+    row = await queries.insert_suppression(conn, address, scope, reason, source, note, detail)
     if row is None:
         existing = [r for r in await queries.suppressions_of_address(conn, address) if r["scope"] == scope]
         return False, _suppression(existing[0])
-    await queries.insert_event(
-        conn, address, "suppressed", scope=scope, reason=reason, source=source, detail=detail
-    )
     return True, _suppression(row)
 
 

@@ -57,17 +57,28 @@ async def suppressions_of_address(conn: asyncpg.Connection, address: str) -> lis
     )
 
 
+# A new suppression and its event in one statement: it commits on its own, so the
+# one-click answer costs one round trip to the database.
+INSERT_SUPPRESSION = """
+WITH inserted AS (
+    INSERT INTO suppressions (address, scope, reason, source, note)
+    VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (address, scope) DO NOTHING
+    RETURNING address, scope, reason, source, created_at, note
+), recorded AS (
+    INSERT INTO events (address, type, scope, reason, source, detail)
+    SELECT address, 'suppressed', scope, reason, source, $6::jsonb FROM inserted
+)
+SELECT scope, reason, source, created_at, note FROM inserted
+"""
+
+
 async def insert_suppression(
-    conn: asyncpg.Connection, address: str, scope: str, reason: str, source: str, note: str | None
+    conn: asyncpg.Connection, address: str, scope: str, reason: str, source: str, note: str | None,
+    detail: dict | None,
 ) -> asyncpg.Record | None:
-    """The new row, or None when (address, scope) was already suppressed."""
-    return await conn.fetchrow(
-        """INSERT INTO suppressions (address, scope, reason, source, note)
-           VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (address, scope) DO NOTHING
-           RETURNING scope, reason, source, created_at, note""",
-        address, scope, reason, source, note,
-    )
+    """The new row (its 'suppressed' event recorded too), or None when already suppressed."""
+    return await conn.fetchrow(INSERT_SUPPRESSION, address, scope, reason, source, note, detail or {})
 
 
 async def suppression_for_update(

@@ -81,7 +81,7 @@ async def confirm(request: web.Request) -> web.Response:
     scope = GLOBAL if (not one_click and form.get("choice") == "all") else claim.scope
     source = "one_click" if one_click else "link"
     try:
-        async with transaction(request.app[DB]) as conn:
+        async with request.app[DB].acquire() as conn:  # one statement, committed on its own
             created = await links.unsubscribe(conn, claim, scope, source)
     except UNAVAILABLE as exc:
         log.warning("unsubscribe not saved, database unavailable (%s)", exc.__class__.__name__)
