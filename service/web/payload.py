@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import orjson
 from datetime import datetime
 
 from aiohttp import web
@@ -18,7 +18,7 @@ async def json_object(request: web.Request) -> dict:
     if not raw:
         raise InvalidInput("The request needs a JSON body.")
     try:
-        body = json.loads(raw.decode("utf-8"))
+        body = orjson.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise InvalidInput("The body is not UTF-8 JSON.") from None
     except ValueError as exc:

@@ -43,3 +43,20 @@ def test_fast_path_agrees_with_the_full_validator(given):
 
 def test_masked_address_keeps_first_letter_and_domain():
     assert masked_address("jan@example.be") == "j…@example.be"
+
+
+def test_the_batch_path_agrees_with_one_address_at_a_time():
+    import random
+
+    from service.domain.addresses import BATCH, canonical_batch
+
+    tricky = ["a@example.be", " B.C+d@Example.BE ", "nope", "x@localhost.test", "a--b@example.be",
+              "info@bücher.be", "x@xn--bcher-kva.be", "a@b", "two\nlines@example.be", None, 7,
+              "x" * 64 + "@example.be", "x" * 65 + "@example.be", "a@" + "b" * 63 + ".be", "a@b.local",
+              "a@b.localhost", "a..b@example.be", ".a@example.be", "a.@example.be", "a@-b.be", "a@b-.be",
+              "a@b.c0m", "a@b.1com", "", "  ", "a@" + ".".join(["abcdefghij"] * 24) + ".be"]
+    rng = random.Random(5)
+    items = [rng.choice(tricky) for _ in range(3 * BATCH)] + ["plain.person@example.be"] * BATCH
+    assert canonical_batch(items) == [canonical_or_none(item) for item in items]
+    for item in tricky:
+        assert canonical_batch([item] * 3) == [canonical_or_none(item)] * 3, item
