@@ -77,7 +77,8 @@ class Importer:
         self.fmt = fmt
         self.batch_rows = batch_rows
         self.summary = ImportSummary()
-        self._columns: list[list] = [[] for _ in range(6)]
+        self._rows: list[tuple] = []
+        self._staged = False
         self._pending = b""
         self._record: list[str] = []
         self._record_line = 0
@@ -90,7 +91,7 @@ class Importer:
         *lines, self._pending = data.split(b"\n")
         for raw in lines:
             self._take_line(raw)
-            if len(self._columns[0]) >= self.batch_rows:
+            if len(self._rows) >= self.batch_rows:
                 await self._flush()
 
     async def finish(self) -> ImportSummary:
@@ -166,8 +167,7 @@ class Importer:
         except DomainError as exc:
             self._invalid(line, shown, exc.message)
             return
-        for column, value in zip(self._columns, row):
-            column.append(value)
+        self._rows.append(row)
 
     def _invalid(self, line: int, value: object, error: str) -> None:
         self.summary.invalid_count += 1
@@ -177,17 +177,19 @@ class Importer:
 
     async def _flush(self) -> None:
         """Send the batch; the next one is parsed while the database writes this one."""
-        count = len(self._columns[0])
-        if not count:
+        if not self._rows:
             return
         await self._written()
-        columns, self._columns = self._columns, [[] for _ in range(6)]
-        self._writing = asyncio.create_task(self._write(columns, count))
+        rows, self._rows = self._rows, []
+        self._writing = asyncio.create_task(self._write(rows))
 
-    async def _write(self, columns: list[list], count: int) -> None:
-        inserted = await queries.import_suppressions(self.conn, columns)
+    async def _write(self, rows: list[tuple]) -> None:
+        if not self._staged:
+            await queries.create_import_batch(self.conn)
+            self._staged = True
+        inserted = await queries.import_batch(self.conn, rows)
         self.summary.imported += inserted
-        self.summary.already += count - inserted
+        self.summary.already += len(rows) - inserted
 
     async def _written(self) -> None:
         if self._writing is not None:

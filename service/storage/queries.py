@@ -148,15 +148,18 @@ SELECT address, scope, reason, source, note, created_at
   FROM suppressions ORDER BY created_at, address, scope
 """
 
-# An import batch: rows arrive as parallel arrays; what was new is suppressed and recorded
-# as an event in the same statement, so the history cannot miss an imported row.
-IMPORT_SUPPRESSIONS = """
-WITH batch AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
-        AS b(address, scope, reason, source, note, created_at)
-), inserted AS (
+# An import goes through a temporary table filled by COPY, batch by batch; what was new is
+# suppressed and recorded as an event in one statement, so the history cannot miss a row.
+CREATE_IMPORT_BATCH = """
+CREATE TEMPORARY TABLE import_batch (
+    address text, scope text, reason text, source text, note text, created_at timestamptz
+) ON COMMIT DROP
+"""
+
+IMPORT_FROM_BATCH = """
+WITH inserted AS (
     INSERT INTO suppressions (address, scope, reason, source, note, created_at)
-    SELECT address, scope, reason, source, note, coalesce(created_at, now()) FROM batch
+    SELECT address, scope, reason, source, note, coalesce(created_at, now()) FROM import_batch
     ON CONFLICT (address, scope) DO NOTHING
     RETURNING address, scope, reason, source
 ), recorded AS (
@@ -167,9 +170,17 @@ SELECT count(*) FROM inserted
 """
 
 
-async def import_suppressions(conn: asyncpg.Connection, columns: Sequence[list]) -> int:
-    """Insert one batch given as six parallel lists; return how many rows were new."""
-    return await conn.fetchval(IMPORT_SUPPRESSIONS, *columns)
+async def create_import_batch(conn: asyncpg.Connection) -> None:
+    """The staging table of one import; it goes with the transaction."""
+    await conn.execute(CREATE_IMPORT_BATCH)
+
+
+async def import_batch(conn: asyncpg.Connection, records: Sequence[tuple]) -> int:
+    """Insert one batch of (address, scope, reason, source, note, created_at); return how many were new."""
+    await conn.copy_records_to_table("import_batch", records=records)
+    inserted = await conn.fetchval(IMPORT_FROM_BATCH)
+    await conn.execute("TRUNCATE import_batch")
+    return inserted
 
 
 async def api_key_by_hash(conn: asyncpg.Connection, key_hash: bytes) -> asyncpg.Record | None:
