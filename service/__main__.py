@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -126,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as exc:
         print(f"optout: {exc.message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`optout keys list | head -1`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except FileNotFoundError as exc:
         print(f"optout: no such file: {exc.filename}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ import asyncpg
 from .domain import apikeys, suppression_list, transfer
 from .domain.erasure import hmac_pads
 from .domain.errors import DomainError
+from .domain.suppression import valid_scope
 from .settings import Settings
 from .storage import queries
 from .storage.db import connect
@@ -88,6 +89,7 @@ async def suppress(settings: Settings, email: str, scope: str, reason: str, sour
 
 
 async def check(settings: Settings, email: str, scope: str) -> int:
+    valid_scope(scope)
     conn = await _connect(settings)
     try:
         [result] = await suppression_list.check(conn, [email], scope, hmac_pads(settings.hash_key))
@@ -117,7 +119,7 @@ async def import_file(settings: Settings, path: Path) -> int:
     try:
         with path.open("rb") as f, _progress(size, "B", f"importing {path.name}") as bar:
             async with conn.transaction():
-                async with transfer.Importer(conn, fmt) as importer:
+                async with transfer.Importer(conn, fmt, hmac_pads(settings.hash_key)) as importer:
                     while chunk := f.read(CHUNK):
                         await importer.feed(chunk)
                         bar.update(len(chunk))

@@ -90,7 +90,7 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
 
 def _address(env: Mapping[str, str], name: str, default: str | None) -> str | None:
     raw = env.get(name) or default
-    if raw is not None and ("@" not in raw or raw.strip() != raw):
+    if raw is not None and ("@" not in raw or any(c.isspace() or not c.isprintable() for c in raw)):
         raise SettingsError(f"{name} must be an email address, got {raw!r}")
     return raw
 

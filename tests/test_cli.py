@@ -79,3 +79,14 @@ def test_import_then_export_round_trip_with_a_summary(env, pool, tmp_path):
     assert wrong.returncode == 2 and ".csv or .ndjson" in wrong.stderr
     missing = optout(["import", str(tmp_path / "nothing.csv")], env)
     assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_check_with_an_invalid_scope_is_an_error(env, pool):
+    result = optout(["check", "jan@example.be", "--scope", "BAD"], env)
+    assert result.returncode == 2 and "Scope" in result.stderr
+
+
+def test_a_reader_that_goes_away_is_not_an_error(env, pool):
+    result = subprocess.run(f"{sys.executable} -m service keys list | head -c 1", shell=True, cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert "cannot be reached" not in result.stderr and "Traceback" not in result.stderr

@@ -49,17 +49,31 @@ def content_digest(raw: bytes) -> str:
     return hashlib.sha256(_TRACE_HEADERS.sub(b"", head + b"\n") + sep + body).hexdigest()
 
 
-def dedup_key(raw: bytes) -> str:
-    """The same message again (by Message-ID and content) gets the same key.
+def body_digest(raw: bytes) -> str:
+    """SHA-256 of what follows the header block."""
+    text = raw.replace(b"\r\n", b"\n")
+    _head, _sep, body = text.partition(b"\n\n")
+    return hashlib.sha256(body).hexdigest()
 
-    The content is part of the key so that two different messages that reuse one
-    Message-ID (broken generators do this) are both kept and acted on.
+
+def dedup_key(raw: bytes) -> str:
+    """The same message again gets the same key: by its Message-ID, else by its content.
+
+    With a Message-ID, the body is part of the key and the headers are not: a message
+    delivered again with other or more headers (a spam score, another hop) is the same
+    message, while two different messages that reuse one Message-ID (broken generators
+    do this) are both kept and acted on.
     """
-    digest = content_digest(raw)
     message_id = message_id_of(raw)
     if message_id:
-        return f"mid:{message_id}:{digest[:32]}"
-    return "sha256:" + digest
+        return f"mid:{message_id}:{body_digest(raw)[:32]}"
+    return "sha256:" + content_digest(raw)
+
+
+def envelope_text(value: str) -> str:
+    """An envelope address as PostgreSQL can keep it: bytes that were not UTF-8 (which the
+    SMTP server hands over as surrogates) become U+FFFD, and NUL is dropped."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace").replace("\x00", "")
 
 
 async def store(
@@ -71,8 +85,9 @@ async def store(
     if not raw.strip():
         raise InvalidInput("The message is empty.")
     key = dedup_key(raw)
-    sender = (mail_from or "").strip().strip("<>") or None  # "<>": the null sender of a bounce
-    new_id = await inbound_queries.insert_inbound_message(conn, via, sender, rcpt_to, raw, key)
+    sender = envelope_text(mail_from or "").strip().strip("<>") or None  # "<>": the null sender of a bounce
+    recipients = [envelope_text(r) for r in rcpt_to]
+    new_id = await inbound_queries.insert_inbound_message(conn, via, sender, recipients, raw, key)
     if new_id is not None:
         return Stored(new_id, False)
     existing = await inbound_queries.inbound_id_by_dedup_key(conn, key)

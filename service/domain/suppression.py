@@ -19,6 +19,19 @@ MAX_CHECK = 100_000
 _SCOPE = re.compile(r"[a-z0-9_-]{1,64}", re.ASCII)
 
 
+def valid_text(value: object, field: str, limit: int = 10_000) -> str | None:
+    """Free text (a note, evidence, a campaign): a string without NUL, which PostgreSQL cannot keep."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"'{field}' must be text.", field=field)
+    if "\x00" in value:
+        raise InvalidInput(f"'{field}' contains a NUL character.", field=field)
+    if len(value) > limit:
+        raise InvalidInput(f"'{field}' is longer than {limit} characters.", field=field)
+    return value
+
+
 def valid_scope(scope: object) -> str:
     if not isinstance(scope, str) or not _SCOPE.fullmatch(scope):
         raise InvalidScope(

@@ -11,7 +11,8 @@ import asyncpg
 
 from ..storage import queries
 from .addresses import canonical_address, canonical_batch
-from .errors import Conflict, InvalidInput, NotFound, TooMany
+from .erasure import address_hmac
+from .errors import Conflict, InvalidInput, NotFound, TooMany, Unavailable
 from .suppression import (
     GLOBAL,
     MAX_CHECK,
@@ -23,6 +24,7 @@ from .suppression import (
     valid_reason,
     valid_scope,
     valid_source,
+    valid_text,
 )
 
 MAX_EVENTS = 10_000
@@ -77,13 +79,16 @@ async def suppress(
     valid_source(source)
     if reason in PERMANENT_REASONS and scope != GLOBAL:
         raise InvalidInput(f"A {reason} suppression is always global; use scope 'global'.", field="scope")
-    if note is not None and not isinstance(note, str):
-        raise InvalidInput("note must be a string.", field="note")
-    row = await queries.insert_suppression(conn, address, scope, reason, source, note, detail)
-    if row is None:
+    valid_text(note, "note")
+    for _attempt in range(3):
+        row = await queries.insert_suppression(conn, address, scope, reason, source, note, detail)
+        if row is not None:
+            return True, _suppression(row)
         existing = [r for r in await queries.suppressions_of_address(conn, address) if r["scope"] == scope]
-        return False, _suppression(existing[0])
-    return True, _suppression(row)
+        if existing:
+            return False, _suppression(existing[0])
+        # lifted between the two statements: try the insert again
+    raise Unavailable("The suppression changed while it was being written; try again.")
 
 
 async def lift(
@@ -94,6 +99,7 @@ async def lift(
     valid_scope(scope)
     if not isinstance(evidence, str) or not evidence.strip():
         raise InvalidInput("Say why this person may be mailed again in 'evidence'.", field="evidence")
+    valid_text(evidence, "evidence")
     row = await queries.suppression_for_update(conn, address, scope)
     if row is None:
         raise NotFound(f"No suppression of this address in scope {scope!r}.")
@@ -109,11 +115,16 @@ async def lift(
     return {"email": address, "scope": scope, "lifted": True}
 
 
-async def suppressions_of(conn: asyncpg.Connection, email: str) -> dict:
+async def suppressions_of(conn: asyncpg.Connection, email: str, hash_key: bytes) -> dict:
+    """The address's suppressions; an erased address shows as one global suppression."""
     address = canonical_address(email)
     rows = await queries.suppressions_of_address(conn, address)
     if not rows:
-        raise NotFound("This address is not suppressed in any scope.")
+        erased = await queries.erased_since(conn, address_hmac(hash_key, address))
+        if erased is None:
+            raise NotFound("This address is not suppressed in any scope.")
+        rows = [{"scope": GLOBAL, "reason": erased["reason"], "source": "api", "created_at": erased["erased_at"],
+                 "note": "erased on request: kept only as a keyed hash"}]
     return {"email": address, "suppressions": [_suppression(r) for r in rows]}
 
 

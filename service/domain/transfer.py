@@ -13,7 +13,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import AsyncIterator, Iterable
 
 import asyncpg
@@ -21,12 +21,16 @@ import asyncpg
 from ..storage import queries
 from .addresses import canonical_address
 from .errors import DomainError, InvalidInput
-from .suppression import GLOBAL, PERMANENT_REASONS, valid_reason, valid_scope, valid_source
+from .suppression import GLOBAL, PERMANENT_REASONS, valid_reason, valid_scope, valid_source, valid_text
 
 BATCH_ROWS = 5000
 MAX_REPORTED_INVALID = 10_000
 EXPORT_COLUMNS = ("email", "scope", "reason", "source", "note", "created_at")
 FORMATS = ("csv", "ndjson")
+EARLIEST = datetime(1990, 1, 1, tzinfo=timezone.utc)
+# A quoted field may span lines, but not without end: past this, the record is reported.
+MAX_RECORD_LINES = 100
+MAX_RECORD_CHARS = 64 * 1024
 
 
 @dataclass
@@ -54,26 +58,29 @@ def _row_from_fields(values: list) -> tuple:
     source = valid_source(source or "import")
     if reason in PERMANENT_REASONS and scope != GLOBAL:
         raise InvalidInput(f"A {reason} suppression is always global, not {scope!r}.")
-    if note is not None and not isinstance(note, str):
-        raise InvalidInput("note must be text.")
+    valid_text(note, "note")
     when = None
     if created_at:
         try:
             when = datetime.fromisoformat(str(created_at))
-        except ValueError:
+            if when.tzinfo is None:
+                raise InvalidInput("created_at needs a time zone offset.")
+            when = when.astimezone(timezone.utc)
+        except (ValueError, OverflowError):
             raise InvalidInput(f"created_at {created_at!r} is not an ISO-8601 time.") from None
-        if when.tzinfo is None:
-            raise InvalidInput("created_at needs a time zone offset.")
+        if not EARLIEST <= when <= datetime.now(timezone.utc) + timedelta(days=1):
+            raise InvalidInput(f"created_at {created_at!r} is not a time a suppression can have been made.")
     return address, scope, reason, source, note or None, when
 
 
 class Importer:
     """Feed it raw lines in file order; it parses, validates and inserts in batches."""
 
-    def __init__(self, conn: asyncpg.Connection, fmt: str, batch_rows: int = BATCH_ROWS):
+    def __init__(self, conn: asyncpg.Connection, fmt: str, pads: tuple[bytes, bytes], batch_rows: int = BATCH_ROWS):
         if fmt not in FORMATS:
             raise InvalidInput(f"Import format must be csv or ndjson, got {fmt!r}.")
         self.conn = conn
+        self.pads = pads  # of OPTOUT_HASH_KEY, to leave erased addresses erased
         self.fmt = fmt
         self.batch_rows = batch_rows
         self.summary = ImportSummary()
@@ -82,6 +89,8 @@ class Importer:
         self._pending = b""
         self._record: list[str] = []
         self._record_line = 0
+        self._record_quotes = 0
+        self._record_chars = 0
         self._line = 0
         self._writing: asyncio.Task | None = None
 
@@ -144,10 +153,17 @@ class Importer:
             if not text.strip():
                 return
             self._record_line = self._line
+            self._record_quotes = 0
+            self._record_chars = 0
         self._record.append(text)
-        joined = "\n".join(self._record)
-        if joined.count('"') % 2:
+        self._record_quotes += text.count('"')
+        self._record_chars += len(text)
+        if self._record_quotes % 2:
+            if len(self._record) >= MAX_RECORD_LINES or self._record_chars >= MAX_RECORD_CHARS:
+                self._invalid(self._record_line, self._record[0], "A quoted field is never closed.")
+                self._record = []
             return
+        joined = "\n".join(self._record)
         self._record = []
         if '"' in joined:
             try:
@@ -187,7 +203,7 @@ class Importer:
         if not self._staged:
             await queries.create_import_batch(self.conn)
             self._staged = True
-        inserted = await queries.import_batch(self.conn, rows)
+        inserted = await queries.import_batch(self.conn, rows, self.pads)
         self.summary.imported += inserted
         self.summary.already += len(rows) - inserted
 

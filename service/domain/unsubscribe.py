@@ -10,11 +10,12 @@ from ..storage import queries
 from . import suppression_list
 from .addresses import canonical_address
 from .errors import Conflict, DomainError, Forbidden, InvalidInput
-from .suppression import GLOBAL, valid_scope
+from .suppression import GLOBAL, valid_scope, valid_text
 from .tokens import LinkClaim, TokenSigner
 
 MAX_LINKS = 10_000
 ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
+LINK_SOURCES = frozenset({"one_click", "link"})  # what a link may undo: what links did
 
 
 def link_for(signer: TokenSigner, public_url: str, mailto: str, email: object, scope: str,
@@ -45,9 +46,7 @@ def links_for(signer: TokenSigner, public_url: str, mailto: str, recipients: obj
         if not isinstance(item, dict):
             raise InvalidInput(f"recipients[{index}] must be an object with 'email'.", field="recipients")
         scope = valid_scope(item.get("scope", GLOBAL))
-        campaign = item.get("campaign")
-        if campaign is not None and (not isinstance(campaign, str) or len(campaign) > 100):
-            raise InvalidInput(f"recipients[{index}].campaign must be text of at most 100 characters.")
+        campaign = valid_text(item.get("campaign"), f"recipients[{index}].campaign", limit=100)
         links.append(link_for(signer, public_url, mailto, item.get("email"), scope, campaign))
     return links
 
@@ -74,7 +73,7 @@ async def resubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str) ->
     row = await queries.suppression_for_update(conn, claim.address, scope)
     if row is None:
         return
-    if row["reason"] != "unsubscribe":
+    if row["reason"] != "unsubscribe" or row["source"] not in LINK_SOURCES:
         raise Conflict("This address was not suppressed by an unsubscribe link, so a link cannot undo it.")
     await queries.delete_suppression(conn, claim.address, scope)
     await queries.insert_event(

@@ -177,6 +177,7 @@ class GatewayHandler:
             return RELAYED
         if len(failed) == len(copies):
             return TRY_LATER if any(e.temporary for _r, _m, e in failed) else f"554 5.0.0 Relay refused: {failed[0][2]}"
+        refused = [r for r, _m, e in failed if not e.temporary]
         try:
             async with self.pool.acquire() as conn:
                 async with conn.transaction():
@@ -186,6 +187,9 @@ class GatewayHandler:
         except Exception as exc:  # cannot queue: some copies went out, the rest would be lost
             log.error("gateway could not queue %d copies (%s)", len(failed), exc.__class__.__name__)
             return TRY_LATER
+        if refused:  # SMTP has one answer per message after DATA: say it in the text, and log it
+            log.warning("gateway: the relay refused %d copies for good", len(refused))
+            return f"250 2.0.0 Accepted; the relay refused {len(refused)} of {len(copies)} copies"
         return QUEUED
 
     async def handle_exception(self, error: Exception) -> str:

@@ -19,6 +19,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
 from ..domain import inbound
 from ..domain.errors import DomainError
+from ..storage.db import UNAVAILABLE
 
 log = logging.getLogger("optout.smtp")
 
@@ -52,8 +53,11 @@ class InboundHandler:
         except DomainError as exc:
             log.info("%s message refused: %s", via, exc.message)
             return EMPTY if not raw.strip() else TRY_LATER
-        except Exception as exc:  # the database is down, slow or refusing: the sender retries
+        except UNAVAILABLE as exc:  # the database is down, slow or refusing: the sender retries
             log.warning("%s message not stored (%s): answered 451", via, exc.__class__.__name__)
+            return TRY_LATER
+        except Exception:  # a fault of ours: still 451, so the sender keeps the message
+            log.exception("%s message not stored because of an unexpected error: answered 451", via)
             return TRY_LATER
         finally:
             self.in_flight -= 1
@@ -109,7 +113,7 @@ class ReceiverProtocol(SMTP):
             status = TOO_BIG
         if self.speaks_lmtp and self._data_recipients:
             for recipient in self._data_recipients:
-                await super().push(f"{status} for <{recipient}>")
+                await super().push(f"{status} for <{inbound.envelope_text(recipient)}>")
         else:
             await super().push(status)
 

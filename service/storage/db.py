@@ -34,6 +34,9 @@ UNAVAILABLE = (
     asyncpg.exceptions.InternalClientError,
     asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.QueryCanceledError,
+    asyncpg.exceptions.ReadOnlySQLTransactionError,  # a replica or a failover in progress
+    asyncpg.exceptions.InsufficientResourcesError,  # SQLSTATE class 53: disk full, out of memory
+    asyncpg.exceptions.OperatorInterventionError,  # class 57: shutting down, cancelled
 )
 
 

@@ -159,7 +159,11 @@ CREATE TEMPORARY TABLE import_batch (
 IMPORT_FROM_BATCH = """
 WITH inserted AS (
     INSERT INTO suppressions (address, scope, reason, source, note, created_at)
-    SELECT address, scope, reason, source, note, coalesce(created_at, now()) FROM import_batch
+    SELECT address, scope, reason, source, note, coalesce(created_at, now()) FROM import_batch b
+     WHERE NOT EXISTS (SELECT 1 FROM erased_addresses)  -- one-time: no hashing while none is erased
+        OR NOT EXISTS (  -- an erased address stays erased: it is blocked already, by its HMAC
+           SELECT 1 FROM erased_addresses e
+            WHERE e.address_hmac = sha256($2::bytea || sha256($1::bytea || convert_to(b.address, 'UTF8'))))
     ON CONFLICT (address, scope) DO NOTHING
     RETURNING address, scope, reason, source
 ), recorded AS (
@@ -175,10 +179,10 @@ async def create_import_batch(conn: asyncpg.Connection) -> None:
     await conn.execute(CREATE_IMPORT_BATCH)
 
 
-async def import_batch(conn: asyncpg.Connection, records: Sequence[tuple]) -> int:
+async def import_batch(conn: asyncpg.Connection, records: Sequence[tuple], pads: tuple[bytes, bytes]) -> int:
     """Insert one batch of (address, scope, reason, source, note, created_at); return how many were new."""
     await conn.copy_records_to_table("import_batch", records=records)
-    inserted = await conn.fetchval(IMPORT_FROM_BATCH)
+    inserted = await conn.fetchval(IMPORT_FROM_BATCH, pads[0], pads[1])
     await conn.execute("TRUNCATE import_batch")
     return inserted
 

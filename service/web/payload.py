@@ -8,6 +8,7 @@ from datetime import datetime
 from aiohttp import web
 
 from ..domain.errors import InvalidInput
+from ..domain.suppression import valid_text
 
 MAX_JSON_BODY = 16 * 1024 * 1024  # 100,000 addresses with room to spare
 
@@ -36,7 +37,7 @@ def text_field(body: dict, name: str, default: str | None = None, required: bool
         return None
     if not isinstance(value, str):
         raise InvalidInput(f"'{name}' must be a string.", field=name)
-    return value
+    return valid_text(value, name)
 
 
 def int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:

@@ -9,14 +9,15 @@ from ..domain.errors import InvalidInput
 from ..domain.suppression import valid_scope
 from ..storage.db import transaction
 from .auth import requires
-from .keys import DB, KEY_NAME, METRICS
+from .keys import DB, KEY_NAME, METRICS, SETTINGS
 from .payload import int_query, json_object, text_field, time_query
 
 
 @requires("check")
 async def show(request: web.Request) -> web.Response:
     async with request.app[DB].acquire() as conn:
-        body = await suppression_list.suppressions_of(conn, request.match_info["email"])
+        body = await suppression_list.suppressions_of(conn, request.match_info["email"],
+                                                      request.app[SETTINGS].hash_key)
     return web.json_response(body)
 
 

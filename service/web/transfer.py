@@ -9,7 +9,7 @@ from aiohttp import web
 from ..domain import transfer
 from ..storage.db import transaction
 from .auth import requires
-from .keys import DB, KEY_NAME
+from .keys import DB, HASH_PADS, KEY_NAME
 
 log = logging.getLogger("optout.transfer")
 
@@ -64,7 +64,7 @@ def import_format(request: web.Request) -> str:
 async def import_list(request: web.Request) -> web.Response:
     fmt = import_format(request)
     async with transaction(request.app[DB]) as conn:
-        async with transfer.Importer(conn, fmt) as importer:
+        async with transfer.Importer(conn, fmt, request.app[HASH_PADS]) as importer:
             async for chunk in request.content.iter_chunked(1 << 16):
                 await importer.feed(chunk)
             summary = await importer.finish()

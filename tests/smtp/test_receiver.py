@@ -177,3 +177,36 @@ async def test_optout_inbound_receives_and_exits_0_on_sigterm(pool, dsn, tmp_pat
     assert process.returncode == 0, log
     assert len(await stored_rows(pool)) == 1
     assert "uitschrijven" not in log and "jan@example.be" not in log  # no body, no address in the log
+
+
+async def raw_session(port: int, greeting: bytes, sender: bytes, recipients: list[bytes], body: bytes) -> list[bytes]:
+    """A session whose envelope may hold bytes that are not UTF-8; returns the replies after DATA."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+
+    async def reply() -> list[bytes]:
+        lines = []
+        while True:
+            line = await reader.readline()
+            lines.append(line.strip())
+            if line[3:4] != b"-":
+                return lines
+
+    await reply()
+    for command in [greeting, b"MAIL FROM:<" + sender + b">", *[b"RCPT TO:<" + r + b">" for r in recipients], b"DATA"]:
+        writer.write(command + b"\r\n")
+        await reply()
+    writer.write(body + b"\r\n.\r\n")
+    answers = [(await reply())[0] for _ in (recipients if greeting.startswith(b"LHLO") else [b""])]
+    writer.close()
+    return answers
+
+
+async def test_envelope_bytes_that_are_not_utf8_are_stored_not_retried_forever(receiver, pool):
+    body = b"From: x@example.be\r\nSubject: hi\r\nMessage-ID: <bad-envelope@example.be>\r\n\r\nhello"
+    answers = await raw_session(receiver.port, b"EHLO test", b"\xff\xfe@example.be", [b"info@cetit.be"], body)
+    assert answers[0].startswith(b"250")
+    lmtp = await raw_session(receiver.port, b"LHLO test", b"mta@example.be", [b"\xffinfo@cetit.be", b"info@cetit.be"],
+                             body.replace(b"bad-envelope", b"bad-envelope-2"))
+    assert [a[:3] for a in lmtp] == [b"250", b"250"]
+    rows = await stored_rows(pool)
+    assert len(rows) == 2 and "\ufffd" in rows[0]["mail_from"]

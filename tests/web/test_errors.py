@@ -83,3 +83,50 @@ async def test_database_down_gives_503_and_never_allowed(client_without_database
         assert response.status == 503, path
         body = await response.json()
         assert body["error"]["code"] == "unavailable" and "allowed" not in str(body)
+
+
+async def test_a_read_only_database_gives_503_not_500(aiohttp_client, settings, dsn):
+    from datetime import timedelta
+
+    from service.domain.tokens import TokenSigner
+    from service.storage.db import create_pool
+
+    read_only = await create_pool(dsn + "&default_transaction_read_only=on", min_size=0)
+    client = await aiohttp_client(create_app(settings, read_only))
+    token = TokenSigner(settings.secret_keys, timedelta(days=90)).sign("jan@example.be", "newsletter")
+    response = await client.post(f"/u/{token}", data="List-Unsubscribe=One-Click",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status == 503
+    await read_only.close()
+
+
+@pytest.mark.parametrize("body", [{"note": "a\u0000b"}, {"scope": "global", "source": "phone", "note": "\u0000"}])
+async def test_a_nul_character_is_a_400(client, auth, body):
+    response = await client.put("/v1/suppressions/a@example.be", json=body, headers=auth)
+    assert response.status == 400 and "NUL" in (await response.json())["error"]["message"]
+
+
+async def test_a_nul_character_in_evidence_or_campaign_is_a_400(client, auth):
+    await client.put("/v1/suppressions/a@example.be", json={"scope": "events"}, headers=auth)
+    lift = await client.delete("/v1/suppressions/a@example.be", params={"scope": "events"},
+                               json={"evidence": "a\u0000b"}, headers=auth)
+    assert lift.status == 400
+    links = await client.post("/v1/links", json={"recipients": [{"email": "a@example.be", "campaign": "c\u0000"}]},
+                              headers=auth)
+    assert links.status == 400
+
+
+async def test_concurrent_suppress_and_lift_of_one_address_never_fail(client, auth):
+    import asyncio
+
+    async def put():
+        response = await client.put("/v1/suppressions/race@example.be", json={"scope": "events"}, headers=auth)
+        assert response.status in (200, 201)
+
+    async def lift():
+        response = await client.delete("/v1/suppressions/race@example.be", params={"scope": "events"},
+                                       json={"evidence": "test"}, headers=auth)
+        assert response.status in (200, 404)
+
+    for _ in range(40):
+        await asyncio.gather(put(), put(), lift(), put(), lift())

@@ -69,3 +69,15 @@ async def test_a_message_over_the_size_limit_is_413(aiohttp_client, settings, po
     response = await small.post("/v1/inbound", data=RAW + b"x" * 20_000, headers=inbound_auth)
     assert response.status == 413 and (await response.json())["error"]["code"] == "message_too_large"
     assert await pool.fetchval("SELECT count(*) FROM inbound_messages") == 0
+
+
+async def test_the_same_message_with_an_extra_header_is_a_duplicate(client, pool):
+    from tests.conftest import make_key
+
+    key = await make_key(pool, "inbound")
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "message/rfc822"}
+    raw = b"From: a@example.be\r\nTo: info@cetit.be\r\nSubject: vraag\r\nMessage-ID: <same-1@example.be>\r\n\r\nHallo\r\n"
+    first = await client.post("/v1/inbound", data=raw, headers=headers)
+    again = await client.post("/v1/inbound", data=b"X-Spam-Score: 1\r\n" + raw, headers=headers)
+    assert first.status == 202 and again.status == 200
+    assert (await again.json()) == {"id": (await first.json())["id"], "duplicate": True}

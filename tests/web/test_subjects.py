@@ -62,3 +62,12 @@ async def test_gdpr_endpoints_need_an_admin_key(client, pool):
     assert (await client.post("/v1/erasure", json={"email": "a@example.be"}, headers=headers)).status == 403
     assert (await client.get("/v1/subjects/a@example.be", headers=headers)).status == 403
     assert (await client.post("/v1/erasure", json={}, headers={"Authorization": "Bearer x"})).status == 401
+
+
+async def test_an_erased_address_shows_as_suppressed_not_404(client, auth):
+    await client.put("/v1/suppressions/jan@example.be", json={"reason": "unsubscribe", "source": "link"}, headers=auth)
+    await client.post("/v1/erasure", json={"email": "jan@example.be"}, headers=auth)
+    response = await client.get("/v1/suppressions/jan@example.be", headers=auth)
+    assert response.status == 200
+    [entry] = (await response.json())["suppressions"]
+    assert entry["scope"] == "global" and entry["reason"] == "unsubscribe" and "erased" in entry["note"]

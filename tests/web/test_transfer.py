@@ -100,3 +100,27 @@ async def test_a_bad_line_after_several_batches_rolls_back_the_whole_import(clie
     assert (await client.get("/v1/suppressions/batch1@example.be", headers=auth)).status == 404
     status, summary = await import_body(client, auth, good)
     assert status == 200 and summary["imported"] == 12_000
+
+
+async def test_bad_dates_and_nul_characters_are_invalid_lines_not_errors(client, auth):
+    lines = [json.dumps({"email": "d1@example.be", "created_at": "9999-12-31T23:59:59-14:00"}),
+             json.dumps({"email": "d2@example.be", "note": "a\u0000b"}),
+             json.dumps({"email": "d3@example.be", "created_at": "2026-01-01T00:00:00+00:00"})]
+    status, summary = await import_body(client, auth, "\n".join(lines).encode(), "application/x-ndjson")
+    assert status == 200 and summary["imported"] == 1
+    assert [i["line"] for i in summary["invalid"]] == [1, 2]
+
+
+async def test_an_unclosed_quote_is_reported_and_the_rest_of_the_file_imported(client, auth):
+    body = '"never closed@example.be\n' + "".join(f"q{i}@example.be\n" for i in range(5000))
+    status, summary = await import_body(client, auth, body.encode())
+    assert status == 200
+    assert summary["invalid"][0]["line"] == 1 and "quote" in summary["invalid"][0]["error"]
+    assert summary["imported"] >= 4000
+
+
+async def test_an_erased_address_is_not_imported_back_in_clear(client, auth, pool):
+    await client.post("/v1/erasure", json={"email": "gone@example.be"}, headers=auth)
+    status, summary = await import_body(client, auth, b"gone@example.be\nkept@example.be\n")
+    assert (summary["imported"], summary["already"]) == (1, 1)
+    assert await pool.fetchval("SELECT count(*) FROM suppressions WHERE address = 'gone@example.be'") == 0

@@ -198,3 +198,19 @@ async def test_a_link_from_the_links_api_unsubscribes_by_one_click_and_by_the_pa
     assert not await allowed(client, auth, "a@example.be", "newsletter")
     assert not await allowed(client, auth, "b@example.be", "events")
     assert await allowed(client, auth, "b@example.be", "newsletter")
+
+
+async def test_resubscribe_never_lifts_a_global_unsubscribe_made_another_way(client, auth):
+    await client.put("/v1/suppressions/jan@example.be",
+                     json={"scope": "global", "reason": "unsubscribe", "source": "reply"}, headers=auth)
+    response = await client.post(f"/u/{token_for()}/resubscribe", data={"scope": "global"})
+    assert response.status == 409
+    assert not await allowed(client, auth)
+
+
+async def test_pages_name_the_scope_in_words(client):
+    token = token_for()
+    done = await (await client.post(f"/u/{token}", data={"confirm": "yes", "choice": "scope"})).text()
+    assert "is uitgeschreven voor de nieuwsbrief" in done
+    back = await (await client.post(f"/u/{token}/resubscribe", data={"scope": "newsletter", "lang": "en"})).text()
+    assert "is subscribed to the newsletter again" in back and "global" not in back

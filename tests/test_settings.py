@@ -1,0 +1,37 @@
+"""Settings from the environment: working defaults, and a clear error naming a bad variable."""
+
+import pytest
+
+from service.settings import SettingsError, load_settings
+
+BASE = {"OPTOUT_SECRET_KEYS": "k" * 32, "OPTOUT_HASH_KEY": "h" * 32}
+
+
+def test_defaults_work_on_a_laptop(tmp_path):
+    settings = load_settings({"OPTOUT_VAR_DIR": str(tmp_path)})
+    assert (settings.port, settings.host, settings.smtp_port, settings.gateway_port) == (8080, "127.0.0.1", 8025, 8587)
+    assert settings.public_url == "http://127.0.0.1:8080" and settings.mailto == "info@cetit.be"
+    assert settings.database_url is None and settings.max_message_bytes == 26214400
+    assert (tmp_path / "secret_key").exists() and (tmp_path / "hash_key").exists()
+    assert load_settings({"OPTOUT_VAR_DIR": str(tmp_path)}).secret_keys == settings.secret_keys
+
+
+def test_secret_keys_are_newest_first():
+    settings = load_settings({**BASE, "OPTOUT_SECRET_KEYS": "n" * 20 + ", " + "o" * 20})
+    assert settings.secret_keys == ("n" * 20, "o" * 20)
+
+
+@pytest.mark.parametrize("name, value, says", [
+    ("OPTOUT_SMTP_PORT", "abc", "OPTOUT_SMTP_PORT must be a port number, got 'abc'"),
+    ("PORT", "70000", "PORT must be a port number"),
+    ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY must be at least 1"),
+    ("OPTOUT_GATEWAY_AUTH", "never", "OPTOUT_GATEWAY_AUTH must be one of loopback, always"),
+    ("OPTOUT_RELAY_URL", "http://relay", "OPTOUT_RELAY_URL must be a URL like smtp://host"),
+    ("OPTOUT_MAILTO", "info@cetit.be\r\nBcc: x@evil.be", "OPTOUT_MAILTO must be an email address"),
+    ("DATABASE_URL", "mysql://x", "DATABASE_URL must start with postgresql://"),
+    ("OPTOUT_SECRET_KEYS", "short", "shorter than 16"),
+])
+def test_a_bad_value_is_named(name, value, says):
+    with pytest.raises(SettingsError) as error:
+        load_settings({**BASE, name: value})
+    assert says in str(error.value)
