@@ -23,7 +23,7 @@ from aiohttp import web
 from service.storage.db import create_pool
 
 from .check_bulk import load_suppressions, recipients
-from .harness import fresh_schema, median, report, running_service, serve, verdict
+from .harness import fresh_schema, load_summary, median, report, running_service, serve, verdict
 
 POOL_SIZE = 10  # the service's default pool (storage.db.create_pool)
 ADDRESSES = 100_000  # as in check_bulk: one in ten suppressed
@@ -73,14 +73,7 @@ async def _drive(url: str, headers: dict, emails: list[str], concurrency: int, d
         await asyncio.gather(*(client(n, session, started + duration) for n in range(concurrency)))
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu
-    latencies.sort()
-    return {
-        "rps": len(latencies) / elapsed,
-        "p50": latencies[len(latencies) // 2],
-        "p99": latencies[int(len(latencies) * 0.99)],
-        "errors": errors,
-        "client_cpu": cpu / elapsed,
-    }
+    return load_summary(latencies, elapsed, errors, cpu)
 
 
 async def measure(

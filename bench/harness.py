@@ -105,3 +105,15 @@ def report(name: str, unit: str, service: float, baseline: float) -> float:
 
 def verdict(target: str, met: bool) -> None:
     print(f"  target {target}: {'pass' if met else 'miss'} (info only)")
+
+
+def load_summary(latencies: list[float], elapsed: float, errors: int, cpu: float) -> dict:
+    """Requests per second, p50 and p99 latency, and the load process's CPU share of a run."""
+    latencies.sort()
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50": latencies[len(latencies) // 2],
+        "p99": latencies[int(len(latencies) * 0.99)],
+        "errors": errors,
+        "client_cpu": cpu / elapsed,
+    }

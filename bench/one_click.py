@@ -32,7 +32,7 @@ from service.domain.unsubscribe import ONE_CLICK_BODY, link_for
 from service.settings import Settings
 from service.storage.db import create_pool
 
-from .harness import fresh_schema, median, report, serve, verdict
+from .harness import fresh_schema, load_summary, median, report, serve, verdict
 
 POOL_SIZE = 10  # the service's default pool (storage.db.create_pool)
 SCOPE = "newsletter"
@@ -110,16 +110,8 @@ async def timed(senders: list[Callable[[str], Awaitable[bool]]], items: list[str
     started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(client(send, started + duration) for send in senders))
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    latencies.sort()
-    return {
-        "rps": len(latencies) / elapsed,
-        "p50": latencies[len(latencies) // 2],
-        "p99": latencies[int(len(latencies) * 0.99)],
-        "errors": errors,
-        "sent": len(latencies),
-        "exhausted": len(latencies) == len(items),
-        "client_cpu": cpu / elapsed,
-    }
+    return {**load_summary(latencies, elapsed, errors, cpu),
+            "sent": len(latencies), "exhausted": len(latencies) == len(items)}
 
 
 async def measure(
