@@ -8,12 +8,13 @@ import asyncio
 import logging
 import sys
 
-from . import check_bulk, check_single, import_1m, inbound, one_click
+from . import check_bulk, check_single, gateway, import_1m, inbound, one_click
 from .harness import DATABASE_VARIABLES, database_url
 
 BENCHMARKS = {
     "check_bulk": check_bulk,
     "check_single": check_single,
+    "gateway": gateway,
     "import_1m": import_1m,
     "inbound": inbound,
     "one_click": one_click,
@@ -32,9 +33,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     option = parser.add_argument
     option("--repeat", type=int, default=3, help="timed runs after the warm-up; medians are shown (3)")
-    option("--recipients", type=int, default=100_000, help="check_bulk: recipients per check (100000)")
+    option("--recipients", type=int, default=100_000,
+           help="check_bulk, gateway: recipients per check (100000)")
     option("--concurrency", type=int, default=32, help="check_single, one_click: concurrent clients (32)")
-    option("--duration", type=float, default=5.0, help="check_single, one_click: seconds per timed run (5)")
+    option("--duration", type=float, default=5.0,
+           help="check_single, one_click, gateway: seconds per timed run (5)")
+    option("--senders", type=int, default=8, help="gateway: concurrent SMTP clients (8)")
     option("--rows", type=int, default=1_000_000, help="import_1m: rows in the CSV file (1000000)")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in BENCHMARKS]

@@ -14,11 +14,13 @@ exponential backoff; a 4xx raises OptoutError at once with the server's code and
 from __future__ import annotations
 
 import asyncio
+import io
 import random
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 import aiohttp
+import orjson
 from urllib.parse import quote
 
 MAX_CHECK = 100_000
@@ -37,8 +39,9 @@ class OptoutUnavailable(Exception):
     """The service or its database could not be reached after every retry: do not send."""
 
 
-@dataclass(frozen=True)
-class CheckResult:
+class CheckResult(NamedTuple):
+    """One recipient's answer (a tuple: 100,000 of them are built several times faster)."""
+
     email: str
     allowed: bool
     reason: str | None = None
@@ -120,18 +123,27 @@ class OptoutClient:
     async def _request(self, method: str, path: str, **kwargs) -> Any:
         """Send with retries on 503 and connection errors; raise OptoutError on a 4xx."""
         headers = {**self._headers, **kwargs.pop("headers", {})}
+        payload = kwargs.pop("data", None)
+        if "json" in kwargs:  # orjson: a 100,000-address body is encoded several times faster
+            payload = orjson.dumps(kwargs.pop("json"))
+            headers["Content-Type"] = "application/json"
         last: Exception | None = None
         for attempt in range(self._retries + 1):
             if attempt:
                 await asyncio.sleep(self._backoff * 2 ** (attempt - 1) * (1 + random.random()))
             try:
+                data = io.BytesIO(payload) if payload is not None else None  # a fresh body for each try
                 async with self._http().request(
-                    method, self.base_url + path, headers=headers, **kwargs
+                    method, self.base_url + path, headers=headers, data=data, **kwargs
                 ) as response:
                     if response.status in (502, 503, 504):
                         last = OptoutUnavailable(f"{method} {path}: {response.status}")
                         continue
-                    body = await response.json(content_type=None)
+                    raw = await response.read()
+                    try:
+                        body = orjson.loads(raw) if raw else None
+                    except orjson.JSONDecodeError:
+                        body = None
                     if response.status >= 400:
                         error = (body or {}).get("error", {}) if isinstance(body, dict) else {}
                         raise OptoutError(response.status, error.get("code", "error"), error.get("message", ""))

@@ -88,3 +88,11 @@ async def test_503_and_connection_errors_are_retried_then_raised(unused_tcp_port
     async with OptoutClient(f"http://127.0.0.1:{unused_tcp_port_factory()}", "k", retries=2, backoff=0.01) as optout:
         with pytest.raises(OptoutUnavailable):
             await optout.check(["a@example.be"])
+
+
+async def test_a_full_size_check_goes_through_the_client(base_url, admin_key):
+    emails = [f"user{i}@example.be" for i in range(100_000)]
+    async with OptoutClient(base_url, admin_key) as optout:
+        await optout.suppress("user99999@example.be")
+        results = await optout.check(emails, scope="newsletter")
+    assert len(results) == 100_000 and results[-1].allowed is False and results[0].allowed is True

@@ -8,9 +8,12 @@ is either temporary (the relay is down, or answers 4xx: try again later) or perm
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import socket
 import ssl
 from dataclasses import dataclass
-from typing import Sequence
+from typing import AsyncIterator, Iterator, Sequence
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -52,19 +55,55 @@ class Relay:
     def __repr__(self) -> str:  # never show the password
         return f"Relay({self.host}:{self.port}, tls={'implicit' if self.implicit_tls else 'starttls-if-offered'})"
 
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator["RelaySession"]:
+        """One connection for several messages (the gateway's copies of one mail)."""
+        client = aiosmtplib.SMTP(
+            hostname=self.host, port=self.port, username=self.username, password=self.password,
+            use_tls=self.implicit_tls, start_tls=None if not self.implicit_tls else False,
+            timeout=self.timeout, local_hostname=_local_hostname(),
+        )
+        with _relay_errors():
+            await client.connect()
+        try:
+            yield RelaySession(client)
+        finally:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError, ssl.SSLError):
+                client.close()
+
     async def send(self, message: bytes, sender: str, recipients: Sequence[str]) -> str:
         """Hand one message to the relay; return its reply, or raise RelayError."""
-        try:
-            _refused, reply = await aiosmtplib.send(
-                message, sender=sender, recipients=list(recipients), hostname=self.host, port=self.port,
-                username=self.username, password=self.password, use_tls=self.implicit_tls,
-                start_tls=None if not self.implicit_tls else False, timeout=self.timeout,
-            )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = [r.code for r in exc.recipients]
-            raise RelayError(f"relay refused the recipients ({codes})", all(c < 500 for c in codes)) from None
-        except aiosmtplib.SMTPResponseException as exc:
-            raise RelayError(f"relay answered {exc.code}", exc.code < 500) from None
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
-            raise RelayError(f"relay unreachable ({exc.__class__.__name__})", True) from None
+        async with self.session() as session:
+            return await session.send(message, sender, recipients)
+
+
+@dataclass(frozen=True)
+class RelaySession:
+    client: aiosmtplib.SMTP
+
+    async def send(self, message: bytes, sender: str, recipients: Sequence[str]) -> str:
+        with _relay_errors():
+            _refused, reply = await self.client.sendmail(sender, list(recipients), message)
         return reply
+
+
+@contextlib.contextmanager
+def _relay_errors() -> Iterator[None]:
+    """aiosmtplib's exceptions as RelayError, temporary (retry) or permanent (5xx)."""
+    try:
+        yield
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        codes = [r.code for r in exc.recipients]
+        raise RelayError(f"relay refused the recipients ({codes})", all(c < 500 for c in codes)) from None
+    except aiosmtplib.SMTPResponseException as exc:
+        raise RelayError(f"relay answered {exc.code}", exc.code < 500) from None
+    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
+        raise RelayError(f"relay unreachable ({exc.__class__.__name__})", True) from None
+
+
+@functools.cache
+def _local_hostname() -> str:
+    """The name given in EHLO, looked up once (aiosmtplib would resolve it on every connection)."""
+    return socket.getfqdn()

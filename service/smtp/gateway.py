@@ -168,11 +168,17 @@ class GatewayHandler:
     async def _relay(self, sender: str, copies: list[tuple[str, bytes]]) -> str:
         """Relay every copy; queue durably what the relay did not take; 451 if nothing went out."""
         failed: list[tuple[str, bytes, RelayError]] = []
-        for recipient, message in copies:
-            try:
-                await self.config.relay.send(message, sender, [recipient])
-            except RelayError as exc:
-                failed.append((recipient, message, exc))
+        sent = 0
+        try:
+            async with self.config.relay.session() as relay:  # one connection for every copy
+                for recipient, message in copies:
+                    try:
+                        await relay.send(message, sender, [recipient])
+                    except RelayError as exc:
+                        failed.append((recipient, message, exc))
+                    sent += 1
+        except RelayError as exc:  # no connection at all: every copy not tried is retried
+            failed += [(recipient, message, exc) for recipient, message in copies[sent:]]
         if not failed:
             return RELAYED
         if len(failed) == len(copies):

@@ -101,12 +101,10 @@ async def test_relay_down_gives_451_and_nothing_is_sent(pool, settings, unused_t
         await gateway.stop()
 
 
-async def test_copies_the_relay_did_not_take_are_queued_and_sent_later(pool, settings, sink):
-    from service.mail.relay import RelayError
+async def test_copies_the_relay_did_not_take_are_queued_and_sent_later(pool, settings, sink, monkeypatch):
+    from service.mail.relay import RelayError, RelaySession
 
-    gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{sink.port}")
-    relay = gateway.config.relay
-    real_send = relay.send.__func__
+    real_send = RelaySession.send
     calls = 0
 
     async def flaky(self, message, sender, recipients):
@@ -116,7 +114,8 @@ async def test_copies_the_relay_did_not_take_are_queued_and_sent_later(pool, set
             raise RelayError("relay answered 421", True)
         return await real_send(self, message, sender, recipients)
 
-    object.__setattr__(relay, "send", flaky.__get__(relay))
+    monkeypatch.setattr(RelaySession, "send", flaky)
+    gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{sink.port}")
     try:
         await asyncio.to_thread(send, gateway.port, ["a@example.be", "b@example.be", "c@example.be"])
         assert len(sink.messages) == 2
