@@ -20,6 +20,7 @@ from pathlib import Path
 
 import aiosmtplib
 
+from service.domain import mime
 from service.domain.mime import SAFE_POLICY
 from service.domain.tokens import TokenSigner
 from service.settings import Settings
@@ -70,13 +71,17 @@ async def _send_all(port: int, messages: list[bytes], concurrency: int) -> dict:
     return {"seconds": time.perf_counter() - started, "failures": failures}
 
 
-def parse_rate(messages: list[bytes], repeat: int) -> float:
+def plain_parse(raw: bytes) -> object:
+    return email.message_from_bytes(raw, policy=SAFE_POLICY)
+
+
+def parse_rate(messages: list[bytes], repeat: int, parse=plain_parse) -> float:
     """The raw baseline: message_from_bytes with the worker's policy, best of `repeat` runs."""
     best = 0.0
     for _ in range(repeat):
         started = time.perf_counter()
         for raw in messages:
-            email.message_from_bytes(raw, policy=SAFE_POLICY)
+            parse(raw)
         best = max(best, len(messages) / (time.perf_counter() - started))
     return best
 
@@ -109,3 +114,7 @@ async def run(dsn: str, args: argparse.Namespace) -> None:
     baseline = parse_rate(messages, getattr(args, "repeat", 3))
     ratio = report("inbound worker", "messages", classified, baseline)
     verdict(f"worker >= {TARGET_RATIO} x raw parse rate", ratio >= TARGET_RATIO)
+    # The worker parses with SAFE_POLICY plus a per-message header memo (mime.parse), which is
+    # faster than the plain standard-library parse above: its own parse rate, for comparison.
+    report("inbound worker vs its own parse", "messages", classified,
+           parse_rate(messages, getattr(args, "repeat", 3), parse=mime.parse))

@@ -128,24 +128,30 @@ async def release_after_error(
     )
 
 
+# A statement does not see the rows it inserts itself, so the new bounce (when it is new)
+# is counted from what the INSERT returns.
+RECORD_AND_COUNT_SOFT_BOUNCE = """
+WITH inserted AS (
+    INSERT INTO soft_bounces (address, message_id, status) VALUES ($1, $2, $3)
+    ON CONFLICT (address, message_id) DO NOTHING
+    RETURNING at
+)
+SELECT (SELECT count(*) FROM soft_bounces WHERE address = $1 AND at > now() - make_interval(days => $4))
+     + (SELECT count(*) FROM inserted WHERE at > now() - make_interval(days => $4))
+"""
+
+
 async def count_soft_bounce(
     conn: asyncpg.Connection, address: str, message_id: uuid.UUID, status: str, days: int
 ) -> int:
     """Record one soft bounce and return how many the address had within `days`.
 
     The advisory lock serialises the count per address, so two workers recording the
-    last two bounces at once cannot both see one short of the limit.
+    last two bounces at once cannot both see one short of the limit. It is taken in a
+    statement of its own: the count must read a snapshot taken after the lock is held.
     """
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", address)
-    await conn.execute(
-        """INSERT INTO soft_bounces (address, message_id, status) VALUES ($1, $2, $3)
-           ON CONFLICT (address, message_id) DO NOTHING""",
-        address, message_id, status,
-    )
-    return await conn.fetchval(
-        "SELECT count(*) FROM soft_bounces WHERE address = $1 AND at > now() - make_interval(days => $2)",
-        address, days,
-    )
+    return await conn.fetchval(RECORD_AND_COUNT_SOFT_BOUNCE, address, message_id, status, days)
 
 
 async def queue_counts(conn: asyncpg.Connection) -> dict[str, int]:
