@@ -17,7 +17,7 @@ from email.message import Message
 
 from .bounce_rules import is_hard
 from .mime import (addresses_in, content_param, content_type, first_address, header, header_values, html_text,
-                   part_text, raw_header, walk)
+                   part_text, raw_header, report_field_groups, walk)
 
 _BOUNCE_SENDER = re.compile(
     r"^(?:mailer[-_]?daemon|postmaster|post_master|mail[-_ ]?delivery[-_ ]?(?:system|subsystem)?|sysadmin)@", re.I
@@ -78,30 +78,8 @@ def _local_address(value: str) -> str:
 
 
 def _delivery_status_blocks(part: Message) -> list[dict[str, str]]:
-    """The field groups of a message/delivery-status part, with lower-case names."""
-    payload = part.get_payload()
-    blocks: list[dict[str, str]] = []
-    if isinstance(payload, list):
-        for block in payload:
-            try:
-                blocks.append({k.lower(): str(v) for k, v in block.items()})
-            except Exception:
-                continue
-        return blocks
-    text = part_text(part)
-    for chunk in re.split(r"\r?\n\s*\r?\n", text):
-        fields: dict[str, str] = {}
-        last = None
-        for line in chunk.splitlines():
-            if line[:1] in (" ", "\t") and last:
-                fields[last] += " " + line.strip()
-            elif ":" in line:
-                name, _, value = line.partition(":")
-                last = name.strip().lower()
-                fields[last] = value.strip()
-        if fields:
-            blocks.append(fields)
-    return blocks
+    """The field groups of a message/delivery-status part, by lower-case name."""
+    return [dict(group) for group in report_field_groups(part)]
 
 
 def _failure_from_fields(fields: dict[str, str], explanation: str) -> Failure | None:

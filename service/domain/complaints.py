@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.message import Message
 
-from .mime import addresses_in, content_type, part_text, raw_header, walk
+from .mime import addresses_in, content_type, part_text, raw_header, report_field_groups, walk
 
 JMRP_HEADER = "X-HmXmrOriginalRecipient"
 
@@ -22,20 +22,8 @@ class Complaint:
 
 
 def _report_fields(part: Message) -> list[tuple[str, str]]:
-    payload = part.get_payload()
-    fields: list[tuple[str, str]] = []
-    if isinstance(payload, list):
-        for block in payload:
-            try:
-                fields.extend((k.lower(), str(v)) for k, v in block.items())
-            except Exception:
-                continue
-        return fields
-    for line in part_text(part).splitlines():
-        name, sep, value = line.partition(":")
-        if sep:
-            fields.append((name.strip().lower(), value.strip()))
-    return fields
+    """Every field of a message/feedback-report part, repeated names kept."""
+    return [field for group in report_field_groups(part) for field in group]
 
 
 def _attached(msg: Message) -> Message | None:

@@ -314,3 +314,33 @@ def addresses_in(text: str) -> list[str]:
 def first_address(value: str) -> str | None:
     found = addresses_in(value)
     return found[0] if found else None
+
+
+def report_field_groups(part: Message) -> list[list[tuple[str, str]]]:
+    """The field groups of a machine-readable report part (RFC 3464 delivery-status,
+    RFC 5965 feedback-report): (lower-case name, value) pairs, repeated names kept.
+
+    Parsed by the email package when it gave a list of header blocks; else read from the
+    part's text, groups split by blank lines, continuation lines joined.
+    """
+    payload = part.get_payload()
+    groups: list[list[tuple[str, str]]] = []
+    if isinstance(payload, list):
+        for block in payload:
+            try:
+                groups.append([(k.lower(), str(v)) for k, v in block.items()])
+            except Exception:  # a defective block must not hide the others
+                continue
+        return groups
+    for chunk in re.split(r"\r?\n\s*\r?\n", part_text(part)):
+        fields: list[tuple[str, str]] = []
+        for line in chunk.splitlines():
+            if line[:1] in (" ", "\t") and fields:
+                name, value = fields[-1]
+                fields[-1] = (name, value + " " + line.strip())
+            elif ":" in line:
+                name, _, value = line.partition(":")
+                fields.append((name.strip().lower(), value.strip()))
+        if fields:
+            groups.append(fields)
+    return groups
