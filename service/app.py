@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from importlib import resources
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -23,7 +24,9 @@ from .web.middlewares import auth_middleware, errors_middleware, observe_middlew
 from .web.routes import setup_routes
 
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+# Package data (the top-level templates/ folder installed as service.templates). A regular
+# package installed as files: its folder is a real path, as aiohttp's static route needs.
+TEMPLATES = Path(str(resources.files("service.templates")))
 
 
 def create_app(settings: Settings, pool: asyncpg.Pool | None = None) -> web.Application:

@@ -20,6 +20,8 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
+    database_read_url: str | None = None
+    read_max_lag_ms: int = 1000
     host: str = "127.0.0.1"
     port: int = 8080
     web_concurrency: int = 1
@@ -36,6 +38,7 @@ class Settings:
     link_max_age_days: int = 90
     soft_bounce_limit: int = 3
     soft_bounce_days: int = 30
+    retention_days: int = 90
     log_format: str = "text"
     var_dir: Path = field(default_factory=lambda: Path("var"))
 
@@ -56,7 +59,7 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+def _whole_number(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -64,9 +67,16 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < 1:
-        raise SettingsError(f"{name} must be at least 1, got {raw!r}")
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {raw!r}")
     return value
+
+
+def _database_url(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name) or None
+    if raw and urlsplit(raw).scheme not in ("postgres", "postgresql"):
+        raise SettingsError(f"{name} must start with postgresql://")
+    return raw
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -110,6 +120,24 @@ def _kept_secret(var_dir: Path, filename: str, what: str) -> str:
     return value
 
 
+def _deployment_secret(env: Mapping[str, str], name: str, var_dir: Path, filename: str) -> str:
+    """A secret from the environment; generated into var/ only on a laptop (no DATABASE_URL).
+
+    In a deployment several hosts share one database: a key generated per host would make
+    the links of one host fail on the next, and let erased people come back.
+    """
+    value = env.get(name)
+    if value:
+        return value
+    if env.get("DATABASE_URL"):
+        raise SettingsError(
+            f"{name} must be set when DATABASE_URL is set: every host of a deployment needs the same "
+            f"key (generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))', "
+            f"and back it up with the database)"
+        )
+    return _kept_secret(var_dir, filename, name)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build the settings from the environment; raise SettingsError naming the bad variable."""
     env = os.environ if env is None else env
@@ -119,30 +147,30 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if urlsplit(public_url).scheme not in ("http", "https"):
         raise SettingsError(f"OPTOUT_PUBLIC_URL must start with http:// or https://, got {public_url!r}")
 
-    raw_keys = env.get("OPTOUT_SECRET_KEYS")
-    if raw_keys:
-        keys = tuple(k.strip() for k in raw_keys.split(",") if k.strip())
-        if not keys:
-            raise SettingsError("OPTOUT_SECRET_KEYS must hold at least one key")
-        short = [i + 1 for i, k in enumerate(keys) if len(k) < 16]
-        if short:
-            raise SettingsError(f"OPTOUT_SECRET_KEYS: key {short[0]} is shorter than 16 characters")
-    else:
-        keys = (_kept_secret(var_dir, "secret_key", "OPTOUT_SECRET_KEYS"),)
+    database_url = _database_url(env, "DATABASE_URL")
+    database_read_url = _database_url(env, "DATABASE_READ_URL")
+    if database_read_url and not database_url:
+        raise SettingsError("DATABASE_READ_URL needs DATABASE_URL: a standby serves reads for a primary")
 
-    hash_key = env.get("OPTOUT_HASH_KEY") or _kept_secret(var_dir, "hash_key", "OPTOUT_HASH_KEY")
+    raw_keys = _deployment_secret(env, "OPTOUT_SECRET_KEYS", var_dir, "secret_key")
+    keys = tuple(k.strip() for k in raw_keys.split(",") if k.strip())
+    if not keys:
+        raise SettingsError("OPTOUT_SECRET_KEYS must hold at least one key")
+    short = [i + 1 for i, k in enumerate(keys) if len(k) < 16]
+    if short:
+        raise SettingsError(f"OPTOUT_SECRET_KEYS: key {short[0]} is shorter than 16 characters")
+
+    hash_key = _deployment_secret(env, "OPTOUT_HASH_KEY", var_dir, "hash_key")
     if len(hash_key) < 16:
         raise SettingsError("OPTOUT_HASH_KEY must be at least 16 characters long")
 
-    database_url = env.get("DATABASE_URL") or None
-    if database_url and urlsplit(database_url).scheme not in ("postgres", "postgresql"):
-        raise SettingsError("DATABASE_URL must start with postgresql://")
-
     return Settings(
         database_url=database_url,
+        database_read_url=database_read_url,
+        read_max_lag_ms=_whole_number(env, "OPTOUT_READ_MAX_LAG_MS", 1000, minimum=0),
         host=env.get("OPTOUT_HOST") or "127.0.0.1",
         port=port,
-        web_concurrency=_positive_int(env, "WEB_CONCURRENCY", 1),
+        web_concurrency=_whole_number(env, "WEB_CONCURRENCY", 1),
         public_url=public_url,
         secret_keys=keys,
         mailto=_address(env, "OPTOUT_MAILTO", "info@cetit.be"),
@@ -152,10 +180,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         relay_url=_url(env, "OPTOUT_RELAY_URL", ("smtp", "smtps")),
         forward_to=_address(env, "OPTOUT_FORWARD_TO", None),
         hash_key=hash_key.encode(),
-        max_message_bytes=_positive_int(env, "OPTOUT_MAX_MESSAGE_BYTES", 26214400),
-        link_max_age_days=_positive_int(env, "OPTOUT_LINK_MAX_AGE_DAYS", 90),
-        soft_bounce_limit=_positive_int(env, "OPTOUT_SOFT_BOUNCE_LIMIT", 3),
-        soft_bounce_days=_positive_int(env, "OPTOUT_SOFT_BOUNCE_DAYS", 30),
+        max_message_bytes=_whole_number(env, "OPTOUT_MAX_MESSAGE_BYTES", 26214400),
+        link_max_age_days=_whole_number(env, "OPTOUT_LINK_MAX_AGE_DAYS", 90, minimum=0),
+        soft_bounce_limit=_whole_number(env, "OPTOUT_SOFT_BOUNCE_LIMIT", 3),
+        soft_bounce_days=_whole_number(env, "OPTOUT_SOFT_BOUNCE_DAYS", 30),
+        retention_days=_whole_number(env, "OPTOUT_RETENTION_DAYS", 90),
         log_format=_choice(env, "OPTOUT_LOG_FORMAT", "text", ("text", "json")),
         var_dir=var_dir,
     )

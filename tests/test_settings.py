@@ -30,8 +30,34 @@ def test_secret_keys_are_newest_first():
     ("OPTOUT_MAILTO", "info@cetit.be\r\nBcc: x@evil.be", "OPTOUT_MAILTO must be an email address"),
     ("DATABASE_URL", "mysql://x", "DATABASE_URL must start with postgresql://"),
     ("OPTOUT_SECRET_KEYS", "short", "shorter than 16"),
+    ("OPTOUT_LINK_MAX_AGE_DAYS", "-1", "OPTOUT_LINK_MAX_AGE_DAYS must be at least 0"),
+    ("OPTOUT_RETENTION_DAYS", "0", "OPTOUT_RETENTION_DAYS must be at least 1"),
+    ("OPTOUT_READ_MAX_LAG_MS", "soon", "OPTOUT_READ_MAX_LAG_MS must be a whole number"),
+    ("DATABASE_READ_URL", "mysql://standby", "DATABASE_READ_URL must start with postgresql://"),
 ])
 def test_a_bad_value_is_named(name, value, says):
     with pytest.raises(SettingsError) as error:
         load_settings({**BASE, name: value})
     assert says in str(error.value)
+
+
+def test_a_link_max_age_of_zero_is_valid():
+    assert load_settings({**BASE, "OPTOUT_LINK_MAX_AGE_DAYS": "0"}).link_max_age_days == 0
+
+
+def test_standby_retention_and_lag_have_working_defaults():
+    settings = load_settings({**BASE, "DATABASE_URL": "postgresql://db/optout"})
+    assert (settings.database_read_url, settings.read_max_lag_ms, settings.retention_days) == (None, 1000, 90)
+    standby = load_settings({**BASE, "DATABASE_URL": "postgresql://db/optout",
+                             "DATABASE_READ_URL": "postgresql://standby/optout", "OPTOUT_READ_MAX_LAG_MS": "0"})
+    assert (standby.database_read_url, standby.read_max_lag_ms) == ("postgresql://standby/optout", 0)
+
+
+@pytest.mark.parametrize("missing", ["OPTOUT_SECRET_KEYS", "OPTOUT_HASH_KEY"])
+def test_a_deployment_refuses_to_start_without_its_shared_keys(missing, tmp_path):
+    env = {**BASE, "DATABASE_URL": "postgresql://db/optout", "OPTOUT_VAR_DIR": str(tmp_path)}
+    del env[missing]
+    with pytest.raises(SettingsError) as error:
+        load_settings(env)
+    assert f"{missing} must be set when DATABASE_URL is set" in str(error.value)
+    assert not any(tmp_path.iterdir())  # nothing generated on the host

@@ -4,7 +4,7 @@ The payload is short (canonical address, scope, optional campaign; itsdangerous 
 the issue time). OPTOUT_SECRET_KEYS lists keys newest first: the first signs, all
 verify (itsdangerous wants them oldest first, so the list is reversed). An expired
 signature is still a valid signature: the link keeps unsubscribing forever, and only
-resubscribing is limited by age.
+resubscribing is limited by age (a max age of zero: links never resubscribe).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class TokenSigner:
         """The claim of a token signed by any current key, however old; else BadToken."""
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
             raise BadToken("This link is not valid.")
-        expired = False
+        expired = self.max_age <= timedelta(0)  # OPTOUT_LINK_MAX_AGE_DAYS=0: never resubscribes
         try:
             payload, signed_at = self._serializer.loads(
                 token, max_age=self.max_age.total_seconds(), return_timestamp=True

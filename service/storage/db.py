@@ -5,18 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import json
 import re
 import warnings
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import AsyncIterator
-
-import json
 
 import asyncpg
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "sql" / "migrations"
+# Package data (the top-level sql/ folder installed as service.sql): found wherever the
+# package is installed, never beside a source tree.
+MIGRATIONS_DIR: Traversable = resources.files("service.sql") / "migrations"
 # pg_advisory_lock key held while migrating: "optout" in ASCII.
 MIGRATION_LOCK = 0x6F70746F7574
 _MIGRATION_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
@@ -87,22 +90,36 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
     )
 
 
-def migration_files(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, str, Path]]:
+class MigrationsMissing(RuntimeError):
+    """The installed package has no migrations: a broken install, never a database to start on."""
+
+
+def migration_files(directory: Traversable = MIGRATIONS_DIR) -> list[tuple[int, str, Traversable]]:
+    if not directory.is_dir():
+        raise MigrationsMissing(
+            f"no migrations found in {directory}: the optout package is installed without its "
+            "package data; reinstall it from the wheel or with `pip install .`"
+        )
     found = []
-    for path in sorted(directory.glob("*.sql")):
+    for path in sorted(directory.iterdir(), key=lambda p: p.name):
+        if not path.name.endswith(".sql"):
+            continue
         match = _MIGRATION_NAME.fullmatch(path.name)
         if match is None:
             raise RuntimeError(f"migration file {path.name} must be named NNNN_name.sql")
-        found.append((int(match.group(1)), path.stem, path))
+        found.append((int(match.group(1)), path.name.removesuffix(".sql"), path))
+    if not found:
+        raise MigrationsMissing(f"no migration files in {directory}; reinstall the optout package")
     return found
 
 
-async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
+async def migrate(conn: asyncpg.Connection, directory: Traversable = MIGRATIONS_DIR) -> list[str]:
     """Apply pending migrations in order, each in its own transaction.
 
     Several processes may start at once: a session-level advisory lock lets one migrate
     while the others wait, and then find nothing left to do.
     """
+    pending = migration_files(directory)  # a broken install fails before touching the database
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
     try:
         await conn.execute(
@@ -113,11 +130,11 @@ async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) ->
         )
         applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
         done = []
-        for version, name, path in migration_files(directory):
+        for version, name, path in pending:
             if version in applied:
                 continue
             async with conn.transaction():
-                await conn.execute(path.read_text())
+                await conn.execute(path.read_text(encoding="utf-8"))
                 await conn.execute(
                     "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name
                 )

@@ -52,3 +52,9 @@ def test_tokens_are_short_enough_for_a_mail_header():
     signer = TokenSigner([NEW], AGE)
     token = signer.sign("firstname.lastname+newsletter@subdomain.example.be", "newsletter", "2026-11-campaign")
     assert len(token) < 200
+
+
+def test_with_a_max_age_of_zero_every_link_unsubscribes_and_none_resubscribes():
+    signer = TokenSigner([NEW], timedelta(0))
+    claim = signer.verify(signer.sign("jan@example.be", "events"))
+    assert claim.address == "jan@example.be" and claim.expired

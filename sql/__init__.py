@@ -1,0 +1,1 @@
+"""Package data: the numbered migrations under migrations/, applied by service.storage.db."""

@@ -1,0 +1,1 @@
+"""Package data: the Jinja2 pages and, under static/, their style sheets."""
