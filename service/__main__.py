@@ -14,13 +14,14 @@ from .domain.errors import DomainError
 from .domain.suppression import REASONS, SOURCES
 from .logs import configure_logging
 from .settings import SettingsError, load_settings
-from .storage.db import UNAVAILABLE
+from .storage.db import UNAVAILABLE, MigrationsMissing, NoDatabase
 
 log = logging.getLogger("optout")
 
 ENVIRONMENT_HELP = """configuration comes from environment variables (DATABASE_URL, PORT, OPTOUT_HOST,
 WEB_CONCURRENCY, OPTOUT_PUBLIC_URL, OPTOUT_SECRET_KEYS, OPTOUT_HASH_KEY, ...); see README.md.
-Without DATABASE_URL an embedded PostgreSQL runs in ./var/pg."""
+Without DATABASE_URL an embedded PostgreSQL runs in ./var/pg: `run`, `serve` and `migrate`
+create it there; the other commands use it only where it exists (run them in the same folder)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,14 +86,14 @@ def dispatch(args: argparse.Namespace, settings) -> int:
     if args.command == "serve":
         return runner.serve(settings)
     if args.command == "run":
-        return runner.run(settings, runner.all_parts())
+        return runner.run(settings, runner.all_parts(), create_embedded=True)
     if args.command == "inbound":
         return runner.run(settings, [runner.inbound_part])
     if args.command == "worker":
         return runner.run(settings, [runner.worker_part])
     if args.command == "gateway":
         return runner.run(settings, [runner.gateway_part])
-    settings = runner.database_ready(settings, attempts=2)
+    settings = runner.database_ready(settings, attempts=2, create_embedded=args.command == "migrate")
     if args.command == "migrate":
         return commands.migrate(settings)
     if args.command == "keys":
@@ -126,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         return dispatch(args, settings)
     except DomainError as exc:
         print(f"optout: {exc.message}", file=sys.stderr)
+        return 2
+    except (NoDatabase, MigrationsMissing) as exc:
+        print(f"optout: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader went away (`optout keys list | head -1`): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -28,14 +28,15 @@ SHUTDOWN_GRACE = 20.0
 Part = Callable[[Settings, asyncpg.Pool], contextlib.AbstractAsyncContextManager]
 
 
-def database_ready(settings: Settings, attempts: int = 30) -> Settings:
+def database_ready(settings: Settings, attempts: int = 30, create_embedded: bool = False) -> Settings:
     """Start the embedded PostgreSQL when DATABASE_URL is unset, then apply pending migrations.
 
     Long-running parts wait up to `attempts` seconds for a database that is still starting;
-    one-shot commands pass a small number and fail fast.
+    one-shot commands pass a small number and fail fast. Only `run`, `serve` and `migrate`
+    create the embedded database; every other command joins an existing one or fails.
     """
     if settings.database_url is None:
-        _server, uri = start_embedded(settings.var_dir)
+        _server, uri = start_embedded(settings.var_dir, create=create_embedded)
         settings = settings.with_overrides(database_url=uri)
     applied = asyncio.run(migrate_dsn(settings.database_url, attempts))
     if applied:
@@ -134,7 +135,7 @@ def _web_process(settings: Settings) -> None:
 
 def serve(settings: Settings, parts: list[Part] | None = None) -> int:
     """`optout serve`: WEB_CONCURRENCY processes sharing the port through SO_REUSEPORT."""
-    settings = database_ready(settings)
+    settings = database_ready(settings, create_embedded=True)
     if settings.web_concurrency == 1:
         asyncio.run(run_parts(settings, parts or [web_part]))
         return 0
@@ -165,9 +166,9 @@ def serve(settings: Settings, parts: list[Part] | None = None) -> int:
     return 0
 
 
-def run(settings: Settings, parts: list[Part]) -> int:
+def run(settings: Settings, parts: list[Part], create_embedded: bool = False) -> int:
     """`optout run` and the single-part commands: every given part in one process."""
-    settings = database_ready(settings)
+    settings = database_ready(settings, create_embedded=create_embedded)
     asyncio.run(run_parts(settings, parts))
     return 0
 

