@@ -17,7 +17,7 @@ from service.settings import Settings
 from service.storage.db import create_pool, migrate_dsn, start_embedded
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus"
+CORPUS = ROOT / "tests" / "corpus"
 TABLES = ("suppressions", "erased_addresses", "events", "api_keys", "inbound_messages", "soft_bounces", "gateway_outbox")
 
 
