@@ -16,8 +16,9 @@ from .domain.erasure import hmac_pads
 from .domain.tokens import TokenSigner
 from .settings import Settings
 from .storage.db import create_pool
+from .storage.standby import Reads
 from .web.auth import ApiKeys
-from .web.keys import API_KEYS, DB, HASH_PADS, METRICS, SETTINGS, SIGNER
+from .web.keys import API_KEYS, DB, HASH_PADS, METRICS, READS, SETTINGS, SIGNER
 from .web.metrics import Metrics
 from .web.payload import MAX_JSON_BODY
 from .web.middlewares import auth_middleware, errors_middleware, observe_middleware
@@ -44,7 +45,11 @@ def create_app(settings: Settings, pool: asyncpg.Pool | None = None) -> web.Appl
         own = pool is None
         app[DB] = await create_pool(settings.database_url, min_size=1) if own else pool
         app[API_KEYS] = ApiKeys(app[DB])
+        app[READS] = Reads(app[DB], settings.database_read_url, settings.read_max_lag_ms,
+                           served=app[METRICS].reads, lag_gauge=app[METRICS].standby_lag)
+        await app[READS].start()
         yield
+        await app[READS].close()
         if own:
             await app[DB].close()
 

@@ -9,7 +9,7 @@ from ..domain import suppression_list
 from ..domain.errors import InvalidInput
 from ..domain.suppression import GLOBAL, valid_scope
 from .auth import requires
-from .keys import DB, HASH_PADS, METRICS
+from .keys import HASH_PADS, METRICS, READS
 from .payload import json_object
 
 
@@ -20,8 +20,8 @@ async def check_many(request: web.Request) -> web.Response:
     recipients = body.get("recipients")
     if not isinstance(recipients, list):
         raise InvalidInput("'recipients' must be a list of addresses.", field="recipients")
-    async with request.app[DB].acquire() as conn:
-        results = await suppression_list.check(conn, recipients, scope, request.app[HASH_PADS])
+    pads = request.app[HASH_PADS]
+    results = await request.app[READS].read(lambda conn: suppression_list.check(conn, recipients, scope, pads))
     request.app[METRICS].count_checks(results)
     # 100,000 results: orjson encodes them several times faster than the json module.
     return web.Response(body=orjson.dumps({"scope": scope, "results": results}), content_type="application/json")
@@ -33,7 +33,7 @@ async def check_one(request: web.Request) -> web.Response:
     if email is None:
         raise InvalidInput("Give the address as ?email=...", field="email")
     scope = valid_scope(request.query.get("scope", GLOBAL))
-    async with request.app[DB].acquire() as conn:
-        results = await suppression_list.check(conn, [email], scope, request.app[HASH_PADS])
+    pads = request.app[HASH_PADS]
+    results = await request.app[READS].read(lambda conn: suppression_list.check(conn, [email], scope, pads))
     request.app[METRICS].count_checks(results)
     return web.json_response(results[0])

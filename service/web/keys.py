@@ -5,9 +5,11 @@ from aiohttp import web
 
 from ..domain.tokens import TokenSigner
 from ..settings import Settings
+from ..storage.standby import Reads
 from .metrics import Metrics
 
 DB = web.AppKey("db", asyncpg.Pool)
+READS = web.AppKey("reads", Reads)  # checks and listings: the standby when usable, else DB
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 HASH_PADS = web.AppKey("hash_pads", tuple)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class Metrics:
@@ -23,6 +23,15 @@ class Metrics:
         self.suppressions = Counter(
             "optout_suppressions_created_total", "Suppressions created, by reason and source.",
             ["reason", "source"], registry=self.registry,
+        )
+
+        self.reads = Counter(
+            "optout_reads_total", "Checks and listings, by the server that answered them (standby or primary).",
+            ["server"], registry=self.registry,
+        )
+        self.standby_lag = Gauge(
+            "optout_standby_lag_seconds", "How far the standby's replay was behind the primary's WAL at the last probe.",
+            registry=self.registry,
         )
 
     def count_checks(self, results: list[dict]) -> None:

@@ -9,15 +9,14 @@ from ..domain.errors import InvalidInput
 from ..domain.suppression import valid_scope
 from ..storage.db import transaction
 from .auth import requires
-from .keys import DB, KEY_NAME, METRICS, SETTINGS
+from .keys import DB, KEY_NAME, METRICS, READS, SETTINGS
 from .payload import int_query, json_object, text_field, time_query
 
 
 @requires("check")
 async def show(request: web.Request) -> web.Response:
-    async with request.app[DB].acquire() as conn:
-        body = await suppression_list.suppressions_of(conn, request.match_info["email"],
-                                                      request.app[SETTINGS].hash_key)
+    email, hash_key = request.match_info["email"], request.app[SETTINGS].hash_key
+    body = await request.app[READS].read(lambda conn: suppression_list.suppressions_of(conn, email, hash_key))
     return web.json_response(body)
 
 
@@ -61,15 +60,11 @@ async def delete(request: web.Request) -> web.Response:
 @requires("check")
 async def listing(request: web.Request) -> web.Response:
     limit = int_query(request, "limit", 100, 1, 1000)
-    async with request.app[DB].acquire() as conn:
-        body = await suppression_list.page(
-            conn,
-            request.query.get("cursor") or None,
-            limit,
-            request.query.get("reason") or None,
-            request.query.get("scope") or None,
-            time_query(request, "since"),
-        )
+    cursor, since = request.query.get("cursor") or None, time_query(request, "since")
+    reason, scope = request.query.get("reason") or None, request.query.get("scope") or None
+    body = await request.app[READS].read(
+        lambda conn: suppression_list.page(conn, cursor, limit, reason, scope, since)
+    )
     return web.json_response(body)
 
 
@@ -78,6 +73,5 @@ async def events(request: web.Request) -> web.Response:
     email = request.query.get("email")
     if not email:
         raise InvalidInput("Give the address as ?email=...", field="email")
-    async with request.app[DB].acquire() as conn:
-        body = await suppression_list.history(conn, email)
+    body = await request.app[READS].read(lambda conn: suppression_list.history(conn, email))
     return web.json_response({"events": body["events"]})
