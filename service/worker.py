@@ -7,6 +7,10 @@ ran out and another took it over. A worker that dies leaves its batch to be clai
 again when the lease expires. A message that fails three times is quarantined as
 `failed` with its error, and the rest go on. Forwarding happens after the commit and is
 retried with backoff; a forward may, rarely, reach staff twice, but never not at all.
+
+Beside the queue, each worker deletes the raw bytes of messages processed more than
+OPTOUT_RETENTION_DAYS ago, at start and then every `retention_interval`, in batches of
+short statements that skip locked rows, so that it never waits on the queue nor holds it up.
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ class WorkerConfig:
     forward_attempts: int = 10
     forward_backoff: float = 30.0  # doubles after each failure, up to forward_backoff_max
     forward_backoff_max: float = 3600.0
+    retention_interval: float = 600.0  # seconds between two retention passes
+    retention_batch: int = 500  # raw messages deleted per statement
+    retention_pause: float = 0.2  # seconds between two batches of one pass
 
 
 @dataclass
@@ -70,21 +77,63 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; the batch in hand is always finished first."""
         log.info("worker started (batch %d, lease %.0f s)", self.config.batch, self.config.lease_seconds)
+        retention = asyncio.create_task(self.run_retention(stop))
+        try:
+            while not stop.is_set():
+                try:
+                    done = await self.run_once()
+                except UNAVAILABLE + (asyncpg.PostgresConnectionError,) as exc:
+                    log.warning("worker: database unavailable (%s); retrying", exc.__class__.__name__)
+                    done = 0
+                except Exception:  # a bug must not stop the queue: log it and go on after a pause
+                    log.exception("worker: unexpected error; going on")
+                    done = 0
+                if not done:
+                    try:
+                        await asyncio.wait_for(stop.wait(), self.config.idle_seconds)
+                    except asyncio.TimeoutError:
+                        pass
+        except asyncio.CancelledError:
+            retention.cancel()
+            raise
+        finally:
+            await asyncio.gather(retention, return_exceptions=True)  # its batch in hand is finished first
+        log.info("worker stopped")
+
+    async def run_retention(self, stop: asyncio.Event) -> None:
+        """Retention passes at start and every `retention_interval` until `stop`, beside the
+        queue; an error costs one pass, never the queue."""
         while not stop.is_set():
             try:
-                done = await self.run_once()
+                await self.purge_expired_raw(stop)
             except UNAVAILABLE + (asyncpg.PostgresConnectionError,) as exc:
-                log.warning("worker: database unavailable (%s); retrying", exc.__class__.__name__)
-                done = 0
-            except Exception:  # a bug must not stop the queue: log it and go on after a pause
-                log.exception("worker: unexpected error; going on")
-                done = 0
-            if not done:
+                log.warning("retention: database unavailable (%s); trying again at the next pass",
+                            exc.__class__.__name__)
+            except Exception:
+                log.exception("retention: unexpected error; trying again at the next pass")
+            try:
+                await asyncio.wait_for(stop.wait(), self.config.retention_interval)
+            except asyncio.TimeoutError:
+                pass
+
+    async def purge_expired_raw(self, stop: asyncio.Event) -> int:
+        """One retention pass: batches until one comes back short or `stop` is set, each
+        committed on its own, with a pause between them so the database is never hogged."""
+        days, batch, deleted = self.settings.retention_days, self.config.retention_batch, 0
+        try:
+            while True:
+                async with self.pool.acquire() as conn:
+                    count = await inbound_queries.delete_expired_raw(conn, days, batch)
+                deleted += count
+                if count < batch or stop.is_set():
+                    return deleted
                 try:
-                    await asyncio.wait_for(stop.wait(), self.config.idle_seconds)
+                    await asyncio.wait_for(stop.wait(), self.config.retention_pause)
                 except asyncio.TimeoutError:
                     pass
-        log.info("worker stopped")
+        finally:
+            log.log(logging.INFO if deleted else logging.DEBUG,
+                    "retention: deleted %d raw message(s) processed more than %d day(s) ago", deleted, days)
 
     async def run_once(self) -> int:
         """Claim one batch and see it through; return how many messages were claimed."""

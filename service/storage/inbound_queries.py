@@ -1,4 +1,4 @@
-"""The SQL of inbound mail: storing messages, the leased work queue, soft-bounce counts."""
+"""The SQL of inbound mail: storing messages, the leased work queue, soft-bounce counts, retention."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ async def inbound_id_by_dedup_key(conn: asyncpg.Connection, dedup_key: str) -> u
 async def inbound_message(conn: asyncpg.Connection, message_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """SELECT id, status, classification, kind, addresses, actions, error, received_at, processed_at,
-                  forward_attempts, via, size
+                  forward_attempts, via, size, sender, raw_deleted_at
              FROM inbound_messages WHERE id = $1""",
         message_id,
     )
@@ -160,12 +160,13 @@ async def queue_counts(conn: asyncpg.Connection) -> dict[str, int]:
 
 
 # GDPR: the stored messages from or about an address. The raw search finds it wherever it
-# is written; erasures are rare, so the scan is affordable.
+# is written; erasures are rare, so the scan is affordable. A message whose raw bytes were
+# deleted by retention is found by what was kept of it (sender, envelope, addresses).
 MESSAGES_ABOUT_ADDRESS = """
 SELECT id::text AS id, to_json(received_at) #>> '{}' AS received_at, status, classification, subject
   FROM inbound_messages
  WHERE sender = $1 OR mail_from = $1 OR $1 = ANY(addresses)
-    OR position(convert_to($1, 'UTF8') in raw) > 0
+    OR (raw IS NOT NULL AND position(convert_to($1, 'UTF8') in raw) > 0)
  ORDER BY received_at
 """
 
@@ -206,3 +207,38 @@ async def release_held(conn: asyncpg.Connection, message_id: uuid.UUID, forward:
         message_id, forward, [action],
     )
     return result.endswith(" 1")
+
+
+# Retention. The subselect takes at most $2 rows, oldest first, through the partial index
+# inbound_messages_raw_expiry, and SKIP LOCKED passes over any row a worker or a staff
+# member holds at that moment: the statement never waits, and never holds many row locks.
+DELETE_EXPIRED_RAW = """
+UPDATE inbound_messages m
+   SET raw = NULL, subject = NULL, raw_deleted_at = now()
+ WHERE m.id IN (SELECT id FROM inbound_messages
+                 WHERE raw IS NOT NULL AND status IN ('processed', 'forwarded')
+                   AND processed_at < now() - make_interval(days => $1)
+                 ORDER BY processed_at
+                 LIMIT $2
+                 FOR UPDATE SKIP LOCKED)
+"""
+
+
+async def delete_expired_raw(conn: asyncpg.Connection, older_than_days: int, limit: int) -> int:
+    """Delete the raw bytes of at most `limit` messages processed more than `older_than_days`
+    ago; return how many. Run it outside a transaction, so that each batch commits at once.
+
+    Only `processed` and `forwarded` messages qualify: a held message is kept until staff
+    release it (which makes it processed, from then on), and queued and failed ones are not
+    done with. The row stays with what was decided: classification, kind, addresses,
+    actions, sender and the envelope, and the dedup key, so that a late second delivery
+    is still recognised.
+
+    The decoded subject is cleared too: it is the person's own words taken from the
+    message (a name, an address, a question, sometimes an unsubscribe token), no more
+    needed than the body once the message is processed, and keeping it would keep part of
+    the message past the promised period. Nothing reads it after processing: the staff
+    list shows only held and failed messages, which retention leaves alone.
+    """
+    result = await conn.execute(DELETE_EXPIRED_RAW, older_than_days, limit)
+    return int(result.split()[-1])

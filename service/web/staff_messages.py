@@ -1,4 +1,6 @@
-"""The staff console's held messages: list, read (as text, never as HTML), release."""
+"""The staff console's held messages: list, read (as text, never as HTML), release.
+
+A message whose raw bytes retention has deleted is shown by what was kept of it."""
 
 from __future__ import annotations
 
@@ -41,8 +43,10 @@ async def read(request: web.Request, session, form) -> web.Response:
     async with request.app[DB].acquire() as conn:
         row = await inbound_queries.inbound_message(conn, message_id)
         raw = await inbound_queries.inbound_raw(conn, message_id)
-    if row is None or raw is None:
+    if row is None:
         return message(request, session, 404, "Not found", "There is no such message.")
+    if raw is None:
+        return _without_raw(request, session, row)
     try:
         parsed = mime.parse(raw)
         text = mime.body_text(parsed)
@@ -56,6 +60,26 @@ async def read(request: web.Request, session, form) -> web.Response:
         "date": headers.get("Date", ""), "received_at": row["received_at"].isoformat()[:16],
         "status": row["status"], "classification": row["classification"], "error": row["error"], "text": text,
         "can_forward": bool(settings.relay_url and settings.forward_to), "forward_to": settings.forward_to,
+    })
+
+
+def _action_line(action: dict) -> str:
+    details = [action[k] for k in ("scope", "reason", "note") if action.get(k)]
+    line = f"{action.get('type', 'action')}: {action.get('email') or action.get('to') or action.get('value') or ''}"
+    return line.rstrip(": ") + (f" ({', '.join(map(str, details))})" if details else "")
+
+
+def _without_raw(request: web.Request, session, row) -> web.Response:
+    """The record of a message whose raw bytes retention deleted: what was decided, and when."""
+    deleted_at = row["raw_deleted_at"]
+    return render(request, "staff/purged_message.html", {
+        "title": "Message", "session": session, "id": row["id"], "sender": row["sender"],
+        "received_at": row["received_at"].isoformat()[:16].replace("T", " "),
+        "processed_at": row["processed_at"].isoformat()[:16].replace("T", " ") if row["processed_at"] else "",
+        "deleted_at": deleted_at.isoformat()[:10] if deleted_at else None,
+        "retention_days": request.app[SETTINGS].retention_days, "status": row["status"],
+        "classification": row["classification"], "kind": row["kind"], "addresses": list(row["addresses"]),
+        "actions": [_action_line(a) for a in row["actions"] if isinstance(a, dict)],
     })
 
 
