@@ -7,8 +7,9 @@ import subprocess
 import sys
 
 import asyncpg
+import pytest
 
-from service.storage.db import migrate_dsn, migration_files
+from service.storage.db import MigrationsMissing, migrate_dsn, migration_files
 from tests.conftest import ROOT, with_search_path
 
 
@@ -41,3 +42,19 @@ async def test_two_processes_migrating_at_once_apply_each_migration_once(server_
     finally:
         await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await admin.close()
+
+
+def test_an_install_without_its_migrations_stops_with_a_clear_message(tmp_path):
+    with pytest.raises(MigrationsMissing) as missing:
+        migration_files(tmp_path / "migrations")
+    assert "reinstall" in str(missing.value)
+    (tmp_path / "migrations").mkdir()
+    with pytest.raises(MigrationsMissing):
+        migration_files(tmp_path / "migrations")
+
+
+def test_the_migrations_are_found_through_the_installed_package():
+    from importlib import resources
+
+    assert [name for _v, name, _p in migration_files()][0] == "0001_init"
+    assert (resources.files("service.sql") / "migrations" / "0001_init.sql").is_file()
