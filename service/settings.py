@@ -39,6 +39,11 @@ class Settings:
     soft_bounce_limit: int = 3
     soft_bounce_days: int = 30
     retention_days: int = 90
+    max_actions_per_message: int = 10
+    trusted_authserv_id: str | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    gateway_max_recipients: int = 1000
     log_format: str = "text"
     var_dir: Path = field(default_factory=lambda: Path("var"))
 
@@ -105,6 +110,27 @@ def _address(env: Mapping[str, str], name: str, default: str | None) -> str | No
     return raw
 
 
+def _authserv_id(env: Mapping[str, str]) -> str | None:
+    raw = (env.get("OPTOUT_TRUSTED_AUTHSERV_ID") or "").strip()
+    if not raw:
+        return None
+    if any(c.isspace() or c in ";()\"" or not c.isprintable() for c in raw):
+        raise SettingsError(f"OPTOUT_TRUSTED_AUTHSERV_ID must be one host name, e.g. mx.cetit.be, got {raw!r}")
+    return raw.lower()
+
+
+def _tls_files(env: Mapping[str, str]) -> tuple[Path | None, Path | None]:
+    cert, key = env.get("OPTOUT_TLS_CERT") or None, env.get("OPTOUT_TLS_KEY") or None
+    if (cert is None) != (key is None):
+        raise SettingsError("OPTOUT_TLS_CERT and OPTOUT_TLS_KEY go together: set both (PEM files) or neither")
+    if cert is None:
+        return None, None
+    for name, value in (("OPTOUT_TLS_CERT", cert), ("OPTOUT_TLS_KEY", key)):
+        if not os.access(value, os.R_OK):
+            raise SettingsError(f"{name} must name a readable PEM file, got {value!r}")
+    return Path(cert), Path(key)
+
+
 def _kept_secret(var_dir: Path, filename: str, what: str) -> str:
     """A secret generated on first use and kept in var/, for a laptop without configuration."""
     path = var_dir / filename
@@ -164,6 +190,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if len(hash_key) < 16:
         raise SettingsError("OPTOUT_HASH_KEY must be at least 16 characters long")
 
+    tls_cert, tls_key = _tls_files(env)
     return Settings(
         database_url=database_url,
         database_read_url=database_read_url,
@@ -185,6 +212,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         soft_bounce_limit=_whole_number(env, "OPTOUT_SOFT_BOUNCE_LIMIT", 3),
         soft_bounce_days=_whole_number(env, "OPTOUT_SOFT_BOUNCE_DAYS", 30),
         retention_days=_whole_number(env, "OPTOUT_RETENTION_DAYS", 90),
+        max_actions_per_message=_whole_number(env, "OPTOUT_MAX_ACTIONS_PER_MESSAGE", 10),
+        trusted_authserv_id=_authserv_id(env),
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        gateway_max_recipients=_whole_number(env, "OPTOUT_GATEWAY_MAX_RECIPIENTS", 1000),
         log_format=_choice(env, "OPTOUT_LOG_FORMAT", "text", ("text", "json")),
         var_dir=var_dir,
     )

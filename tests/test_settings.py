@@ -34,6 +34,10 @@ def test_secret_keys_are_newest_first():
     ("OPTOUT_RETENTION_DAYS", "0", "OPTOUT_RETENTION_DAYS must be at least 1"),
     ("OPTOUT_READ_MAX_LAG_MS", "soon", "OPTOUT_READ_MAX_LAG_MS must be a whole number"),
     ("DATABASE_READ_URL", "mysql://standby", "DATABASE_READ_URL must start with postgresql://"),
+    ("OPTOUT_MAX_ACTIONS_PER_MESSAGE", "0", "OPTOUT_MAX_ACTIONS_PER_MESSAGE must be at least 1"),
+    ("OPTOUT_GATEWAY_MAX_RECIPIENTS", "many", "OPTOUT_GATEWAY_MAX_RECIPIENTS must be a whole number"),
+    ("OPTOUT_TRUSTED_AUTHSERV_ID", "mx.cetit.be; evil", "OPTOUT_TRUSTED_AUTHSERV_ID must be one host name"),
+    ("OPTOUT_TLS_CERT", "/nonexistent/cert.pem", "OPTOUT_TLS_CERT and OPTOUT_TLS_KEY go together"),
 ])
 def test_a_bad_value_is_named(name, value, says):
     with pytest.raises(SettingsError) as error:
@@ -61,3 +65,19 @@ def test_a_deployment_refuses_to_start_without_its_shared_keys(missing, tmp_path
         load_settings(env)
     assert f"{missing} must be set when DATABASE_URL is set" in str(error.value)
     assert not any(tmp_path.iterdir())  # nothing generated on the host
+
+
+def test_hostile_mail_settings_have_safe_defaults():
+    settings = load_settings(BASE)
+    assert (settings.max_actions_per_message, settings.trusted_authserv_id, settings.gateway_max_recipients) == (
+        10, None, 1000)
+    assert (settings.tls_cert, settings.tls_key) == (None, None)
+    assert load_settings({**BASE, "OPTOUT_TRUSTED_AUTHSERV_ID": "MX.cetit.be"}).trusted_authserv_id == "mx.cetit.be"
+
+
+def test_tls_files_must_be_readable(tmp_path):
+    cert = tmp_path / "cert.pem"
+    cert.write_text("x")
+    with pytest.raises(SettingsError) as error:
+        load_settings({**BASE, "OPTOUT_TLS_CERT": str(cert), "OPTOUT_TLS_KEY": str(tmp_path / "missing.pem")})
+    assert "OPTOUT_TLS_KEY must name a readable PEM file" in str(error.value)
