@@ -18,7 +18,8 @@ from service.storage.db import create_pool, migrate_dsn, start_embedded
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "corpus"
-TABLES = ("suppressions", "erased_addresses", "events", "api_keys", "inbound_messages", "soft_bounces", "gateway_outbox")
+TABLES = ("suppressions", "erased_addresses", "events", "api_keys", "inbound_messages", "soft_bounces", "gateway_outbox",
+          "known_addresses")
 
 
 def with_search_path(dsn: str, schema: str) -> str:

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import asyncpg
 
-from ..storage import queries
+from ..storage import known_queries, queries
 from . import suppression_list
 from .addresses import canonical_address
 from .errors import Conflict, DomainError, Forbidden, InvalidInput
@@ -21,10 +21,16 @@ LINK_SOURCES = frozenset({"one_click", "link"})  # what a link may undo: what li
 def link_for(signer: TokenSigner, public_url: str, mailto: str, email: object, scope: str,
              campaign: str | None) -> dict:
     """The URL and the RFC 8058 headers (List-Unsubscribe, List-Unsubscribe-Post) of one recipient."""
+    return _link(signer, public_url, mailto, email, scope, campaign)[0]
+
+
+def _link(signer: TokenSigner, public_url: str, mailto: str, email: object, scope: str,
+          campaign: str | None) -> tuple[dict, str | None]:
+    """The link of one recipient, and the canonical address it was issued for (None: invalid)."""
     try:
         address = canonical_address(email)
     except DomainError as exc:
-        return {"email": email, "error": {"code": exc.code, "message": exc.message}}
+        return {"email": email, "error": {"code": exc.code, "message": exc.message}}, None
     token = signer.sign(address, scope, campaign)
     url = f"{public_url}/u/{token}"
     mail = f"mailto:{mailto}?subject={quote('unsubscribe ' + token)}"
@@ -32,22 +38,28 @@ def link_for(signer: TokenSigner, public_url: str, mailto: str, email: object, s
         "email": email,
         "url": url,
         "headers": {"List-Unsubscribe": f"<{url}>, <{mail}>", "List-Unsubscribe-Post": ONE_CLICK_BODY},
-    }
+    }, address
 
 
-def links_for(signer: TokenSigner, public_url: str, mailto: str, recipients: object) -> list[dict]:
-    """Links for up to MAX_LINKS recipients, in input order; a bad address is reported in place."""
+async def issue_links(conn: asyncpg.Connection, signer: TokenSigner, public_url: str, mailto: str,
+                      recipients: object, pads: tuple[bytes, bytes]) -> list[dict]:
+    """Links for up to MAX_LINKS recipients, in input order (a bad address is reported in place);
+    the addresses are recorded as known, in one statement: mail goes to them, their bounces count."""
     if not isinstance(recipients, list):
         raise InvalidInput("'recipients' must be a list of {\"email\", \"scope\"} objects.", field="recipients")
     if len(recipients) > MAX_LINKS:
         raise InvalidInput(f"At most {MAX_LINKS} recipients per call; got {len(recipients)}.", field="recipients")
-    links = []
+    links, issued = [], []
     for index, item in enumerate(recipients):
         if not isinstance(item, dict):
             raise InvalidInput(f"recipients[{index}] must be an object with 'email'.", field="recipients")
         scope = valid_scope(item.get("scope", GLOBAL))
         campaign = valid_text(item.get("campaign"), f"recipients[{index}].campaign", limit=100)
-        links.append(link_for(signer, public_url, mailto, item.get("email"), scope, campaign))
+        link, address = _link(signer, public_url, mailto, item.get("email"), scope, campaign)
+        links.append(link)
+        if address is not None:
+            issued.append(address)
+    await known_queries.remember_addresses(conn, issued, "link", pads)
     return links
 
 

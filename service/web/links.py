@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..domain.unsubscribe import links_for
+from ..domain.unsubscribe import issue_links
+from ..storage.db import transaction
 from .auth import requires
-from .keys import SETTINGS, SIGNER
+from .keys import DB, HASH_PADS, SETTINGS, SIGNER
 from .payload import json_object
 
 
@@ -14,5 +15,7 @@ from .payload import json_object
 async def create_links(request: web.Request) -> web.Response:
     body = await json_object(request)
     settings = request.app[SETTINGS]
-    links = links_for(request.app[SIGNER], settings.public_url, settings.mailto, body.get("recipients"))
+    async with transaction(request.app[DB]) as conn:
+        links = await issue_links(conn, request.app[SIGNER], settings.public_url, settings.mailto,
+                                  body.get("recipients"), request.app[HASH_PADS])
     return web.json_response({"links": links})

@@ -39,3 +39,10 @@ async def test_links_need_the_links_scope(client, pool):
     links_key = await make_key(pool, "links")
     response = await client.post("/v1/links", json={"recipients": []}, headers={"Authorization": f"Bearer {links_key}"})
     assert response.status == 200
+
+
+async def test_issuing_links_records_the_addresses_as_known(client, auth, pool):
+    answer = await client.post("/v1/links", json={"recipients": [
+        {"email": "Jan@Example.be", "scope": "newsletter"}, {"email": "nope"}]}, headers=auth)
+    assert answer.status == 200
+    assert await pool.fetchval("SELECT array_agg(address) FROM known_addresses") == ["jan@example.be"]

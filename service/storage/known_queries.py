@@ -1,0 +1,50 @@
+"""Which addresses CETIT knows: a link or return path was issued for them, or they have a
+suppression or an event. Inbound mail acts only on these (evidence against spoofed mail)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import asyncpg
+
+# An erased address is never written in clear again (matched by its HMAC from the key pads
+# $3/$4, as the check does; the gate costs nothing while nobody was erased).
+REMEMBER_ADDRESSES = """
+INSERT INTO known_addresses (address, source)
+SELECT DISTINCT u.a, $2::text FROM unnest($1::text[]) AS u(a)
+ WHERE NOT (EXISTS (SELECT 1 FROM erased_addresses) AND EXISTS (
+       SELECT 1 FROM erased_addresses e
+        WHERE e.address_hmac = sha256($4::bytea || sha256($3::bytea || convert_to(u.a, 'UTF8')))))
+ON CONFLICT (address) DO NOTHING
+"""
+
+# Suppressions and events made after the seeding migration are read from their own tables:
+# no write on every suppression is needed to keep this record complete.
+KNOWN_AMONG = """
+SELECT address FROM known_addresses WHERE address = ANY($1::text[])
+UNION
+SELECT address FROM suppressions WHERE address = ANY($1::text[])
+UNION
+SELECT address FROM events WHERE address = ANY($1::text[]) AND address IS NOT NULL
+"""
+
+
+async def remember_addresses(
+    conn: asyncpg.Connection, addresses: Sequence[str], source: str, pads: tuple[bytes, bytes]
+) -> None:
+    """Record canonical addresses as known (a link or return path was issued), in one statement;
+    erased ones are left out."""
+    if addresses:
+        await conn.execute(REMEMBER_ADDRESSES, list(addresses), source, pads[0], pads[1])
+
+
+async def known_among(conn: asyncpg.Connection, addresses: Sequence[str]) -> set[str]:
+    """The canonical addresses among `addresses` that CETIT knows."""
+    if not addresses:
+        return set()
+    return {r["address"] for r in await conn.fetch(KNOWN_AMONG, list(addresses))}
+
+
+async def forget_address(conn: asyncpg.Connection, address: str) -> None:
+    """Erasure: the address is no longer recorded in clear here."""
+    await conn.execute("DELETE FROM known_addresses WHERE address = $1", address)
