@@ -16,6 +16,7 @@ short statements that skip locked rows, so that it never waits on the queue nor 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -163,10 +164,9 @@ class Worker:
                     async with self.pool.acquire() as conn:
                         work.raw = await inbound_queries.inbound_raw(conn, work.row["id"])
                 envelope = Envelope(work.row["mail_from"], tuple(work.row["rcpt_to"]))
-                if len(work.raw) > THREAD_ABOVE:
-                    work.verdict = await asyncio.to_thread(classify, work.raw, envelope, self.signer.verify, self.own)
-                else:
-                    work.verdict = classify(work.raw, envelope, self.signer.verify, self.own)
+                read = functools.partial(classify, work.raw, envelope, self.signer.verify, self.own,
+                                         trusted_authserv_id=self.settings.trusted_authserv_id)
+                work.verdict = await asyncio.to_thread(read) if len(work.raw) > THREAD_ABOVE else read()
             except UnreadableMessage as exc:
                 work.error, work.fatal = exc.message, True
             except Exception as exc:  # hostile input must cost one message, never the worker
@@ -174,7 +174,9 @@ class Worker:
                 work.error = f"classification failed: {exc.__class__.__name__}: {str(exc)[:300]}"
             await asyncio.sleep(0)  # let the web app and the receiver run between messages
 
-    def _status_after(self, verdict: Verdict) -> tuple[str, bool, list[dict]]:
+    def _status_after(self, verdict: Verdict, actions: list[dict]) -> tuple[str, bool, list[dict]]:
+        if inbound.held_by_limit(actions):  # nothing was done: staff decide
+            return "held", False, []
         if not verdict.forward:
             return "processed", False, []
         if self.relay is None or not self.settings.forward_to:
@@ -212,8 +214,9 @@ class Worker:
                         if savepoint is not None:
                             await savepoint.start()
                         actions = await inbound.act_on(conn, work.row["id"], verdict, settings.soft_bounce_limit,
-                                                       settings.soft_bounce_days)
-                        status, pending, more = self._status_after(verdict)
+                                                       settings.soft_bounce_days,
+                                                       max_actions=settings.max_actions_per_message)
+                        status, pending, more = self._status_after(verdict, actions)
                         outcome = (work.row["id"], status, verdict.classification, verdict.kind, verdict.addresses,
                                    actions + more, verdict.sender, verdict.subject, pending)
                         if savepoint is not None:

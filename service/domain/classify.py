@@ -1,32 +1,71 @@
 """What an inbound message is and what it asks for; pure functions, no I/O.
 
-Evidence is weighed in this order: a complaint (ARF), a bounce (DSN or a known
-non-standard form), an unsubscribe that a machine sent on the person's behalf (a signed
-token in the subject or the +address, Apple Mail's X-Apple-Unsubscribe), an automatic
-reply (RFC 3834 and the usual out-of-office forms), a person asking to be unsubscribed in
-their own words, and otherwise a person whose message staff must read.
+Evidence is weighed in this order: our own forward coming back (never forwarded again), a
+complaint (ARF), a bounce (DSN or a known non-standard form), an unsubscribe that a machine
+sent on the person's behalf (a signed token in the subject or the +address, Apple Mail's
+X-Apple-Unsubscribe), an automatic reply (RFC 3834 and the usual out-of-office forms), a
+person asking to be unsubscribed in their own words, and otherwise a person whose message
+staff must read.
 
 The machine unsubscribe comes before the auto-reply test because mail programs mark
 the unsubscribe mails they send as auto-submitted.
+
+Mail is spoofed every day, so each proposed suppression says on what evidence it rests
+(`Basis`): a verified token and the sender's own request stand alone (one address, as the
+`mailto:` link in every mail allows), while an address taken from a report or named in
+someone's words is acted on only when CETIT knows it, which `inbound.act_on` checks. The
+sender is the address in From's angle brackets, never one read from a display name; when
+the trusted MX's Authentication-Results says DMARC failed for its domain, the sender's
+words are not acted on and the message goes to staff.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from email.errors import InvalidHeaderDefect
+from email.message import Message
+from enum import StrEnum
 from typing import Callable, Iterable
 
+import authres
+
+from .addresses import canonical_or_none
 from .bounces import looks_like_bounce, read_bounce
 from .complaints import read_complaint
 from .errors import BadToken
-from .mime import addresses_in, body_text, first_address, header, parse, raw_header
+from .mime import addresses_in, all_text, body_text, first_address, header, parse, raw_header, walk
 from .replies import is_away_notice, own_words, unsubscribe_request
 from .suppression import GLOBAL
+from .tokens import MAX_TOKEN_LENGTH
 
 FORWARD_MARKER = "X-Optout-Forwarded"
 CLASSES = ("unsubscribe", "bounce", "complaint", "auto_reply", "human")
-_TOKEN = re.compile(r"\.?[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{16,}")
-_AUTO_PRECEDENCE = re.compile(r"^\s*(?:auto_reply|bulk|junk)\s*$", re.I)
+LOOP = "loop"
+MAX_SUBJECT = 998  # characters of the Subject searched for a token (RFC 5322's line limit)
+MAX_TOKEN_CANDIDATES = 20
+MAX_AUTH_RESULTS = 20  # Authentication-Results headers read, each up to MAX_AUTH_RESULT_CHARS
+MAX_AUTH_RESULT_CHARS = 2048
+# A token is itsdangerous' payload.timestamp.signature (the payload starts with "." when
+# compressed). Each word of the subject is matched whole: the dots delimit the runs, so
+# nothing backtracks and the cost is linear in the subject.
+_TOKEN = re.compile(r"\.?+[A-Za-z0-9_-]{6,}+\.[A-Za-z0-9_-]{4,}+\.[A-Za-z0-9_-]{16,}+")
+_NOT_TOKEN_TEXT = re.compile(r"[^A-Za-z0-9_.-]+")
+_AUTO_PRECEDENCE = frozenset({"auto_reply", "bulk", "junk"})
+_MARKER_LINE = re.compile(r"^[ \t>]*+" + re.escape(FORWARD_MARKER) + r"[ \t]*+:", re.I | re.M)
+
+
+class Basis(StrEnum):
+    """What a proposed suppression rests on, and so whether the address must be known."""
+
+    SELF = "self"  # the sender's own request: one address, as the mailto: unsubscribe allows
+    TOKEN = "token"  # a signed token that CETIT issued and that verified
+    NAMED = "named"  # named in a person's words: acted on only for an address CETIT knows
+    REPORT = "report"  # taken from a DSN or ARF report: acted on only for an address CETIT knows
+
+    @property
+    def needs_known(self) -> bool:
+        return self in (Basis.NAMED, Basis.REPORT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +76,13 @@ class Envelope:
 
 @dataclass(frozen=True, slots=True)
 class Suppress:
-    """A suppression the message calls for."""
+    """A suppression the message calls for, and the evidence for it (the strictest by default)."""
 
     address: str
     scope: str
     reason: str
     source: str
+    basis: Basis = Basis.REPORT
 
 
 @dataclass(frozen=True)
@@ -52,16 +92,81 @@ class Verdict:
     addresses: tuple[str, ...] = ()
     kind: str | None = None  # "hard" or "soft" for a bounce
     suppress: tuple[Suppress, ...] = ()
-    soft_bounces: tuple[str, ...] = ()
+    soft_bounces: tuple[str, ...] = ()  # taken from a report: counted only for addresses CETIT knows
     forward: bool = False
     mentioned: tuple[str, ...] = field(default=())
     sender: str | None = None
     subject: str = ""
+    withheld: tuple[Suppress, ...] = ()  # what the sender's words asked for and is not done
+    withheld_reason: str = ""  # why: e.g. a trusted Authentication-Results says DMARC failed
 
 
-def _sender(msg, envelope: Envelope) -> str | None:
-    return (first_address(raw_header(msg, "From") or "") or first_address(envelope.mail_from or "")
-            or first_address(raw_header(msg, "Reply-To") or ""))
+def plain_address(value: str) -> str | None:
+    """An address written alone (no display name, no comment), canonical when it can be."""
+    value = (value or "").strip()
+    if not value or len(value) > 254 or first_address(value) != value.lower():
+        return None
+    return canonical_or_none(value) or value.lower()
+
+
+def from_address(msg: Message) -> str | None:
+    """The address in the angle brackets of the one From header, parsed by headerregistry.
+
+    A From that is missing, repeated, names several mailboxes, or that the parser had to
+    guess at (an unquoted display name with an @ is read as the address) gives no sender.
+    """
+    try:
+        if sum(1 for name, _value in msg.raw_items() if name.lower() == "from") != 1:
+            return None
+        parsed = msg["From"]
+        mailboxes = parsed.addresses
+        if len(mailboxes) != 1 or any(isinstance(d, InvalidHeaderDefect) for d in parsed.defects):
+            return None
+        return plain_address(mailboxes[0].addr_spec)
+    except Exception:  # a header that cannot be parsed is no sender
+        return None
+
+
+def _sender(msg: Message, envelope: Envelope) -> str | None:
+    return from_address(msg) or plain_address((envelope.mail_from or "").strip().strip("<>"))
+
+
+def _domain_of(address: str) -> str:
+    domain = address.rpartition("@")[2].strip().rstrip(".").lower()
+    canonical = canonical_or_none("postmaster@" + domain)
+    return canonical.rpartition("@")[2] if canonical else domain
+
+
+def _auth_results(msg: Message) -> Iterable:
+    values = [v for n, v in msg.raw_items() if n.lower() == "authentication-results"][:MAX_AUTH_RESULTS]
+    for value in values:
+        try:
+            yield authres.AuthenticationResultsHeader.parse_value(" ".join(str(value)[:MAX_AUTH_RESULT_CHARS].split()))
+        except Exception:  # authres raises its own errors, and RecursionError on nested comments
+            continue
+
+
+def dmarc_failure(msg: Message, sender: str | None, trusted_authserv_id: str | None) -> str:
+    """Why the sender's words must not be acted on, or "" (RFC 8601, RFC 7489).
+
+    Only results stamped by the trusted authserv-id count (anyone can write the header);
+    a dmarc=fail for the sender's domain, or one that names no domain, is a failure.
+    """
+    if not trusted_authserv_id or not sender or "@" not in sender:
+        return ""
+    trusted, domain = trusted_authserv_id.lower(), _domain_of(sender)
+    for results in _auth_results(msg):
+        if (results.authserv_id or "").lower() != trusted:
+            continue
+        for result in results.results:
+            if (result.method or "").lower() != "dmarc" or (result.result or "").lower() != "fail":
+                continue
+            header_from = next((p.value or "" for p in result.properties
+                                if (p.type or "").lower() == "header" and (p.name or "").lower() == "from"), "")
+            if not header_from or _domain_of(header_from) == domain:
+                return (f"Authentication-Results from {trusted} says DMARC failed for {domain}: "
+                        "the sender may be forged, so their words are not acted on; staff decide")
+    return ""
 
 
 def _recipients(msg, envelope: Envelope) -> list[str]:
@@ -83,22 +188,79 @@ def _token_claim(candidates: Iterable[str], verify_token: Callable):
 
 
 def _tokens_in(subject: str, recipients: list[str]) -> list[str]:
-    found = _TOKEN.findall(subject or "")
+    """Token candidates: whole words of the bounded subject, then +addresses' tags."""
+    found = []
+    for word in _NOT_TOKEN_TEXT.split((subject or "")[:MAX_SUBJECT]):
+        word = word.rstrip(".")
+        if len(word) <= MAX_TOKEN_LENGTH and _TOKEN.fullmatch(word):
+            found.append(word)
     for recipient in recipients:
         local = recipient.rsplit("@", 1)[0]
         if "+" in local:
             found.append(local.split("+", 1)[1])
-    return found
+    return found[:MAX_TOKEN_CANDIDATES]
 
 
 def is_auto_submitted(msg) -> bool:
     """RFC 3834 Auto-Submitted (anything but "no"), X-Autoreply, X-Autorespond, Precedence."""
-    auto = (raw_header(msg, "Auto-Submitted") or "").strip().lower()
+    auto = (raw_header(msg, "Auto-Submitted") or "")[:200].strip().lower()
     if auto and not auto.startswith("no"):
         return True
     if raw_header(msg, "X-Autoreply") or raw_header(msg, "X-Autorespond") or raw_header(msg, "X-Autoresponder"):
         return True
-    return bool(_AUTO_PRECEDENCE.match(raw_header(msg, "Precedence") or ""))
+    return (raw_header(msg, "Precedence") or "")[:200].strip().lower() in _AUTO_PRECEDENCE
+
+
+def is_our_forward_again(msg: Message, subject: str, sender: str | None, own: frozenset[str]) -> bool:
+    """Whether the message is, carries or quotes a forward of ours, so forwarding it would loop.
+
+    Our forwards carry FORWARD_MARKER and attach the original: the marker in any part
+    (a bounce or a person attaching the forward, however deep within the walk's bounds),
+    the marker line quoted in any text (a bounce without a DSN part that pastes the
+    headers back), or a bounce or auto-reply about a subject of ours all come back to us.
+    """
+    if sender is not None and sender in own:
+        return True
+    if any(raw_header(part, FORWARD_MARKER) is not None for part in walk(msg)):
+        return True
+    if _MARKER_LINE.search(all_text(msg)):
+        return True
+    lowered = subject[:MAX_SUBJECT].lower()
+    if any(f"[{address}]" in lowered for address in own):
+        return is_auto_submitted(msg) or looks_like_bounce(msg, sender or "", subject)
+    return False
+
+
+def _unless_dmarc_failed(verdict: Verdict, failure: str) -> Verdict:
+    """The sender's words stand only when DMARC did not fail; otherwise staff decide."""
+    if not failure:
+        return verdict
+    return replace(verdict, evidence=f"{verdict.evidence};dmarc=fail", suppress=(), withheld=verdict.suppress,
+                   withheld_reason=failure, forward=True)
+
+
+def _report_verdict(msg: Message, sender: str | None, subject: str, text: str, own: frozenset[str],
+                    base: dict) -> Verdict | None:
+    """A complaint or a bounce: addresses taken from a report, so acted on only when known."""
+    complaint = read_complaint(msg, set(own))
+    if complaint is not None:
+        actions = tuple(Suppress(a, GLOBAL, "complaint", "arf", Basis.REPORT) for a in complaint.addresses)
+        return Verdict("complaint", f"arf:{complaint.feedback_type}", complaint.addresses, suppress=actions, **base)
+    if not looks_like_bounce(msg, sender or "", subject, text):
+        return None
+    bounce = read_bounce(msg, sender or "", set(own))
+    if bounce is None:
+        return None
+    failures = [f for f in bounce.failures if f.address not in own]
+    if not failures:  # our own mail to our own mailbox came back: a loop, not a recipient
+        return Verdict("auto_reply", LOOP, **base)
+    hard = tuple(f.address for f in failures if f.hard)
+    soft = tuple(f.address for f in failures if not f.hard)
+    return Verdict(
+        "bounce", "dsn", tuple(f.address for f in failures), "hard" if hard else "soft",
+        suppress=tuple(Suppress(a, GLOBAL, "bounce", "dsn", Basis.REPORT) for a in hard),
+        soft_bounces=soft, mentioned=bounce.mentioned, **base,
+    )
 
 
 def classify(
@@ -106,42 +268,34 @@ def classify(
     envelope: Envelope,
     verify_token: Callable,
     own: frozenset[str] = frozenset(),
+    *,
+    trusted_authserv_id: str | None = None,
 ) -> Verdict:
     """Classify one raw message. `verify_token` returns a LinkClaim or raises BadToken;
-    `own` holds CETIT's own addresses, which are never suppressed or treated as senders."""
+    `own` holds CETIT's own addresses, which are never suppressed or treated as senders;
+    Authentication-Results count only from `trusted_authserv_id` (None: all are ignored)."""
     msg = parse(raw)
     subject = header(msg, "Subject")
     sender = _sender(msg, envelope)
     sender_list = (sender,) if sender else ()
     base = dict(sender=sender, subject=subject)
 
-    if raw_header(msg, FORWARD_MARKER) or (sender is not None and sender in own):
-        return Verdict("auto_reply", "loop", sender_list, **base)
-
-    complaint = read_complaint(msg, set(own))
-    if complaint is not None:
-        actions = tuple(Suppress(a, GLOBAL, "complaint", "arf") for a in complaint.addresses)
-        return Verdict("complaint", f"arf:{complaint.feedback_type}", complaint.addresses, suppress=actions, **base)
+    if is_our_forward_again(msg, subject, sender, own):
+        return Verdict("auto_reply", LOOP, sender_list, **base)
 
     text = body_text(msg)
-    if looks_like_bounce(msg, sender or "", subject, text):
-        bounce = read_bounce(msg, sender or "", set(own))
-        if bounce is not None:
-            hard = tuple(f.address for f in bounce.failures if f.hard)
-            soft = tuple(f.address for f in bounce.failures if not f.hard)
-            return Verdict(
-                "bounce", "dsn", tuple(f.address for f in bounce.failures), "hard" if hard else "soft",
-                suppress=tuple(Suppress(a, GLOBAL, "bounce", "dsn") for a in hard),
-                soft_bounces=soft, mentioned=bounce.mentioned, **base,
-            )
+    report = _report_verdict(msg, sender, subject, text, own, base)
+    if report is not None:
+        return report
 
     claim = _token_claim(_tokens_in(subject, _recipients(msg, envelope)), verify_token)
     if claim is not None:
         return Verdict("unsubscribe", "token", (claim.address,),
-                       suppress=(Suppress(claim.address, claim.scope, "unsubscribe", "reply"),), **base)
-    if (raw_header(msg, "X-Apple-Unsubscribe") or "").strip().lower() == "true" and sender:
-        return Verdict("unsubscribe", "apple-mail", sender_list,
-                       suppress=(Suppress(sender, GLOBAL, "unsubscribe", "reply"),), **base)
+                       suppress=(Suppress(claim.address, claim.scope, "unsubscribe", "reply", Basis.TOKEN),), **base)
+    if (raw_header(msg, "X-Apple-Unsubscribe") or "")[:20].strip().lower() == "true" and sender:
+        apple = Verdict("unsubscribe", "apple-mail", sender_list,
+                        suppress=(Suppress(sender, GLOBAL, "unsubscribe", "reply", Basis.SELF),), **base)
+        return _unless_dmarc_failed(apple, dmarc_failure(msg, sender, trusted_authserv_id))
 
     words = own_words(text)
     if is_auto_submitted(msg) or is_away_notice(subject, words):
@@ -149,10 +303,9 @@ def classify(
 
     request = unsubscribe_request(subject, words, set(own) | set(sender_list)) if sender else None
     if request is not None:
-        addresses = (sender, *request.named)
-        return Verdict(
-            "unsubscribe", f"request:{request.language}", addresses,
-            suppress=tuple(Suppress(a, GLOBAL, "unsubscribe", "reply") for a in addresses),
-            forward=request.says_more, **base,
-        )
+        wanted = (Suppress(sender, GLOBAL, "unsubscribe", "reply", Basis.SELF),
+                  *(Suppress(a, GLOBAL, "unsubscribe", "reply", Basis.NAMED) for a in request.named))
+        asked = Verdict("unsubscribe", f"request:{request.language}", (sender, *request.named), suppress=wanted,
+                        forward=request.says_more or bool(request.named), **base)
+        return _unless_dmarc_failed(asked, dmarc_failure(msg, sender, trusted_authserv_id))
     return Verdict("human", "person", sender_list, forward=True, **base)

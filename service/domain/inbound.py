@@ -12,18 +12,40 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Sequence
 
 import asyncpg
 
-from ..storage import inbound_queries
+from ..storage import inbound_queries, known_queries
 from . import suppression_list
 from .addresses import canonical_or_none
-from .classify import Verdict
+from .classify import Basis, Verdict
 from .errors import DomainError, InvalidInput, NotFound, TooMany
 from .mime import message_id_of
 
 VIAS = ("smtp", "lmtp", "http")
+
+
+class Action(StrEnum):
+    """The `type` of one entry in a message's actions (GET /v1/inbound/{id})."""
+
+    SUPPRESSED = "suppressed"
+    ALREADY_SUPPRESSED = "already_suppressed"
+    INVALID_ADDRESS = "invalid_address"
+    SOFT_BOUNCE = "soft_bounce"
+    RECORDED = "recorded"
+    NOT_ACTED = "not_acted"  # the evidence does not reach this address: left to staff
+    HELD = "held"  # nothing was done: the message waits for staff
+
+
+# Why an address was not acted on, by what the message offered as evidence.
+NOT_KNOWN = {
+    Basis.REPORT: "a report about an address CETIT never mailed (no link or return path issued, "
+                  "no suppression or event): not acted on",
+    Basis.NAMED: "named in someone else's words, and CETIT does not know this address: "
+                 "not acted on; the message goes to staff to act on",
+}
 
 
 class MessageTooLarge(TooMany):
@@ -102,36 +124,80 @@ async def _suppress(conn: asyncpg.Connection, message_id: uuid.UUID, address: st
     try:
         created, item = await suppression_list.suppress(conn, address, scope, reason, source, note, detail)
     except DomainError as exc:
-        return {"type": "invalid_address", "value": address[:254], "error": exc.message}
-    return {"type": "suppressed" if created else "already_suppressed", "email": address,
+        return {"type": Action.INVALID_ADDRESS, "value": address[:254], "error": exc.message}
+    return {"type": Action.SUPPRESSED if created else Action.ALREADY_SUPPRESSED, "email": address,
             "scope": item["scope"], "reason": item["reason"], "source": item["source"]}
 
 
+def addresses_to_act_on(verdict: Verdict) -> set[str]:
+    """The distinct addresses the verdict proposes to act on (canonical where valid),
+    what DMARC withheld included: the measure of OPTOUT_MAX_ACTIONS_PER_MESSAGE."""
+    written = [s.address for s in verdict.suppress] + list(verdict.soft_bounces) + [s.address for s in verdict.withheld]
+    return {canonical_or_none(a) or a.strip().lower() for a in written}
+
+
+def held_by_limit(actions: Sequence[dict]) -> bool:
+    """Whether act_on held the message for staff and did nothing (see act_on)."""
+    return any(a.get("type") == Action.HELD and "limit" in a for a in actions)
+
+
+async def _known(conn: asyncpg.Connection, verdict: Verdict) -> set[str]:
+    """Which addresses taken from a report or named in words CETIT knows: one query."""
+    wanted = {canonical_or_none(s.address) for s in verdict.suppress if s.basis.needs_known}
+    wanted |= {canonical_or_none(a) for a in verdict.soft_bounces}
+    wanted.discard(None)
+    return await known_queries.known_among(conn, sorted(wanted))
+
+
 async def act_on(
-    conn: asyncpg.Connection, message_id: uuid.UUID, verdict: Verdict, soft_limit: int, soft_days: int
+    conn: asyncpg.Connection, message_id: uuid.UUID, verdict: Verdict, soft_limit: int, soft_days: int,
+    *, max_actions: int = 10,
 ) -> list[dict]:
     """Carry out what the verdict calls for, inside the caller's transaction; return the actions.
 
-    Every suppression is an event whose detail names the message. Soft bounces are
-    counted, and the one that reaches OPTOUT_SOFT_BOUNCE_LIMIT within
-    OPTOUT_SOFT_BOUNCE_DAYS suppresses like a hard bounce.
+    A message that would act on more than `max_actions` addresses (OPTOUT_MAX_ACTIONS_PER_MESSAGE)
+    does nothing and returns one `held` action (with `limit`; `held_by_limit` tells it): the
+    caller keeps the message held for staff. Otherwise a verified token or the sender's own
+    request acts at once, while an address taken from a report or named in someone's words
+    acts only when CETIT knows it; the rest are `not_acted`. Every suppression is an event
+    whose detail names the message. Soft bounces are counted, and the one that reaches
+    OPTOUT_SOFT_BOUNCE_LIMIT within OPTOUT_SOFT_BOUNCE_DAYS suppresses like a hard bounce.
     """
+    count = len(addresses_to_act_on(verdict))
+    if count > max_actions:
+        return [{"type": Action.HELD, "limit": max_actions, "addresses": count,
+                 "reason": f"the message would act on {count} addresses, more than "
+                           f"OPTOUT_MAX_ACTIONS_PER_MESSAGE={max_actions}: nothing was done; kept for staff"}]
+    known = await _known(conn, verdict)
     actions = []
     for item in verdict.suppress:
-        actions.append(await _suppress(conn, message_id, item.address, item.scope, item.reason, item.source))
-    for written in verdict.soft_bounces:
-        address = canonical_or_none(written)
-        if address is None:
-            actions.append({"type": "invalid_address", "value": written[:254], "error": "not an address"})
+        address = canonical_or_none(item.address)
+        if item.basis.needs_known and address is not None and address not in known:
+            actions.append({"type": Action.NOT_ACTED, "email": address, "reason": NOT_KNOWN[item.basis]})
             continue
-        count = await inbound_queries.count_soft_bounce(conn, address, message_id, "", soft_days)
-        actions.append({"type": "soft_bounce", "email": address, "count": count,
-                        "limit": soft_limit, "days": soft_days})
-        if count >= soft_limit:
-            note = f"{count} soft bounces within {soft_days} days"
-            actions.append(await _suppress(conn, message_id, address, "global", "bounce", "dsn", note))
+        actions.append(await _suppress(conn, message_id, item.address, item.scope, item.reason, item.source))
+    for item in verdict.withheld:
+        actions.append({"type": Action.NOT_ACTED, "email": item.address[:254], "reason": verdict.withheld_reason})
+    for written in verdict.soft_bounces:
+        actions.extend(await _soft_bounce(conn, message_id, written, known, soft_limit, soft_days))
     for address in verdict.mentioned:
-        actions.append({"type": "recorded", "email": address, "note": "named in the bounce, not said to have failed"})
+        actions.append({"type": Action.RECORDED, "email": address,
+                        "note": "named in the bounce, not said to have failed"})
+    return actions
+
+
+async def _soft_bounce(conn: asyncpg.Connection, message_id: uuid.UUID, written: str, known: set[str],
+                       soft_limit: int, soft_days: int) -> list[dict]:
+    address = canonical_or_none(written)
+    if address is None:
+        return [{"type": Action.INVALID_ADDRESS, "value": written[:254], "error": "not an address"}]
+    if address not in known:
+        return [{"type": Action.NOT_ACTED, "email": address, "reason": NOT_KNOWN[Basis.REPORT]}]
+    count = await inbound_queries.count_soft_bounce(conn, address, message_id, "", soft_days)
+    actions = [{"type": Action.SOFT_BOUNCE, "email": address, "count": count, "limit": soft_limit, "days": soft_days}]
+    if count >= soft_limit:
+        note = f"{count} soft bounces within {soft_days} days"
+        actions.append(await _suppress(conn, message_id, address, "global", "bounce", "dsn", note))
     return actions
 
 
