@@ -1,4 +1,4 @@
-"""`python -m bench [NAME ...]`: run the benchmarks (all of them by default), each printing
+"""`python -m bench [NAME ...]`: run the benchmarks (all but `scaling` by default), each printing
 `service X/s, baseline Y/s, ratio Z` and whether the issue's target is met (info only)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import asyncio
 import logging
 import sys
 
-from . import check_bulk, check_single, gateway, import_1m, inbound, one_click
+from . import check_bulk, check_single, gateway, import_1m, inbound, one_click, scaling
 from .harness import DATABASE_VARIABLES, database_url
 
 BENCHMARKS = {
@@ -18,7 +18,11 @@ BENCHMARKS = {
     "import_1m": import_1m,
     "inbound": inbound,
     "one_click": one_click,
+    "scaling": scaling,
 }
+# Run only when named: about 15 minutes, with PostgreSQL servers and ten million rows of its own.
+BY_NAME_ONLY = ("scaling",)
+DEFAULT = [name for name in BENCHMARKS if name not in BY_NAME_ONLY]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -29,15 +33,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "PostgreSQL in ./var; each benchmark works in a schema of its own, dropped at the end.",
     )
     parser.add_argument(
-        "names", nargs="*", metavar="NAME", help=f"benchmarks to run: {', '.join(BENCHMARKS)} (all)"
+        "names", nargs="*", metavar="NAME",
+        help=f"benchmarks to run: {', '.join(BENCHMARKS)} (all but {', '.join(BY_NAME_ONLY)})"
     )
     option = parser.add_argument
     option("--repeat", type=int, default=3, help="timed runs after the warm-up; medians are shown (3)")
     option("--recipients", type=int, default=100_000,
-           help="check_bulk, gateway: recipients per check (100000)")
-    option("--concurrency", type=int, default=32, help="check_single, one_click: concurrent clients (32)")
+           help="check_bulk, gateway, scaling: recipients per check (100000)")
+    option("--concurrency", type=int, default=32,
+           help="check_single, one_click, scaling: concurrent clients (32)")
     option("--duration", type=float, default=5.0,
-           help="check_single, one_click, gateway: seconds per timed run (5)")
+           help="check_single, one_click, gateway, scaling: seconds per timed run (5)")
     option("--senders", type=int, default=8, help="gateway: concurrent SMTP clients (8)")
     option("--rows", type=int, default=1_000_000, help="import_1m: rows in the CSV file (1000000)")
     args = parser.parse_args(argv)
@@ -59,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     dsn, embedded = database_url()  # an embedded server stops when this process exits
-    asyncio.run(run(args.names or list(BENCHMARKS), dsn, args))
+    asyncio.run(run(args.names or DEFAULT, dsn, args))
     return 0
 
 
