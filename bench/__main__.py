@@ -8,7 +8,7 @@ import asyncio
 import logging
 import sys
 
-from . import check_bulk, check_single, gateway, import_1m, inbound, one_click, scaling
+from . import check_bulk, check_single, gateway, import_1m, inbound, mail_bomb, one_click, scaling
 from .harness import DATABASE_VARIABLES, database_url
 
 BENCHMARKS = {
@@ -17,6 +17,7 @@ BENCHMARKS = {
     "gateway": gateway,
     "import_1m": import_1m,
     "inbound": inbound,
+    "mail_bomb": mail_bomb,
     "one_click": one_click,
     "scaling": scaling,
 }

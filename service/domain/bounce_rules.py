@@ -11,6 +11,7 @@ The diagnostic text outranks the status code, because MTAs often send a generic 
 
 from __future__ import annotations
 
+import functools
 import re
 
 from .mime import addresses_in
@@ -48,6 +49,22 @@ SOFT = re.compile(
 _HARD_STATUS = ("5.1.0", "5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.2.1", "5.4.1", "5.4.4", "5.0.0")
 
 
+@functools.lru_cache(maxsize=8)
+def _reading(words: str) -> tuple[bool, bool, bool, bool]:
+    """Whether a text says: the mailbox is full, it is about the sender, hard, soft.
+
+    Each recipient of a report without a diagnostic of its own is judged on the report's
+    whole explanation: the same text, searched once rather than once per recipient.
+    """
+    return (MAILBOX_FULL.search(words) is not None, ABOUT_SENDER.search(words) is not None,
+            HARD.search(words) is not None, SOFT.search(words) is not None)
+
+
+@functools.lru_cache(maxsize=8)
+def _opens_with_full_mailbox(explanation: str) -> bool:
+    return MAILBOX_FULL.search(explanation[:2000]) is not None
+
+
 def _names_someone_else(text: str, known: set[str]) -> bool:
     """The rejection quotes an address that is not the recipient: it is about the sender."""
     return any(a not in known for a in addresses_in(text))
@@ -67,18 +84,18 @@ def is_hard(
     """Whether one failed recipient is a hard bounce (see the module docstring)."""
     if action == "delayed" or status.startswith("4"):
         return False
-    words = diagnostic or explanation
-    if MAILBOX_FULL.search(words) or MAILBOX_FULL.search(explanation[:2000]):
+    full, about_sender, hard, soft = _reading(diagnostic or explanation)
+    if full or _opens_with_full_mailbox(explanation):
         return False
-    if ABOUT_SENDER.search(words) or status in ("5.1.7", "5.1.8"):
+    if about_sender or status in ("5.1.7", "5.1.8"):
         return False
     if _names_someone_else(diagnostic, known or {address}):
         return False
     if diagnostic_type == "x-unix" or local_program:
         return False  # a local delivery program failed: a mailer error, not the address
-    if HARD.search(words):
+    if hard:
         return True
-    if SOFT.search(words):
+    if soft:
         return False
     if not status or status in _HARD_STATUS or status.startswith("5.1.") and status not in ("5.1.7", "5.1.8"):
         return True

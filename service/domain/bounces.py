@@ -10,14 +10,15 @@ original sender, the returned message's headers) are reported as merely mentione
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
 from email.message import Message
 
 from .bounce_rules import is_hard
-from .mime import (addresses_in, content_param, content_type, first_address, header, header_values, html_text,
-                   part_text, raw_header, report_field_groups, walk)
+from .mime import (MAX_PARTS, address_spans, addresses_in, content_param, content_type, first_address, header,
+                   header_values, html_text, part_text, raw_header, report_field_groups, walk)
 
 _BOUNCE_SENDER = re.compile(
     r"^(?:mailer[-_]?daemon|postmaster|post_master|mail[-_ ]?delivery[-_ ]?(?:system|subsystem)?|sysadmin)@", re.I
@@ -30,19 +31,31 @@ _BOUNCE_SUBJECT = re.compile(
     r"returning message to sender|delivery report|notice: mail delivery status",
     re.I,
 )
-# Where an MTA's explanation ends and the returned message begins: a line of its own.
+# Where an MTA's explanation ends and the returned message begins: a line of its own. Line
+# patterns read only their own line's decoration (`^(?:[^\S\n]|[>|*-])*+`); the blank or
+# decorated lines above are added by _line_start, once.
+_DECORATION = frozenset(">|*-")
 _ORIGINAL_STARTS = re.compile(
-    r"^[\s>|*-]*(?:below this line is a copy|this is a copy of the message|original message\s*(?:-|follows|headers|:)|"
+    r"^(?:[^\S\n]|[>|*-])*+(?:below this line is a copy|this is a copy of the message|original message\s*+(?:-|follows|headers|:)|"
     r"the header of the original message|included is a copy|unsent message follows|returned message|"
     r"message text follows|below is a copy of the original|content-description: undelivered message)",
     re.I | re.M,
 )
 _HEADER_LINE = re.compile(
-    r"^[>\s]*(?:to|from|cc|subject|sent|date|return-path|received|message-id|reply-to|sender|"
-    r"mail from|errors-to|in-reply-to|references)\s*:.*$",
+    r"^(?:[^\S\n]|>)*+(?:to|from|cc|subject|sent|date|return-path|received|message-id|reply-to|sender|"
+    r"mail from|errors-to|in-reply-to|references)\s*+:.*$",
     re.I | re.M,
 )
-_MAIL_FROM = re.compile(r"mail from:?\s*<?[^\s<>]+@[^\s<>]+>?", re.I)
+_TO_LINE = re.compile(r"^[^\S\n]*+To:\s*+(.*)$", re.I | re.M)
+# The run after "mail from" ends at a space, and "mail from" holds one: each run is read
+# by one match only.
+_MAIL_FROM = re.compile(r"mail from:?\s*+<?[^\s<>]+@[^\s<>]+>?", re.I)
+_QUOTED_DSN = re.compile(r"^Final-Recipient:.*(?:\n(?![ \t]*+\n).*){0,8}", re.I | re.M)
+_SES_RECIPIENTS = re.compile(r'"bouncedRecipients"\s*+:\s*+\[')
+# flufl.bounce's detectors scan every line with patterns that backtrack (quadratic, and
+# cubic for Netscape's); they are a last resort, run only on a message this small.
+FLUFL_MAX_TEXT = 16_384
+FLUFL_MAX_LINE = 200
 _ENHANCED_STATUS = re.compile(r"(?<![\d.])#?([245])\.(\d{1,3})\.(\d{1,3})(?![\d])")
 _SMTP_REPLY = re.compile(r"(?<![\d.])([45])\d\d(?:[ -]|$)")
 _DELAYED = re.compile(
@@ -68,6 +81,42 @@ class Bounce:
     @property
     def hard(self) -> bool:
         return any(f.hard for f in self.failures)
+
+
+def _line_start(text: str, start: int, floor: int, decoration: frozenset[str]) -> int:
+    """Where a line pattern that allowed blank and decoration lines above its line would start.
+
+    `start` is the start of the line that matched; the lines above it that hold only spaces
+    and `decoration`, after `floor`, belong to the match, as a multi-line `^[\\s...]*` would
+    have taken them, in one pass back instead of one per line.
+    """
+    first = start
+    while first > floor and (text[first - 1].isspace() or text[first - 1] in decoration):
+        first -= 1
+    if first == 0 or text[first - 1] == "\n":
+        return first
+    newline = text.find("\n", first, start)
+    return newline + 1 if newline >= 0 else start
+
+
+def _original_starts(explanation: str) -> tuple[int, int] | None:
+    """Where the returned message begins in an MTA's explanation: (start, end) of the line that says so."""
+    match = _ORIGINAL_STARTS.search(explanation)
+    if match is None:
+        return None
+    return _line_start(explanation, match.start(), 0, _DECORATION), match.end()
+
+
+def _without_header_lines(text: str) -> str:
+    """The text with each header line quoted from the returned message (and the blank lines above it) made a space."""
+    kept, done = [], 0
+    for match in _HEADER_LINE.finditer(text):
+        start = _line_start(text, match.start(), done, frozenset(">"))
+        kept.append(text[done:start])
+        kept.append(" ")
+        done = match.end()
+    kept.append(text[done:])
+    return "".join(kept)
 
 
 def _local_address(value: str) -> str:
@@ -132,7 +181,7 @@ def _from_dsn_parts(msg: Message, explanation: str) -> list[Failure]:
 def _from_quoted_dsn(text: str) -> list[Failure]:
     """DSN fields pasted into the text of a bounce (Amazon WorkMail, some Postfix notices)."""
     failures = []
-    for match in re.finditer(r"^Final-Recipient:.*(?:\n(?![ \t]*\n).*){0,8}", text, re.I | re.M):
+    for match in _QUOTED_DSN.finditer(text):
         fields: dict[str, str] = {}
         for line in match.group(0).splitlines():
             name, _, value = line.partition(":")
@@ -148,11 +197,10 @@ def _from_ses_notification(text: str) -> list[Failure]:
     if '"notificationType"' not in text or '"bouncedRecipients"' not in text:
         return []
     permanent = '"bounceType":"Permanent"' in text.replace(" ", "")
-    recipients = re.search(r'"bouncedRecipients"\s*:\s*\[(.*?)\]', text, re.S)
     failures = []
-    for item in re.finditer(r"\{(.*?)\}", recipients.group(1) if recipients else "", re.S):
+    for item in _ses_items(text):
         try:
-            fields = json.loads("{" + item.group(1) + "}")
+            fields = json.loads(item)
         except ValueError:
             continue
         address = str(fields.get("emailAddress", "")).lower()
@@ -166,6 +214,25 @@ def _from_ses_notification(text: str) -> list[Failure]:
     return failures
 
 
+def _ses_items(text: str) -> list[str]:
+    """The `{...}` items of the first "bouncedRecipients": [...] list that is closed, each read once.
+
+    A bracket or brace left open is closed by nothing after it either, so the search stops there.
+    """
+    opening = _SES_RECIPIENTS.search(text)
+    closing = text.find("]", opening.end()) if opening else -1
+    if closing < 0:
+        return []
+    listed, items, done = text[opening.end():closing], [], 0
+    while (start := listed.find("{", done)) >= 0:
+        end = listed.find("}", start + 1)
+        if end < 0:
+            break
+        items.append(listed[start:end + 1])
+        done = end + 1
+    return items
+
+
 def _status_in(text: str) -> str:
     match = _ENHANCED_STATUS.search(text)
     if match:
@@ -176,23 +243,29 @@ def _status_in(text: str) -> str:
 
 def _from_prose(explanation: str, exclude: set[str], failed_hint: list[str]) -> list[Failure]:
     """Recipients named in an MTA's prose, each with the text that follows it as diagnostic."""
-    cut = _ORIGINAL_STARTS.search(explanation)
-    section = explanation[: cut.start()] if cut else explanation
-    scrubbed = _MAIL_FROM.sub(" ", _HEADER_LINE.sub(" ", section))
-    candidates = [a for a in addresses_in(scrubbed) if a not in exclude and not _looks_like_id(a)]
-    candidates = failed_hint + [a for a in candidates if a not in failed_hint]
+    cut = _original_starts(explanation)
+    section = explanation[: cut[0]] if cut else explanation
+    scrubbed = _MAIL_FROM.sub(" ", _without_header_lines(section))
+    written: dict[str, int] = {}  # where each address is first written
+    for start, address in address_spans(scrubbed):
+        written.setdefault(address.lower(), start)
+    hinted = set(failed_hint)
+    candidates = [a for a in written if a not in exclude and not _looks_like_id(a) and a not in hinted]
+    candidates = failed_hint + candidates
     if not candidates:
         return []
     delayed = bool(_DELAYED.search(section))
-    lowered = scrubbed.lower()
-    positions = sorted((lowered.find(a) if a in lowered else len(lowered), a) for a in candidates)
+    positions = sorted((written.get(a, len(scrubbed)), a) for a in candidates)
+    whole = " ".join(scrubbed.split())
+    # The whole text is searched once, however many recipients fall back to it.
+    in_whole, in_scrubbed = functools.cache(lambda: _status_in(whole)), functools.cache(lambda: _status_in(scrubbed))
     failures = []
     for index, (position, address) in enumerate(positions):
         end = positions[index + 1][0] if index + 1 < len(positions) else len(scrubbed)
-        segment = " ".join(scrubbed[position:end].split()) if position < len(scrubbed) else " ".join(scrubbed.split())
+        segment = " ".join(scrubbed[position:end].split()) if position < len(scrubbed) else whole
         if len(segment) < 40 or len(positions) == 1:
-            segment = " ".join(scrubbed.split())
-        status = _status_in(segment) or _status_in(scrubbed)
+            segment = whole
+        status = (in_whole() if segment is whole else _status_in(segment)) or in_scrubbed()
         action = "delayed" if delayed else "failed"
         hard = is_hard(address, status, action, segment[:600], "", section, known={address})
         failures.append(Failure(address, status, action, segment[:500], hard))
@@ -213,7 +286,33 @@ def _returned_message(msg: Message) -> Message | None:
     return None
 
 
+def _small_for_flufl(msg: Message) -> bool:
+    """Whether the lines flufl.bounce reads (every part's payload, as written and decoded,
+    split at newlines) are short, and all of them together few."""
+    size = 0
+    try:
+        for count, part in enumerate(msg.walk()):
+            if count >= MAX_PARTS:
+                return False
+            if part.is_multipart():
+                continue
+            written, decoded = part.get_payload(), part.get_payload(decode=True) or b""
+            if not isinstance(written, str) or not isinstance(decoded, bytes):
+                return False
+            size += len(written) + len(decoded)
+            if size > FLUFL_MAX_TEXT:
+                return False
+            if any(len(line) > FLUFL_MAX_LINE for line in written.split("\n")) or any(
+                    len(line) > FLUFL_MAX_LINE for line in decoded.split(b"\n")):
+                return False
+    except Exception:  # RecursionError on a deep tree; a payload that cannot be read
+        return False
+    return True
+
+
 def _flufl_failures(msg: Message, exclude: set[str]) -> list[str]:
+    if not _small_for_flufl(msg):
+        return []
     try:
         from flufl.bounce import all_failures
 
@@ -261,9 +360,9 @@ def read_bounce(msg: Message, sender: str, own: set[str]) -> Bounce | None:
         if not flufl and returned is not None:
             flufl = [a for a in addresses_in(raw_header(returned, "To") or "") if a not in exclude][:1]
         if not flufl:
-            cut = _ORIGINAL_STARTS.search(explanation)
-            after = explanation[cut.end():] if cut else ""
-            to_line = re.search(r"^\s*To:\s*(.*)$", after, re.I | re.M)
+            cut = _original_starts(explanation)
+            after = explanation[cut[1]:] if cut else ""
+            to_line = _TO_LINE.search(after)
             flufl = [a for a in addresses_in(to_line.group(1)) if a not in exclude][:1] if to_line else []
         failures = _from_prose(explanation + "\n" + " ".join(flufl), exclude, flufl) if flufl else []
     if not failures:

@@ -13,19 +13,24 @@ from dataclasses import dataclass
 
 from .mime import addresses_in
 
+# Each pattern that starts a line reads only that line's leading spaces (`^[^\S\n]*+`), never a
+# run of blank lines from every line start in it; a quantifier that meets a character it
+# cannot give back to what follows is possessive (`*+`, `++`). Cutting at a quoted
+# reply's own line rather than at the blank lines above it loses nothing: own_words strips
+# what it keeps.
 _REPLY_HEADER = re.compile(
-    r"^\s*(?:on\b.{0,200}\bwrote\s*:|op\b.{0,200}\bschreef\b.{0,200}:|le\b.{0,200}\ba écrit\s*:|"
-    r"am\b.{0,200}\bschrieb\b.{0,120}:|-{2,}\s*(?:original message|oorspronkelijk bericht|message d.origine|"
-    r"forwarded message|doorgestuurd bericht|message transféré)|-{5,}\s*$|_{5,}\s*$|"
-    r"(?:from|van|de|von)\s*:\s.*\n\s*(?:sent|verzonden|envoyé|date|datum|gesendet|to|aan|à)\s*:)",
+    r"^[^\S\n]*+(?:on\b.{0,200}\bwrote\s*+:|op\b.{0,200}\bschreef\b[^\n:]{0,200}+:|le\b.{0,200}\ba écrit\s*+:|"
+    r"am\b.{0,200}\bschrieb\b[^\n:]{0,120}+:|-{2,}+\s*+(?:original message|oorspronkelijk bericht|message d.origine|"
+    r"forwarded message|doorgestuurd bericht|message transféré)|-{5,}+[^\S\n]*+$|_{5,}+[^\S\n]*+$|"
+    r"(?:from|van|de|von)\s*+:\s.*\n\s*+(?:sent|verzonden|envoyé|date|datum|gesendet|to|aan|à)\s*+:)",
     re.I | re.M,
 )
-_SIGNATURE = re.compile(r"^--\s*$", re.M)
+_SIGNATURE = re.compile(r"^--[^\S\n]*+$", re.M)
 _CLOSING = re.compile(
-    r"^\s*(?:met vriendelijke groet(?:en)?|vriendelijke groet(?:en)?|groet(?:en|jes)?|mvg|m\.v\.g\.|"
+    r"^[^\S\n]*+(?:met vriendelijke groet(?:en)?|vriendelijke groet(?:en)?|groet(?:en|jes)?|mvg|m\.v\.g\.|"
     r"kind regards|best regards|regards|best|cheers|thanks|thank you|many thanks|sincerely|"
     r"cordialement|bien (?:à vous|cordialement)|salutations|merci(?: d'avance)?|"
-    r"sent from my \w+|verzonden vanaf mijn \w+|envoyé de mon \w+)[\s,.!]*$",
+    r"sent from my \w++|verzonden vanaf mijn \w++|envoyé de mon \w++)(?:[^\S\n]|[,.!])*+$",
     re.I | re.M,
 )
 
@@ -54,12 +59,17 @@ REQUEST = {
     ),
 }
 _NEGATED = re.compile(
-    r"\b(?:niet|not|don't|do not|pas)\s+(?:\w+\s+){0,2}(?:uitschrijven|unsubscribe|me désabonner|désabonner)", re.I
+    r"\b(?:niet|not|don't|do not|pas)\s++(?:\w++\s++){0,2}(?:uitschrijven|unsubscribe|me désabonner|désabonner)", re.I
 )
-_SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|fw|fwd|tr|antw|aw|wg|sv|vs)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
+_SUBJECT_PREFIX = re.compile(r"^\s*+(?:(?:re|fw|fwd|tr|antw|aw|wg|sv|vs)\s*+(?:\[\d++\]\s*+)?:\s*+)+", re.I)
 _QUESTION = re.compile(r"\?|\b(?:vraag|question|kunnen jullie|could you|can you|pouvez-vous|pourriez-vous)\b", re.I)
-_SENTENCES = re.compile(r"(?:[^.!?\n]|[.!?](?=[^\s.!?]))+(?:[.!?]+|$)", re.M)  # a dot inside an address or a.u.b. ends nothing
-_ABBREVIATION = re.compile(r"\b(?:[A-Za-z]\.){2,}(?![A-Za-z0-9@])")  # a.u.b., s.v.p., e.g.: not sentence ends
+# A dot inside an address or a.u.b. ends nothing. A sentence always ends where its run
+# stops (at a line end, or at marks followed by a space), so the run never gives back.
+_SENTENCES = re.compile(r"(?:[^.!?\n]++|[.!?](?=[^\s.!?]))++(?:[.!?]++|$)", re.M)
+# a.u.b., s.v.p., e.g.: not sentence ends. A run of letter-dot pairs is read once, from
+# its first pair: a later pair whose letter follows a word boundary would end where the
+# first did, so it is not tried again.
+_ABBREVIATION = re.compile(r"(?<!\b[A-Za-z]\.)\b(?:[A-Za-z]\.){2,}+(?![A-Za-z0-9@])")
 
 AWAY_SUBJECT = re.compile(
     r"^(?:out of (?:the )?office|automatic reply|auto(?:matic)?[- ]?reply|autoreply|auto[- ]?respons\w*|"
