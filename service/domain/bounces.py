@@ -54,6 +54,9 @@ _QUOTED_DSN = re.compile(r"^Final-Recipient:.*(?:\n(?![ \t]*+\n).*){0,8}", re.I 
 _SES_RECIPIENTS = re.compile(r'"bouncedRecipients"\s*+:\s*+\[')
 # flufl.bounce's detectors scan every line with patterns that backtrack (quadratic, and
 # cubic for Netscape's); they are a last resort, run only on a message this small.
+# Recipients read from a report's prose: a real one names a few; far more than
+# OPTOUT_MAX_ACTIONS_PER_MESSAGE already holds the message for staff, who read it whole.
+MAX_PROSE_RECIPIENTS = 1000
 FLUFL_MAX_TEXT = 16_384
 FLUFL_MAX_LINE = 200
 _ENHANCED_STATUS = re.compile(r"(?<![\d.])#?([245])\.(\d{1,3})\.(\d{1,3})(?![\d])")
@@ -251,7 +254,7 @@ def _from_prose(explanation: str, exclude: set[str], failed_hint: list[str]) -> 
         written.setdefault(address.lower(), start)
     hinted = set(failed_hint)
     candidates = [a for a in written if a not in exclude and not _looks_like_id(a) and a not in hinted]
-    candidates = failed_hint + candidates
+    candidates = (failed_hint + candidates)[:MAX_PROSE_RECIPIENTS]
     if not candidates:
         return []
     delayed = bool(_DELAYED.search(section))
