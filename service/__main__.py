@@ -125,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_format)
     try:
         return dispatch(args, settings)
+    except SettingsError as exc:  # found only when a part starts (a certificate that does not load)
+        print(f"optout: configuration error: {exc}", file=sys.stderr)
+        return 2
     except DomainError as exc:
         print(f"optout: {exc.message}", file=sys.stderr)
         return 2

@@ -65,12 +65,16 @@ async def web_part(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[None
 
 @contextlib.asynccontextmanager
 async def inbound_part(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[None]:
-    """The LMTP/SMTP receiver on OPTOUT_SMTP_PORT; at stop, messages being received are finished."""
+    """The LMTP/SMTP receiver on OPTOUT_SMTP_PORT (STARTTLS with OPTOUT_TLS_CERT and
+    OPTOUT_TLS_KEY); at stop, messages being received are finished."""
     from .smtp.receiver import Receiver
+    from .smtp.tls import starttls_context
 
-    receiver = Receiver(pool, settings.host, settings.smtp_port, settings.max_message_bytes)
+    tls = starttls_context(settings)
+    receiver = Receiver(pool, settings.host, settings.smtp_port, settings.max_message_bytes, tls_context=tls)
     await receiver.start()
-    log.info("inbound mail (LMTP and SMTP) listening on %s:%d", settings.host, receiver.port)
+    log.info("inbound mail (LMTP and SMTP) listening on %s:%d, STARTTLS %s", settings.host, receiver.port,
+             "offered" if tls else "not offered (no OPTOUT_TLS_CERT)")
     try:
         yield
     finally:

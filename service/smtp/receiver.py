@@ -6,16 +6,21 @@ PostgreSQL; when they cannot be, 451 (the sending MTA keeps the message and trie
 never a 5xx that would make it give up, and never aiosmtpd's own "500 Error" on an
 exception. Above OPTOUT_MAX_MESSAGE_BYTES the answer is 552, and the excess is discarded
 as it arrives rather than held in memory.
+
+GuardedSMTP, the base of the receiver and of the gateway, bounds what a stranger can make
+either hold: command lines, lines of a message, connections.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import socket
+import ssl
 
 import asyncpg
-from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, TLSSetupException, syntax
 
 from ..domain import inbound
 from ..domain.errors import DomainError
@@ -29,8 +34,183 @@ TRY_LATER = "451 4.3.0 Cannot store the message right now, try again later"
 TOO_BIG = "552 5.3.4 Message exceeds the size limit"
 EMPTY = "554 5.6.0 Empty message"
 SHUTTING_DOWN = "421 4.3.2 Service shutting down, try again later"
+LINE_TOO_LONG = "500 5.5.2 Line too long"
+TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections, try again later"
+TLS_ALREADY = "503 5.5.1 TLS is already active"
 STORE_TIMEOUT = 15.0
-_AIOSMTPD_TOO_MUCH = "552 Error: Too much mail data"
+_AIOSMTPD_LINE_TOO_LONG = "500 Command line too long"
+
+# RFC 5321 4.5.3.1.4: 512 octets for a command line (aiosmtpd allows MAIL a little more for
+# the SIZE and SMTPUTF8 parameters it offers). Longer is answered 500 and the session goes on;
+# a line this long or longer is no command at all: it is answered and the connection closed
+# at once, without reading the rest.
+COMMAND_LINE_LIMIT = 512
+HANG_UP_LINE = 2048
+# RFC 5321 4.5.3.1.6 allows 1000 octets for a line of a message, but real mail has longer ones
+# (unwrapped HTML): up to this many are taken; a longer one is answered 500 after the final dot.
+DATA_LINE_LIMIT = 64 * 1024
+# The stream reader's buffer: a longer line of a message is read in pieces of about this size.
+READ_LIMIT = 16 * 1024
+# A message of short lines is read line by line from the buffer without waiting: the web app
+# and the other sessions in this process get their turn every this many lines.
+YIELD_EVERY = 256
+MAX_CONNECTIONS = 100
+LINGER = 5.0
+
+
+class GuardedSMTP(SMTP):
+    """aiosmtpd's SMTP with bounded command lines, bounded lines of a message (aiosmtpd keeps an
+    over-long one whole until it ends), at most `max_connections` connections, and a last reply
+    that reaches the client before the connection closes."""
+
+    line_length_limit = READ_LIMIT  # aiosmtpd's name for the reader's limit
+
+    def __init__(self, handler, *, connections: set, max_connections: int = MAX_CONNECTIONS, **options):
+        super().__init__(handler, loop=asyncio.get_running_loop(), **options)
+        self.command_size_limits = collections.defaultdict(lambda: COMMAND_LINE_LIMIT)  # aiosmtpd's is shared
+        self.in_data = False  # from 354 to the reply after the message
+        self._reading_data = False  # from 354 to the final dot
+        self._connections = connections
+        self._max_connections = max_connections
+        self._accepted = False
+        self._unended = 0  # length of the command line received so far without its end
+        self._hung_up = False
+        self._linger: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport) -> None:
+        if not self._accepted:  # a new connection, not the same one after STARTTLS
+            if len(self._connections) >= self._max_connections:
+                log.warning("refused a connection: %d open already", len(self._connections))
+                transport.write(TOO_MANY_CONNECTIONS.encode() + b"\r\n")
+                transport.close()
+                return
+            self._accepted = True
+            self._connections.add(self)
+        self._unended = 0
+        super().connection_made(transport)
+
+    def connection_lost(self, error) -> None:
+        if not self._accepted:
+            return
+        self._connections.discard(self)
+        if self._linger is not None:
+            self._linger.cancel()
+        super().connection_lost(error)
+
+    def data_received(self, data: bytes) -> None:
+        if self._hung_up:
+            return
+        if not self._reading_data:
+            lines = data.split(b"\n")
+            first = self._unended + len(lines[0])
+            if first >= HANG_UP_LINE or any(len(line) >= HANG_UP_LINE for line in lines[1:]):
+                log.info("hung up on a command line of %d octets or more", HANG_UP_LINE)
+                self.hang_up(LINE_TOO_LONG)
+                return
+            self._unended = first if len(lines) == 1 else len(lines[-1])
+        super().data_received(data)
+
+    def hang_up(self, reply: str) -> None:
+        """Send a last reply and close. Until the client closes too (at most LINGER seconds) what
+        it still sends is read and dropped: a close with unread input resets the connection,
+        which can destroy the reply before the client has read it."""
+        transport = self.transport
+        if self._hung_up or transport is None or transport.is_closing():
+            return
+        self._hung_up = True
+        transport.write(reply.encode() + b"\r\n")
+        if transport.can_write_eof():
+            transport.write_eof()
+            self._linger = self.loop.call_later(LINGER, transport.close)
+        else:
+            transport.close()
+
+    async def push(self, status) -> None:
+        if self._hung_up:
+            return
+        await super().push(LINE_TOO_LONG if status == _AIOSMTPD_LINE_TOO_LONG else status)
+
+    @syntax("EHLO hostname")
+    async def smtp_EHLO(self, hostname: str) -> None:
+        self.command_size_limits = collections.defaultdict(lambda: COMMAND_LINE_LIMIT)  # aiosmtpd adds to it
+        await super().smtp_EHLO(hostname)
+
+    @syntax("STARTTLS", when="tls_context")
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        if self.session is not None and self.session.ssl is not None:
+            await self.push(TLS_ALREADY)
+            return
+        await super().smtp_STARTTLS(arg)
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        recipients = list(self.envelope.rcpt_tos)
+        self.in_data = self._reading_data = True
+        try:
+            await self.push("354 End data with <CR><LF>.<CR><LF>")
+            content, status = await self._read_message()
+            self._reading_data = False
+            if status is None:
+                self.envelope.content = self.envelope.original_content = content
+                status = await self._call_handler_hook("DATA")
+                status = "250 OK" if status is MISSING else status
+            self._set_post_data_state()
+            await self.answer_message(status, recipients)
+        finally:
+            self.in_data = self._reading_data = False
+
+    async def _read_message(self) -> tuple[bytes, str | None]:
+        """The message up to the final dot, dot-unstuffed (RFC 5321 4.5.2), or a refusal: past the
+        size or line limit the rest is read and dropped, and answered after the dot (4.2.5)."""
+        lines: list[bytes] = []
+        pieces: list[bytes] = []  # of a line longer than the reader's buffer
+        size = line_size = 0
+        refusal = None
+        count = 0
+        while True:
+            count += 1
+            if count % YIELD_EVERY == 0:  # lines in the buffer are read without a pause otherwise
+                await asyncio.sleep(0)
+            try:
+                piece = await self._reader.readuntil(b"\r\n")
+            except asyncio.LimitOverrunError as overrun:
+                piece = await self._reader.read(overrun.consumed)
+            if line_size == 0 and piece == b".\r\n":
+                break
+            size += len(piece)
+            line_size += len(piece)
+            if refusal is None and self.data_size_limit and size > self.data_size_limit:
+                refusal = TOO_BIG
+            elif refusal is None and line_size > DATA_LINE_LIMIT:
+                refusal = LINE_TOO_LONG
+            if refusal is not None:
+                lines.clear()
+                pieces.clear()
+            else:
+                pieces.append(piece)
+            if piece.endswith(b"\r\n"):
+                if refusal is None:
+                    line = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+                    lines.append(line[1:] if line.startswith(b".") else line)
+                pieces.clear()
+                line_size = 0
+        if refusal is not None:
+            return b"", refusal
+        content = b"".join(lines)
+        lines.clear()
+        return content, None
+
+    async def answer_message(self, status: str, recipients: list[str]) -> None:
+        """The reply after the final dot: one for the message in SMTP."""
+        await self.push(status)
 
 
 class InboundHandler:
@@ -40,6 +220,15 @@ class InboundHandler:
         self.pool = pool
         self.store_timeout = store_timeout
         self.in_flight = 0
+
+    async def handle_EHLO(self, server: "ReceiverProtocol", session: Session, envelope: Envelope,
+                          hostname: str, responses: list[str]) -> list[str]:
+        """The receiver takes mail from anyone and offers no AUTH, with or without TLS."""
+        session.host_name = hostname
+        return [r for r in responses if not r.startswith("250-AUTH")]
+
+    async def handle_AUTH(self, server: "ReceiverProtocol", session: Session, envelope: Envelope, args) -> str:
+        return "502 5.5.1 AUTH is not offered here"
 
     async def handle_DATA(self, server: "ReceiverProtocol", session: Session, envelope: Envelope) -> str:
         via = "lmtp" if server.speaks_lmtp else "smtp"
@@ -67,61 +256,41 @@ class InboundHandler:
         return ALREADY_STORED if stored.duplicate else ACCEPTED
 
     async def handle_exception(self, error: Exception) -> str:
-        log.error("receiver error (%s): answered 451", error.__class__.__name__)
+        if isinstance(error, TLSSetupException):  # aiosmtpd closes the connection, with no reply
+            log.info("receiver: a TLS handshake failed (%s)", error.__cause__.__class__.__name__)
+        else:
+            log.error("receiver error (%s): answered 451", error.__class__.__name__)
         return TRY_LATER
 
 
-class ReceiverProtocol(SMTP):
-    """aiosmtpd's SMTP with LHLO added, per-recipient LMTP replies, and named replies."""
+class ReceiverProtocol(GuardedSMTP):
+    """GuardedSMTP with LHLO added and per-recipient LMTP replies."""
 
-    def __init__(self, handler: InboundHandler, *, max_bytes: int, hostname: str, sessions: set):
-        # Lines longer than RFC 5321 allows are real (unwrapped HTML): accept them up to the
-        # size limit instead of refusing the message with a 500.
-        self.line_length_limit = max_bytes + 2
-        super().__init__(handler, data_size_limit=max_bytes, enable_SMTPUTF8=True, decode_data=False,
-                         hostname=hostname, ident="optout", timeout=300, loop=asyncio.get_running_loop())
+    def __init__(self, handler: InboundHandler, *, max_bytes: int, hostname: str, sessions: set,
+                 tls_context: ssl.SSLContext | None = None, max_connections: int = MAX_CONNECTIONS):
+        super().__init__(handler, connections=sessions, max_connections=max_connections,
+                         data_size_limit=max_bytes, enable_SMTPUTF8=True, decode_data=False,
+                         hostname=hostname, ident="optout", timeout=300, tls_context=tls_context)
         self.speaks_lmtp = False
-        self.in_data = False
-        self._data_recipients: list[str] = []
-        self._sessions = sessions
-
-    def connection_made(self, transport) -> None:
-        self._sessions.add(self)
-        super().connection_made(transport)
-
-    def connection_lost(self, error) -> None:
-        self._sessions.discard(self)
-        super().connection_lost(error)
 
     @syntax("LHLO hostname")
     async def smtp_LHLO(self, arg: str) -> None:
         """RFC 2033: the LMTP greeting; from here on DATA answers once per recipient."""
         self.speaks_lmtp = True
-        await super().smtp_EHLO(arg)
+        await self.smtp_EHLO(arg)
 
-    async def push(self, status: str) -> None:
-        if status.startswith("354"):
-            self.in_data = True
-            self._data_recipients = list(self.envelope.rcpt_tos) if self.envelope is not None else []
-            await super().push(status)
+    async def answer_message(self, status: str, recipients: list[str]) -> None:
+        if not self.speaks_lmtp:
+            await self.push(status)
             return
-        if not self.in_data:
-            await super().push(status)
-            return
-        self.in_data = False
-        if status.startswith(_AIOSMTPD_TOO_MUCH):
-            status = TOO_BIG
-        if self.speaks_lmtp and self._data_recipients:
-            for recipient in self._data_recipients:
-                await super().push(f"{status} for <{inbound.envelope_text(recipient)}>")
-        else:
-            await super().push(status)
+        for recipient in recipients:
+            await self.push(f"{status} for <{inbound.envelope_text(recipient)}>")
 
     async def close_idle(self) -> None:
         """At shutdown: tell a client that is not sending a message to come back later."""
         if not self.in_data and self.transport is not None and not self.transport.is_closing():
             try:
-                await super().push(SHUTTING_DOWN)
+                await self.push(SHUTTING_DOWN)
             except Exception:
                 pass
             self.transport.close()
@@ -130,9 +299,12 @@ class ReceiverProtocol(SMTP):
 class Receiver:
     """The listening socket, the sessions on it, and a graceful stop."""
 
-    def __init__(self, pool: asyncpg.Pool, host: str, port: int, max_bytes: int):
+    def __init__(self, pool: asyncpg.Pool, host: str, port: int, max_bytes: int,
+                 tls_context: ssl.SSLContext | None = None, max_connections: int = MAX_CONNECTIONS):
         self.handler = InboundHandler(pool)
         self.host, self.port, self.max_bytes = host, port, max_bytes
+        self.tls_context = tls_context
+        self.max_connections = max_connections
         self.sessions: set[ReceiverProtocol] = set()
         self.server: asyncio.base_events.Server | None = None
         self.hostname = socket.gethostname()
@@ -141,7 +313,8 @@ class Receiver:
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(
             lambda: ReceiverProtocol(self.handler, max_bytes=self.max_bytes, hostname=self.hostname,
-                                     sessions=self.sessions),
+                                     sessions=self.sessions, tls_context=self.tls_context,
+                                     max_connections=self.max_connections),
             self.host, self.port, reuse_port=True, backlog=256,
         )
         self.port = self.server.sockets[0].getsockname()[1]

@@ -6,7 +6,6 @@ from email import message_from_bytes, policy
 
 import aiohttp
 import pytest
-from aiosmtpd.controller import Controller
 
 from service.smtp.gateway import Gateway
 from tests.conftest import make_key
@@ -22,26 +21,6 @@ Hallo!
 """
 
 
-class Sink:
-    def __init__(self):
-        self.messages: list[tuple[list[str], bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((list(envelope.rcpt_tos), envelope.original_content))
-        return "250 2.0.0 OK"
-
-
-@pytest.fixture
-def sink(unused_tcp_port_factory):
-    handler = Sink()
-    port = unused_tcp_port_factory()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    handler.port = port
-    yield handler
-    controller.stop()
-
-
 @pytest.fixture
 async def web_base(served):
     return await served()
@@ -53,9 +32,9 @@ async def start_gateway(pool, settings, **overrides):
     return gateway
 
 
-def send(port, recipients, message=CAMPAIGN, login=None):
+def send(port, recipients, message=CAMPAIGN, login=None, timeout=10):
     """A sender through smtplib (in a thread: the gateway runs on this test's loop)."""
-    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+    with smtplib.SMTP("127.0.0.1", port, timeout=timeout) as client:
         if login:
             client.login("campaign-tool", login)
         return client.sendmail("nieuws@cetit.be", recipients, message)
@@ -170,3 +149,134 @@ async def test_a_bad_scope_header_is_refused(pool, settings, sink):
     finally:
         await gateway.stop()
     assert sink.messages == []
+
+
+async def test_bcc_and_resent_bcc_are_stripped_from_every_copy(pool, settings, sink):
+    with_bcc = CAMPAIGN.replace(b"Subject:", b"Bcc: hidden@example.be,\n  also-hidden@example.be\n"
+                                             b"Resent-Bcc: resent-hidden@example.be\nSubject:")
+    gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{sink.port}")
+    try:
+        await asyncio.to_thread(send, gateway.port, ["jan@example.be", "marie@example.be"], with_bcc)
+    finally:
+        await gateway.stop()
+    assert len(sink.messages) == 2
+    for _rcpts, raw in sink.messages:
+        message = message_from_bytes(raw, policy=policy.default)
+        assert "Bcc" not in message and "Resent-Bcc" not in message
+        assert b"hidden@example.be" not in raw
+        assert message["Subject"] == "Nieuws van CETIT" and message.get_content().strip() == "Hallo!"
+
+
+async def test_the_recipients_it_relays_to_are_recorded_as_known(pool, settings, sink):
+    await pool.execute("INSERT INTO suppressions (address, scope, reason, source) VALUES "
+                       "('gone@example.be', 'global', 'unsubscribe', 'link'), "
+                       "('news-only@example.be', 'newsletter', 'unsubscribe', 'link')")
+    gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{sink.port}")
+    try:
+        await asyncio.to_thread(send, gateway.port, ["Jan@Example.BE", "gone@example.be", "news-only@example.be",
+                                                     "marie@example.be"])
+    finally:
+        await gateway.stop()
+    assert sorted(r for rcpts, _ in sink.messages for r in rcpts) == ["Jan@Example.BE", "marie@example.be"]
+    rows = await pool.fetch("SELECT address, source FROM known_addresses ORDER BY address")
+    assert [(r["address"], r["source"]) for r in rows] == [("jan@example.be", "gateway"),
+                                                          ("marie@example.be", "gateway")]
+
+
+async def test_recipients_are_recorded_as_known_before_relaying(pool, settings, unused_tcp_port):
+    gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{unused_tcp_port}")
+    try:
+        with pytest.raises(smtplib.SMTPDataError):  # the relay is down: 451, the sender tries again
+            await asyncio.to_thread(send, gateway.port, ["jan@example.be"])
+    finally:
+        await gateway.stop()
+    assert await pool.fetchval("SELECT array_agg(address) FROM known_addresses") == ["jan@example.be"]
+
+
+def recipient_codes(port: int, count: int) -> tuple[list[int], bytes]:
+    """RCPT `count` recipients in one transaction and reset it; the reply code of each RCPT, and
+    the text of the last."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.ehlo("sender.example.be")
+        assert client.mail("nieuws@cetit.be")[0] == 250
+        codes = []
+        for n in range(count):
+            code, text = client.rcpt(f"reader.{n}@example.be")
+            codes.append(code)
+        client.rset()
+        return codes, text
+
+
+async def test_the_1001st_recipient_of_a_message_gets_452(pool, settings, sink):
+    gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{sink.port}")
+    try:
+        codes, last = await asyncio.to_thread(recipient_codes, gateway.port, 1001)
+    finally:
+        await gateway.stop()
+    assert settings.gateway_max_recipients == 1000
+    assert codes[:1000] == [250] * 1000 and codes[1000] == 452
+    assert last == b"4.5.3 Too many recipients"
+
+
+async def test_a_message_over_the_recipient_bound_goes_to_the_recipients_accepted(pool, settings, sink):
+    gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{sink.port}", gateway_max_recipients=2)
+    try:
+        refused = await asyncio.to_thread(send, gateway.port, ["a@example.be", "b@example.be", "c@example.be"])
+    finally:
+        await gateway.stop()
+    assert refused == {"c@example.be": (452, b"4.5.3 Too many recipients")}
+    assert sorted(r for rcpts, _ in sink.messages for r in rcpts) == ["a@example.be", "b@example.be"]
+
+
+def peak_memory(pid: int) -> tuple[int, int]:
+    """The resident and the peak resident memory of a process, in bytes (Linux /proc)."""
+    with open(f"/proc/{pid}/status") as status:
+        fields = dict(line.split(":", 1) for line in status.read().splitlines() if ":" in line)
+    return tuple(int(fields[name].split()[0]) * 1024 for name in ("VmRSS", "VmHWM"))
+
+
+async def test_a_5_mb_mail_to_100_recipients_holds_one_copy_at_a_time(dsn, pool, lean_sink, tmp_path):
+    """`optout gateway` in a process of its own: its peak memory while it relays 100 copies of a 5 MB
+    mail stays within a small multiple of the message, not 100 copies of it."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    if not os.path.exists("/proc/self/status"):
+        pytest.skip("measures memory through /proc")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": dsn, "OPTOUT_VAR_DIR": str(tmp_path), "OPTOUT_SECRET_KEYS": "k" * 32,
+           "OPTOUT_HASH_KEY": "h" * 32, "OPTOUT_GATEWAY_PORT": str(port),
+           "OPTOUT_RELAY_URL": f"smtp://127.0.0.1:{lean_sink.port}"}
+    recipients = [f"reader.{n}@example.be" for n in range(100)]
+    big = CAMPAIGN.replace(b"\n", b"\r\n") + (b"x" * 998 + b"\r\n") * (5 * 1024 * 1024 // 1000)
+    with open(tmp_path / "gateway.log", "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "service", "gateway"], cwd=ROOT, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        for _ in range(600):
+            try:  # the first, small message warms the process up (imports, pool, caches)
+                await asyncio.to_thread(send, port, recipients)
+                break
+            except OSError:
+                assert process.poll() is None, (tmp_path / "gateway.log").read_text()
+                await asyncio.sleep(0.1)
+        with open(f"/proc/{process.pid}/clear_refs", "w") as clear:
+            clear.write("5")  # the peak restarts from the current resident size
+        before, _ = peak_memory(process.pid)
+        assert await asyncio.to_thread(send, port, recipients, big, None, 300) == {}
+        _, peak = peak_memory(process.pid)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    assert len(lean_sink.sizes) == 200 and min(lean_sink.sizes[100:]) > len(big)  # every copy whole
+    grown = peak - before
+    print(f"gateway memory: {before / 2**20:.0f} MiB before, peak {peak / 2**20:.0f} MiB "
+          f"(+{grown / 2**20:.0f} MiB) for {len(big) / 2**20:.0f} MiB to 100 recipients")
+    assert grown < 8 * len(big), f"the gateway grew by {grown / 2**20:.0f} MiB"
