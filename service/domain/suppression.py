@@ -20,16 +20,30 @@ _SCOPE = re.compile(r"[a-z0-9_-]{1,64}", re.ASCII)
 
 
 def valid_text(value: object, field: str, limit: int = 10_000) -> str | None:
-    """Free text (a note, evidence, a campaign): a string without NUL, which PostgreSQL cannot keep."""
+    """Free text (a note, evidence, a campaign) that PostgreSQL can keep: no NUL character, and
+    no lone surrogate (JSON's "\\ud800" decodes to one; it has no UTF-8 form)."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise InvalidInput(f"'{field}' must be text.", field=field)
-    if "\x00" in value:
-        raise InvalidInput(f"'{field}' contains a NUL character.", field=field)
     if len(value) > limit:
         raise InvalidInput(f"'{field}' is longer than {limit} characters.", field=field)
+    if "\x00" in value:
+        raise InvalidInput(f"'{field}' contains a NUL character.", field=field)
+    if not is_unicode_text(value):
+        raise InvalidInput(f"'{field}' contains a lone surrogate, which is not a character.", field=field)
     return value
+
+
+def is_unicode_text(value: str) -> bool:
+    """Whether the string has a UTF-8 form (no lone surrogate in it)."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def valid_scope(scope: object) -> str:

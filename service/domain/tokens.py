@@ -10,6 +10,7 @@ resubscribing is limited by age (a max age of zero: links never resubscribe).
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -32,6 +33,15 @@ class LinkClaim:
     campaign: str | None
     issued_at: datetime
     expired: bool  # older than the link max age: still unsubscribes, no longer resubscribes
+
+    @property
+    def link_id(self) -> str:
+        """Names this one link (who, which mail, which campaign, signed when), so that what it did
+        can be told apart from what another link of the same address did. Derived from the signed
+        content, not the token's text, and it reveals nothing the token does not."""
+        issued = int(self.issued_at.timestamp())
+        material = json.dumps([self.address, self.scope, self.campaign, issued], ensure_ascii=True)
+        return hashlib.sha256(material.encode("ascii")).hexdigest()[:32]
 
 
 class TokenSigner:

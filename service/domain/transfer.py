@@ -2,8 +2,11 @@
 
 An import runs in one transaction on the caller's connection: rows go to the database in
 batches as they arrive (memory does not grow with the file), invalid lines are reported
-by number, and a fatal problem (bytes that are not UTF-8, a cut-off upload) rolls all of
-it back, so a file is never half-imported.
+by number, and a fatal problem (bytes that are not UTF-8, a cut-off upload, a file past
+MAX_IMPORT_BYTES) rolls all of it back, so a file is never half-imported. Each byte is
+looked at a bounded number of times (a line without end is cut off, not joined again and
+again), and the parsing runs in a worker thread, chunk by chunk, so that requests keep being
+answered while a large file is read.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
+from itertools import compress
 from datetime import datetime, timedelta, timezone
 from typing import AsyncIterator, Iterable
 
@@ -20,8 +24,9 @@ import asyncpg
 
 from ..storage import queries
 from .addresses import canonical_address
-from .errors import DomainError, InvalidInput
-from .suppression import GLOBAL, PERMANENT_REASONS, valid_reason, valid_scope, valid_source, valid_text
+from .errors import DomainError, InvalidInput, TooMany
+from .suppression import (GLOBAL, PERMANENT_REASONS, is_unicode_text, valid_reason, valid_scope, valid_source,
+                          valid_text)
 
 BATCH_ROWS = 5000
 MAX_REPORTED_INVALID = 10_000
@@ -31,6 +36,27 @@ EARLIEST = datetime(1990, 1, 1, tzinfo=timezone.utc)
 # A quoted field may span lines, but not without end: past this, the record is reported.
 MAX_RECORD_LINES = 100
 MAX_RECORD_CHARS = 64 * 1024
+# A line longer than this is reported, and only its start is kept (a note holds 10,000
+# characters: in NDJSON, escaped, up to 60,000 bytes).
+MAX_LINE_BYTES = 128 * 1024
+SHOWN_CHARS = 500
+# The file as read, after any Content-Encoding is undone: a few kilobytes of gzip can
+# inflate to gigabytes. Several million rows fit. Past the first MiBs, a compressed upload may
+# inflate to at most MAX_INFLATION times what was sent (CSV and NDJSON compress 5 to 15 times).
+MAX_IMPORT_BYTES = 256 * 1024 * 1024
+FREELY_INFLATED = 16 * 1024 * 1024
+MAX_INFLATION = 100
+
+
+class ImportTooLarge(TooMany):
+    code = "body_too_large"
+
+
+@dataclass(frozen=True, slots=True)
+class LongLine:
+    """A line past MAX_LINE_BYTES: only its start, to show in the report."""
+
+    start: bytes
 
 
 @dataclass
@@ -74,19 +100,23 @@ def _row_from_fields(values: list) -> tuple:
 
 
 class Importer:
-    """Feed it raw lines in file order; it parses, validates and inserts in batches."""
+    """Feed it the file's bytes in order; it parses, validates and inserts in batches."""
 
-    def __init__(self, conn: asyncpg.Connection, fmt: str, pads: tuple[bytes, bytes], batch_rows: int = BATCH_ROWS):
+    def __init__(self, conn: asyncpg.Connection, fmt: str, pads: tuple[bytes, bytes], batch_rows: int = BATCH_ROWS,
+                 max_bytes: int | None = None):
         if fmt not in FORMATS:
             raise InvalidInput(f"Import format must be csv or ndjson, got {fmt!r}.")
         self.conn = conn
         self.pads = pads  # of OPTOUT_HASH_KEY, to leave erased addresses erased
         self.fmt = fmt
         self.batch_rows = batch_rows
+        self.max_bytes = MAX_IMPORT_BYTES if max_bytes is None else max_bytes
         self.summary = ImportSummary()
         self._rows: list[tuple] = []
         self._staged = False
-        self._pending = b""
+        self._received = 0
+        self._pending = bytearray()  # the start of a line whose end has not come yet
+        self._pending_long = False  # ... past MAX_LINE_BYTES: only its start is kept
         self._record: list[str] = []
         self._record_line = 0
         self._record_quotes = 0
@@ -94,29 +124,85 @@ class Importer:
         self._line = 0
         self._writing: asyncio.Task | None = None
 
-    async def feed(self, chunk: bytes) -> None:
-        """Take the next bytes of the file; whole lines are parsed, the rest waits."""
-        data = self._pending + chunk
-        *lines, self._pending = data.split(b"\n")
-        for raw in lines:
-            self._take_line(raw)
-            if len(self._rows) >= self.batch_rows:
-                await self._flush()
+    async def feed(self, chunk: bytes, sent: int | None = None) -> None:
+        """Take the next bytes of the file (`sent`: how many bytes it took on the wire so far, when
+        it came compressed); whole lines are parsed (off the event loop), the rest waits."""
+        self._received += len(chunk)
+        if self._received > self.max_bytes:
+            raise ImportTooLarge(
+                f"The import is larger than {self.max_bytes} bytes (after decompression); split the file."
+            )
+        if sent is not None and self._received > max(FREELY_INFLATED, MAX_INFLATION * sent):
+            raise ImportTooLarge(
+                f"The import inflates to more than {MAX_INFLATION} times its compressed size; "
+                "send it uncompressed or split it."
+            )
+        if chunk:
+            await asyncio.to_thread(self._take_chunk, chunk)
+        if len(self._rows) >= self.batch_rows:
+            await self._flush()
 
     async def finish(self) -> ImportSummary:
-        if self._pending:
-            self._take_line(self._pending)
-            self._pending = b""
+        if self._pending or self._pending_long:
+            self._take_line(self._end_line(b""))
         if self._record:
             self._invalid(self._record_line, "\n".join(self._record), "A quoted field is never closed.")
             self._record = []
+        self.summary.lines = self._line
         await self._flush()
         await self._written()
         return self.summary
 
-    def _take_line(self, raw: bytes) -> None:
-        self._line += 1
+    def _take_chunk(self, chunk: bytes) -> None:
+        """Parse the lines this chunk completes; its unfinished last line waits in _pending.
+
+        Blank lines are skipped without a step each (a file of line breaks costs next to
+        nothing), except inside a quoted CSV field, where they are part of the value.
+        """
+        *ends, rest = chunk.split(b"\n")
+        start = 0
+        if ends and (self._pending or self._pending_long):
+            self._take_line(self._end_line(ends[0]))  # it ends a line begun in an earlier chunk
+            start = 1
+        before = self._line - start  # ends[i] is line before + i + 1
+        previous = start - 1
+        for index in compress(range(start, len(ends)), ends[start:]):
+            self._take_blank_lines_in_record(before, previous + 1, index)
+            self._line = before + index
+            part = ends[index]
+            self._take_line(self._end_line(part) if len(part) > MAX_LINE_BYTES else part)
+            previous = index
+        self._take_blank_lines_in_record(before, previous + 1, len(ends))
+        self._line = before + len(ends)
+        self._hold(rest)
         self.summary.lines = self._line
+
+    def _take_blank_lines_in_record(self, before: int, first: int, end: int) -> None:
+        if self.fmt == "csv" and self._record:
+            for index in range(first, end):
+                self._line = before + index
+                self._take_line(b"")
+
+    def _hold(self, part: bytes) -> None:
+        if self._pending_long:
+            return
+        self._pending += part
+        if len(self._pending) > MAX_LINE_BYTES:
+            self._pending_long = True
+            del self._pending[4 * SHOWN_CHARS:]
+
+    def _end_line(self, part: bytes) -> bytes | LongLine:
+        self._hold(part)
+        line = LongLine(bytes(self._pending)) if self._pending_long else bytes(self._pending)
+        self._pending.clear()
+        self._pending_long = False
+        return line
+
+    def _take_line(self, raw: bytes | LongLine) -> None:
+        self._line += 1
+        if isinstance(raw, LongLine):
+            self._take_long_line(raw)
+            return
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         if self._line == 1 and raw.startswith(b"\xef\xbb\xbf"):
@@ -133,12 +219,19 @@ class Importer:
         else:
             self._take_csv(text)
 
+    def _take_long_line(self, line: LongLine) -> None:
+        if self._record:
+            self._invalid(self._record_line, self._record[0], "A quoted field is never closed.")
+            self._record = []
+        shown = line.start.decode("utf-8", "replace")[:SHOWN_CHARS]
+        self._invalid(self._line, shown, f"The line is longer than {MAX_LINE_BYTES} bytes.")
+
     def _take_ndjson(self, text: str) -> None:
         if not text.strip():
             return
         try:
             item = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
             self._invalid(self._line, text, "Not a JSON object.")
             return
         if not isinstance(item, dict):
@@ -189,7 +282,9 @@ class Importer:
         self.summary.invalid_count += 1
         if len(self.summary.invalid) < MAX_REPORTED_INVALID:
             shown = value if isinstance(value, str) else json.dumps(value)
-            self.summary.invalid.append({"line": line, "value": shown[:500], "error": error})
+            if not is_unicode_text(shown):
+                shown = shown.encode("utf-8", "replace").decode("utf-8")
+            self.summary.invalid.append({"line": line, "value": shown[:SHOWN_CHARS], "error": error})
 
     async def _flush(self) -> None:
         """Send the batch; the next one is parsed while the database writes this one."""

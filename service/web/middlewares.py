@@ -60,6 +60,11 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
         if exc.status < 400:
             raise
         return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.text or exc.reason)
+    except web.RequestPayloadError:
+        return error_response(
+            400, "body_unreadable",
+            "The request body cannot be read: its Content-Encoding does not match it, or it was cut off.",
+        )
     except UNAVAILABLE as exc:
         log.warning("database unavailable for %s: %s", _route_name(request), exc.__class__.__name__)
         return error_response(503, "unavailable", "The database cannot be reached; try again shortly.")

@@ -22,8 +22,15 @@ def _query(name: str, description: str, required: bool = False, schema: dict | N
             "schema": schema or {"type": "string"}}
 
 
-EMAIL_PATH = {"name": "email", "in": "path", "required": True, "schema": {"type": "string"}}
-TOKEN_PATH = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+# What the API accepts, said as precisely as JSON Schema can: a value outside is refused with a 4xx.
+SCOPE = {"type": "string", "pattern": "^[a-z0-9_-]{1,64}$"}
+REASON = {"type": "string", "enum": ["unsubscribe", "complaint", "bounce", "manual"]}
+SOURCE = {"type": "string", "enum": ["one_click", "link", "reply", "dsn", "arf", "api", "phone", "import", "gateway"]}
+TEXT = {"type": "string", "maxLength": 10000}
+EMPTY = {"type": "string", "maxLength": 0}
+EMAIL_PATH = {"name": "email", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+TOKEN_PATH = {"name": "token", "in": "path", "required": True,
+              "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,1024}$"}}
 HTML_BODY = {"content": {"text/html": {"schema": {"type": "string"}}}}
 HTML = {"description": "A page", **HTML_BODY}
 FORM = {"type": "object", "properties": {
@@ -52,15 +59,16 @@ SCHEMAS = {
         "type": "object", "required": ["code", "message"],
         "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
     "CheckResult": {"type": "object", "required": ["email", "allowed"], "properties": {
-        "email": {"type": "string"}, "allowed": {"type": "boolean"},
-        "reason": {"type": "string", "enum": ["unsubscribe", "complaint", "bounce", "manual", "invalid_address"]},
+        "email": {"description": "The recipient as it was given"}, "allowed": {"type": "boolean"},
+        "reason": {"type": "string",
+                   "enum": ["unsubscribe", "complaint", "bounce", "manual", "no_consent", "invalid_address"]},
         "scope": {"type": "string"}, "since": {"type": "string", "format": "date-time"}}},
     "Suppression": {"type": "object", "properties": {
         "email": {"type": "string"}, "scope": {"type": "string"}, "reason": {"type": "string"},
         "source": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
         "note": {"type": ["string", "null"]}}},
     "Link": {"type": "object", "properties": {
-        "email": {"type": "string"}, "url": {"type": "string"},
+        "email": {"description": "The recipient's email as it was given"}, "url": {"type": "string"},
         "headers": {"type": "object", "properties": {
             "List-Unsubscribe": {"type": "string"}, "List-Unsubscribe-Post": {"type": "string"}}},
         "error": {"type": "object"}}},
@@ -86,18 +94,23 @@ def _paths() -> dict:
                             "results": {"type": "array", "items": {"$ref": "#/components/schemas/CheckResult"}}}}),
                          "413": _error("More than 100,000 recipients")},
                         requestBody=_body({"type": "object", "required": ["recipients"], "properties": {
-                            "scope": {"type": "string", "default": "global"},
-                            "recipients": {"type": "array", "maxItems": 100000, "items": {"type": "string"}}}})),
+                            "scope": {**SCOPE, "default": "global"},
+                            "recipients": {"type": "array", "maxItems": 100000, "items": {
+                                "description": "An address; anything else is answered as invalid_address"}}}})),
             "get": _op("Check one recipient", "check", {"200": _json("CheckResult")},
-                       parameters=[_query("email", "The address", True), _query("scope", "The scope (default global)")]),
+                       parameters=[_query("email", "The address", True),
+                                   _query("scope", "The scope (default global)", schema=SCOPE)]),
         },
         "/v1/suppressions": {"get": _op("Page through the list", "check", {"200": _json({"type": "object", "properties": {
             "suppressions": {"type": "array", "items": {"$ref": "#/components/schemas/Suppression"}},
             "next_cursor": {"type": ["string", "null"]}}})}, parameters=[
             _query("cursor", "next_cursor of the previous page"),
-            _query("limit", "1 to 1000, default 100", schema={"type": "integer", "minimum": 1, "maximum": 1000}),
-            _query("reason", "Only this reason"), _query("scope", "Only this scope"),
-            _query("since", "Only created at or after this ISO-8601 time")])},
+            _query("limit", "1 to 1000, default 100 (also when empty)",
+                   schema={"anyOf": [{"type": "integer", "minimum": 1, "maximum": 1000}, EMPTY]}),
+            _query("reason", "Only this reason (empty: any)", schema={"anyOf": [REASON, EMPTY]}),
+            _query("scope", "Only this scope (empty: any)", schema={"anyOf": [SCOPE, EMPTY]}),
+            _query("since", "Only created at or after this ISO-8601 time, with its offset (empty: any time)",
+                   schema={"anyOf": [{"type": "string", "format": "date-time"}, EMPTY]})])},
         "/v1/suppressions.csv": {"get": _op("The whole list as CSV, streamed", "check", {
             "200": {"description": "email,scope,reason,source,note,created_at", "content": {"text/csv": {"schema": {"type": "string"}}}}})},
         "/v1/suppressions.ndjson": {"get": _op("The whole list as NDJSON, streamed", "check", {
@@ -118,21 +131,22 @@ def _paths() -> dict:
                 "404": _error("Not suppressed")}),
             "put": _op("Suppress an address", "write", {"201": _json("Suppression", "Created"), "200": _json("Suppression", "Already there")},
                        requestBody=_body({"type": "object", "properties": {
-                           "scope": {"type": "string"}, "reason": {"type": "string"},
-                           "source": {"type": "string"}, "note": {"type": "string"}}})),
+                           "scope": SCOPE, "reason": REASON, "source": SOURCE,
+                           "note": {**TEXT, "type": ["string", "null"]}}})),
             "delete": _op("Lift a suppression, with evidence", "write", {
                 "200": _json({"type": "object"}), "404": _error("Not suppressed in that scope"),
                 "409": _error("A bounce or complaint, without force")},
-                parameters=[_query("scope", "The scope to lift", True)],
+                parameters=[_query("scope", "The scope to lift", True, schema=SCOPE)],
                 requestBody=_body({"type": "object", "required": ["evidence"], "properties": {
-                    "evidence": {"type": "string"}, "force": {"type": "boolean"}}})),
+                    "evidence": {**TEXT, "minLength": 1, "pattern": "\\S"}, "force": {"type": "boolean"}}})),
         },
         "/v1/links": {"post": _op("Unsubscribe URL and RFC 8058 headers per recipient (up to 10,000)", "links", {
             "200": _json({"type": "object", "properties": {"links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}}})},
             requestBody=_body({"type": "object", "required": ["recipients"], "properties": {"recipients": {
-                "type": "array", "maxItems": 10000, "items": {"type": "object", "required": ["email"], "properties": {
-                    "email": {"type": "string"}, "scope": {"type": "string", "default": "global"},
-                    "campaign": {"type": "string"}}}}}}))},
+                "type": "array", "maxItems": 10000, "items": {"type": "object", "properties": {
+                    "email": {"description": "An address; anything else is answered with an error in its place"},
+                    "scope": {**SCOPE, "default": "global"},
+                    "campaign": {"type": ["string", "null"], "maxLength": 100}}}}}}))},
         "/u/{token}": {
             "parameters": [TOKEN_PATH],
             "get": _op("The unsubscribe page (nl, en, fr by Accept-Language or ?lang=); never changes anything", None, {

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import orjson
-from datetime import datetime
+from datetime import datetime, timezone
 
+import orjson
 from aiohttp import web
+from multidict import MultiDictProxy
 
 from ..domain.errors import InvalidInput
 from ..domain.suppression import valid_text
@@ -63,4 +64,30 @@ def time_query(request: web.Request, name: str) -> datetime | None:
         raise InvalidInput(f"'{name}' must be an ISO-8601 time, got {raw!r}.", field=name) from None
     if value.tzinfo is None:
         raise InvalidInput(f"'{name}' needs a time zone, like 2026-01-31T00:00:00+00:00.", field=name)
-    return value
+    return in_utc(value, name)
+
+
+def in_utc(value: datetime, name: str) -> datetime:
+    """The time in UTC; at the calendar's edges (year 1 ahead of UTC, 9999 behind it) there is none."""
+    try:
+        return value.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        raise InvalidInput(f"'{name}' is outside the years 1 to 9999 once taken to UTC.", field=name) from None
+
+
+async def form_fields(request: web.Request) -> dict[str, str]:
+    """The text fields of a urlencoded or multipart form; files and unreadable forms are refused.
+
+    aiohttp raises ValueError for a part without a name, LookupError for an unknown charset,
+    AssertionError for a broken boundary and RequestPayloadError for a body that is not the
+    compression it claims: all of them are the sender's mistake.
+    """
+    try:
+        posted: MultiDictProxy = await request.post()
+    except (ValueError, LookupError, AssertionError, web.RequestPayloadError):
+        raise InvalidInput("The form cannot be read: send it urlencoded, or multipart with named fields.") from None
+    fields: dict[str, str] = {}
+    for name, value in posted.items():
+        if isinstance(value, str):
+            fields.setdefault(name, value)  # the first of a repeated field, as dict(form) gives
+    return fields

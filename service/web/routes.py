@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..logs import redact_secrets_in_logs
 from . import (check, health, inbound, links, openapi, staff, staff_messages, subjects, suppressions, transfer,
                unsubscribe)
 
 
 def setup_routes(app: web.Application) -> None:
+    # aiohttp logs a request it cannot parse with the raw bytes (a /u/<token> path, an
+    # Authorization header): however the app is served, those lines are redacted first.
+    redact_secrets_in_logs()
     app.router.add_routes(
         [
             web.get("/healthz", health.healthz),

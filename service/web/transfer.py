@@ -65,8 +65,10 @@ async def import_list(request: web.Request) -> web.Response:
     fmt = import_format(request)
     async with transaction(request.app[DB]) as conn:
         async with transfer.Importer(conn, fmt, request.app[HASH_PADS]) as importer:
-            async for chunk in request.content.iter_chunked(1 << 16):
-                await importer.feed(chunk)
+            body = request.content
+            compressed = getattr(body, "total_compressed_bytes", None) is not None  # an empty body has none
+            async for chunk in body.iter_chunked(1 << 16):
+                await importer.feed(chunk, body.total_raw_bytes if compressed else None)
             summary = await importer.finish()
     log.info(
         "import by %s: %d imported, %d already, %d invalid",

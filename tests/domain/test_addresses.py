@@ -60,3 +60,70 @@ def test_the_batch_path_agrees_with_one_address_at_a_time():
     assert canonical_batch(items) == [canonical_or_none(item) for item in items]
     for item in tricky:
         assert canonical_batch([item] * 3) == [canonical_or_none(item)] * 3, item
+
+
+INTERNATIONAL = [
+    "Zoë@café.fr", "zoë@example.be", "ZOË@EXAMPLE.BE", "info@bücher.be", "jörg.müller+tag@straße.de",
+    "用户@例子.广告", "δοκιμή@παράδειγμα.δοκιμή", "e\u0301@example.be", "é@e\u0301xample.be", "a@ßtraße.de",
+    "ǅ@example.be", "Ⅻ@example.be", "a@Ⅻ.example", "ﬁ@example.be", "a@ﬁ.example", "İ@example.be",
+    "a@xn--bcher-kva.be", "ö" * 64 + "@example.be", "ö" * 65 + "@example.be", "a@" + "ö" * 63 + ".be",
+    "a@" + "ö" * 64 + ".be", "ö@" + ".".join(["ö" * 20] * 10) + ".be", "ö@localhost", "ö@x.local",
+    "ö@x.test", "ö@example", "ö@-x.be", "ö@x-.be", "ö@x..be", "ö.@x.be", ".ö@x.be", "ö..ö@x.be",
+    "\"ö\"@x.be", "ö@[1.2.3.4]", "ö <ö@x.be>", "ö@x.be.", "ö@x.b", "ö@x.1be", "ö@x_y.be", "ö\u200b@x.be",
+    "ö@x\u200d.be", "ö@x\u00ad.be", "\ud800@x.be", "ö@\udfff.be", "ö\x00@x.be", "ö @x.be", "ö@ x.be",
+    "ö@@x.be", "ö", "ö@", "@ö.be", "ö@x.be\n", "\u3000ö@x.be\u3000", "ö@ｘ.be", "ö@x。be", "ö@xn--.be",
+    "ö@xn--zz.be", "a\u0308@x.be", "\u0308@x.be", "ö@\u0308x.be", "ö@x.\u0661\u0662", "ö@١٢.be",
+    "ö@x.рф", "ö@РФ.рф", "ö@x.ελ", "ö@x.example", "ö@x.invalid", "ö@onion", "ö@x.onion",
+]
+
+
+@pytest.mark.parametrize("given", INTERNATIONAL)
+def test_international_addresses_get_the_full_validators_answer(given):
+    """The cheap path for addresses outside plain ASCII gives what email-validator gives."""
+    from service.domain.addresses import canonical_batch
+
+    try:
+        expected = _full_canonical(given.strip())
+    except InvalidAddress:
+        expected = None
+    assert canonical_or_none(given) == expected
+    assert canonical_batch([given, "plain@example.be"]) == [expected, "plain@example.be"]
+    if expected is not None:
+        assert canonical_address(given) == expected
+
+
+def _validator_or_none(text: str):
+    try:
+        return _full_canonical(text)
+    except InvalidAddress:
+        return None
+
+
+PIECES = ["a", "Z", "0", ".", "-", "_", "+", "ö", "Ö", "ß", "é", "e\u0301", "\u0301", "ı", "İ", "ǅ", "ﬁ", "Ⅻ",
+          "用", "户", "δ", "Σ", "ς", "ا", "١", "\u200d", "\u00ad", "。", "．", "ｘ", "xn--", "--", "@", " ", '"',
+          "<", ">", "[", "]", "\\", "\x00", "\ud800", "\U0001f600", "a" * 30, "ö" * 30, ".be", ".example",
+          ".local", ".test", "localhost", "\u3000", "\t"]
+
+
+# Mostly what valid international addresses are made of, with a few of the odd ones.
+LETTERS = ["a", "b", "K", "7", "ö", "Ö", "é", "ß", "ñ", "用", "户", "δ", "Σ", "ж", "ﬁ", "İ", "Ⅻ", "ｘ", "é",
+           "-", "_", "+", ".", "。", "ا", "ب", "😀"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("pieces", [PIECES, LETTERS], ids=["anything", "mostly-letters"])
+def test_the_international_shortcut_agrees_with_the_validator_on_random_addresses(seed, pieces):
+    import random
+
+    from service.domain.addresses import _slow_canonical
+
+    rng = random.Random(seed)
+    for _ in range(3000):
+        local = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 5)))
+        domain = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 5)))
+        text = f"{local}@{domain}{rng.choice(['.be', '.com', '', '.рф'])}".strip()
+        try:
+            shortcut = _slow_canonical(text)
+        except InvalidAddress:
+            shortcut = None
+        assert shortcut == _validator_or_none(text), repr(text)

@@ -58,3 +58,22 @@ def test_with_a_max_age_of_zero_every_link_unsubscribes_and_none_resubscribes():
     signer = TokenSigner([NEW], timedelta(0))
     claim = signer.verify(signer.sign("jan@example.be", "events"))
     assert claim.address == "jan@example.be" and claim.expired
+
+
+def test_a_link_is_named_by_what_it_says_and_when_it_was_signed():
+    import itsdangerous.timed as timed
+
+    signer = TokenSigner(["k" * 32], timedelta(days=90))
+    original = timed.TimestampSigner.get_timestamp
+    try:
+        timed.TimestampSigner.get_timestamp = lambda self: 1_700_000_000
+        first = signer.sign("jan@example.be", "newsletter", "spring")
+        other_campaign = signer.sign("jan@example.be", "newsletter", "autumn")
+        other_scope = signer.sign("jan@example.be", "events", "spring")
+        timed.TimestampSigner.get_timestamp = lambda self: 1_700_000_001
+        later = signer.sign("jan@example.be", "newsletter", "spring")
+    finally:
+        timed.TimestampSigner.get_timestamp = original
+    names = [signer.verify(token).link_id for token in (first, other_campaign, other_scope, later)]
+    assert len(set(names)) == 4
+    assert signer.verify(first).link_id == names[0] and len(names[0]) == 32

@@ -107,3 +107,24 @@ async def test_revoked_key_is_refused(client, pool, settings):
         assert await queries.revoke_api_key(conn, row["id"])
     response = await client.get("/v1/check", params={"email": "a@example.be"}, headers={"Authorization": f"Bearer {key}"})
     assert response.status == 401
+
+
+async def test_a_bulk_check_of_international_addresses_never_holds_up_other_requests(client, auth):
+    """Addresses outside the plain ASCII shape need the full validator: it must not run on the event loop."""
+    import asyncio
+    import time
+
+    recipients = [f"zoë.{i}@café-{i % 50}.example" for i in range(20_000)] + ["nope", "ascii@example.be"]
+    checking = asyncio.ensure_future(
+        client.post("/v1/check", json={"scope": "newsletter", "recipients": recipients}, headers=auth))
+    worst = 0.0
+    while not checking.done():  # each round trip, and the pause between them, must stay short
+        started = time.perf_counter()
+        assert (await client.get("/healthz")).status == 200
+        await asyncio.sleep(0.005)
+        worst = max(worst, time.perf_counter() - started)
+    response = await checking
+    results = (await response.json())["results"]
+    assert [r["email"] for r in results] == recipients
+    assert [r["allowed"] for r in results] == [True] * 20_000 + [False, True]
+    assert worst < 0.3

@@ -124,3 +124,88 @@ async def test_an_erased_address_is_not_imported_back_in_clear(client, auth, poo
     status, summary = await import_body(client, auth, b"gone@example.be\nkept@example.be\n")
     assert (summary["imported"], summary["already"]) == (1, 1)
     assert await pool.fetchval("SELECT count(*) FROM suppressions WHERE address = 'gone@example.be'") == 0
+
+
+async def gzip_import(client, auth, body: bytes, content_type: str = "text/csv"):
+    import gzip
+
+    response = await client.post(
+        "/v1/suppressions/import", data=io.BytesIO(gzip.compress(body, 9)),
+        headers={**auth, "Content-Type": content_type, "Content-Encoding": "gzip"},
+    )
+    return response.status, await response.json()
+
+
+async def test_a_gzip_import_is_inflated_and_imported(client, auth):
+    status, summary = await gzip_import(client, auth, b"".join(b"z%d@example.be\n" % i for i in range(3000)))
+    assert (status, summary["imported"]) == (200, 3000)
+
+
+async def test_an_import_that_inflates_past_the_limit_is_a_413_and_imports_nothing(client, auth, monkeypatch):
+    from service.domain import transfer
+
+    monkeypatch.setattr(transfer, "MAX_IMPORT_BYTES", 1 << 20)
+    body = b"".join(b"big%d@example.be\n" % i for i in range(100_000))
+    status, answer = await gzip_import(client, auth, body)
+    assert status == 413
+    assert answer["error"]["code"] == "body_too_large" and "1048576 bytes" in answer["error"]["message"]
+    assert (await client.get("/v1/suppressions/big1@example.be", headers=auth)).status == 404
+    status, answer = await import_body(client, auth, body)
+    assert status == 413
+
+
+async def test_a_huge_line_is_reported_without_being_kept(client, auth):
+    body = b"first@example.be\n" + b"x" * (8 << 20) + b"\nlast@example.be\n"
+    status, summary = await gzip_import(client, auth, body)
+    assert status == 200 and summary["imported"] == 2
+    [bad] = summary["invalid"]
+    assert bad["line"] == 2 and "long" in bad["error"] and len(bad["value"]) <= 500
+
+
+async def test_an_import_of_long_lines_never_holds_up_other_requests(client, auth, monkeypatch):
+    """A compressed upload of megabytes without a line break once froze /healthz for seconds."""
+    import asyncio
+    import time
+
+    from service.domain import transfer
+
+    monkeypatch.setattr(transfer, "MAX_INFLATION", 1 << 20)  # this one inflates 1000-fold
+
+    async def health_latency() -> float:
+        worst = 0.0
+        while not importing.done():  # each round trip, and the pause between them, must stay short
+            started = time.perf_counter()
+            assert (await client.get("/healthz")).status == 200
+            await asyncio.sleep(0.01)
+            worst = max(worst, time.perf_counter() - started)
+        return worst
+
+    body = b'{"email": "' + b"a" * (24 << 20) + b'"}\n'
+    importing = asyncio.ensure_future(gzip_import(client, auth, body, "application/x-ndjson"))
+    worst = await health_latency()
+    status, summary = await importing
+    assert status == 200 and len(summary["invalid"]) == 1
+    assert worst < 0.3
+
+
+async def test_a_body_that_is_not_the_compression_it_claims_is_a_400(client, auth):
+    for encoding, body in (("gzip", b"a@example.be\n" * 100), ("deflate", b"\x78\x9c garbage"),
+                           ("gzip", b"\x1f\x8b\x08\x00" + b"\xff" * 64), ("br", b"x")):
+        response = await client.post("/v1/suppressions/import", data=body, headers={
+            **auth, "Content-Type": "text/csv", "Content-Encoding": encoding, "Connection": "close"})
+        assert 400 <= response.status < 500, encoding
+    assert (await client.get("/v1/suppressions/a@example.be", headers=auth)).status == 404
+
+
+async def test_an_upload_that_inflates_a_hundredfold_is_a_413(client, auth, monkeypatch):
+    from service.domain import transfer
+
+    monkeypatch.setattr(transfer, "FREELY_INFLATED", 1 << 20)
+    status, answer = await gzip_import(client, auth, b"a\n" * (4 << 20))  # 8 MiB from a few kB
+    assert status == 413 and "100 times" in answer["error"]["message"]
+
+
+async def test_an_empty_import_imports_nothing(client, auth):
+    for content_type in ("text/csv", "application/x-ndjson"):
+        status, summary = await import_body(client, auth, b"", content_type)
+        assert (status, summary) == (200, {"imported": 0, "already": 0, "invalid": []})
