@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import quote
 
 import asyncpg
@@ -9,11 +10,13 @@ import asyncpg
 from ..storage import known_queries, queries
 from . import suppression_list
 from .addresses import canonical_address
+from .erasure import hmac_from_pads
 from .errors import Conflict, DomainError, Forbidden, InvalidInput
 from .suppression import GLOBAL, valid_scope, valid_text
 from .tokens import LinkClaim, TokenSigner
 
 MAX_LINKS = 10_000
+MAX_HISTORY = 10_000  # events of one address read to find which link made its suppression
 ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
 LINK_SOURCES = frozenset({"one_click", "link"})  # what a link may undo: what links did
 
@@ -49,6 +52,13 @@ async def issue_links(conn: asyncpg.Connection, signer: TokenSigner, public_url:
         raise InvalidInput("'recipients' must be a list of {\"email\", \"scope\"} objects.", field="recipients")
     if len(recipients) > MAX_LINKS:
         raise InvalidInput(f"At most {MAX_LINKS} recipients per call; got {len(recipients)}.", field="recipients")
+    # Validating and signing 10,000 links is CPU work: off the event loop.
+    links, issued = await asyncio.to_thread(_links_of, signer, public_url, mailto, recipients)
+    await known_queries.remember_addresses(conn, issued, "link", pads)
+    return links
+
+
+def _links_of(signer: TokenSigner, public_url: str, mailto: str, recipients: list) -> tuple[list[dict], list[str]]:
     links, issued = [], []
     for index, item in enumerate(recipients):
         if not isinstance(item, dict):
@@ -59,36 +69,66 @@ async def issue_links(conn: asyncpg.Connection, signer: TokenSigner, public_url:
         links.append(link)
         if address is not None:
             issued.append(address)
-    await known_queries.remember_addresses(conn, issued, "link", pads)
-    return links
+    return links, issued
 
 
-async def unsubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, source: str) -> bool:
+async def unsubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, source: str,
+                      pads: tuple[bytes, bytes]) -> bool:
     """Suppress the link's address in its scope (or global, when the person chose all mail).
 
     Idempotent: a second call finds the suppression and changes nothing. Returns whether
-    it was new. An old link (expired signature) unsubscribes all the same.
+    it was new. An old link (expired signature) unsubscribes all the same. The event names
+    the link, so that only this link can undo what it did. An erased address (found by its
+    keyed hash from `pads`) is blocked already and is not written again.
     """
     if scope not in (claim.scope, GLOBAL):
         raise InvalidInput("A link unsubscribes from its own kind of mail or from all of it.")
-    detail = {"campaign": claim.campaign, "link_scope": claim.scope} if claim.campaign else {"link_scope": claim.scope}
-    created, _ = await suppression_list.suppress(conn, claim.address, scope, "unsubscribe", source, detail=detail)
+    detail = {"campaign": claim.campaign} if claim.campaign else {}
+    detail.update(link_scope=claim.scope, link=claim.link_id)
+    created, _ = await suppression_list.suppress(conn, claim.address, scope, "unsubscribe", source, detail=detail,
+                                                 pads=pads)
     return created
 
 
-async def resubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str) -> None:
-    """Undo an unsubscribe made with this link's address; never a bounce or complaint."""
+class Erased(Forbidden):
+    """The link's address was erased on request: it stays suppressed, whatever the link says."""
+
+
+async def resubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, pads: tuple[bytes, bytes]) -> bool:
+    """Undo the unsubscribe that this very link made in `scope`; return whether there was one.
+
+    Never a bounce or complaint, nor an unsubscribe made another way or with another link (an
+    `events` link does not undo what a `newsletter` link did). With nothing left to undo (it was
+    undone already, or the request is a replay) nothing changes and nothing is recorded. An
+    erased address stays suppressed: its old link cannot subscribe it again.
+    """
     if claim.expired:
         raise Forbidden("This link is too old to subscribe again.")
     if scope not in (claim.scope, GLOBAL):
         raise InvalidInput("A link can only undo its own unsubscribe.")
+    if await queries.erased_since(conn, hmac_from_pads(pads, claim.address)) is not None:
+        raise Erased("This address was erased on request; it stays suppressed.")
     row = await queries.suppression_for_update(conn, claim.address, scope)
     if row is None:
-        return
+        return False
     if row["reason"] != "unsubscribe" or row["source"] not in LINK_SOURCES:
         raise Conflict("This address was not suppressed by an unsubscribe link, so a link cannot undo it.")
+    if not await _made_by(conn, claim, scope):
+        raise Conflict("This unsubscribe was made with another link; only that link can undo it.")
     await queries.delete_suppression(conn, claim.address, scope)
+    detail = {"campaign": claim.campaign} if claim.campaign else {}
     await queries.insert_event(
         conn, claim.address, "resubscribed", scope=scope, reason="unsubscribe", source="link",
-        detail={"campaign": claim.campaign} if claim.campaign else {},
+        detail={**detail, "link": claim.link_id},
     )
+    return True
+
+
+async def _made_by(conn: asyncpg.Connection, claim: LinkClaim, scope: str) -> bool:
+    """Whether the address's current suppression in `scope` was made with this link: every
+    suppression is written with its 'suppressed' event, so the newest one in the scope is its own."""
+    history = await queries.events_of_address(conn, claim.address, MAX_HISTORY)
+    if len(history) >= MAX_HISTORY:
+        return False  # the newest events may lie beyond what was read: keep the suppression
+    made = [event for event in history if event["type"] == "suppressed" and event["scope"] == scope]
+    return bool(made) and (made[-1]["detail"] or {}).get("link") == claim.link_id

@@ -12,13 +12,17 @@ import logging
 from aiohttp import web
 
 from ..domain import unsubscribe as links
+from ..domain.erasure import hmac_from_pads
 from ..domain.addresses import masked_address
 from ..domain.errors import BadToken, Conflict, Forbidden, InvalidInput
 from ..domain.suppression import GLOBAL
 from ..domain.tokens import LinkClaim
+from ..domain.unsubscribe import Erased
+from ..storage import queries
 from ..storage.db import UNAVAILABLE, transaction
-from .keys import DB, METRICS, SETTINGS, SIGNER
+from .keys import DB, HASH_PADS, METRICS, READS, SETTINGS, SIGNER
 from .pages import render
+from .payload import form_fields
 from .texts import LANGUAGES, TEXTS, choose_language, scope_name
 
 log = logging.getLogger("optout.unsubscribe")
@@ -45,8 +49,24 @@ def _claim(request: web.Request) -> LinkClaim:
     return request.app[SIGNER].verify(request.match_info["token"])
 
 
-def _page_context(claim: LinkClaim, lang: str, scope: str) -> dict:
-    return {"address": masked_address(claim.address), "scope": scope, "scope_name": scope_name(lang, scope)}
+def _page_context(claim: LinkClaim, lang: str, scope: str, erased: bool, opens_sentence: bool = True) -> dict:
+    """What a page says of the link's address: masked, and not at all once it was erased."""
+    if erased:
+        address = TEXTS[lang]["this_address"]
+        address = address if opens_sentence else address[:1].lower() + address[1:]
+    else:
+        address = masked_address(claim.address)
+    return {"address": address, "scope": scope, "scope_name": scope_name(lang, scope)}
+
+
+async def _erased(request: web.Request, claim: LinkClaim) -> bool:
+    """Whether the link's address was erased; when that cannot be read, the page names no
+    address all the same."""
+    hashed = hmac_from_pads(request.app[HASH_PADS], claim.address)
+    try:
+        return await request.app[READS].read(lambda conn: queries.erased_since(conn, hashed)) is not None
+    except UNAVAILABLE:
+        return True
 
 
 async def show(request: web.Request) -> web.Response:
@@ -55,7 +75,8 @@ async def show(request: web.Request) -> web.Response:
         claim = _claim(request)
     except BadToken:
         return _message(request, lang, 400, "bad_link")
-    return page(request, "unsubscribe.html", lang, **_page_context(claim, lang, claim.scope))
+    erased = await _erased(request, claim)
+    return page(request, "unsubscribe.html", lang, **_page_context(claim, lang, claim.scope, erased, False))
 
 
 async def _posted(request: web.Request) -> tuple[str, LinkClaim | None, dict]:
@@ -63,8 +84,8 @@ async def _posted(request: web.Request) -> tuple[str, LinkClaim | None, dict]:
     lang = choose_language(request.query.get("lang"), request.headers.get("Accept-Language"))
     try:
         claim = _claim(request)
-        form = dict(await request.post())
-    except (BadToken, ValueError, AssertionError, web.HTTPException):
+        form = await form_fields(request)
+    except (BadToken, InvalidInput, web.HTTPException):
         return lang, None, {}
     lang = choose_language(form.get("lang") or request.query.get("lang"), request.headers.get("Accept-Language"))
     return lang, claim, form
@@ -82,15 +103,16 @@ async def confirm(request: web.Request) -> web.Response:
     source = "one_click" if one_click else "link"
     try:
         async with request.app[DB].acquire() as conn:  # one statement, committed on its own
-            created = await links.unsubscribe(conn, claim, scope, source)
+            created = await links.unsubscribe(conn, claim, scope, source, request.app[HASH_PADS])
     except UNAVAILABLE as exc:
         log.warning("unsubscribe not saved, database unavailable (%s)", exc.__class__.__name__)
         return _message(request, lang, 503, "unavailable")
     if created:
         request.app[METRICS].suppressions.labels("unsubscribe", source).inc()
         log.info("unsubscribed by %s in scope %s%s", source, scope, " (old link)" if claim.expired else "")
+    erased = await _erased(request, claim)
     return page(request, "done.html", lang, title_key="done_title", token=request.match_info["token"],
-                can_undo=not claim.expired, **_page_context(claim, lang, scope))
+                can_undo=not claim.expired and not erased, **_page_context(claim, lang, scope, erased))
 
 
 async def resubscribe(request: web.Request) -> web.Response:
@@ -100,13 +122,16 @@ async def resubscribe(request: web.Request) -> web.Response:
     scope = form.get("scope") or claim.scope
     try:
         async with transaction(request.app[DB]) as conn:
-            await links.resubscribe(conn, claim, scope)
+            undone = await links.resubscribe(conn, claim, scope, request.app[HASH_PADS])
+    except Erased:
+        return _message(request, lang, 403, "erased")
     except Forbidden:
         return _message(request, lang, 403, "too_old")
     except (Conflict, InvalidInput):
         return _message(request, lang, 409, "cannot_undo")
     except UNAVAILABLE:
         return _message(request, lang, 503, "unavailable")
-    log.info("resubscribed by link in scope %s", scope)
+    if undone:
+        log.info("resubscribed by link in scope %s", scope)
     return page(request, "message.html", lang, title_key="resubscribed_title", message="resubscribed",
-                **_page_context(claim, lang, scope))
+                **_page_context(claim, lang, scope, erased=False))

@@ -214,3 +214,69 @@ async def test_pages_name_the_scope_in_words(client):
     assert "is uitgeschreven voor de nieuwsbrief" in done
     back = await (await client.post(f"/u/{token}/resubscribe", data={"scope": "newsletter", "lang": "en"})).text()
     assert "is subscribed to the newsletter again" in back and "global" not in back
+
+
+async def events_of(client, auth, email="jan@example.be"):
+    response = await client.get("/v1/events", params={"email": email}, headers=auth)
+    return [(e["type"], e["scope"], e["source"]) for e in (await response.json())["events"]]
+
+
+async def test_a_link_cannot_undo_a_global_unsubscribe_made_with_another_link(client, auth):
+    newsletter, events = token_for(scope="newsletter"), token_for(scope="events")
+    assert (await client.post(f"/u/{newsletter}", data={"confirm": "yes", "choice": "all"})).status == 200
+    response = await client.post(f"/u/{events}/resubscribe", data={"scope": "global"})
+    assert response.status == 409
+    assert not await allowed(client, auth, scope="events") and not await allowed(client, auth)
+    assert [e[0] for e in await events_of(client, auth)] == ["suppressed"]
+
+
+async def test_a_link_of_another_campaign_cannot_undo_an_unsubscribe_in_the_same_scope(client, auth):
+    spring, autumn = token_for(campaign="spring"), token_for(campaign="autumn")
+    assert (await one_click(client, spring)).status == 200
+    assert (await client.post(f"/u/{autumn}/resubscribe", data={"scope": "newsletter"})).status == 409
+    assert not await allowed(client, auth)
+
+
+async def test_a_resubscribe_replayed_after_another_unsubscribe_is_refused(client, auth):
+    first, later = token_for(campaign="first"), token_for(campaign="later")
+    assert (await one_click(client, first)).status == 200
+    assert (await client.post(f"/u/{first}/resubscribe", data={"scope": "newsletter"})).status == 200
+    assert await allowed(client, auth)
+    assert (await one_click(client, later)).status == 200
+    replay = await client.post(f"/u/{first}/resubscribe", data={"scope": "newsletter"})
+    assert replay.status == 409
+    assert not await allowed(client, auth)
+    assert [e[0] for e in await events_of(client, auth)] == ["suppressed", "resubscribed", "suppressed"]
+
+
+async def test_a_replayed_resubscribe_changes_nothing_and_records_nothing(client, auth):
+    token = token_for()
+    assert (await one_click(client, token)).status == 200
+    for _ in range(3):
+        assert (await client.post(f"/u/{token}/resubscribe", data={"scope": "newsletter"})).status == 200
+    assert await allowed(client, auth)
+    assert await events_of(client, auth) == [
+        ("suppressed", "newsletter", "one_click"), ("resubscribed", "newsletter", "link")]
+
+
+async def test_a_link_undoes_its_own_global_unsubscribe(client, auth):
+    token = token_for()
+    assert (await client.post(f"/u/{token}", data={"confirm": "yes", "choice": "all"})).status == 200
+    assert (await client.post(f"/u/{token}/resubscribe", data={"scope": "global"})).status == 200
+    assert await allowed(client, auth, scope="events")
+
+
+async def test_a_link_signed_at_another_time_is_another_link(client, auth):
+    import itsdangerous.timed as timed
+
+    earlier = token_for()
+    original = timed.TimestampSigner.get_timestamp
+    timed.TimestampSigner.get_timestamp = lambda self: int(time.time()) - 3600
+    try:
+        later = token_for()
+    finally:
+        timed.TimestampSigner.get_timestamp = original
+    assert earlier != later
+    assert (await one_click(client, earlier)).status == 200
+    assert (await client.post(f"/u/{later}/resubscribe", data={"scope": "newsletter"})).status == 409
+    assert not await allowed(client, auth)
