@@ -80,7 +80,8 @@ async def suppress(settings: Settings, email: str, scope: str, reason: str, sour
     try:
         async with conn.transaction():
             created, item = await suppression_list.suppress(
-                conn, email, scope, reason, source, note, detail={"by": "cli"}
+                conn, email, scope, reason, source, note, detail={"by": "cli"},
+                pads=hmac_pads(settings.hash_key),
             )
     finally:
         await conn.close()

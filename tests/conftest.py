@@ -19,7 +19,7 @@ from service.storage.db import create_pool, migrate_dsn, start_embedded
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "corpus"
 TABLES = ("suppressions", "erased_addresses", "events", "api_keys", "inbound_messages", "soft_bounces", "gateway_outbox",
-          "known_addresses")
+          "known_addresses", "message_mentions")
 
 
 def with_search_path(dsn: str, schema: str) -> str:

@@ -1,4 +1,13 @@
-"""Keyed hashing of erased addresses (HMAC-SHA256 with OPTOUT_HASH_KEY), GDPR access and erasure."""
+"""Keyed hashing of erased addresses (HMAC-SHA256 with OPTOUT_HASH_KEY), GDPR access and erasure.
+
+Erasure removes the address everywhere it is held in clear: its suppressions, events,
+soft-bounce count and known-address record, every stored message from or about it (found
+by the keyed-hash index of what each message mentions, see mentions.py, so another case
+or an encoded body does not hide it) and the gateway's queued copies to or about it. What
+stays is its HMAC in erased_addresses, which later writes consult (the import, issued
+links, and suppress and lift when the caller passes the key pads) so that nothing about
+it is written in clear again, and which the check reads as a global suppression.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +16,8 @@ import hmac
 
 import asyncpg
 
-from ..storage import inbound_queries, queries
+from ..storage import erasure_queries, known_queries, queries
+from . import mentions
 from .addresses import canonical_address
 from .suppression import GLOBAL
 
@@ -32,16 +42,28 @@ def address_hmac(key: bytes, address: str) -> bytes:
     return hmac.digest(key, address.encode("utf-8"), "sha256")
 
 
+def hmac_from_pads(pads: tuple[bytes, bytes], address: str) -> bytes:
+    """address_hmac from the pads that the edges hold (the same value, RFC 2104)."""
+    ipad, opad = pads
+    return hashlib.sha256(opad + hashlib.sha256(ipad + address.encode("utf-8")).digest()).digest()
+
+
 # When several suppressions are erased, the one that says most is kept (as its reason only).
 _REASON_WEIGHT = {"complaint": 4, "bounce": 3, "unsubscribe": 2, "manual": 1}
 
 
 async def subject_access(conn: asyncpg.Connection, hash_key: bytes, email: str) -> dict:
-    """Everything held about an address (GDPR access), including whether it was erased."""
+    """Everything held about an address (GDPR access), including whether it was erased.
+
+    The messages are those erasure would delete: every message that mentions the address
+    anywhere, found through the index of mentions (brought up to date first).
+    """
     address = canonical_address(email)
+    hashed = address_hmac(hash_key, address)
     suppressions = await queries.suppressions_of_address(conn, address)
     events = await queries.events_of_address(conn, address, 100_000)
-    erased = await queries.erased_since(conn, address_hmac(hash_key, address))
+    erased = await queries.erased_since(conn, hashed)
+    messages = await erasure_queries.messages_listed(conn, await mentions.messages_mentioning(conn, hash_key, address))
     return {
         "email": address,
         "suppressions": [
@@ -55,25 +77,32 @@ async def subject_access(conn: asyncpg.Connection, hash_key: bytes, email: str) 
             for r in events
         ],
         "erased": {"since": erased["erased_at"].isoformat(), "reason": erased["reason"]} if erased else None,
-        "messages": [dict(m) for m in await inbound_queries.messages_about_address(conn, address)],
+        "messages": [dict(m) for m in messages],
     }
 
 
 async def erase(conn: asyncpg.Connection, hash_key: bytes, email: str, actor: str) -> dict:
     """Remove the address and its history in clear; keep it suppressed in every scope by HMAC.
 
-    The erasure itself is recorded as an event that does not name the address.
+    Run it in a transaction: the erased hash, which every later write consults, commits
+    with the deletions. Messages not yet in the index of mentions are read first (call
+    mentions.index_messages before the transaction too when many may be waiting, so that
+    the transaction stays short). The erasure itself is recorded as an event that does not
+    name the address.
     """
     address = canonical_address(email)
+    hashed = address_hmac(hash_key, address)
+    # The slow reading first, the deletions last: a suppression written in clear by a
+    # transaction that commits while this one runs is then the less likely to be missed.
+    about = await mentions.messages_mentioning(conn, hash_key, address)
+    copies = await mentions.outgoing_copies_mentioning(conn, address)
     held = await queries.suppressions_of_address(conn, address)
     reason = max((r["reason"] for r in held), key=_REASON_WEIGHT.__getitem__, default="unsubscribe")
-    suppressions, events = await queries.erase_address(conn, address, address_hmac(hash_key, address), reason)
-    messages = await inbound_queries.delete_messages_about_address(conn, address)
-    await queries.insert_event(
-        conn, None, "erased", scope=GLOBAL, reason=reason, source="api",
-        detail={"by": actor, "suppressions": suppressions, "events": events, "messages": messages},
-    )
-    return {"erased": True, "suppressed": True, "removed": {"suppressions": suppressions, "events": events,
-                                                           "messages": messages}}
-
-
+    suppressions, events = await queries.erase_address(conn, address, hashed, reason)
+    await known_queries.forget_address(conn, address)
+    messages = await erasure_queries.delete_messages(conn, about, address)
+    outgoing = await erasure_queries.delete_outgoing(conn, copies)
+    removed = {"suppressions": suppressions, "events": events, "messages": messages, "outgoing": outgoing}
+    await queries.insert_event(conn, None, "erased", scope=GLOBAL, reason=reason, source="api",
+                               detail={"by": actor, **removed})
+    return {"erased": True, "suppressed": True, "removed": removed}

@@ -119,10 +119,11 @@ async def store(
 
 
 async def _suppress(conn: asyncpg.Connection, message_id: uuid.UUID, address: str, scope: str,
-                    reason: str, source: str, note: str | None = None) -> dict:
+                    reason: str, source: str, pads: tuple[bytes, bytes], note: str | None = None) -> dict:
     detail = {"message_id": str(message_id)}
     try:
-        created, item = await suppression_list.suppress(conn, address, scope, reason, source, note, detail)
+        created, item = await suppression_list.suppress(conn, address, scope, reason, source, note, detail,
+                                                        pads=pads)
     except DomainError as exc:
         return {"type": Action.INVALID_ADDRESS, "value": address[:254], "error": exc.message}
     return {"type": Action.SUPPRESSED if created else Action.ALREADY_SUPPRESSED, "email": address,
@@ -151,7 +152,7 @@ async def _known(conn: asyncpg.Connection, verdict: Verdict) -> set[str]:
 
 async def act_on(
     conn: asyncpg.Connection, message_id: uuid.UUID, verdict: Verdict, soft_limit: int, soft_days: int,
-    *, max_actions: int = 10,
+    *, pads: tuple[bytes, bytes], max_actions: int = 10,
 ) -> list[dict]:
     """Carry out what the verdict calls for, inside the caller's transaction; return the actions.
 
@@ -162,6 +163,7 @@ async def act_on(
     acts only when CETIT knows it; the rest are `not_acted`. Every suppression is an event
     whose detail names the message. Soft bounces are counted, and the one that reaches
     OPTOUT_SOFT_BOUNCE_LIMIT within OPTOUT_SOFT_BOUNCE_DAYS suppresses like a hard bounce.
+    `pads` (hmac_pads of OPTOUT_HASH_KEY) keep an erased address from being written again.
     """
     count = len(addresses_to_act_on(verdict))
     if count > max_actions:
@@ -175,11 +177,11 @@ async def act_on(
         if item.basis.needs_known and address is not None and address not in known:
             actions.append({"type": Action.NOT_ACTED, "email": address, "reason": NOT_KNOWN[item.basis]})
             continue
-        actions.append(await _suppress(conn, message_id, item.address, item.scope, item.reason, item.source))
+        actions.append(await _suppress(conn, message_id, item.address, item.scope, item.reason, item.source, pads))
     for item in verdict.withheld:
         actions.append({"type": Action.NOT_ACTED, "email": item.address[:254], "reason": verdict.withheld_reason})
     for written in verdict.soft_bounces:
-        actions.extend(await _soft_bounce(conn, message_id, written, known, soft_limit, soft_days))
+        actions.extend(await _soft_bounce(conn, message_id, written, known, soft_limit, soft_days, pads))
     for address in verdict.mentioned:
         actions.append({"type": Action.RECORDED, "email": address,
                         "note": "named in the bounce, not said to have failed"})
@@ -187,7 +189,7 @@ async def act_on(
 
 
 async def _soft_bounce(conn: asyncpg.Connection, message_id: uuid.UUID, written: str, known: set[str],
-                       soft_limit: int, soft_days: int) -> list[dict]:
+                       soft_limit: int, soft_days: int, pads: tuple[bytes, bytes]) -> list[dict]:
     address = canonical_or_none(written)
     if address is None:
         return [{"type": Action.INVALID_ADDRESS, "value": written[:254], "error": "not an address"}]
@@ -197,7 +199,7 @@ async def _soft_bounce(conn: asyncpg.Connection, message_id: uuid.UUID, written:
     actions = [{"type": Action.SOFT_BOUNCE, "email": address, "count": count, "limit": soft_limit, "days": soft_days}]
     if count >= soft_limit:
         note = f"{count} soft bounces within {soft_days} days"
-        actions.append(await _suppress(conn, message_id, address, "global", "bounce", "dsn", note))
+        actions.append(await _suppress(conn, message_id, address, "global", "bounce", "dsn", pads, note))
     return actions
 
 

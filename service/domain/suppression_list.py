@@ -11,7 +11,7 @@ import asyncpg
 
 from ..storage import queries
 from .addresses import canonical_address, canonical_batch
-from .erasure import address_hmac
+from .erasure import address_hmac, hmac_from_pads
 from .errors import Conflict, InvalidInput, NotFound, TooMany, Unavailable
 from .suppression import (
     GLOBAL,
@@ -67,11 +67,17 @@ async def suppress(
     source: str,
     note: str | None = None,
     detail: dict | None = None,
+    *,
+    pads: tuple[bytes, bytes],
 ) -> tuple[bool, dict]:
     """Suppress an address in a scope; return (created, the suppression).
 
     One statement writes the suppression and its event, so it is atomic even without a
-    transaction around it.
+    transaction around it. Given the key `pads` (hmac_pads of OPTOUT_HASH_KEY), the same
+    statement first looks for the address among the erased: an erased address is blocked
+    already, and writing it would put it back in clear (a one-click on an old link, a
+    bounce, a reply, a staff entry), so nothing is written and the erasure is returned as
+    the suppression that was already there. Every caller that holds the key passes it.
     """
     address = canonical_address(email)
     valid_scope(scope)
@@ -80,9 +86,12 @@ async def suppress(
     if reason in PERMANENT_REASONS and scope != GLOBAL:
         raise InvalidInput(f"A {reason} suppression is always global; use scope 'global'.", field="scope")
     valid_text(note, "note")
+    hashed = hmac_from_pads(pads, address)
     for _attempt in range(3):
-        row = await queries.insert_suppression(conn, address, scope, reason, source, note, detail)
+        row = await queries.insert_suppression(conn, address, scope, reason, source, note, detail, hashed)
         if row is not None:
+            if row["erased"]:
+                return False, _erased_suppression(row["reason"], row["created_at"])
             return True, _suppression(row)
         existing = [r for r in await queries.suppressions_of_address(conn, address) if r["scope"] == scope]
         if existing:
@@ -92,14 +101,22 @@ async def suppress(
 
 
 async def lift(
-    conn: asyncpg.Connection, email: str, scope: str, evidence: str, force: bool, actor: str
+    conn: asyncpg.Connection, email: str, scope: str, evidence: str, force: bool, actor: str,
+    *, pads: tuple[bytes, bytes],
 ) -> dict:
-    """Remove a suppression with the evidence that the person may be mailed again."""
+    """Remove a suppression with the evidence that the person may be mailed again.
+
+    An erased address (known by its keyed hash when the caller passes `pads`) is never
+    lifted, not even by force: the person asked to be forgotten, and the 'lifted' event
+    would name them in clear again.
+    """
     address = canonical_address(email)
     valid_scope(scope)
     if not isinstance(evidence, str) or not evidence.strip():
         raise InvalidInput("Say why this person may be mailed again in 'evidence'.", field="evidence")
     valid_text(evidence, "evidence")
+    if await queries.erased_since(conn, hmac_from_pads(pads, address)) is not None:
+        raise Conflict("This address was erased on request: it stays suppressed in every scope and cannot be lifted.")
     row = await queries.suppression_for_update(conn, address, scope)
     if row is None:
         raise NotFound(f"No suppression of this address in scope {scope!r}.")
@@ -123,8 +140,7 @@ async def suppressions_of(conn: asyncpg.Connection, email: str, hash_key: bytes)
         erased = await queries.erased_since(conn, address_hmac(hash_key, address))
         if erased is None:
             raise NotFound("This address is not suppressed in any scope.")
-        rows = [{"scope": GLOBAL, "reason": erased["reason"], "source": "api", "created_at": erased["erased_at"],
-                 "note": "erased on request: kept only as a keyed hash"}]
+        return {"email": address, "suppressions": [_erased_suppression(erased["reason"], erased["erased_at"])]}
     return {"email": address, "suppressions": [_suppression(r) for r in rows]}
 
 
@@ -182,6 +198,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, str, str]:
         return datetime.fromisoformat(at), str(address), str(scope)
     except (ValueError, TypeError) as exc:
         raise InvalidInput("The cursor is not one this service gave out.", field="cursor") from exc
+
+
+def _erased_suppression(reason: str, erased_at: datetime) -> dict:
+    """How an erased address shows: one global suppression, since the erasure."""
+    return {"scope": GLOBAL, "reason": reason, "source": "api", "created_at": erased_at.isoformat(),
+            "note": "erased on request: kept only as a keyed hash"}
 
 
 def _suppression(row) -> dict:

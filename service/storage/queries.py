@@ -58,27 +58,33 @@ async def suppressions_of_address(conn: asyncpg.Connection, address: str) -> lis
 
 
 # A new suppression and its event in one statement: it commits on its own, so the
-# one-click answer costs one round trip to the database.
+# one-click answer costs one round trip to the database. An erased address ($7: its HMAC,
+# NULL when the caller holds no key) is written nowhere: the erasure is returned instead.
 INSERT_SUPPRESSION = """
-WITH inserted AS (
+WITH erased AS (
+    SELECT reason, erased_at FROM erased_addresses WHERE address_hmac = $7::bytea
+), inserted AS (
     INSERT INTO suppressions (address, scope, reason, source, note)
-    VALUES ($1, $2, $3, $4, $5)
+    SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM erased)
     ON CONFLICT (address, scope) DO NOTHING
     RETURNING address, scope, reason, source, created_at, note
 ), recorded AS (
     INSERT INTO events (address, type, scope, reason, source, detail)
     SELECT address, 'suppressed', scope, reason, source, $6::jsonb FROM inserted
 )
-SELECT scope, reason, source, created_at, note FROM inserted
+SELECT false AS erased, scope, reason, source, created_at, note FROM inserted
+UNION ALL
+SELECT true, 'global', reason, NULL, erased_at, NULL FROM erased
 """
 
 
 async def insert_suppression(
     conn: asyncpg.Connection, address: str, scope: str, reason: str, source: str, note: str | None,
-    detail: dict | None,
+    detail: dict | None, address_hmac: bytes | None = None,
 ) -> asyncpg.Record | None:
-    """The new row (its 'suppressed' event recorded too), or None when already suppressed."""
-    return await conn.fetchrow(INSERT_SUPPRESSION, address, scope, reason, source, note, detail or {})
+    """The new row (its 'suppressed' event recorded too); the erasure (`erased` true, nothing
+    written) when `address_hmac` is that of an erased address; None when already suppressed."""
+    return await conn.fetchrow(INSERT_SUPPRESSION, address, scope, reason, source, note, detail or {}, address_hmac)
 
 
 async def suppression_for_update(

@@ -11,13 +11,14 @@ from aiohttp import web
 
 from ..domain import erasure, suppression_list
 from ..domain.apikeys import key_digest
-from ..domain.errors import DomainError
+from ..domain.errors import DomainError, InvalidInput
 from ..domain.suppression import REASONS
 from ..storage import inbound_queries, queries
 from ..storage.db import UNAVAILABLE, transaction
 from . import staff_session
-from .keys import API_KEYS, DB, SETTINGS
+from .keys import API_KEYS, DB, HASH_PADS, SETTINGS
 from .pages import render
+from .payload import form_fields
 
 log = logging.getLogger("optout.staff")
 
@@ -35,7 +36,10 @@ def staff_page(handler):
                 raise web.HTTPSeeOther("/staff/login")
             form = {}
             if request.method == "POST":
-                form = dict(await request.post())
+                try:
+                    form = await form_fields(request)
+                except InvalidInput as exc:
+                    return message(request, session, 400, "Form not readable", exc.message)
                 if not staff_session.csrf_matches(session, form.get("csrf")):
                     return message(request, session, 403, "Form expired", "Reload the page and try again.")
             return await handler(request, session, form)
@@ -58,10 +62,13 @@ async def login_form(request: web.Request, error: str | None = None, status: int
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    try:
+        form = await form_fields(request)
+    except InvalidInput:
+        return await login_form(request, "The form could not be read; log in again.", 400)
     if not staff_session.login_token_matches(request, form.get("csrf", "")):
         return await login_form(request, "The form expired; log in again.", 403)
-    key = str(form.get("key", "")).strip()
+    key = form.get("key", "").strip()
     digest = key_digest(key)
     try:
         scopes, name = await request.app[API_KEYS].scopes_for_digest(digest)
@@ -129,7 +136,7 @@ async def suppress(request: web.Request, session, form) -> web.StreamResponse:
         async with transaction(request.app[DB]) as conn:
             created, item = await suppression_list.suppress(
                 conn, email, form.get("scope") or "global", "manual", "phone", form.get("note") or None,
-                detail={"by": session.name},
+                detail={"by": session.name}, pads=request.app[HASH_PADS],
             )
     except DomainError as exc:
         return message(request, session, 400, "Not recorded", exc.message)
@@ -144,7 +151,7 @@ async def lift(request: web.Request, session, form) -> web.StreamResponse:
         async with transaction(request.app[DB]) as conn:
             await suppression_list.lift(
                 conn, email, form.get("scope", ""), form.get("evidence", ""), form.get("force") == "yes",
-                session.name,
+                session.name, pads=request.app[HASH_PADS],
             )
     except DomainError as exc:
         return message(request, session, 409 if exc.code == "conflict" else 400, "Not lifted", exc.message)

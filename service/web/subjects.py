@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 
-from ..domain import erasure
+from ..domain import erasure, mentions
 from ..storage.db import transaction
 from .auth import requires
 from .keys import DB, KEY_NAME, SETTINGS
@@ -26,8 +26,12 @@ async def access(request: web.Request) -> web.Response:
 async def erase(request: web.Request) -> web.Response:
     body = await json_object(request)
     email = text_field(body, "email", required=True)
+    hash_key = request.app[SETTINGS].hash_key
+    async with request.app[DB].acquire() as conn:  # outside the transaction: each batch commits
+        await mentions.index_messages(conn, hash_key)
     async with transaction(request.app[DB]) as conn:
-        result = await erasure.erase(conn, request.app[SETTINGS].hash_key, email, request[KEY_NAME])
-    log.info("address erased by %s (%d suppressions, %d events removed)", request[KEY_NAME],
-             result["removed"]["suppressions"], result["removed"]["events"])
+        result = await erasure.erase(conn, hash_key, email, request[KEY_NAME])
+    removed = result["removed"]
+    log.info("address erased by %s (%d suppressions, %d events, %d messages, %d queued copies removed)",
+             request[KEY_NAME], removed["suppressions"], removed["events"], removed["messages"], removed["outgoing"])
     return web.json_response(result)

@@ -6,11 +6,11 @@ from aiohttp import web
 
 from ..domain import suppression_list
 from ..domain.errors import InvalidInput
-from ..domain.suppression import valid_scope
+from ..domain.suppression import is_unicode_text, valid_scope
 from ..storage.db import transaction
 from .auth import requires
-from .keys import DB, KEY_NAME, METRICS, READS, SETTINGS
-from .payload import int_query, json_object, text_field, time_query
+from .keys import DB, HASH_PADS, KEY_NAME, METRICS, READS, SETTINGS
+from .payload import in_utc, int_query, json_object, text_field, time_query
 
 
 @requires("check")
@@ -30,7 +30,7 @@ async def put(request: web.Request) -> web.Response:
     async with transaction(request.app[DB]) as conn:
         created, item = await suppression_list.suppress(
             conn, request.match_info["email"], scope, reason, source, note,
-            detail={"by": request[KEY_NAME]},
+            detail={"by": request[KEY_NAME]}, pads=request.app[HASH_PADS],
         )
     if created:
         request.app[METRICS].suppressions.labels(reason, source).inc()
@@ -52,7 +52,8 @@ async def delete(request: web.Request) -> web.Response:
         raise InvalidInput("'force' must be true or false.", field="force")
     async with transaction(request.app[DB]) as conn:
         result = await suppression_list.lift(
-            conn, request.match_info["email"], valid_scope(scope), evidence, force, request[KEY_NAME]
+            conn, request.match_info["email"], valid_scope(scope), evidence, force, request[KEY_NAME],
+            pads=request.app[HASH_PADS],
         )
     return web.json_response(result)
 
@@ -60,12 +61,34 @@ async def delete(request: web.Request) -> web.Response:
 @requires("check")
 async def listing(request: web.Request) -> web.Response:
     limit = int_query(request, "limit", 100, 1, 1000)
-    cursor, since = request.query.get("cursor") or None, time_query(request, "since")
+    cursor, since = listing_cursor(request), time_query(request, "since")
     reason, scope = request.query.get("reason") or None, request.query.get("scope") or None
     body = await request.app[READS].read(
         lambda conn: suppression_list.page(conn, cursor, limit, reason, scope, since)
     )
     return web.json_response(body)
+
+
+def listing_cursor(request: web.Request) -> str | None:
+    """The cursor as given, once it is known to decode to what a page of the list can start after:
+    a time with its offset that exists in UTC, and text PostgreSQL can compare (no NUL, no lone surrogate)."""
+    cursor = request.query.get("cursor") or None
+    if cursor is None:
+        return None
+    not_ours = InvalidInput("The cursor is not one this service gave out.", field="cursor")
+    if not cursor.isascii():
+        raise not_ours
+    try:
+        at, address, scope = suppression_list.decode_cursor(cursor)
+    except RecursionError:  # JSON arrays nested a thousand deep
+        raise not_ours from None
+    if at.tzinfo is None or not all("\x00" not in text and is_unicode_text(text) for text in (address, scope)):
+        raise not_ours
+    try:
+        in_utc(at, "cursor")
+    except InvalidInput:
+        raise not_ours from None
+    return cursor
 
 
 @requires("check")

@@ -1,0 +1,222 @@
+"""Which addresses a stored message mentions, kept as keyed hashes so that erasure finds it.
+
+A message names a person in many forms the raw bytes do not show: another case, an encoded
+word in the subject, a base64 or quoted-printable body, an HTML entity. Matching the raw
+bytes against the address misses all of these, so every message is read once, decoded,
+and the canonical form of each address it mentions is recorded as HMAC-SHA256 under
+OPTOUT_HASH_KEY in `message_mentions` (the same keyed hash as `erased_addresses`: the index
+names no one in clear, and outlives the retention of the raw bytes without keeping them).
+
+The index is filled when it is needed (access and erasure, which hold the key) for every
+message not read yet, rather than when a message is stored: the receiver and the HTTP
+route answer the sending MTA as soon as the bytes are committed and hold no hash key,
+and erasures are rare, so each message is parsed at most once, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import html
+import json
+import re
+import uuid
+from email.message import Message
+from typing import Iterable, Sequence
+
+import asyncpg
+
+from ..storage import erasure_queries
+from . import mime
+from .addresses import canonical_or_none
+
+# Characters an address may hold on each side of its "@" (non-ASCII letters included, for
+# SMTPUTF8 local parts and IDN domains); bounded runs, so the scan is linear in the text.
+_LOCAL_TAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]{1,64}\Z")
+_DOMAIN_HEAD = re.compile(r"[\w.-]{1,253}")
+_AFTER_PUNCTUATION = re.compile(r"[=/'`{|}~!#$%&*?^]")
+# Distinct spellings checked per message. A message that holds more (a pasted list, a
+# hostile one) is indexed as far as this goes and marked as OVERFLOW; erasure reads such
+# messages again in full for the one address it erases, so the bound costs no completeness.
+MAX_CANDIDATES = 20_000
+OVERFLOW = b""  # in a message's mentions: read only in part (an HMAC is never empty)
+BATCH_MESSAGES = 50
+RAW_INLINE_LIMIT = 1 << 20  # larger raw messages are fetched one by one
+
+
+class _Reader:
+    """The canonical addresses written in the texts of one message, up to `limit` spellings."""
+
+    __slots__ = ("found", "seen", "limit", "overflow")
+
+    def __init__(self, limit: int | None) -> None:
+        self.found: set[str] = set()
+        self.seen: set[str] = set()
+        self.limit = limit
+        self.overflow = False
+
+    def read(self, text: str) -> None:
+        """Each "@" is looked at with a bounded window on either side (local part at most 64
+        characters, domain at most 253), so a hostile text costs time linear in its length,
+        unlike an unanchored regular expression over long runs of letters."""
+        at = text.find("@")
+        while at != -1:
+            local = _LOCAL_TAIL.search(text, max(0, at - 64), at)
+            domain = _DOMAIN_HEAD.match(text, at + 1)
+            if local and domain:
+                tail = "@" + domain.group(0).rstrip(".-")
+                written = local.group(0).lstrip(".")
+                # "to=jan@x.be", "mailto:'jan@x.be'": the address may start after a character
+                # that is allowed in a local part but rarely written in one.
+                for spelling in {written, _AFTER_PUNCTUATION.split(written)[-1]}:
+                    self._check((spelling + tail).lower())
+                if self.overflow:
+                    return
+            at = text.find("@", at + 1)
+
+    def _check(self, candidate: str) -> None:
+        if candidate in self.seen:
+            return
+        if self.limit is not None and len(self.seen) >= self.limit:
+            self.overflow = True
+            return
+        self.seen.add(candidate)
+        address = canonical_or_none(candidate)
+        if address is not None:
+            self.found.add(address)
+
+
+def _texts_of(raw: bytes) -> Iterable[str]:
+    """The raw message as text, every header of every part decoded (RFC 2047 encoded words,
+    report fields of DSN and ARF blocks, attached messages' headers), and the decoded text of
+    every text part (base64 and quoted-printable undone, the charset applied, HTML as text)."""
+    yield raw.decode("utf-8", "replace")
+    try:
+        msg = mime.parse(raw)
+    except mime.UnreadableMessage:
+        return
+    for part in mime.walk(msg):
+        for name in dict.fromkeys(part.keys()):
+            yield from mime.header_values(part, name)
+        if part.is_multipart():
+            continue
+        kind = mime.content_type(part)
+        if kind.startswith(("text/", "message/")):
+            text = _whole_text(part)
+            yield html.unescape(text) if kind == "text/html" else text
+
+
+def _whole_text(part: Message) -> str:
+    """The whole decoded text of a leaf part. Unlike what the classifier reads, not cut short:
+    a person named at the end of a long message is still named. Entities in HTML are undone
+    by the caller (tags do not hide an address, "&#64;" does)."""
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:
+        payload = None
+    if payload is None:
+        return mime.part_text(part)
+    try:
+        return payload.decode(mime.content_param(part, "charset") or "utf-8", "replace")
+    except LookupError:
+        return payload.decode("utf-8", "replace")
+
+
+def read_mentions(raw: bytes | None, *fields: object, limit: int | None = None) -> tuple[set[str], bool]:
+    """The canonical addresses a message mentions anywhere, and those in the other `fields`
+    kept of it (envelope, sender, subject, addresses, actions: all that is left after
+    retention deleted the raw bytes); and whether `limit` cut the reading short."""
+    reader = _Reader(limit)
+    for field in fields:
+        if field is not None and not reader.overflow:
+            reader.read(field if isinstance(field, str) else json.dumps(field, ensure_ascii=False))
+    if raw:
+        try:
+            for text in _texts_of(raw):
+                if reader.overflow:
+                    break
+                reader.read(text)
+        except Exception:  # a message the parser cannot walk is still read as raw text
+            reader.read(raw.decode("utf-8", "replace"))
+    return reader.found, reader.overflow
+
+
+def mentioned_addresses(raw: bytes | None, *fields: object) -> set[str]:
+    """Every canonical address the message mentions, read in full."""
+    return read_mentions(raw, *fields)[0]
+
+
+def address_hashes(hash_key: bytes, addresses: Iterable[str]) -> list[bytes]:
+    return [hmac.digest(hash_key, a.encode("utf-8"), "sha256") for a in sorted(addresses)]
+
+
+def _fields(row) -> tuple:
+    return row["mail_from"], row["rcpt_to"], row["sender"], row["subject"], row["addresses"], row["actions"]
+
+
+def _hash_rows(hash_key: bytes, rows: Sequence[dict]) -> list[tuple]:
+    """(message id, hashes of what it mentions, OVERFLOW too when read in part); in a thread."""
+    hashed = []
+    for row in rows:
+        found, overflow = read_mentions(row["raw"], *_fields(row), limit=MAX_CANDIDATES)
+        hashed.append((row["id"], address_hashes(hash_key, found) + ([OVERFLOW] if overflow else [])))
+    return hashed
+
+
+async def index_messages(conn: asyncpg.Connection, hash_key: bytes, batch: int = BATCH_MESSAGES) -> int:
+    """Record the mentions of every stored message not read yet; return how many were read.
+
+    Outside a transaction each batch commits on its own, so a long first run (the messages
+    stored before this index existed) keeps what it did. The parse runs in a thread: a
+    large backlog does not stall the web process.
+    """
+    ids = await erasure_queries.unindexed_message_ids(conn)
+    for start in range(0, len(ids), batch):
+        rows = await _rows_to_read(conn, ids[start:start + batch])
+        await erasure_queries.record_mentions(conn, await asyncio.to_thread(_hash_rows, hash_key, rows))
+    return len(ids)
+
+
+async def messages_mentioning(conn: asyncpg.Connection, hash_key: bytes, address: str) -> list[uuid.UUID]:
+    """Every stored message that mentions the canonical `address`: by its keyed hash in the
+    index (brought up to date first), and among the messages indexed only in part
+    (OVERFLOW), by reading each again in full."""
+    await index_messages(conn, hash_key)
+    [hashed] = address_hashes(hash_key, [address])
+    found = await erasure_queries.message_ids_mentioning(conn, hashed)
+    indexed = set(found)
+    partial = [i for i in await erasure_queries.message_ids_mentioning(conn, OVERFLOW) if i not in indexed]
+    for start in range(0, len(partial), BATCH_MESSAGES):
+        rows = await _rows_to_read(conn, partial[start:start + BATCH_MESSAGES])
+        found.extend(await asyncio.to_thread(_rows_mentioning, address, rows))
+    return found
+
+
+async def _rows_to_read(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> list[dict]:
+    rows = [dict(r) for r in await erasure_queries.messages_to_index(conn, ids, RAW_INLINE_LIMIT)]
+    for row in rows:
+        if row["raw"] is None and row["has_raw"]:
+            row["raw"] = await erasure_queries.message_raw(conn, row["id"])
+    return rows
+
+
+def _rows_mentioning(address: str, rows: Sequence[dict]) -> list[uuid.UUID]:
+    return [row["id"] for row in rows if address in mentioned_addresses(row["raw"], *_fields(row))]
+
+
+async def outgoing_copies_mentioning(conn: asyncpg.Connection, address: str, batch: int = BATCH_MESSAGES) -> list[int]:
+    """The gateway's queued copies that are to, from or about `address` (decoded, as above).
+
+    The queue holds only what the relay has not taken yet, so it is read whole, not indexed.
+    """
+    found, after = [], 0
+    while True:
+        rows = await erasure_queries.outgoing_after(conn, after, batch)
+        if not rows:
+            return found
+        found.extend(await asyncio.to_thread(_copies_mentioning, address, rows))
+        after = rows[-1]["id"]
+
+
+def _copies_mentioning(address: str, rows: Sequence[asyncpg.Record]) -> list[int]:
+    return [r["id"] for r in rows if address in mentioned_addresses(r["message"], r["sender"], r["recipient"])]
