@@ -1,12 +1,18 @@
 """The queue consumer: claims stored inbound messages, classifies them, acts, forwards.
 
 Several worker processes, on several machines, share one queue: a claim takes a batch
-with FOR UPDATE SKIP LOCKED and leases it; the work is then committed only if the lease
-is still ours, so a message is acted on exactly once even when a slow worker's lease
-ran out and another took it over. A worker that dies leaves its batch to be claimed
-again when the lease expires. A message that fails three times is quarantined as
-`failed` with its error, and the rest go on. Forwarding happens after the commit and is
-retried with backoff; a forward may, rarely, reach staff twice, but never not at all.
+with FOR UPDATE SKIP LOCKED and leases it for a short while, and the lease is renewed as
+long as the batch is worked on; the work is then committed only if the lease is still
+ours, so a message is acted on exactly once even when a worker's lease ran out and
+another took it over. A worker that dies leaves its batch to be claimed again within one
+short lease, and that is not held against the messages. A message that fails three times
+(its classification raised, or killed its process) is quarantined as `failed` with its
+error, and the rest go on; one that outlasts the time limit is `failed` at once.
+Forwarding happens after the commit and is retried with backoff; a forward may, rarely,
+reach staff twice, but never not at all.
+
+Messages are classified in child processes (`classifying`), so that a hostile one never
+stalls the web app and the receiver that share this process under `optout run`.
 
 Beside the queue, each worker deletes the raw bytes of messages processed more than
 OPTOUT_RETENTION_DAYS ago, at start and then every `retention_interval`, in batches of
@@ -16,17 +22,17 @@ short statements that skip locked rows, so that it never waits on the queue nor 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import asyncpg
 
+from .classifying import PROCESSES, TIME_LIMIT, ClassificationTimeout, Classifier
 from .domain import inbound
 from .domain.classify import FORWARD_MARKER, Envelope, Verdict, classify
+from .domain.erasure import hmac_pads
 from .domain.mime import UnreadableMessage
-from .domain.tokens import TokenSigner
 from .mail.forward import forward_message
 from .mail.relay import Relay, RelayError
 from .settings import Settings
@@ -35,15 +41,18 @@ from .storage.db import UNAVAILABLE
 
 log = logging.getLogger("optout.worker")
 
-THREAD_ABOVE = 256 * 1024  # bytes; larger messages are parsed off the event loop
+LEASE_SECONDS = 20.0  # renewed every quarter of it while the batch is worked on
 
 
 @dataclass(frozen=True)
 class WorkerConfig:
     batch: int = 50
-    lease_seconds: float = 300.0
+    lease_seconds: float = LEASE_SECONDS
     idle_seconds: float = 0.5
-    max_attempts: int = 3
+    max_attempts: int = 3  # recorded failures of one message before it is `failed`
+    max_abandoned: int = 10  # workers that died holding one message before it is `failed`
+    classify_seconds: float = TIME_LIMIT
+    classify_processes: int = PROCESSES
     retry_seconds: float = 5.0
     forward_attempts: int = 10
     forward_backoff: float = 30.0  # doubles after each failure, up to forward_backoff_max
@@ -56,7 +65,6 @@ class WorkerConfig:
 @dataclass
 class _Work:
     row: asyncpg.Record
-    raw: bytes | None = None
     verdict: Verdict | None = None
     error: str | None = None
     fatal: bool = False
@@ -71,13 +79,17 @@ class Worker:
         self.pool = pool
         self.settings = settings
         self.config = config
-        self.signer = TokenSigner(settings.secret_keys, timedelta(days=settings.link_max_age_days))
+        self.classifier = Classifier(settings.secret_keys, timedelta(days=settings.link_max_age_days),
+                                     processes=config.classify_processes, time_limit=config.classify_seconds)
+        self._reading = asyncio.Semaphore(config.classify_processes)  # raw messages in memory at once
         self.relay = Relay.from_url(settings.relay_url) if settings.relay_url else None
+        self.pads = hmac_pads(settings.hash_key)  # an erased address is never written again
         self.own = frozenset(a.lower() for a in (settings.mailto, settings.forward_to) if a)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; the batch in hand is always finished first."""
-        log.info("worker started (batch %d, lease %.0f s)", self.config.batch, self.config.lease_seconds)
+        log.info("worker started (batch %d, lease %.0f s, %d classifying process(es))", self.config.batch,
+                 self.config.lease_seconds, self.config.classify_processes)
         retention = asyncio.create_task(self.run_retention(stop))
         try:
             while not stop.is_set():
@@ -99,7 +111,12 @@ class Worker:
             raise
         finally:
             await asyncio.gather(retention, return_exceptions=True)  # its batch in hand is finished first
+            self.close()
         log.info("worker stopped")
+
+    def close(self) -> None:
+        """Let the classifying processes go; a Worker used through run_once is closed by its owner."""
+        self.classifier.close()
 
     async def run_retention(self, stop: asyncio.Event) -> None:
         """Retention passes at start and every `retention_interval` until `stop`, beside the
@@ -137,16 +154,41 @@ class Worker:
                     "retention: deleted %d raw message(s) processed more than %d day(s) ago", deleted, days)
 
     async def run_once(self) -> int:
-        """Claim one batch and see it through; return how many messages were claimed."""
+        """Claim one batch and see it through, its leases renewed meanwhile; return how many
+        messages were claimed."""
         async with self.pool.acquire() as conn:
             rows = await inbound_queries.claim_inbound(conn, self.config.batch, self.config.lease_seconds)
         if not rows:
             return 0
+        renewal = asyncio.create_task(self._keep_leases(rows))
+        try:
+            await self._see_through(rows)
+        finally:
+            renewal.cancel()
+            await asyncio.gather(renewal, return_exceptions=True)
+        return len(rows)
+
+    async def _keep_leases(self, rows: list[asyncpg.Record]) -> None:
+        """Renew the batch's leases every quarter lease until cancelled: a worker that is alive
+        keeps its messages however long they take, one that died frees them within one lease."""
+        ids, tokens = [r["id"] for r in rows], [r["lease_token"] for r in rows]
+        while True:
+            await asyncio.sleep(self.config.lease_seconds / 4)
+            try:
+                async with self.pool.acquire() as conn:
+                    await inbound_queries.renew_leases(conn, ids, tokens, self.config.lease_seconds)
+            except UNAVAILABLE + (asyncpg.PostgresConnectionError,) as exc:
+                log.warning("worker: leases not renewed, database unavailable (%s)", exc.__class__.__name__)
+            except Exception:
+                log.exception("worker: leases not renewed")
+
+    async def _see_through(self, rows: list[asyncpg.Record]) -> None:
         works = [_Work(row) for row in rows]
-        exhausted = [w for w in works if w.row["attempts"] > self.config.max_attempts]
-        for work in exhausted:
-            work.error = f"given up after {self.config.max_attempts} attempts: {work.row['error'] or 'the worker stopped while handling it'}"
-            work.fatal = True
+        for work in works:
+            if work.row["abandoned"] >= self.config.max_abandoned:
+                last = f" (the last error: {work.row['error']})" if work.row["error"] else ""
+                work.error = f"given up: {work.row['abandoned']} workers stopped while handling it{last}"
+                work.fatal = True
         live = [w for w in works if not w.fatal]
         await self._classify_all([w for w in live if not w.row["forward_pending"]])
         await self._commit_classified([w for w in live if w.verdict is not None])
@@ -154,25 +196,29 @@ class Worker:
             if work.row["forward_pending"]:
                 await self._forward(work)
         await self._release_failed([w for w in works if w.error is not None])
-        return len(rows)
 
     async def _classify_all(self, works: list[_Work]) -> None:
-        for work in works:
+        await asyncio.gather(*(self._classify_one(work) for work in works))
+
+    async def _classify_one(self, work: _Work) -> None:
+        """Classify in a child process; whatever happens there costs this message, never the worker."""
+        async with self._reading:
             try:
-                work.raw = work.row["raw"]
-                if work.raw is None:
+                raw = work.row["raw"]
+                if raw is None:
                     async with self.pool.acquire() as conn:
-                        work.raw = await inbound_queries.inbound_raw(conn, work.row["id"])
+                        raw = await inbound_queries.inbound_raw(conn, work.row["id"])
                 envelope = Envelope(work.row["mail_from"], tuple(work.row["rcpt_to"]))
-                read = functools.partial(classify, work.raw, envelope, self.signer.verify, self.own,
-                                         trusted_authserv_id=self.settings.trusted_authserv_id)
-                work.verdict = await asyncio.to_thread(read) if len(work.raw) > THREAD_ABOVE else read()
+                work.verdict = await self.classifier.classify(classify, raw, envelope, self.own,
+                                                              self.settings.trusted_authserv_id)
             except UnreadableMessage as exc:
                 work.error, work.fatal = exc.message, True
+            except ClassificationTimeout as exc:
+                work.error, work.fatal = str(exc), True
             except Exception as exc:  # hostile input must cost one message, never the worker
-                log.exception("inbound %s: classification failed", work.row["id"])
+                log.warning("inbound %s: classification failed (%s)", work.row["id"], exc.__class__.__name__,
+                            exc_info=exc)
                 work.error = f"classification failed: {exc.__class__.__name__}: {str(exc)[:300]}"
-            await asyncio.sleep(0)  # let the web app and the receiver run between messages
 
     def _status_after(self, verdict: Verdict, actions: list[dict]) -> tuple[str, bool, list[dict]]:
         if inbound.held_by_limit(actions):  # nothing was done: staff decide
@@ -215,7 +261,7 @@ class Worker:
                             await savepoint.start()
                         actions = await inbound.act_on(conn, work.row["id"], verdict, settings.soft_bounce_limit,
                                                        settings.soft_bounce_days,
-                                                       max_actions=settings.max_actions_per_message)
+                                                       pads=self.pads, max_actions=settings.max_actions_per_message)
                         status, pending, more = self._status_after(verdict, actions)
                         outcome = (work.row["id"], status, verdict.classification, verdict.kind, verdict.addresses,
                                    actions + more, verdict.sender, verdict.subject, pending)
@@ -271,7 +317,7 @@ class Worker:
 
     async def _release_failed(self, works: list[_Work]) -> None:
         for work in works:
-            failed = work.fatal or work.row["attempts"] >= self.config.max_attempts
+            failed = work.fatal or work.row["attempts"] + 1 >= self.config.max_attempts
             retry_at = _now() + timedelta(seconds=self.config.retry_seconds)
             async with self.pool.acquire() as conn:
                 await inbound_queries.release_after_error(

@@ -1,4 +1,5 @@
-"""The inbound worker: the labeled corpus end to end, forwarding, failures, leases, two processes."""
+"""The inbound worker: the labeled corpus end to end, forwarding, failures, leases, classification
+in child processes under a time limit, text PostgreSQL refuses, two processes."""
 
 from __future__ import annotations
 
@@ -7,25 +8,71 @@ import csv
 import dataclasses
 import email
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import time
 from collections import Counter
 from email import policy
 
+import aiosmtplib
 import pytest
 from aiosmtpd.controller import Controller
 
+import service.worker as worker_module
 from service.domain import inbound
+from service.domain.classify import classify
 from service.domain.erasure import hmac_pads
 from service.domain.tokens import TokenSigner
+from service.smtp.receiver import Receiver
+from service.storage import inbound_queries
 from service.storage.db import transaction
 from service.storage.known_queries import remember_addresses
 from service.worker import Worker, WorkerConfig
 from tests.conftest import CORPUS, ROOT, make_key
 
 FAST = WorkerConfig(batch=50, idle_seconds=0.05, retry_seconds=0, forward_backoff=0, forward_attempts=3)
+
+
+@pytest.fixture
+def workers(pool):
+    """Make workers on the test database; their classifying processes go at the end of the test."""
+    made = []
+
+    def make(settings, config: WorkerConfig = FAST) -> Worker:
+        made.append(Worker(pool, settings, config))
+        return made[-1]
+
+    yield make
+    for worker in made:
+        worker.close()
+
+
+def acting_up(raw: bytes, *args, **kwargs):
+    """Stands in for classify in the classifying process (it travels there by name), and
+    misbehaves as the message's X-Test header says."""
+    if b"X-Test: poison" in raw:
+        raise RuntimeError("cannot read this one")
+    if b"X-Test: hostile" in raw:
+        re.fullmatch(r"(?:a+)+b", "a" * 64)  # backtracks for ages without letting go of the GIL
+    if b"X-Test: crash" in raw:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if b"X-Test: slow" in raw:
+        time.sleep(2.5)
+    return classify(raw, *args, **kwargs)
+
+
+def marked(behaviour: str, number: int = 0) -> bytes:
+    return (f"From: sender{number}@example.be\r\nTo: info@cetit.be\r\nSubject: a question ({behaviour})\r\n"
+            f"X-Test: {behaviour}\r\nMessage-ID: <{behaviour}-{number}@example.be>\r\n\r\n"
+            f"Could you call me back?\r\n").encode()
+
+
+async def inbound_row(pool, message_id: str):
+    return await pool.fetchrow("SELECT status, error, attempts, abandoned, lease_token FROM inbound_messages "
+                               "WHERE id = $1", inbound.parse_id(message_id))
 
 
 async def drain(worker: Worker, rounds: int = 50) -> None:
@@ -75,7 +122,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def test_the_corpus_end_to_end_suppresses_what_the_labels_say(client, pool, settings):
+async def test_the_corpus_end_to_end_suppresses_what_the_labels_say(client, pool, settings, workers):
     rows = corpus_rows()
     signer = TokenSigner(settings.secret_keys, __import__("datetime").timedelta(days=90))
     raws = []
@@ -90,7 +137,7 @@ async def test_the_corpus_end_to_end_suppresses_what_the_labels_say(client, pool
                                                                         "Content-Type": "message/rfc822"})
         assert response.status in (200, 202)
         ids.append((await response.json())["id"])
-    await drain(Worker(pool, settings, FAST))
+    await drain(workers(settings))
 
     soft = Counter(a for r in rows if r["kind"] == "soft" for a in r["addresses"].split(","))
     expected = {a for r in rows if r["classification"] in ("unsubscribe", "complaint") or r["kind"] == "hard"
@@ -108,22 +155,22 @@ async def test_the_corpus_end_to_end_suppresses_what_the_labels_say(client, pool
     assert events and all(e["detail"]["message_id"] in ids for e in events)
 
 
-async def test_a_reply_with_a_scoped_token_unsubscribes_in_that_scope_with_source_reply(pool, settings):
+async def test_a_reply_with_a_scoped_token_unsubscribes_in_that_scope_with_source_reply(pool, settings, workers):
     signer = TokenSigner(settings.secret_keys, __import__("datetime").timedelta(days=90))
     raw = (CORPUS / "replies/token-subject.eml").read_bytes().replace(
         b"{TOKEN}", signer.sign("newsletter.reader@example.be", "events").encode())
     [message_id] = await post_all(pool, [raw])
-    await drain(Worker(pool, settings, FAST))
+    await drain(workers(settings))
     row = await pool.fetchrow("SELECT scope, reason, source FROM suppressions")
     assert tuple(row) == ("events", "unsubscribe", "reply")
     assert (await describe(pool, message_id))["status"] == "processed"
 
 
-async def test_soft_bounces_suppress_at_the_limit(pool, settings):
+async def test_soft_bounces_suppress_at_the_limit(pool, settings, workers):
     raw = (CORPUS / "bounces/lhost-gmx-01.eml").read_bytes()
     copies = [raw.replace(b"Message-ID: <", b"Message-ID: <%d." % i, 1) for i in range(3)]
     assert len(set(copies)) == 3
-    worker = Worker(pool, settings, FAST)
+    worker = workers(settings)
     await known(pool, settings, ["shironeko@example.jp"])
     for number, copy in enumerate(copies, 1):
         await post_all(pool, [copy])
@@ -134,12 +181,12 @@ async def test_soft_bounces_suppress_at_the_limit(pool, settings):
     assert (row["reason"], row["source"]) == ("bounce", "dsn") and "3 soft bounces" in row["note"]
 
 
-async def test_human_mail_is_forwarded_and_a_relay_that_is_down_is_tried_again(pool, settings):
+async def test_human_mail_is_forwarded_and_a_relay_that_is_down_is_tried_again(pool, settings, workers):
     port = free_port()
     settings = dataclasses.replace(settings, relay_url=f"smtp://127.0.0.1:{port}", forward_to="staff@cetit.be")
     raw = (CORPUS / "replies/nl-vraag-offerte.eml").read_bytes()
     [message_id] = await post_all(pool, [raw])
-    worker = Worker(pool, settings, FAST)
+    worker = workers(settings)
     await worker.run_once()  # classified: human, to be forwarded
     await worker.run_once()  # the relay is down: left queued for a later attempt
     waiting = await describe(pool, message_id)
@@ -161,27 +208,18 @@ async def test_human_mail_is_forwarded_and_a_relay_that_is_down_is_tried_again(p
     assert attached and raw.replace(b"\n", b"\r\n") in forwarded
 
 
-async def test_without_a_relay_a_person_s_message_is_held_for_staff(pool, settings):
+async def test_without_a_relay_a_person_s_message_is_held_for_staff(pool, settings, workers):
     [message_id] = await post_all(pool, [(CORPUS / "replies/en-question-training.eml").read_bytes()])
-    await drain(Worker(pool, settings, FAST))
+    await drain(workers(settings))
     body = await describe(pool, message_id)
     assert body["status"] == "held" and body["actions"][-1]["type"] == "held"
 
 
-async def test_a_message_that_fails_three_times_is_quarantined_and_the_rest_go_on(pool, settings, monkeypatch):
-    good, bad = await post_all(pool, [(CORPUS / "replies/nl-uitschrijven-kort.eml").read_bytes(),
-                                      b"From: x@example.be\r\nSubject: poison\r\n\r\npoison\r\n"])
-    import service.worker as worker_module
-
-    real = worker_module.classify
-
-    def flaky(raw, *args, **kwargs):
-        if b"poison" in raw:
-            raise RuntimeError("cannot read this one")
-        return real(raw, *args, **kwargs)
-
-    monkeypatch.setattr(worker_module, "classify", flaky)
-    worker = Worker(pool, settings, FAST)
+async def test_a_message_that_fails_three_times_is_quarantined_and_the_rest_go_on(pool, settings, monkeypatch,
+                                                                                  workers):
+    good, bad = await post_all(pool, [(CORPUS / "replies/nl-uitschrijven-kort.eml").read_bytes(), marked("poison")])
+    monkeypatch.setattr(worker_module, "classify", acting_up)
+    worker = workers(settings)
     for _ in range(3):
         await worker.run_once()
     failed = await describe(pool, bad)
@@ -190,26 +228,150 @@ async def test_a_message_that_fails_three_times_is_quarantined_and_the_rest_go_o
     assert await worker.run_once() == 0
 
 
-async def test_two_thousand_nested_parts_fail_with_the_reason_at_once(pool, settings):
+async def test_two_thousand_nested_parts_fail_with_the_reason_at_once(pool, settings, workers):
     from tests.domain.test_classify import nested
 
     [message_id] = await post_all(pool, [nested(2000)])
-    await Worker(pool, settings, FAST).run_once()
+    await workers(settings).run_once()
     body = await describe(pool, message_id)
     assert body["status"] == "failed" and "nested" in body["error"]
 
 
-async def test_a_message_left_by_a_dead_worker_is_claimed_again_after_its_lease(pool, settings):
+async def test_a_message_left_by_a_dead_worker_is_claimed_again_after_its_lease(pool, settings, workers):
     [message_id] = await post_all(pool, [(CORPUS / "replies/nl-uitschrijven-kort.eml").read_bytes()])
-    from service.storage import inbound_queries
-
     async with pool.acquire() as conn:
         [claimed] = await inbound_queries.claim_inbound(conn, 10, 0.2)  # then this worker "dies"
-    worker = Worker(pool, settings, FAST)
+    worker = workers(settings)
     assert await worker.run_once() == 0
     await asyncio.sleep(0.3)
     assert await worker.run_once() == 1
     assert (await describe(pool, message_id))["status"] == "processed" and claimed["id"]
+
+
+async def test_a_worker_that_dies_holding_a_message_does_not_cost_it_one_of_its_tries(pool, settings, monkeypatch,
+                                                                                        workers):
+    [message_id] = await post_all(pool, [marked("poison")])
+    for _ in range(4):  # four workers claim it and die before they are done with it
+        async with pool.acquire() as conn:
+            assert len(await inbound_queries.claim_inbound(conn, 10, 0.05)) == 1
+        await asyncio.sleep(0.1)
+    monkeypatch.setattr(worker_module, "classify", acting_up)
+    assert await workers(settings).run_once() == 1  # the first real try fails
+    row = await inbound_row(pool, message_id)
+    assert (row["status"], row["attempts"], row["abandoned"]) == ("queued", 1, 4)
+    assert "cannot read this one" in row["error"] and row["lease_token"] is None
+
+
+async def test_a_message_that_every_worker_dies_on_is_given_up_in_the_end(pool, settings, workers):
+    [message_id] = await post_all(pool, [(CORPUS / "replies/nl-uitschrijven-kort.eml").read_bytes()])
+    for _ in range(3):
+        async with pool.acquire() as conn:
+            await inbound_queries.claim_inbound(conn, 10, 0.05)
+        await asyncio.sleep(0.1)
+    await workers(settings, dataclasses.replace(FAST, max_abandoned=3)).run_once()
+    row = await inbound_row(pool, message_id)
+    assert row["status"] == "failed" and "3 workers stopped while handling it" in row["error"]
+
+
+async def test_a_lease_is_renewed_while_its_message_is_worked_on(pool, settings, monkeypatch, workers):
+    [message_id] = await post_all(pool, [marked("slow")])
+    monkeypatch.setattr(worker_module, "classify", acting_up)
+    worker = workers(settings, dataclasses.replace(FAST, lease_seconds=1.0))
+    working = asyncio.create_task(worker.run_once())
+    for _ in range(100):
+        if (await inbound_row(pool, message_id))["lease_token"] is not None:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(1.5)  # longer than one lease: only a renewal keeps the message this worker's
+    async with pool.acquire() as conn:
+        assert await inbound_queries.claim_inbound(conn, 10, 1.0) == []
+    assert await working == 1
+    row = await inbound_row(pool, message_id)
+    assert (row["status"], row["attempts"], row["abandoned"]) == ("held", 0, 0)
+
+
+async def test_a_message_past_the_time_limit_fails_at_once_without_stalling_the_event_loop(
+        pool, settings, monkeypatch, workers):
+    good, hostile = await post_all(pool, [(CORPUS / "replies/nl-uitschrijven-kort.eml").read_bytes(),
+                                          marked("hostile")])
+    monkeypatch.setattr(worker_module, "classify", acting_up)
+    worker = workers(settings, dataclasses.replace(FAST, classify_seconds=1.0, classify_processes=1))
+    loop, gaps = asyncio.get_running_loop(), []
+
+    async def tick():
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.02)
+            gaps.append(loop.time() - last)
+            last = loop.time()
+
+    ticker = asyncio.create_task(tick())
+    try:
+        assert await worker.run_once() == 2
+    finally:
+        ticker.cancel()
+    failed = await describe(pool, hostile)
+    assert failed["status"] == "failed" and "longer than 1 s" in failed["error"]
+    assert (await describe(pool, good))["status"] == "processed"
+    assert max(gaps) < 0.5, "the event loop stalled while a message was classified"
+    [later] = await post_all(pool, [marked("fine", 1)])
+    assert await worker.run_once() == 1  # read by the process that replaced the killed one
+    assert (await describe(pool, later))["status"] == "held"
+
+
+async def test_a_message_that_kills_its_classifying_process_costs_one_try_and_the_rest_go_on(
+        pool, settings, monkeypatch, workers):
+    crash, good = await post_all(pool, [marked("crash"), (CORPUS / "replies/nl-uitschrijven-kort.eml").read_bytes()])
+    monkeypatch.setattr(worker_module, "classify", acting_up)
+    worker = workers(settings, dataclasses.replace(FAST, classify_processes=1))
+    assert await worker.run_once() == 2
+    row = await inbound_row(pool, crash)
+    assert (row["status"], row["attempts"]) == ("queued", 1) and "process died" in row["error"]
+    assert (await describe(pool, good))["status"] == "processed"
+    await drain(worker)
+    assert (await inbound_row(pool, crash))["status"] == "failed"
+
+
+async def test_text_postgresql_refuses_is_made_storable_when_a_classification_is_recorded(pool):
+    [message_id] = await post_all(pool, [marked("fine")])
+    outcome = (inbound.parse_id(message_id), "held", "human", None, ["nul\x00@example.be"],
+               [{"type": "held", "reason": "kept\x00 for staff \udcff"}], "sender\x00@example.be",
+               "Vraag\x00 over \udcfe de offerte", False)
+    async with pool.acquire() as conn:
+        await inbound_queries.record_classifications(conn, [outcome])
+    row = await pool.fetchrow("SELECT addresses, actions, sender, subject FROM inbound_messages")
+    assert row["subject"] == "Vraag over \ufffd de offerte" and row["sender"] == "sender@example.be"
+    assert list(row["addresses"]) == ["nul@example.be"]
+    assert row["actions"] == [{"type": "held", "reason": "kept for staff \ufffd"}]
+
+
+async def test_a_person_s_mail_with_nul_in_its_subject_is_stored_and_forwarded(pool, settings, workers):
+    port = free_port()
+    settings = dataclasses.replace(settings, relay_url=f"smtp://127.0.0.1:{port}", forward_to="staff@cetit.be")
+    sink = Sink()
+    relay = Controller(sink, hostname="127.0.0.1", port=port)
+    relay.start()
+    receiver = Receiver(pool, "127.0.0.1", 0, max_bytes=100_000)
+    await receiver.start()
+    raw = (b"From: Pieter Goossens <pieter@bakkerij-goossens.be>\r\nTo: info@cetit.be\r\n"
+           b"Subject: Vraag\x00 over de offerte \xff\r\nMessage-ID: <nul-subject@bakkerij-goossens.be>\r\n\r\n"
+           b"Kunnen jullie mij een offerte sturen voor de opleiding?\r\n")
+    try:
+        await aiosmtplib.send(raw, sender="pieter@bakkerij-goossens.be", recipients=["info@cetit.be"],
+                              hostname="127.0.0.1", port=receiver.port)
+        await drain(workers(settings))
+    finally:
+        await receiver.stop(grace=2)
+        relay.stop()
+    row = await pool.fetchrow("SELECT status, classification, subject, error FROM inbound_messages")
+    assert (row["status"], row["classification"]) == ("forwarded", "human"), row["error"]
+    assert row["subject"].startswith("Vraag over de offerte") and "\x00" not in row["subject"]
+    [(_from, recipients, forwarded)] = sink.messages
+    assert recipients == ["staff@cetit.be"]
+    decoded = b"".join(part.get_payload(decode=True) or b""
+                       for part in email.message_from_bytes(forwarded, policy=policy.default).walk()
+                       if not part.is_multipart())
+    assert b"Kunnen jullie mij een offerte sturen" in decoded
 
 
 def hard_bounce(number: int) -> bytes:
@@ -251,9 +413,9 @@ async def test_two_worker_processes_on_one_queue_process_every_message_exactly_o
     assert await pool.fetchval("SELECT count(*) FROM events WHERE type = 'suppressed'") == total
 
 
-async def test_erasure_removes_the_stored_messages_from_the_address(client, pool, settings, auth):
+async def test_erasure_removes_the_stored_messages_from_the_address(client, pool, settings, auth, workers):
     [message_id] = await post_all(pool, [(CORPUS / "replies/nl-vraag-offerte.eml").read_bytes()])
-    await drain(Worker(pool, settings, FAST))
+    await drain(workers(settings))
     access = await (await client.get("/v1/subjects/pieter@bakkerij-goossens.be", headers=auth)).json()
     assert [m["id"] for m in access["messages"]] == [message_id]
     erased = await client.post("/v1/erasure", json={"email": "pieter@bakkerij-goossens.be"}, headers=auth)

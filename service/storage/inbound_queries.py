@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Sequence
@@ -10,6 +11,28 @@ import asyncpg
 
 # Rows larger than this are not sent with the claim; the worker fetches them one by one.
 CLAIM_RAW_LIMIT = 1 << 20
+
+_NUL = "\x00"
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(value):
+    """`value` (text, or lists and dicts of it) as PostgreSQL can keep it.
+
+    What is decoded from a stranger's message may hold NUL, which text and jsonb refuse,
+    and lone surrogates (the email package's stand-ins for bytes that were not UTF-8),
+    which UTF-8 cannot encode. NUL is dropped and a surrogate becomes U+FFFD, as for the
+    envelope (`inbound.envelope_text`): the message is kept and read, not refused.
+    """
+    if isinstance(value, str):
+        if _NUL in value:
+            value = value.replace(_NUL, "")
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [storable(v) for v in value]
+    return value
 
 
 async def insert_inbound_message(
@@ -40,19 +63,22 @@ async def inbound_message(conn: asyncpg.Connection, message_id: uuid.UUID) -> as
 
 # FOR UPDATE SKIP LOCKED lets any number of workers claim at once without waiting on each
 # other or taking the same row; the lease (not the row lock) then keeps it theirs while
-# they work outside any transaction.
+# they work outside any transaction, renewed as long as they work. A row that still has a
+# lease token when it is claimed was left by a worker that died (or lost the database) while
+# it held it: that is counted in `abandoned`, not as one of the message's tries (`attempts`,
+# which only a recorded failure raises).
 CLAIM_INBOUND = f"""
 UPDATE inbound_messages m
    SET lease_token = gen_random_uuid(),
        lease_until = now() + make_interval(secs => $2::float8),
-       attempts = m.attempts + 1
+       abandoned = m.abandoned + (m.lease_token IS NOT NULL)::int
  WHERE m.id IN (SELECT id FROM inbound_messages
                  WHERE status = 'queued' AND next_attempt_at <= now()
                    AND (lease_until IS NULL OR lease_until < now())
                  ORDER BY next_attempt_at
                  LIMIT $1
                  FOR UPDATE SKIP LOCKED)
-RETURNING m.id, m.lease_token, m.attempts, m.mail_from, m.rcpt_to, m.size, m.error,
+RETURNING m.id, m.lease_token, m.attempts, m.abandoned, m.mail_from, m.rcpt_to, m.size, m.error,
           CASE WHEN m.size <= {CLAIM_RAW_LIMIT} THEN m.raw END AS raw,
           m.forward_pending, m.forward_attempts, m.classification, m.sender, m.subject, m.actions
 """
@@ -60,6 +86,25 @@ RETURNING m.id, m.lease_token, m.attempts, m.mail_from, m.rcpt_to, m.size, m.err
 
 async def claim_inbound(conn: asyncpg.Connection, limit: int, lease_seconds: float) -> list[asyncpg.Record]:
     return await conn.fetch(CLAIM_INBOUND, limit, lease_seconds)
+
+
+# SKIP LOCKED: a row that the worker's own commit holds locked is passed over (the commit
+# ends its lease anyway), so a renewal never waits for that commit nor deadlocks with it.
+RENEW_LEASES = """
+UPDATE inbound_messages m
+   SET lease_until = now() + make_interval(secs => $3::float8)
+ WHERE m.id IN (SELECT i.id FROM inbound_messages i
+                  JOIN unnest($1::uuid[], $2::uuid[]) AS t(id, token) ON t.id = i.id AND t.token = i.lease_token
+                   FOR UPDATE OF i SKIP LOCKED)
+"""
+
+
+async def renew_leases(
+    conn: asyncpg.Connection, ids: Sequence[uuid.UUID], tokens: Sequence[uuid.UUID], lease_seconds: float
+) -> int:
+    """Extend the leases of these (id, lease token) pairs that are still ours; return how many."""
+    result = await conn.execute(RENEW_LEASES, list(ids), list(tokens), lease_seconds)
+    return int(result.split()[-1])
 
 
 async def inbound_raw(conn: asyncpg.Connection, message_id: uuid.UUID) -> bytes | None:
@@ -82,7 +127,7 @@ async def lock_leased(
 RECORD_CLASSIFICATION = """
 UPDATE inbound_messages
    SET status = $2, classification = $3, kind = $4, addresses = $5, actions = $6::jsonb,
-       sender = $7, subject = $8, forward_pending = $9, attempts = 0, error = NULL,
+       sender = $7, subject = $8, forward_pending = $9, attempts = 0, abandoned = 0, error = NULL,
        lease_token = NULL, lease_until = NULL, next_attempt_at = now(),
        processed_at = CASE WHEN $2 = 'queued' THEN NULL ELSE now() END
  WHERE id = $1
@@ -91,9 +136,10 @@ UPDATE inbound_messages
 
 async def record_classifications(conn: asyncpg.Connection, outcomes: Sequence[tuple]) -> None:
     """Record many outcomes in one pipelined round: (id, status, classification, kind,
-    addresses, actions, sender, subject, forward_pending) each."""
+    addresses, actions, sender, subject, forward_pending) each, made storable."""
     await conn.executemany(RECORD_CLASSIFICATION, [
-        (i, status, cls, kind, list(addresses), actions, sender, (subject or "")[:998], pending)
+        (i, status, cls, kind, storable(list(addresses)), storable(actions), storable(sender),
+         storable((subject or "")[:998]), pending)
         for i, status, cls, kind, addresses, actions, sender, subject, pending in outcomes
     ])
 
@@ -106,11 +152,11 @@ async def record_forward(
     result = await conn.execute(
         """UPDATE inbound_messages
               SET status = $3, actions = $4::jsonb, forward_attempts = forward_attempts + 1,
-                  forward_pending = ($3 = 'queued'), attempts = 0, error = $6,
+                  forward_pending = ($3 = 'queued'), attempts = 0, abandoned = 0, error = $6,
                   lease_token = NULL, lease_until = NULL, next_attempt_at = coalesce($5, now()),
                   processed_at = CASE WHEN $3 = 'queued' THEN processed_at ELSE now() END
             WHERE id = $1 AND lease_token = $2""",
-        message_id, token, status, actions, retry_at, error,
+        message_id, token, status, storable(actions), retry_at, storable(error),
     )
     return result.endswith(" 1")
 
@@ -118,13 +164,14 @@ async def record_forward(
 async def release_after_error(
     conn: asyncpg.Connection, message_id: uuid.UUID, token: uuid.UUID, error: str, failed: bool, retry_at: datetime
 ) -> None:
+    """A failure of the current step: one of the message's tries, `failed` for good when `failed`."""
     await conn.execute(
         """UPDATE inbound_messages
-              SET error = $3, status = CASE WHEN $4 THEN 'failed' ELSE status END,
+              SET error = $3, status = CASE WHEN $4 THEN 'failed' ELSE status END, attempts = attempts + 1,
                   lease_token = NULL, lease_until = NULL, next_attempt_at = $5,
                   processed_at = CASE WHEN $4 THEN now() ELSE processed_at END
             WHERE id = $1 AND lease_token = $2""",
-        message_id, token, error[:2000], failed, retry_at,
+        message_id, token, storable(error[:2000]), failed, retry_at,
     )
 
 
@@ -159,29 +206,6 @@ async def queue_counts(conn: asyncpg.Connection) -> dict[str, int]:
     return {r["status"]: r["n"] for r in rows}
 
 
-# GDPR: the stored messages from or about an address. The raw search finds it wherever it
-# is written; erasures are rare, so the scan is affordable. A message whose raw bytes were
-# deleted by retention is found by what was kept of it (sender, envelope, addresses).
-MESSAGES_ABOUT_ADDRESS = """
-SELECT id::text AS id, to_json(received_at) #>> '{}' AS received_at, status, classification, subject
-  FROM inbound_messages
- WHERE sender = $1 OR mail_from = $1 OR $1 = ANY(addresses)
-    OR (raw IS NOT NULL AND position(convert_to($1, 'UTF8') in raw) > 0)
- ORDER BY received_at
-"""
-
-
-async def messages_about_address(conn: asyncpg.Connection, address: str) -> list[asyncpg.Record]:
-    return await conn.fetch(MESSAGES_ABOUT_ADDRESS, address)
-
-
-async def delete_messages_about_address(conn: asyncpg.Connection, address: str) -> int:
-    ids = [r["id"] for r in await conn.fetch(MESSAGES_ABOUT_ADDRESS, address)]
-    await conn.execute("DELETE FROM soft_bounces WHERE address = $1", address)
-    result = await conn.execute("DELETE FROM inbound_messages WHERE id::text = ANY($1::text[])", ids)
-    return int(result.split()[-1])
-
-
 async def held_count(conn: asyncpg.Connection) -> int:
     return await conn.fetchval("SELECT count(*) FROM inbound_messages WHERE status = 'held'")
 
@@ -201,7 +225,7 @@ async def release_held(conn: asyncpg.Connection, message_id: uuid.UUID, forward:
     result = await conn.execute(
         """UPDATE inbound_messages
               SET status = CASE WHEN $2 THEN 'queued' ELSE 'processed' END,
-                  forward_pending = $2, forward_attempts = 0, attempts = 0, next_attempt_at = now(),
+                  forward_pending = $2, forward_attempts = 0, attempts = 0, abandoned = 0, next_attempt_at = now(),
                   actions = actions || $3::jsonb, processed_at = CASE WHEN $2 THEN processed_at ELSE now() END
             WHERE id = $1 AND status IN ('held', 'failed')""",
         message_id, forward, [action],

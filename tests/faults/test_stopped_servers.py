@@ -1,0 +1,105 @@
+"""The database and the relay stop and come back while the service runs: it says so while
+they are away (503, 451, mail kept queued) and works again without being restarted."""
+
+from __future__ import annotations
+
+import aiohttp
+import aiosmtplib
+import asyncpg
+import pytest
+from aiosmtpd.controller import Controller
+
+from service.domain.apikeys import create_key
+from tests.faults.conftest import question, send_mail, store, unsubscribe_request, wait
+from tests.test_worker import Sink, free_port
+
+BLOCKED = "weg@example.be"
+
+
+async def test_while_the_database_is_down_the_api_answers_503_and_smtp_451_and_both_recover(
+        db, cluster, services):
+    _id, key = await create_key(db, "faults", ["admin"])
+    service = services("run")
+    await service.logged("inbound mail (LMTP and SMTP) listening")
+    base, smtp_port = f"http://127.0.0.1:{services.ports['PORT']}", services.ports["OPTOUT_SMTP_PORT"]
+    auth = {"Authorization": f"Bearer {key}"}
+
+    async with aiohttp.ClientSession() as http:
+        async def status(path: str) -> int:
+            async with http.get(base + path, headers=auth) as response:
+                return response.status
+
+        async def checked_blocked() -> bool:
+            async with http.get(f"{base}/v1/check", params={"email": BLOCKED, "scope": "newsletter"},
+                                headers=auth) as response:
+                return response.status == 200 and (await response.json())["allowed"] is False
+
+        async with http.put(f"{base}/v1/suppressions/{BLOCKED}", headers=auth,
+                            json={"scope": "global", "reason": "manual", "source": "phone"}) as response:
+            assert response.status == 201, await response.text()
+        assert await checked_blocked()
+        await send_mail(smtp_port, unsubscribe_request("voor@example.be"), "voor@example.be")
+
+        cluster.stop("fast")
+        try:
+            async def unready() -> bool:
+                return await status("/readyz") == 503
+
+            await wait(unready, 30, "/readyz to answer 503")
+            assert await status(f"/v1/check?email={BLOCKED}&scope=newsletter") == 503
+            with pytest.raises(aiosmtplib.SMTPResponseException) as refused:
+                await send_mail(smtp_port, unsubscribe_request("tijdens@example.be"), "tijdens@example.be")
+            assert refused.value.code == 451
+        finally:
+            cluster.start()
+
+        async def ready() -> bool:
+            return await status("/readyz") == 200
+
+        async def stored_again() -> bool:
+            try:
+                await send_mail(smtp_port, unsubscribe_request("na@example.be"), "na@example.be")
+            except aiosmtplib.SMTPResponseException:
+                return False
+            return True
+
+        await wait(ready, 60, "/readyz to answer 200 again")
+        await wait(checked_blocked, 30, "the check to answer again")
+        await wait(stored_again, 30, "SMTP to answer 250 again")
+
+    conn = await asyncpg.connect(cluster.dsn, timeout=10)
+    try:
+        async def processed() -> bool:
+            return await conn.fetchval("SELECT count(*) FROM inbound_messages WHERE status = 'processed' "
+                                       "AND mail_from IN ('voor@example.be', 'na@example.be')") == 2
+
+        await wait(processed, 60, "the worker to process the mail stored before and after")
+        assert await conn.fetchval("SELECT count(*) FROM inbound_messages WHERE mail_from = 'tijdens@example.be'") == 0
+    finally:
+        await conn.close()
+    assert service.process.poll() is None, "the service was not restarted"
+
+
+async def test_forwards_wait_while_the_relay_is_down_and_arrive_when_it_is_back(db, services):
+    relay_port = free_port()
+    services("worker", OPTOUT_RELAY_URL=f"smtp://127.0.0.1:{relay_port}", OPTOUT_FORWARD_TO="staff@cetit.be")
+    senders = [f"persoon{n}@example.be" for n in range(3)]
+    for number, sender in enumerate(senders):
+        await store(db, question(sender, number), sender)
+
+    async def all_tried_once() -> bool:
+        return await db.fetchval("SELECT count(*) FROM inbound_messages WHERE status = 'queued' "
+                                 "AND forward_pending AND forward_attempts >= 1") == len(senders)
+
+    await wait(all_tried_once, 60, "a first forward attempt of each message to fail")
+    sink = Sink()
+    relay = Controller(sink, hostname="127.0.0.1", port=relay_port)
+    relay.start()
+    try:
+        async def all_forwarded() -> bool:
+            return await db.fetchval("SELECT count(*) FROM inbound_messages WHERE status = 'forwarded'") == len(senders)
+
+        await wait(all_forwarded, 120, "the forwards to reach the relay once it is back")
+    finally:
+        relay.stop()
+    assert sorted(recipients for _from, recipients, _raw in sink.messages) == [["staff@cetit.be"]] * len(senders)
