@@ -9,7 +9,7 @@ from urllib.parse import urlencode, urlsplit, parse_qsl, urlunsplit
 
 import asyncpg
 import pytest
-from aiohttp import ClientSession, web
+from aiohttp import web
 
 from service.app import create_app
 from service.domain.apikeys import create_key

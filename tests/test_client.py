@@ -1,7 +1,5 @@
 """service.client against the real service on a real socket."""
 
-import asyncio
-
 import pytest
 from aiohttp import web
 

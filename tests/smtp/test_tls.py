@@ -10,7 +10,6 @@ import time
 from types import SimpleNamespace
 
 import aiosmtplib
-import pytest
 
 from service.smtp.gateway import Gateway, auth_allowed
 from service.smtp.receiver import Receiver

@@ -109,22 +109,23 @@ async def test_revoked_key_is_refused(client, pool, settings):
     assert response.status == 401
 
 
-async def test_a_bulk_check_of_international_addresses_never_holds_up_other_requests(client, auth):
-    """Addresses outside the plain ASCII shape need the full validator: it must not run on the event loop."""
-    import asyncio
-    import time
+async def test_a_bulk_check_of_international_addresses_is_validated_off_the_event_loop(client, auth, monkeypatch):
+    """Addresses outside the plain ASCII shape need the full validator (7 s for 100,000 of
+    them): it must run in a worker thread, never on the thread of the event loop."""
+    import threading
 
+    from service.domain import addresses
+
+    on_the_loop = []
+    for name in ("validate_email", "validate_email_domain_name", "validate_email_local_part"):
+        def watched(*args, _real=getattr(addresses, name), **kwargs):
+            on_the_loop.append(threading.current_thread() is threading.main_thread())
+            return _real(*args, **kwargs)
+        monkeypatch.setattr(addresses, name, watched)
+    addresses._domain_forms.cache_clear()
     recipients = [f"zoë.{i}@café-{i % 50}.example" for i in range(20_000)] + ["nope", "ascii@example.be"]
-    checking = asyncio.ensure_future(
-        client.post("/v1/check", json={"scope": "newsletter", "recipients": recipients}, headers=auth))
-    worst = 0.0
-    while not checking.done():  # each round trip, and the pause between them, must stay short
-        started = time.perf_counter()
-        assert (await client.get("/healthz")).status == 200
-        await asyncio.sleep(0.005)
-        worst = max(worst, time.perf_counter() - started)
-    response = await checking
+    response = await client.post("/v1/check", json={"scope": "newsletter", "recipients": recipients}, headers=auth)
     results = (await response.json())["results"]
     assert [r["email"] for r in results] == recipients
     assert [r["allowed"] for r in results] == [True] * 20_000 + [False, True]
-    assert worst < 0.3
+    assert on_the_loop and not any(on_the_loop), "the validator ran on the event loop"

@@ -97,4 +97,3 @@ async def test_generated_requests_never_get_a_5xx_and_are_answered_as_documented
     print(f"{sent} generated requests in {time.monotonic() - started:.1f} s")
     assert failures == [], "\n\n".join(failures)
     assert sent > 100
-    assert time.monotonic() - started < 60
