@@ -233,6 +233,10 @@ _BLOCKS = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "tabl
 _HIDDEN = frozenset({"style", "script", "head"})  # their content is not text
 _RAW = frozenset({"style", "script"})  # their content is not markup either: read up to the end tag
 _TAG_NAME = re.compile(r"(/?)([A-Za-z][A-Za-z0-9]{0,31})")  # matched at one position only
+# The rest of a tag up to its '>', quoted attribute values read whole (a '>' in them does not
+# end the tag). Each step is decided by one character, so a failed match costs one pass.
+_TAG_REST = re.compile(r"""(?:[^>"']|"[^"]*"|'[^']*')*>""")
+_RAW_END = {tag: re.compile("</" + tag, re.IGNORECASE) for tag in ("style", "script")}
 _SPACES = re.compile(r"[ \t\u00a0]+")
 
 
@@ -245,7 +249,6 @@ def html_text(html: str) -> str:
     comment, hides the rest of the text, as a browser hides it.
     """
     html = html[:MAX_TEXT]
-    lower = html.lower()
     chunks: list[str] = []
     hidden = quoted = 0
     i, n = 0, len(html)
@@ -268,23 +271,27 @@ def html_text(html: str) -> str:
             end = html.find("-->", lt + 4)
             i = n if end < 0 else end + 3
             continue
+        if html.startswith("<![CDATA[", lt):
+            end = html.find("]]>", lt + 9)
+            i = n if end < 0 else end + 3
+            continue
         name = _TAG_NAME.match(html, lt + 1)
         if name is None and not html.startswith(("<!", "<?"), lt):
             text("<")  # a '<' that opens no tag is text
             i = lt + 1
             continue
-        gt = html.find(">", lt + 1)
-        if gt < 0:
+        rest = _TAG_REST.match(html, name.end() if name else lt + 1)
+        if rest is None:
             break
-        i = gt + 1
+        i = rest.end()
         if name is None:
             continue  # a declaration or processing instruction
         closing, tag = name.group(1) == "/", name.group(2).lower()
-        if tag in _HIDDEN:
+        if tag in _HIDDEN and not (not closing and html.startswith("/>", i - 2)):  # <script src=x /> holds nothing
             hidden = max(0, hidden - 1) if closing else hidden + 1
             if not closing and tag in _RAW:
-                end = lower.find("</" + tag, i)
-                i = n if end < 0 else end
+                end = _RAW_END[tag].search(html, i)
+                i = n if end is None else end.start()
         elif tag == "blockquote":
             quoted = max(0, quoted - 1) if closing else quoted + 1
         if tag == "hr" and not closing:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import ipaddress
 import logging
 import socket
 import ssl
@@ -55,7 +56,23 @@ READ_LIMIT = 16 * 1024
 # and the other sessions in this process get their turn every this many lines.
 YIELD_EVERY = 256
 MAX_CONNECTIONS = 100
+# One outside peer may hold this many of them, so that it cannot take every slot (and keep
+# them with a byte every few minutes) while others wait. Loopback is the local MTA handing
+# over everyone's mail, and is bounded by MAX_CONNECTIONS alone.
+MAX_PER_PEER = 20
 LINGER = 5.0
+
+
+def _host_of(peer) -> str | None:
+    """The peer's IP address, or None for loopback (or a peer without an address)."""
+    try:
+        address = ipaddress.ip_address(peer[0])
+    except (TypeError, ValueError, IndexError):
+        return None
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 on a dual-stack socket
+    if address.is_loopback or (mapped is not None and mapped.is_loopback):
+        return None
+    return str(mapped or address)
 
 
 class GuardedSMTP(SMTP):
@@ -73,17 +90,22 @@ class GuardedSMTP(SMTP):
         self._connections = connections
         self._max_connections = max_connections
         self._accepted = False
+        self._peer_host: str | None = None  # counted against MAX_PER_PEER; None on loopback
         self._unended = 0  # length of the command line received so far without its end
         self._hung_up = False
         self._linger: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport) -> None:
         if not self._accepted:  # a new connection, not the same one after STARTTLS
-            if len(self._connections) >= self._max_connections:
-                log.warning("refused a connection: %d open already", len(self._connections))
+            host = _host_of(transport.get_extra_info("peername"))
+            same_peer = 0 if host is None else sum(1 for c in self._connections if c._peer_host == host)
+            if len(self._connections) >= self._max_connections or same_peer >= MAX_PER_PEER:
+                log.warning("refused a connection: %d open already, %d of them from this peer",
+                            len(self._connections), same_peer)
                 transport.write(TOO_MANY_CONNECTIONS.encode() + b"\r\n")
                 transport.close()
                 return
+            self._peer_host = host
             self._accepted = True
             self._connections.add(self)
         self._unended = 0
@@ -170,7 +192,7 @@ class GuardedSMTP(SMTP):
     async def _read_message(self) -> tuple[bytes, str | None]:
         """The message up to the final dot, dot-unstuffed (RFC 5321 4.5.2), or a refusal: past the
         size or line limit the rest is read and dropped, and answered after the dot (4.2.5)."""
-        lines: list[bytes] = []
+        content = bytearray()  # one buffer: a list of lines would cost ~40 bytes more per line
         pieces: list[bytes] = []  # of a line longer than the reader's buffer
         size = line_size = 0
         refusal = None
@@ -192,21 +214,19 @@ class GuardedSMTP(SMTP):
             elif refusal is None and line_size > DATA_LINE_LIMIT:
                 refusal = LINE_TOO_LONG
             if refusal is not None:
-                lines.clear()
+                content.clear()
                 pieces.clear()
             else:
                 pieces.append(piece)
             if piece.endswith(b"\r\n"):
                 if refusal is None:
                     line = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-                    lines.append(line[1:] if line.startswith(b".") else line)
+                    content += memoryview(line)[1:] if line.startswith(b".") else line
                 pieces.clear()
                 line_size = 0
         if refusal is not None:
             return b"", refusal
-        content = b"".join(lines)
-        lines.clear()
-        return content, None
+        return bytes(content), None
 
     async def answer_message(self, status: str, recipients: list[str]) -> None:
         """The reply after the final dot: one for the message in SMTP."""

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from bench.mail_bomb import BOMBS
 from service.domain.classify import CLASSES, Envelope, Verdict, classify
-from service.domain.mime import MAX_HEADER, MAX_TEXT, UnreadableMessage, addresses_in, parse, raw_header
+from service.domain.mime import MAX_HEADER, MAX_TEXT, UnreadableMessage, addresses_in, html_text, parse, raw_header
 from service.domain.replies import own_words, unsubscribe_request
 from service.domain.tokens import TokenSigner
 
@@ -183,3 +183,17 @@ def test_any_headers_and_parts_are_classified_or_reported_unreadable(headers, bo
     except UnreadableMessage:
         return
     assert isinstance(verdict, Verdict)
+
+
+@pytest.mark.parametrize("html, text", [
+    ('<head><title>İndirim</title><style>p{}</style></head><body><p>Lütfen beni listeden çıkarın</p>',
+     "Lütfen beni listeden çıkarın"),  # 'İ'.lower() is two characters: no index may come from a lowered copy
+    ('<p>İstanbul</p><style>.a{}</style><p>please unsubscribe me</p>', "İstanbul\n\nplease unsubscribe me"),
+    ('<script src="x.js"/>hello there', "hello there"),
+    ('<a title="a > b" href="mailto:x@example.be">Click</a>', "Click"),
+    ("<![CDATA[x>y]]>after", "after"),
+    ("<P>Hallo &amp; welkom</P><BLOCKQUOTE>oud<BR>tekst</BLOCKQUOTE>", "Hallo & welkom\n\n> oud\n> tekst"),
+    ("<style>p{a<b}</style>a < b<script>if(a<b)x()</script> eind<!-- c --> ok", "a < b eind ok"),
+])
+def test_html_is_read_as_its_text(html, text):
+    assert html_text(html).strip() == text

@@ -12,7 +12,7 @@ import aiosmtplib
 import pytest
 
 from service.smtp.gateway import Gateway
-from service.smtp.receiver import Receiver
+from service.smtp.receiver import MAX_PER_PEER, Receiver
 
 MESSAGE = (b"From: jan@example.be\r\nTo: info@cetit.be\r\nSubject: hallo\r\n"
            b"Message-ID: <limits-test-%d@example.be>\r\n\r\nhallo\r\n")
@@ -195,3 +195,70 @@ async def test_the_gateway_hangs_up_on_an_endless_command_line(pool, settings):
     finally:
         await gateway.stop()
     assert outcome["reply"] == b"500 5.5.2 Line too long" and outcome["closed"]
+
+
+def outside_address() -> str | None:
+    """An address of this machine that is not loopback, for a peer that is not the local MTA."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the route
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
+async def test_one_outside_peer_cannot_take_every_connection(pool):
+    address = outside_address()
+    if address is None:
+        pytest.skip("this machine has no address but loopback")
+    server = Receiver(pool, "0.0.0.0", 0, max_bytes=1_000_000)
+    await server.start()
+    held = []
+    try:
+        for _ in range(MAX_PER_PEER):
+            reader, writer = await asyncio.open_connection(address, server.port)
+            assert (await reader.readline()).startswith(b"220 ")
+            held.append(writer)
+        reader, writer = await asyncio.open_connection(address, server.port)
+        assert (await reader.readline()).strip() == b"421 4.7.0 Too many connections, try again later"
+        writer.close()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)  # the local MTA still is
+        assert (await reader.readline()).startswith(b"220 ")
+        writer.close()
+    finally:
+        for writer in held:
+            writer.close()
+        await server.stop(grace=1)
+
+
+async def test_a_message_of_millions_of_empty_lines_is_held_in_about_its_own_size(receiver, pool):
+    """Each line kept as an object of its own cost ~40 bytes per 2-byte line (1.7 GB for 25 MB)."""
+    body = b"\r\n" * (512 * 1024)  # 1 MiB, half a million lines
+    before = b"EHLO client.example.be\r\nMAIL FROM:<mta@example.be>\r\nRCPT TO:<info@cetit.be>\r\nDATA\r\n"
+    outcome: dict = {}
+
+    def send() -> None:
+        with socket.create_connection(("127.0.0.1", receiver.port), timeout=60) as client:
+            reader = client.makefile("rb")
+            reader.readline()
+            for command in before.splitlines(keepends=True):
+                client.sendall(command)
+                while reader.readline()[3:4] == b"-":
+                    pass
+            client.sendall(b"Subject: empty lines\r\nMessage-ID: <empty-lines@example.be>\r\n\r\n" + body + b".\r\n")
+            outcome["reply"] = reader.readline().strip()
+
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        thread = threading.Thread(target=send)
+        thread.start()
+        while thread.is_alive():
+            await asyncio.sleep(0.05)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert outcome["reply"].startswith(b"250 ")
+    assert await pool.fetchval("SELECT length(raw) FROM inbound_messages") > len(body)
+    assert peak < 8 * len(body), f"{peak / 2**20:.0f} MiB held for a {len(body) / 2**20:.0f} MiB message"
