@@ -263,8 +263,10 @@ class Worker:
                                                        settings.soft_bounce_days,
                                                        pads=self.pads, max_actions=settings.max_actions_per_message)
                         status, pending, more = self._status_after(verdict, actions)
-                        outcome = (work.row["id"], status, verdict.classification, verdict.kind, verdict.addresses,
-                                   actions + more, verdict.sender, verdict.subject, pending)
+                        addresses, recorded = await inbound.without_erased(conn, verdict.addresses, actions + more,
+                                                                           self.pads)
+                        outcome = (work.row["id"], status, verdict.classification, verdict.kind, addresses,
+                                   recorded, verdict.sender, verdict.subject, pending)
                         if savepoint is not None:
                             await inbound_queries.record_classifications(conn, [outcome])
                             await savepoint.commit()

@@ -3,6 +3,7 @@ and not after a later one-click, bounce, reply, import or staff entry."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from email.header import Header
 
 import pytest
 
-from service.domain import mentions, suppression_list
+from service.domain import erasure, mentions, suppression_list
 from service.domain.erasure import address_hmac, hmac_pads
 from service.domain.errors import Conflict
 from service.domain.tokens import TokenSigner
@@ -290,3 +291,47 @@ async def test_the_erasure_event_names_no_address_and_the_hash_is_keyed(client, 
     [event] = await pool.fetch("SELECT address, type, detail FROM events")
     assert event["address"] is None and event["type"] == "erased" and ADDRESS not in str(event["detail"])
     assert await pool.fetchval("SELECT address_hmac FROM erased_addresses") == address_hmac(settings.hash_key, ADDRESS)
+
+
+def token_reply(settings, number: int) -> bytes:
+    """A reply from another mailbox whose subject carries the link token of ADDRESS: the
+    address is nowhere in the message as text, yet reading it names the person."""
+    token = TokenSigner(list(settings.secret_keys), timedelta(days=90)).sign(ADDRESS, "newsletter")
+    return plain("Alias <alias@example.net>", f"unsubscribe {token}", "graag", 100 + number)
+
+
+async def test_a_message_read_after_the_erasure_does_not_name_the_erased_address(client, auth, pool, settings, worker):
+    await post_all(pool, [token_reply(settings, 1)])  # received before the erasure, read after it
+    await erase(client, auth)
+    await drain(worker)
+    assert await pool.fetchval("SELECT status FROM inbound_messages") in ("processed", "held", "forwarded")
+    assert await clear_traces(pool, ADDRESS) == []
+    assert await blocked(client, auth)
+
+
+async def test_a_message_indexed_before_it_was_read_is_found_by_a_later_erasure(client, auth, pool, settings, worker):
+    await post_all(pool, [token_reply(settings, 2)])
+    async with pool.acquire() as conn:
+        await mentions.index_messages(conn, settings.hash_key)  # as any access or erasure does
+    await drain(worker)
+    assert await clear_traces(pool, ADDRESS) != []  # reading it named the person
+    assert (await erase(client, auth))["removed"]["messages"] == 1
+    assert await clear_traces(pool, ADDRESS) == []
+
+
+async def test_a_suppression_written_while_an_erasure_runs_is_erased_too(pool, settings):
+    pads = hmac_pads(settings.hash_key)
+    erasing, writing = await pool.acquire(), await pool.acquire()
+    try:
+        transaction = erasing.transaction()
+        await transaction.start()
+        await erasure.erase(erasing, settings.hash_key, ADDRESS, "staff")
+        racing = asyncio.ensure_future(suppression_list.suppress(writing, WRITTEN, "global", "manual", "api", pads=pads))
+        await asyncio.sleep(0.3)  # the write has begun and waits, or is done
+        await transaction.commit()
+        created, item = await racing
+    finally:
+        await pool.release(erasing)
+        await pool.release(writing)
+    assert created is False and item["scope"] == "global"
+    assert await clear_traces(pool, ADDRESS) == []

@@ -92,6 +92,7 @@ async def erase(conn: asyncpg.Connection, hash_key: bytes, email: str, actor: st
     """
     address = canonical_address(email)
     hashed = address_hmac(hash_key, address)
+    await queries.lock_for_erasure(conn, address)
     # The slow reading first, the deletions last: a suppression written in clear by a
     # transaction that commits while this one runs is then the less likely to be missed.
     about = await mentions.messages_mentioning(conn, hash_key, address)

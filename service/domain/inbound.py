@@ -17,10 +17,11 @@ from typing import Sequence
 
 import asyncpg
 
-from ..storage import inbound_queries, known_queries
+from ..storage import inbound_queries, known_queries, queries
 from . import suppression_list
 from .addresses import canonical_or_none
 from .classify import Basis, Verdict
+from .erasure import hmac_from_pads
 from .errors import DomainError, InvalidInput, NotFound, TooMany
 from .mime import message_id_of
 
@@ -186,6 +187,25 @@ async def act_on(
         actions.append({"type": Action.RECORDED, "email": address,
                         "note": "named in the bounce, not said to have failed"})
     return actions
+
+
+async def without_erased(conn: asyncpg.Connection, addresses: Sequence[str], actions: list[dict],
+                         pads: tuple[bytes, bytes]) -> tuple[list[str], list[dict]]:
+    """What reading a message found, less every erased address: a message may name a person
+    without writing their address (a link token in it), and one received before their
+    erasure may be read after it; what is recorded of it must not name them in clear."""
+    named = {a for a in addresses if isinstance(a, str)}
+    named |= {a["email"] for a in actions if isinstance(a.get("email"), str)}
+    if not named:
+        return list(addresses), actions
+    by_hash = {hmac_from_pads(pads, a): a for a in named}
+    erased = {by_hash[h] for h in await queries.erased_among(conn, list(by_hash))}
+    if not erased:
+        return list(addresses), actions
+    kept = [a for a in addresses if a not in erased]
+    redacted = [{**{k: v for k, v in a.items() if k != "email"}, "erased": True} if a.get("email") in erased else a
+                for a in actions]
+    return kept, redacted
 
 
 async def _soft_bounce(conn: asyncpg.Connection, message_id: uuid.UUID, written: str, known: set[str],

@@ -124,7 +124,10 @@ async def lock_leased(
     return {r["id"] for r in rows}
 
 
+# What was read is written to the row (addresses, actions, sender, subject): its entry in
+# the index of mentions (0006) is dropped, so that the next access or erasure reads it again.
 RECORD_CLASSIFICATION = """
+WITH reread AS (DELETE FROM message_mentions WHERE message_id = $1)
 UPDATE inbound_messages
    SET status = $2, classification = $3, kind = $4, addresses = $5, actions = $6::jsonb,
        sender = $7, subject = $8, forward_pending = $9, attempts = 0, abandoned = 0, error = NULL,

@@ -58,11 +58,12 @@ async def suppressions_of_address(conn: asyncpg.Connection, address: str) -> lis
 
 
 # A new suppression and its event in one statement: it commits on its own, so the
-# one-click answer costs one round trip to the database. An erased address ($7: its HMAC,
-# NULL when the caller holds no key) is written nowhere: the erasure is returned instead.
+# one-click answer costs one round trip to the database. An erased address ($7: its HMAC)
+# is written nowhere: the erasure is returned instead. optout_erasure_of (0008) waits for
+# an erasure of the address that is under way, so that a write never slips past one.
 INSERT_SUPPRESSION = """
 WITH erased AS (
-    SELECT reason, erased_at FROM erased_addresses WHERE address_hmac = $7::bytea
+    SELECT reason, erased_at FROM optout_erasure_of($1, $7::bytea)
 ), inserted AS (
     INSERT INTO suppressions (address, scope, reason, source, note)
     SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM erased)
@@ -225,6 +226,12 @@ async def ping(conn: asyncpg.Connection) -> None:
     await conn.fetchval("SELECT 1")
 
 
+async def lock_for_erasure(conn: asyncpg.Connection, address: str) -> None:
+    """In the erasure's transaction, before it reads anything: suppressions of the address
+    being written finish first, later ones wait for the commit (see 0008_erasure_lock.sql)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", address)
+
+
 async def erase_address(conn: asyncpg.Connection, address: str, address_hmac: bytes, reason: str) -> tuple[int, int]:
     """Keep the address only as its HMAC; drop its suppressions and events in clear."""
     await conn.execute(
@@ -235,6 +242,13 @@ async def erase_address(conn: asyncpg.Connection, address: str, address_hmac: by
     suppressions = await conn.execute("DELETE FROM suppressions WHERE address = $1", address)
     events = await conn.execute("DELETE FROM events WHERE address = $1", address)
     return int(suppressions.split()[-1]), int(events.split()[-1])
+
+
+async def erased_among(conn: asyncpg.Connection, address_hmacs: Sequence[bytes]) -> set[bytes]:
+    """Which of these HMACs are of erased addresses."""
+    rows = await conn.fetch("SELECT address_hmac FROM erased_addresses WHERE address_hmac = ANY($1::bytea[])",
+                            list(address_hmacs))
+    return {bytes(r["address_hmac"]) for r in rows}
 
 
 async def erased_since(conn: asyncpg.Connection, address_hmac: bytes) -> asyncpg.Record | None:
