@@ -103,3 +103,32 @@ async def test_forwards_wait_while_the_relay_is_down_and_arrive_when_it_is_back(
     finally:
         relay.stop()
     assert sorted(recipients for _from, recipients, _raw in sink.messages) == [["staff@cetit.be"]] * len(senders)
+
+
+async def test_the_gateway_answers_451_while_the_relay_is_down_and_relays_the_retry_once_it_is_back(db, services):
+    """The sending MTA keeps what got 451 and tries again: the copy arrives once the relay is back,
+    and a recipient who unsubscribed in the meantime gets none."""
+    relay_port = free_port()
+    gateway = services("gateway", OPTOUT_RELAY_URL=f"smtp://127.0.0.1:{relay_port}")
+    await gateway.logged("gateway listening")
+    port = services.ports["OPTOUT_GATEWAY_PORT"]
+    mail = (b"From: CETIT <nieuws@cetit.be>\r\nTo: lezer@example.be\r\nSubject: Nieuwsbrief\r\n"
+            b"Message-ID: <relay-down@cetit.be>\r\n\r\nHallo\r\n")
+    recipients = ["lezer@example.be", "weg@example.be"]
+    with pytest.raises(aiosmtplib.SMTPResponseException) as refused:
+        await aiosmtplib.send(mail, sender="nieuws@cetit.be", recipients=recipients,
+                              hostname="127.0.0.1", port=port, timeout=20)
+    assert refused.value.code == 451
+    async with db.transaction():  # one of them unsubscribes while the relay is away
+        await db.execute("INSERT INTO suppressions (address, scope, reason, source) "
+                         "VALUES ('weg@example.be', 'global', 'unsubscribe', 'one_click')")
+    sink = Sink()
+    relay = Controller(sink, hostname="127.0.0.1", port=relay_port)
+    relay.start()
+    try:
+        errors, _ = await aiosmtplib.send(mail, sender="nieuws@cetit.be", recipients=recipients,
+                                          hostname="127.0.0.1", port=port, timeout=20)
+    finally:
+        relay.stop()
+    assert list(errors) == ["weg@example.be"] and errors["weg@example.be"].code == 550
+    assert [recipients for _from, recipients, _raw in sink.messages] == [["lezer@example.be"]]
