@@ -17,10 +17,10 @@ import aiohttp
 import orjson
 import asyncpg
 
-from service.domain import suppression_list
+from service.domain.suppressions import operations as suppression_list
 from service.domain.addresses import canonical_batch, canonical_or_none
-from service.domain.erasure import hmac_pads
-from service.domain.suppression import MAX_CHECK
+from service.domain.suppressions.keyed_hash import hmac_pads
+from service.domain.suppressions.rules import MAX_CHECK
 from service.storage import queries
 from service.storage.db import create_pool
 

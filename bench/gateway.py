@@ -29,7 +29,7 @@ from aiosmtpd.smtp import SMTP
 
 from service.client import OptoutClient
 from service.domain.addresses import canonical_or_none
-from service.domain.suppression import MAX_CHECK
+from service.domain.suppressions.rules import MAX_CHECK
 from service.settings import Settings
 from service.smtp.gateway import Gateway
 from service.storage.db import create_pool

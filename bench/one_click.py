@@ -27,8 +27,8 @@ import aiohttp
 import asyncpg
 
 from service.app import create_app
-from service.domain.tokens import TokenSigner
-from service.domain.unsubscribe import ONE_CLICK_BODY, link_for
+from service.domain.suppressions.tokens import TokenSigner
+from service.domain.suppressions.links import ONE_CLICK_BODY, link_for
 from service.settings import Settings
 from service.storage.db import create_pool
 

@@ -39,8 +39,8 @@ import asyncpg
 from aiohttp import web
 
 from service.domain.apikeys import create_key
-from service.domain.erasure import hmac_pads
-from service.domain.suppression import MAX_CHECK
+from service.domain.suppressions.keyed_hash import hmac_pads
+from service.domain.suppressions.rules import MAX_CHECK
 from service.storage.db import migrate_dsn
 from tests.pgcluster import Cluster, owned_folder, postgres_bin, wait_until
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from . import __version__, commands, runner
 from .domain.apikeys import SCOPES
 from .domain.errors import DomainError
-from .domain.suppression import REASONS, SOURCES
+from .domain.suppressions.rules import REASONS, SOURCES
 from .logs import configure_logging
 from .settings import SettingsError, load_settings
 from .storage.db import UNAVAILABLE, MigrationsMissing, NoDatabase

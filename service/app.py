@@ -12,8 +12,8 @@ import asyncpg
 import jinja2
 from aiohttp import web
 
-from .domain.erasure import hmac_pads
-from .domain.tokens import TokenSigner
+from .domain.suppressions.keyed_hash import hmac_pads
+from .domain.suppressions.tokens import TokenSigner
 from .settings import Settings
 from .storage.db import create_pool
 from .storage.standby import Reads

@@ -27,8 +27,8 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import timedelta
 from typing import Callable
 
-from .domain.classify import Envelope, Verdict
-from .domain.tokens import TokenSigner
+from .domain.inbound.classify import Envelope, Verdict
+from .domain.suppressions.tokens import TokenSigner
 
 TIME_LIMIT = 20.0  # seconds one message may take to classify; past it, it is `failed`
 PROCESSES = 2

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import asyncpg
 
-from .domain import apikeys, suppression_list, transfer
-from .domain.erasure import hmac_pads
+from .domain import apikeys
+from .domain.suppressions import operations as suppression_list
+from .domain.suppressions import bulk as transfer
+from .domain.suppressions.keyed_hash import hmac_pads
 from .domain.errors import DomainError
-from .domain.suppression import valid_scope
+from .domain.suppressions.rules import valid_scope
 from .settings import Settings
 from .storage import queries
 from .storage.db import connect

@@ -29,10 +29,10 @@ from datetime import datetime, timedelta, timezone
 import asyncpg
 
 from .classifying import PROCESSES, TIME_LIMIT, ClassificationTimeout, Classifier
-from .domain import inbound
-from .domain.classify import FORWARD_MARKER, Envelope, Verdict, classify
-from .domain.erasure import hmac_pads
-from .domain.mime import UnreadableMessage
+from .domain.inbound import store as inbound
+from .domain.inbound.classify import FORWARD_MARKER, Envelope, Verdict, classify
+from .domain.suppressions.keyed_hash import hmac_pads
+from .domain.inbound.mime import UnreadableMessage
 from .mail.forward import forward_message
 from .mail.relay import Relay, RelayError
 from .settings import Settings

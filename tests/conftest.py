@@ -18,7 +18,7 @@ from service.storage.db import create_pool, migrate_dsn, start_embedded
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "corpus"
-TABLES = ("suppressions", "erased_addresses", "events", "api_keys", "inbound_messages", "soft_bounces", "gateway_outbox",
+TABLES = ("suppressions", "erased_addresses", "events", "api_keys", "inbound_messages", "soft_bounces", "outbox", "outbox_bodies", "webhooks",
           "known_addresses", "message_mentions")
 
 

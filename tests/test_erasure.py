@@ -12,10 +12,12 @@ from email.header import Header
 
 import pytest
 
-from service.domain import erasure, mentions, suppression_list
-from service.domain.erasure import address_hmac, hmac_pads
+from service.domain.suppressions import erasure
+from service.domain.inbound import mentions
+from service.domain.suppressions import operations as suppression_list
+from service.domain.suppressions.keyed_hash import address_hmac, hmac_pads
 from service.domain.errors import Conflict
-from service.domain.tokens import TokenSigner
+from service.domain.suppressions.tokens import TokenSigner
 from service.storage import queries
 from service.storage.known_queries import remember_addresses
 from service.worker import Worker

@@ -8,7 +8,7 @@ import re
 
 import asyncpg
 
-from service.domain import inbound
+from service.domain.inbound import store as inbound
 from service.storage import inbound_queries
 from service.storage.db import transaction
 from service.worker import Worker, WorkerConfig

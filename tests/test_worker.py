@@ -22,10 +22,10 @@ import pytest
 from aiosmtpd.controller import Controller
 
 import service.worker as worker_module
-from service.domain import inbound
-from service.domain.classify import classify
-from service.domain.erasure import hmac_pads
-from service.domain.tokens import TokenSigner
+from service.domain.inbound import store as inbound
+from service.domain.inbound.classify import classify
+from service.domain.suppressions.keyed_hash import hmac_pads
+from service.domain.suppressions.tokens import TokenSigner
 from service.smtp.receiver import Receiver
 from service.storage import inbound_queries
 from service.storage.db import transaction

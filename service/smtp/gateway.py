@@ -33,14 +33,14 @@ from typing import Callable, Sequence
 import asyncpg
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session, TLSSetupException
 
-from ..domain import suppression_list
+from ..domain.suppressions import operations as suppression_list
 from ..domain.addresses import canonical_batch
 from ..domain.apikeys import has_scope, key_digest
-from ..domain.erasure import hmac_pads
-from ..domain.suppression import EVERY_SCOPE, valid_scope
+from ..domain.suppressions.keyed_hash import hmac_pads
+from ..domain.suppressions.rules import EVERY_SCOPE, valid_scope
 from ..domain.errors import InvalidScope
-from ..domain.tokens import TokenSigner
-from ..domain.unsubscribe import link_for
+from ..domain.suppressions.tokens import TokenSigner
+from ..domain.suppressions.links import link_for
 from ..mail.relay import Relay, RelayError
 from ..settings import Settings
 from ..storage import queries

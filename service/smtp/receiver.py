@@ -23,7 +23,7 @@ import ssl
 import asyncpg
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, TLSSetupException, syntax
 
-from ..domain import inbound
+from ..domain.inbound import store as inbound
 from ..domain.errors import DomainError
 from ..storage.db import UNAVAILABLE
 

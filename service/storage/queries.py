@@ -57,10 +57,11 @@ async def suppressions_of_address(conn: asyncpg.Connection, address: str) -> lis
     )
 
 
-# A new suppression and its event in one statement: it commits on its own, so the
-# one-click answer costs one round trip to the database. An erased address ($7: its HMAC)
-# is written nowhere: the erasure is returned instead. optout_erasure_of (0008) waits for
-# an erasure of the address that is under way, so that a write never slips past one.
+# A new suppression, its event and the event's webhook deliveries in one statement: it commits
+# on its own, so the one-click answer costs one round trip to the database. An erased
+# address ($7: its HMAC) is written nowhere: the erasure is returned instead.
+# optout_erasure_of (0008) waits for an erasure of the address that is under way, so that a
+# write never slips past one. $9 is the event's public type, which subscriptions name.
 INSERT_SUPPRESSION = """
 WITH erased AS (
     SELECT reason, erased_at FROM optout_erasure_of($1, $7::bytea)
@@ -70,8 +71,12 @@ WITH erased AS (
     ON CONFLICT (address, scope) DO NOTHING
     RETURNING address, scope, reason, source, created_at, note
 ), recorded AS (
-    INSERT INTO events (address, type, scope, reason, source, detail)
-    SELECT address, 'suppressed', scope, reason, source, $6::jsonb FROM inserted
+    INSERT INTO events (address, type, scope, reason, source, detail, actor)
+    SELECT address, 'suppressed', scope, reason, source, $6::jsonb, $8 FROM inserted
+    RETURNING id, address
+), delivered AS (
+    INSERT INTO outbox (kind, webhook_id, event_id, address)
+    SELECT 'webhook', w.id, r.id, r.address FROM recorded r JOIN webhooks w ON $9 = ANY (w.events)
 )
 SELECT false AS erased, scope, reason, source, created_at, note FROM inserted
 UNION ALL
@@ -81,11 +86,14 @@ SELECT true, 'global', reason, NULL, erased_at, NULL FROM erased
 
 async def insert_suppression(
     conn: asyncpg.Connection, address: str, scope: str, reason: str, source: str, note: str | None,
-    detail: dict | None, address_hmac: bytes | None = None,
+    detail: dict | None, address_hmac: bytes | None = None, *, actor: str | None = None,
+    published_as: str | None = None,
 ) -> asyncpg.Record | None:
-    """The new row (its 'suppressed' event recorded too); the erasure (`erased` true, nothing
-    written) when `address_hmac` is that of an erased address; None when already suppressed."""
-    return await conn.fetchrow(INSERT_SUPPRESSION, address, scope, reason, source, note, detail or {}, address_hmac)
+    """The new row (its 'suppressed' event recorded and queued for the subscriptions of
+    `published_as`); the erasure (`erased` true, nothing written) when `address_hmac` is that
+    of an erased address; None when already suppressed."""
+    return await conn.fetchrow(INSERT_SUPPRESSION, address, scope, reason, source, note, detail or {}, address_hmac,
+                               actor, published_as)
 
 
 async def suppression_for_update(
@@ -101,6 +109,23 @@ async def delete_suppression(conn: asyncpg.Connection, address: str, scope: str)
     await conn.execute("DELETE FROM suppressions WHERE address = $1 AND scope = $2", address, scope)
 
 
+# An event and, in the same statement, one webhook delivery per subscription to its public
+# type ($8; NULL: not published). $9 is the address the deliveries are about: the event's
+# own, or for an erasure (whose event names no one) the erased address, which the delivery
+# carries until it is delivered.
+RECORD_EVENT = """
+WITH recorded AS (
+    INSERT INTO events (address, type, scope, reason, source, detail, actor)
+    VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
+    RETURNING id
+), delivered AS (
+    INSERT INTO outbox (kind, webhook_id, event_id, address)
+    SELECT 'webhook', w.id, r.id, $9 FROM recorded r JOIN webhooks w ON $8 = ANY (w.events)
+)
+SELECT id FROM recorded
+"""
+
+
 async def insert_event(
     conn: asyncpg.Connection,
     address: str | None,
@@ -110,17 +135,20 @@ async def insert_event(
     reason: str | None = None,
     source: str | None = None,
     detail: dict | None = None,
-) -> None:
-    await conn.execute(
-        """INSERT INTO events (address, type, scope, reason, source, detail)
-           VALUES ($1, $2, $3, $4, $5, $6::jsonb)""",
-        address, type_, scope, reason, source, detail or {},
+    actor: str | None = None,
+    published_as: str | None = None,
+    delivered_about: str | None = None,
+) -> int:
+    """Record an event (and queue its webhook deliveries); return its id."""
+    return await conn.fetchval(
+        RECORD_EVENT, address, type_, scope, reason, source, detail or {}, actor, published_as,
+        delivered_about if delivered_about is not None else address,
     )
 
 
 async def events_of_address(conn: asyncpg.Connection, address: str, limit: int) -> list[asyncpg.Record]:
     return await conn.fetch(
-        """SELECT at, type, scope, reason, source, detail FROM events
+        """SELECT id, at, type, scope, reason, source, detail, actor FROM events
             WHERE address = $1 ORDER BY id LIMIT $2""",
         address, limit,
     )

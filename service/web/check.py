@@ -7,10 +7,10 @@ import asyncio
 import orjson
 from aiohttp import web
 
-from ..domain import suppression_list
+from ..domain.suppressions import operations as suppression_list
 from ..domain.addresses import full_forms, known_forms
 from ..domain.errors import InvalidInput, TooMany
-from ..domain.suppression import GLOBAL, MAX_CHECK, valid_scope
+from ..domain.suppressions.rules import GLOBAL, MAX_CHECK, valid_scope
 from .auth import requires
 from .keys import HASH_PADS, METRICS, READS
 from .payload import json_object

@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 
-from ..domain import inbound
+from ..domain.inbound import store as inbound
 from ..domain.errors import InvalidInput
 from ..storage.db import transaction
 from .auth import requires

@@ -3,7 +3,7 @@
 import asyncpg
 from aiohttp import web
 
-from ..domain.tokens import TokenSigner
+from ..domain.suppressions.tokens import TokenSigner
 from ..settings import Settings
 from ..storage.standby import Reads
 from .metrics import Metrics

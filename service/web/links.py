@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..domain.unsubscribe import issue_links
+from ..domain.suppressions.links import issue_links
 from ..storage.db import transaction
 from .auth import requires
 from .keys import DB, HASH_PADS, SETTINGS, SIGNER

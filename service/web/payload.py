@@ -9,7 +9,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from ..domain.errors import InvalidInput
-from ..domain.suppression import valid_text
+from ..domain.suppressions.rules import valid_text
 
 MAX_JSON_BODY = 16 * 1024 * 1024  # 100,000 addresses with room to spare
 

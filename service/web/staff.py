@@ -9,10 +9,11 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from ..domain import erasure, suppression_list
+from ..domain.suppressions import erasure
+from ..domain.suppressions import operations as suppression_list
 from ..domain.apikeys import key_digest
 from ..domain.errors import DomainError, InvalidInput
-from ..domain.suppression import REASONS
+from ..domain.suppressions.rules import REASONS
 from ..storage import inbound_queries, queries
 from ..storage.db import UNAVAILABLE, transaction
 from . import staff_session

@@ -9,7 +9,7 @@ import uuid
 
 from aiohttp import web
 
-from ..domain import mime
+from ..domain.inbound import mime
 from ..storage import inbound_queries
 from .keys import DB, SETTINGS
 from .pages import render

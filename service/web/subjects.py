@@ -6,7 +6,8 @@ import logging
 
 from aiohttp import web
 
-from ..domain import erasure, mentions
+from ..domain.suppressions import erasure
+from ..domain.inbound import mentions
 from ..storage.db import transaction
 from .auth import requires
 from .keys import DB, KEY_NAME, SETTINGS

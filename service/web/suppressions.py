@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..domain import suppression_list
+from ..domain.suppressions import operations as suppression_list
 from ..domain.errors import InvalidInput
-from ..domain.suppression import is_unicode_text, valid_scope
+from ..domain.suppressions.rules import is_unicode_text, valid_scope
 from ..storage.db import transaction
 from .auth import requires
 from .keys import DB, HASH_PADS, KEY_NAME, METRICS, READS, SETTINGS

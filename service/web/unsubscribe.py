@@ -11,13 +11,13 @@ import logging
 
 from aiohttp import web
 
-from ..domain import unsubscribe as links
-from ..domain.erasure import hmac_from_pads
+from ..domain.suppressions import links
+from ..domain.suppressions.keyed_hash import hmac_from_pads
 from ..domain.addresses import masked_address
 from ..domain.errors import BadToken, Conflict, Forbidden, InvalidInput
-from ..domain.suppression import GLOBAL
-from ..domain.tokens import LinkClaim
-from ..domain.unsubscribe import Erased
+from ..domain.suppressions.rules import GLOBAL
+from ..domain.suppressions.tokens import LinkClaim
+from ..domain.suppressions.links import Erased
 from ..storage import queries
 from ..storage.db import UNAVAILABLE, transaction
 from .keys import DB, HASH_PADS, METRICS, READS, SETTINGS, SIGNER

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from service.domain.classify import Envelope, classify
-from service.domain.mime import UnreadableMessage
-from service.domain.tokens import TokenSigner
+from service.domain.inbound.classify import Envelope, classify
+from service.domain.inbound.mime import UnreadableMessage
+from service.domain.suppressions.tokens import TokenSigner
 from tests.conftest import CORPUS
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"

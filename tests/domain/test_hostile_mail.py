@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.mail_bomb import BOMBS
-from service.domain.classify import CLASSES, Envelope, Verdict, classify
-from service.domain.mime import MAX_HEADER, MAX_TEXT, UnreadableMessage, addresses_in, html_text, parse, raw_header
-from service.domain.replies import own_words, unsubscribe_request
-from service.domain.tokens import TokenSigner
+from service.domain.inbound.classify import CLASSES, Envelope, Verdict, classify
+from service.domain.inbound.mime import MAX_HEADER, MAX_TEXT, UnreadableMessage, addresses_in, html_text, parse, raw_header
+from service.domain.inbound.replies import own_words, unsubscribe_request
+from service.domain.suppressions.tokens import TokenSigner
 
 ROOT = Path(__file__).resolve().parents[2]
 SIGNER = TokenSigner(("hostile-test-key-" + "h" * 16,), timedelta(days=90))
@@ -36,9 +36,9 @@ WATCHDOG = 120  # seconds for every bomb together; they take a few seconds, a qu
 CHILD = """
 import json, pickle, sys
 from datetime import timedelta
-from service.domain.classify import Envelope, classify
-from service.domain.mime import UnreadableMessage
-from service.domain.tokens import TokenSigner
+from service.domain.inbound.classify import Envelope, classify
+from service.domain.inbound.mime import UnreadableMessage
+from service.domain.suppressions.tokens import TokenSigner
 
 signer = TokenSigner(("hostile-test-key-" + "h" * 16,), timedelta(days=90))
 outcome = {}

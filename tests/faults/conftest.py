@@ -17,7 +17,7 @@ import aiosmtplib
 import asyncpg
 import pytest
 
-from service.domain import inbound
+from service.domain.inbound import store as inbound
 from service.storage.db import migrate_dsn
 from tests.conftest import ROOT, TABLES
 from tests.pgcluster import Cluster, owned_folder, wait_until

@@ -9,7 +9,7 @@ import aiosmtplib
 import asyncpg
 import pytest
 
-from service.domain import inbound
+from service.domain.inbound import store as inbound
 from service.smtp.receiver import Receiver
 
 MESSAGE = (b"From: jan@example.be\r\nTo: info@cetit.be\r\nSubject: uitschrijven\r\n"

@@ -1,6 +1,6 @@
 """The record of addresses CETIT knows: links issued, suppressions and events count; a check does not."""
 
-from service.domain.erasure import address_hmac, hmac_pads
+from service.domain.suppressions.keyed_hash import address_hmac, hmac_pads
 from service.storage.known_queries import forget_address, known_among, remember_addresses
 
 KEY = b"k" * 32

@@ -103,7 +103,7 @@ HELD = (b"From: Pieter <pieter@example.be>\r\nTo: info@cetit.be\r\nSubject: Vraa
 
 
 async def held_message(pool) -> str:
-    from service.domain import inbound
+    from service.domain.inbound import store as inbound
 
     async with pool.acquire() as conn:
         stored = await inbound.store(conn, "smtp", HELD, "pieter@example.be", ["info@cetit.be"])

@@ -2,8 +2,8 @@
 
 from datetime import timedelta
 
-from service.domain.erasure import address_hmac, hmac_pads
-from service.domain.tokens import TokenSigner
+from service.domain.suppressions.keyed_hash import address_hmac, hmac_pads
+from service.domain.suppressions.tokens import TokenSigner
 from tests.conftest import make_key
 
 

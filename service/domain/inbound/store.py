@@ -17,12 +17,12 @@ from typing import Sequence
 
 import asyncpg
 
-from ..storage import inbound_queries, known_queries, queries
-from . import suppression_list
-from .addresses import canonical_or_none
+from ...storage import inbound_queries, known_queries, queries
+from ..suppressions import operations as suppression_list
+from ..addresses import canonical_or_none
 from .classify import Basis, Verdict
-from .erasure import hmac_from_pads
-from .errors import DomainError, InvalidInput, NotFound, TooMany
+from ..suppressions.keyed_hash import hmac_from_pads
+from ..errors import DomainError, InvalidInput, NotFound, TooMany
 from .mime import message_id_of
 
 VIAS = ("smtp", "lmtp", "http")

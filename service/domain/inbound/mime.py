@@ -14,7 +14,7 @@ from email.message import EmailMessage, Message
 from html import unescape
 from typing import Iterator
 
-from .errors import DomainError
+from ..errors import DomainError
 
 # policy.default gives decoded headers and get_content(); raise_on_defect=False keeps a
 # broken message readable instead of failing on the first defect.

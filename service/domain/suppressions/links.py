@@ -7,12 +7,12 @@ from urllib.parse import quote
 
 import asyncpg
 
-from ..storage import known_queries, queries
-from . import suppression_list
-from .addresses import canonical_address
-from .erasure import hmac_from_pads
-from .errors import Conflict, DomainError, Forbidden, InvalidInput
-from .suppression import GLOBAL, valid_scope, valid_text
+from ...storage import known_queries, queries
+from . import operations as suppression_list
+from ..addresses import canonical_address
+from .keyed_hash import hmac_from_pads
+from ..errors import Conflict, DomainError, Forbidden, InvalidInput
+from .rules import GLOBAL, valid_scope, valid_text
 from .tokens import LinkClaim, TokenSigner
 
 MAX_LINKS = 10_000

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from .errors import InvalidInput, InvalidScope
+from ..errors import InvalidInput, InvalidScope
 
 GLOBAL = "global"
 # Checked "in every scope": only what blocks all mail (global suppressions, erasures) matches,

@@ -1,4 +1,4 @@
-"""Keyed hashing of erased addresses (HMAC-SHA256 with OPTOUT_HASH_KEY), GDPR access and erasure.
+"""GDPR access and erasure.
 
 Erasure removes the address everywhere it is held in clear: its suppressions, events,
 soft-bounce count and known-address record, every stored message from or about it (found
@@ -11,42 +11,13 @@ it is written in clear again, and which the check reads as a global suppression.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 import asyncpg
 
-from ..storage import erasure_queries, known_queries, queries
-from . import mentions
-from .addresses import canonical_address
-from .suppression import GLOBAL
-
-_BLOCK = 64  # SHA-256 block size
-
-
-def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
-    """The inner and outer pads of HMAC-SHA256 (RFC 2104), so the database can compute it.
-
-    sha256(opad || sha256(ipad || message)) is HMAC-SHA256(key, message); the check sends
-    the pads as parameters and the key itself is never kept in the database.
-    """
-    if len(key) > _BLOCK:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(_BLOCK, b"\0")
-    ipad = bytes(b ^ 0x36 for b in key)
-    opad = bytes(b ^ 0x5C for b in key)
-    return ipad, opad
-
-
-def address_hmac(key: bytes, address: str) -> bytes:
-    return hmac.digest(key, address.encode("utf-8"), "sha256")
-
-
-def hmac_from_pads(pads: tuple[bytes, bytes], address: str) -> bytes:
-    """address_hmac from the pads that the edges hold (the same value, RFC 2104)."""
-    ipad, opad = pads
-    return hashlib.sha256(opad + hashlib.sha256(ipad + address.encode("utf-8")).digest()).digest()
-
+from ...storage import erasure_queries, known_queries, queries
+from ..inbound import mentions
+from ..addresses import canonical_address
+from .keyed_hash import address_hmac
+from .rules import GLOBAL
 
 # When several suppressions are erased, the one that says most is kept (as its reason only).
 _REASON_WEIGHT = {"complaint": 4, "bounce": 3, "unsubscribe": 2, "manual": 1}

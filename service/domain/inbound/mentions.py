@@ -26,9 +26,9 @@ from typing import Iterable, Sequence
 
 import asyncpg
 
-from ..storage import erasure_queries
+from ...storage import erasure_queries
 from . import mime
-from .addresses import canonical_or_none
+from ..addresses import canonical_or_none
 
 # Characters an address may hold on each side of its "@" (non-ASCII letters included, for
 # SMTPUTF8 local parts and IDN domains); bounded runs, so the scan is linear in the text.

@@ -16,9 +16,8 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 
-from .bounce_rules import is_hard
-from .mime import (MAX_PARTS, address_spans, addresses_in, content_param, content_type, first_address,
-                   header_values, html_text, part_text, raw_header, report_field_groups, walk)
+from .bounce_wording import is_hard
+from .mime import MAX_PARTS, address_spans, addresses_in, content_param, content_type, first_address, header_values, html_text, part_text, raw_header, report_field_groups, walk
 
 _BOUNCE_SENDER = re.compile(
     r"^(?:mailer[-_]?daemon|postmaster|post_master|mail[-_ ]?delivery[-_ ]?(?:system|subsystem)?|sysadmin)@", re.I

@@ -9,23 +9,12 @@ from typing import Sequence
 
 import asyncpg
 
-from ..storage import queries
-from .addresses import canonical_address, canonical_batch
-from .erasure import address_hmac, hmac_from_pads
-from .errors import Conflict, InvalidInput, NotFound, TooMany, Unavailable
-from .suppression import (
-    GLOBAL,
-    MAX_CHECK,
-    PERMANENT_REASONS,
-    Block,
-    check_result,
-    may_lift,
-    stronger,
-    valid_reason,
-    valid_scope,
-    valid_source,
-    valid_text,
-)
+from ...storage import queries
+from ..addresses import canonical_address, canonical_batch
+from .keyed_hash import address_hmac, hmac_from_pads
+from ..events.model import EventType
+from ..errors import Conflict, InvalidInput, NotFound, TooMany, Unavailable
+from .rules import GLOBAL, MAX_CHECK, PERMANENT_REASONS, Block, check_result, may_lift, stronger, valid_reason, valid_scope, valid_source, valid_text
 
 MAX_EVENTS = 10_000
 
@@ -69,6 +58,7 @@ async def suppress(
     detail: dict | None = None,
     *,
     pads: tuple[bytes, bytes],
+    actor: str | None = None,
 ) -> tuple[bool, dict]:
     """Suppress an address in a scope; return (created, the suppression).
 
@@ -88,7 +78,8 @@ async def suppress(
     valid_text(note, "note")
     hashed = hmac_from_pads(pads, address)
     for _attempt in range(3):
-        row = await queries.insert_suppression(conn, address, scope, reason, source, note, detail, hashed)
+        row = await queries.insert_suppression(conn, address, scope, reason, source, note, detail, hashed,
+                                               actor=actor, published_as=EventType.SUPPRESSION_CREATED)
         if row is not None:
             if row["erased"]:
                 return False, _erased_suppression(row["reason"], row["created_at"])
@@ -128,6 +119,7 @@ async def lift(
     await queries.insert_event(
         conn, address, "lifted", scope=scope, reason=row["reason"], source=row["source"],
         detail={"evidence": evidence, "by": actor, "forced": bool(force)},
+        actor=actor, published_as=EventType.SUPPRESSION_LIFTED,
     )
     return {"email": address, "scope": scope, "lifted": True}
 

@@ -22,11 +22,10 @@ from typing import AsyncIterator, Iterable
 
 import asyncpg
 
-from ..storage import queries
-from .addresses import canonical_address
-from .errors import DomainError, InvalidInput, TooMany
-from .suppression import (GLOBAL, PERMANENT_REASONS, is_unicode_text, valid_reason, valid_scope, valid_source,
-                          valid_text)
+from ...storage import queries
+from ..addresses import canonical_address
+from ..errors import DomainError, InvalidInput, TooMany
+from .rules import GLOBAL, PERMANENT_REASONS, is_unicode_text, valid_reason, valid_scope, valid_source, valid_text
 
 BATCH_ROWS = 5000
 MAX_REPORTED_INVALID = 10_000

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta, timezone
 
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
-from .addresses import canonical_address
-from .errors import BadToken, InvalidAddress
-from .suppression import GLOBAL, valid_scope
+from ..addresses import canonical_address
+from ..errors import BadToken, InvalidAddress
+from .rules import GLOBAL, valid_scope
 
 UNSUBSCRIBE_SALT = "optout.unsubscribe.v1"
 MAX_TOKEN_LENGTH = 1024

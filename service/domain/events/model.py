@@ -1,0 +1,96 @@
+"""Events as other systems see them (CONTRACT: Events out).
+
+The history keeps its own short type names (`suppressed`, `lifted`, ...); this module is the
+one place that says which public type each one is, and how an event reads outside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Mapping
+
+
+class EventType(StrEnum):
+    SUPPRESSION_CREATED = "suppression.created"
+    SUPPRESSION_LIFTED = "suppression.lifted"
+    SUPPRESSION_IMPORTED = "suppression.imported"
+    CONSENT_GIVEN = "consent.given"
+    CONSENT_WITHDRAWN = "consent.withdrawn"
+    BOUNCE_SOFT = "bounce.soft"
+    REQUEST_RECEIVED = "request.received"
+    SUBJECT_ERASED = "subject.erased"
+
+
+class Actor(StrEnum):
+    """Who caused an event when it was not an API or staff key (whose name is the actor)."""
+
+    RECIPIENT = "recipient"  # a link, a one-click POST, a reply
+    MAIL = "mail"  # a bounce or a complaint report
+    CLI = "cli"  # a command run on a server by its operator
+
+
+# The history's type name -> the public type. A history type missing here is not published.
+PUBLIC_TYPE: Mapping[str, EventType] = {
+    "suppressed": EventType.SUPPRESSION_CREATED,
+    "lifted": EventType.SUPPRESSION_LIFTED,
+    "resubscribed": EventType.SUPPRESSION_LIFTED,
+    "imported": EventType.SUPPRESSION_IMPORTED,
+    "soft_bounce": EventType.BOUNCE_SOFT,
+    "erased": EventType.SUBJECT_ERASED,
+    "consent_given": EventType.CONSENT_GIVEN,
+    "consent_withdrawn": EventType.CONSENT_WITHDRAWN,
+    "request": EventType.REQUEST_RECEIVED,
+}
+
+
+def public_type(history_type: str) -> EventType | None:
+    return PUBLIC_TYPE.get(history_type)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event of the history, under its public type."""
+
+    id: int
+    type: EventType
+    at: datetime
+    address: str | None
+    scope: str | None
+    reason: str | None
+    source: str | None
+    actor: str | None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def public_id(self) -> str:
+        """The same for every delivery of this event, to every subscription (receivers deduplicate)."""
+        return f"evt_{self.id}"
+
+    def as_published(self, address: str | None = None) -> dict:
+        """The JSON object of a delivery and of the feed: `{"id", "type", "at", "data"}`.
+
+        `address` names the person when the history row does not (an erasure, which a webhook
+        must carry so that other systems erase too; the feed never passes it).
+        """
+        data: dict[str, Any] = {"email": self.address or address}
+        for name in ("scope", "reason", "source"):
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = value
+        data["actor"] = self.actor
+        data.update({k: v for k, v in self.detail.items() if k not in data})
+        if data["email"] is None:
+            del data["email"]
+        return {"id": self.public_id, "type": str(self.type), "at": self.at.isoformat(), "data": data}
+
+
+def event_from_row(row: Mapping[str, Any]) -> Event | None:
+    """An Event from a history row (id, at, address, type, scope, reason, source, actor,
+    detail); None for a type that is not published."""
+    kind = public_type(row["type"])
+    if kind is None:
+        return None
+    return Event(id=row["id"], type=kind, at=row["at"], address=row["address"], scope=row["scope"],
+                 reason=row["reason"], source=row["source"], actor=row["actor"], detail=row["detail"] or {})

@@ -1,0 +1,48 @@
+"""The keyed hash (HMAC-SHA256 under OPTOUT_HASH_KEY) that keeps an erased address suppressed
+without naming it: erased_addresses and message_mentions hold only such hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+
+_BLOCK = 64  # SHA-256 block size
+
+
+def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
+    """The inner and outer pads of HMAC-SHA256 (RFC 2104), so the database can compute it.
+
+    sha256(opad || sha256(ipad || message)) is HMAC-SHA256(key, message); the check sends
+    the pads as parameters and the key itself is never kept in the database.
+    """
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_BLOCK, b"\0")
+    ipad = bytes(b ^ 0x36 for b in key)
+    opad = bytes(b ^ 0x5C for b in key)
+    return ipad, opad
+
+
+def address_hmac(key: bytes, address: str) -> bytes:
+    return hmac.digest(key, address.encode("utf-8"), "sha256")
+
+
+def hmac_from_pads(pads: tuple[bytes, bytes], address: str) -> bytes:
+    """address_hmac from the pads that the edges hold (the same value, RFC 2104)."""
+    ipad, opad = pads
+    return hashlib.sha256(opad + hashlib.sha256(ipad + address.encode("utf-8")).digest()).digest()
+
+
+@dataclass(frozen=True)
+class KeyedHash:
+    """The key and its HMAC pads, computed once: the pads go to SQL, the key never does."""
+
+    key: bytes = field(repr=False)
+    pads: tuple[bytes, bytes] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pads", hmac_pads(self.key))
+
+    def of(self, address: str) -> bytes:
+        return address_hmac(self.key, address)
