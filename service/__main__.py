@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import __version__, commands, runner
 from .domain.apikeys import SCOPES
+from .domain.events.model import EventType
 from .domain.errors import DomainError
 from .domain.suppressions.rules import REASONS, SOURCES
 from .logs import configure_logging
@@ -60,6 +61,23 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = keys_sub.add_parser("revoke", help="revoke a key by id", description="Revoke an API key.")
     revoke.add_argument("id", type=int, help="the key's id, from `optout keys list`")
 
+    hooks = sub.add_parser("webhooks", help="add, list or remove webhook subscriptions",
+                           description="Manage the URLs that receive events (signed as Standard Webhooks do).")
+    hooks_sub = hooks.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
+    add = hooks_sub.add_parser(
+        "add", help="subscribe a URL to events; prints its id, then its secret",
+        description="Subscribe URL to events. Prints the subscription's id on the first line of stdout and its "
+                    "signing secret alone on the last line, once (anything else goes to stderr).")
+    add.add_argument("url", help="https://..., or http:// on 127.0.0.1, ::1 or localhost")
+    add.add_argument("--event", action="append", required=True, choices=[t.value for t in EventType],
+                     metavar="TYPE", help="an event type to send (repeat for several): "
+                                          + ", ".join(t.value for t in EventType))
+    hooks_sub.add_parser("list", help="list subscriptions (never their secrets)",
+                         description="List the webhook subscriptions: id, created, by whom, URL and events.")
+    remove = hooks_sub.add_parser("remove", help="remove a subscription by id",
+                                  description="Remove a webhook subscription; its deliveries not yet made are dropped.")
+    remove.add_argument("id", help="the subscription's id, from `optout webhooks list`")
+
     suppress = sub.add_parser("suppress", help="suppress an address (e.g. an opt-out given by phone)",
                               description="Suppress an address in a scope.")
     suppress.add_argument("email")
@@ -102,6 +120,12 @@ def dispatch(args: argparse.Namespace, settings) -> int:
         if args.keys_command == "list":
             return commands.run_command(commands.keys_list(settings))
         return commands.run_command(commands.keys_revoke(settings, args.id))
+    if args.command == "webhooks":
+        if args.webhooks_command == "add":
+            return commands.run_command(commands.webhooks_add(settings, args.url, args.event))
+        if args.webhooks_command == "list":
+            return commands.run_command(commands.webhooks_list(settings))
+        return commands.run_command(commands.webhooks_remove(settings, args.id))
     if args.command == "suppress":
         return commands.run_command(
             commands.suppress(settings, args.email, args.scope, args.reason, args.source, args.note)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import AsyncIterator
@@ -12,13 +11,12 @@ import asyncpg
 import jinja2
 from aiohttp import web
 
-from .domain.suppressions.keyed_hash import hmac_pads
-from .domain.suppressions.tokens import TokenSigner
+from .domain.apikeys import ApiKeys
+from .services import Services
 from .settings import Settings
 from .storage.db import create_pool
 from .storage.standby import Reads
-from .web.auth import ApiKeys
-from .web.keys import API_KEYS, DB, HASH_PADS, METRICS, READS, SETTINGS, SIGNER
+from .web.keys import API_KEYS, DB, HASH_PADS, METRICS, READS, SERVICES, SETTINGS, SIGNER
 from .web.metrics import Metrics
 from .web.payload import MAX_JSON_BODY
 from .web.middlewares import auth_middleware, errors_middleware, observe_middleware
@@ -30,16 +28,20 @@ from .web.routes import setup_routes
 TEMPLATES = Path(str(resources.files("service.templates")))
 
 
-def create_app(settings: Settings, pool: asyncpg.Pool | None = None) -> web.Application:
-    """Build the web app. Given a pool (tests, `optout run`), use it; else open one from settings."""
+def create_app(settings: Settings, pool: asyncpg.Pool | None = None, services: Services | None = None) -> web.Application:
+    """Build the web app. Given a pool (tests, `optout run`), use it; else open one from settings.
+    The Services come from the runner, which builds them once per process (a test may let
+    the app build its own)."""
     app = web.Application(
         middlewares=[observe_middleware, errors_middleware, auth_middleware],
         client_max_size=MAX_JSON_BODY,
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
-    app[HASH_PADS] = hmac_pads(settings.hash_key)
-    app[SIGNER] = TokenSigner(settings.secret_keys, timedelta(days=settings.link_max_age_days))
+    services = services or Services.build(settings)
+    app[SERVICES] = services
+    app[HASH_PADS] = services.pads
+    app[SIGNER] = services.signer
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         own = pool is None

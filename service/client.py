@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import io
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Iterable, NamedTuple, Sequence
 
 import aiohttp
@@ -76,6 +76,7 @@ class Event:
     reason: str | None
     source: str | None
     detail: dict
+    actor: str | None = None  # who caused it: a key's name, "recipient", "mail" or "cli"
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,8 @@ class OptoutClient:
 
     async def events(self, email: str) -> list[Event]:
         body = await self._request("GET", "/v1/events", params={"email": email})
-        return [Event(**e) for e in body["events"]]
+        known = {f.name for f in fields(Event)}  # a newer server may say more: keep what this client knows
+        return [Event(**{k: v for k, v in e.items() if k in known}) for e in body["events"]]
 
     async def inbound(self, raw: bytes) -> InboundReceipt:
         """Hand a received message to optout; safe to repeat (duplicates are recognised)."""

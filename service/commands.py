@@ -1,4 +1,4 @@
-"""The one-shot commands of the CLI: keys, suppress, check, import, export, migrate."""
+"""The one-shot commands of the CLI: keys, webhooks, suppress, check, import, export, migrate."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from .domain import apikeys
 from .domain.suppressions import operations as suppression_list
 from .domain.suppressions import bulk as transfer
 from .domain.suppressions.keyed_hash import hmac_pads
-from .domain.errors import DomainError
+from .domain.errors import DomainError, NotFound
+from .domain.events import webhooks
+from .domain.events.model import Actor
 from .domain.suppressions.rules import valid_scope
 from .settings import Settings
-from .storage import queries
 from .storage.db import connect
 
 log = logging.getLogger("optout")
@@ -53,7 +54,7 @@ async def keys_create(settings: Settings, name: str, scopes: list[str]) -> int:
 async def keys_list(settings: Settings) -> int:
     conn = await _connect(settings)
     try:
-        rows = await queries.list_api_keys(conn)
+        rows = await apikeys.list_keys(conn)
     finally:
         await conn.close()
     print(f"{'id':>4}  {'name':<24} {'prefix':<10} {'scopes':<28} {'created':<20} status")
@@ -67,7 +68,7 @@ async def keys_list(settings: Settings) -> int:
 async def keys_revoke(settings: Settings, key_id: int) -> int:
     conn = await _connect(settings)
     try:
-        revoked = await queries.revoke_api_key(conn, key_id)
+        revoked = await apikeys.revoke_key(conn, key_id)
     finally:
         await conn.close()
     if not revoked:
@@ -77,13 +78,51 @@ async def keys_revoke(settings: Settings, key_id: int) -> int:
     return 0
 
 
+async def webhooks_add(settings: Settings, url: str, events: list[str]) -> int:
+    conn = await _connect(settings)
+    try:
+        made = await webhooks.subscribe(conn, url, events, Actor.CLI)
+    finally:
+        await conn.close()
+    print(f"webhook {made.subscription.id} sends {', '.join(made.subscription.events)} to {url}; "
+          "its signing secret is shown once, give it to the receiver now", file=sys.stderr)
+    print(made.subscription.id)
+    print(made.secret)
+    return 0
+
+
+async def webhooks_list(settings: Settings) -> int:
+    conn = await _connect(settings)
+    try:
+        found = await webhooks.subscriptions(conn)
+    finally:
+        await conn.close()
+    print(f"{'id':<36}  {'created':<16}  {'by':<16}  url and events")
+    for s in found:
+        print(f"{s.id}  {s.created_at:%Y-%m-%d %H:%M}  {s.created_by[:16]:<16}  {s.url}  {','.join(s.events)}")
+    return 0
+
+
+async def webhooks_remove(settings: Settings, webhook_id: str) -> int:
+    conn = await _connect(settings)
+    try:
+        removed = await webhooks.remove(conn, webhook_id)
+    except NotFound:
+        print(f"no webhook with id {webhook_id}; see `optout webhooks list`", file=sys.stderr)
+        return 1
+    finally:
+        await conn.close()
+    print(f"webhook {removed} removed, with its deliveries not yet made", file=sys.stderr)
+    return 0
+
+
 async def suppress(settings: Settings, email: str, scope: str, reason: str, source: str, note: str | None) -> int:
     conn = await _connect(settings)
     try:
         async with conn.transaction():
             created, item = await suppression_list.suppress(
                 conn, email, scope, reason, source, note, detail={"by": "cli"},
-                pads=hmac_pads(settings.hash_key),
+                pads=hmac_pads(settings.hash_key), actor=Actor.CLI,
             )
     finally:
         await conn.close()
@@ -122,7 +161,7 @@ async def import_file(settings: Settings, path: Path) -> int:
     try:
         with path.open("rb") as f, _progress(size, "B", f"importing {path.name}") as bar:
             async with conn.transaction():
-                async with transfer.Importer(conn, fmt, hmac_pads(settings.hash_key)) as importer:
+                async with transfer.Importer(conn, fmt, hmac_pads(settings.hash_key), actor=Actor.CLI) as importer:
                     while chunk := f.read(CHUNK):
                         await importer.feed(chunk)
                         bar.update(len(chunk))

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from .app import create_app
 from .logs import configure_logging
+from .services import Services
 from .settings import Settings
 from .storage.db import create_pool, migrate_dsn, start_embedded
 
@@ -24,8 +25,9 @@ log = logging.getLogger("optout")
 
 SHUTDOWN_GRACE = 20.0
 
-# A part is an async context manager that runs while the process runs.
-Part = Callable[[Settings, asyncpg.Pool], contextlib.AbstractAsyncContextManager]
+# A part is an async context manager that runs while the process runs; the parts of one
+# process share its pool and its Services.
+Part = Callable[[Settings, asyncpg.Pool, Services], contextlib.AbstractAsyncContextManager]
 
 
 def database_ready(settings: Settings, attempts: int = 30, create_embedded: bool = False) -> Settings:
@@ -50,8 +52,8 @@ def app_runner(app: web.Application) -> web.AppRunner:
 
 
 @contextlib.asynccontextmanager
-async def web_part(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[None]:
-    runner = app_runner(create_app(settings, pool))
+async def web_part(settings: Settings, pool: asyncpg.Pool, services: Services) -> AsyncIterator[None]:
+    runner = app_runner(create_app(settings, pool, services))
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, reuse_port=True, backlog=1024)
     await site.start()
@@ -64,7 +66,7 @@ async def web_part(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[None
 
 
 @contextlib.asynccontextmanager
-async def inbound_part(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[None]:
+async def inbound_part(settings: Settings, pool: asyncpg.Pool, services: Services) -> AsyncIterator[None]:
     """The LMTP/SMTP receiver on OPTOUT_SMTP_PORT (STARTTLS with OPTOUT_TLS_CERT and
     OPTOUT_TLS_KEY); at stop, messages being received are finished."""
     from .smtp.receiver import Receiver
@@ -83,12 +85,12 @@ async def inbound_part(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[
 
 
 @contextlib.asynccontextmanager
-async def worker_part(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[None]:
-    """The inbound queue worker; at stop, the batch in hand is finished first."""
+async def worker_part(settings: Settings, pool: asyncpg.Pool, services: Services) -> AsyncIterator[None]:
+    """The inbound queue worker and the outbox drainer; at stop, the batches in hand are finished first."""
     from .worker import run_worker
 
     stop = asyncio.Event()
-    task = asyncio.create_task(run_worker(pool, settings, stop))
+    task = asyncio.create_task(run_worker(pool, settings, stop, services=services))
     try:
         yield
     finally:
@@ -101,11 +103,11 @@ async def worker_part(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[N
 
 
 @contextlib.asynccontextmanager
-async def gateway_part(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[None]:
+async def gateway_part(settings: Settings, pool: asyncpg.Pool, services: Services) -> AsyncIterator[None]:
     """The sending gateway on OPTOUT_GATEWAY_PORT; at stop, messages in flight are finished."""
     from .smtp.gateway import Gateway
 
-    gateway = Gateway(pool, settings)
+    gateway = Gateway(pool, settings, services=services)
     await gateway.start()
     try:
         yield
@@ -121,10 +123,11 @@ async def run_parts(settings: Settings, parts: list[Part], pool_size: int = 10) 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     pool = await create_pool(settings.database_url, min_size=1, max_size=pool_size)
+    services = Services.build(settings)
     try:
         async with contextlib.AsyncExitStack() as stack:
             for part in parts:
-                await stack.enter_async_context(part(settings, pool))
+                await stack.enter_async_context(part(settings, pool, services))
             await stop.wait()
             log.info("stop signal received")
     finally:
@@ -137,11 +140,11 @@ def _web_process(settings: Settings) -> None:
     asyncio.run(run_parts(settings, [web_part]))
 
 
-def serve(settings: Settings, parts: list[Part] | None = None) -> int:
+def serve(settings: Settings) -> int:
     """`optout serve`: WEB_CONCURRENCY processes sharing the port through SO_REUSEPORT."""
     settings = database_ready(settings, create_embedded=True)
     if settings.web_concurrency == 1:
-        asyncio.run(run_parts(settings, parts or [web_part]))
+        asyncio.run(run_parts(settings, [web_part]))
         return 0
     context = multiprocessing.get_context("spawn")
     children = [

@@ -8,8 +8,9 @@ another took it over. A worker that dies leaves its batch to be claimed again wi
 short lease, and that is not held against the messages. A message that fails three times
 (its classification raised, or killed its process) is quarantined as `failed` with its
 error, and the rest go on; one that outlasts the time limit is `failed` at once.
-Forwarding happens after the commit and is retried with backoff; a forward may, rarely,
-reach staff twice, but never not at all.
+What happens after classification is the domain's decision (`inbound.policy`); a forward
+to staff is queued in the outbox in the same transaction, and the worker's outbox drainer
+sends it (with every other row of the outbox: gateway copies, webhook deliveries).
 
 Messages are classified in child processes (`classifying`), so that a hostile one never
 stalls the web app and the receiver that share this process under `optout run`.
@@ -30,13 +31,13 @@ import asyncpg
 
 from .classifying import PROCESSES, TIME_LIMIT, ClassificationTimeout, Classifier
 from .domain.inbound import store as inbound
-from .domain.inbound.classify import FORWARD_MARKER, Envelope, Verdict, classify
-from .domain.suppressions.keyed_hash import hmac_pads
+from .domain.inbound.classify import Envelope, Verdict, classify
 from .domain.inbound.mime import UnreadableMessage
-from .mail.forward import forward_message
-from .mail.relay import Relay, RelayError
+from .domain.inbound.policy import Classified, Forwarding, after_classification
+from .mail.outbox import Drainer, DrainerConfig
+from .services import Services
 from .settings import Settings
-from .storage import inbound_queries
+from .storage import inbound_queries, outbox_queries
 from .storage.db import UNAVAILABLE
 
 log = logging.getLogger("optout.worker")
@@ -54,9 +55,7 @@ class WorkerConfig:
     classify_seconds: float = TIME_LIMIT
     classify_processes: int = PROCESSES
     retry_seconds: float = 5.0
-    forward_attempts: int = 10
-    forward_backoff: float = 30.0  # doubles after each failure, up to forward_backoff_max
-    forward_backoff_max: float = 3600.0
+    outbox: DrainerConfig = DrainerConfig()
     retention_interval: float = 600.0  # seconds between two retention passes
     retention_batch: int = 500  # raw messages deleted per statement
     retention_pause: float = 0.2  # seconds between two batches of one pass
@@ -75,22 +74,26 @@ def _now() -> datetime:
 
 
 class Worker:
-    def __init__(self, pool: asyncpg.Pool, settings: Settings, config: WorkerConfig = WorkerConfig()):
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, config: WorkerConfig = WorkerConfig(),
+                 services: Services | None = None):
         self.pool = pool
         self.settings = settings
         self.config = config
+        self.services = services or Services.build(settings)
         self.classifier = Classifier(settings.secret_keys, timedelta(days=settings.link_max_age_days),
                                      processes=config.classify_processes, time_limit=config.classify_seconds)
         self._reading = asyncio.Semaphore(config.classify_processes)  # raw messages in memory at once
-        self.relay = Relay.from_url(settings.relay_url) if settings.relay_url else None
-        self.pads = hmac_pads(settings.hash_key)  # an erased address is never written again
+        self.pads = self.services.pads  # an erased address is never written again
         self.own = frozenset(a.lower() for a in (settings.mailto, settings.forward_to) if a)
+        self.forwarding = Forwarding(self.services.relay is not None, settings.forward_to)
+        self.outbox = Drainer(pool, self.services, config=config.outbox)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; the batch in hand is always finished first."""
         log.info("worker started (batch %d, lease %.0f s, %d classifying process(es))", self.config.batch,
                  self.config.lease_seconds, self.config.classify_processes)
         retention = asyncio.create_task(self.run_retention(stop))
+        draining = asyncio.create_task(self.outbox.run(stop))
         try:
             while not stop.is_set():
                 try:
@@ -108,9 +111,11 @@ class Worker:
                         pass
         except asyncio.CancelledError:
             retention.cancel()
+            draining.cancel()
             raise
         finally:
-            await asyncio.gather(retention, return_exceptions=True)  # its batch in hand is finished first
+            # Their batches in hand are finished first.
+            await asyncio.gather(retention, draining, return_exceptions=True)
             self.close()
         log.info("worker stopped")
 
@@ -190,11 +195,8 @@ class Worker:
                 work.error = f"given up: {work.row['abandoned']} workers stopped while handling it{last}"
                 work.fatal = True
         live = [w for w in works if not w.fatal]
-        await self._classify_all([w for w in live if not w.row["forward_pending"]])
+        await self._classify_all(live)
         await self._commit_classified([w for w in live if w.verdict is not None])
-        for work in live:
-            if work.row["forward_pending"]:
-                await self._forward(work)
         await self._release_failed([w for w in works if w.error is not None])
 
     async def _classify_all(self, works: list[_Work]) -> None:
@@ -219,18 +221,6 @@ class Worker:
                 log.warning("inbound %s: classification failed (%s)", work.row["id"], exc.__class__.__name__,
                             exc_info=exc)
                 work.error = f"classification failed: {exc.__class__.__name__}: {str(exc)[:300]}"
-
-    def _status_after(self, verdict: Verdict, actions: list[dict]) -> tuple[str, bool, list[dict]]:
-        if inbound.held_by_limit(actions):  # nothing was done: staff decide
-            return "held", False, []
-        if not verdict.forward:
-            return "processed", False, []
-        if self.relay is None or not self.settings.forward_to:
-            reason = "no OPTOUT_RELAY_URL" if self.relay is None else "no OPTOUT_FORWARD_TO"
-            return "held", False, [{"type": "held", "reason": f"{reason}: kept for staff"}]
-        if verdict.sender and verdict.sender == self.settings.forward_to.lower():
-            return "held", False, [{"type": "held", "reason": "the sender is the staff mailbox (loop)"}]
-        return "queued", True, [{"type": "forward", "to": self.settings.forward_to}]
 
     async def _commit_classified(self, works: list[_Work]) -> None:
         """Act on a batch in one transaction; if that fails, again with a savepoint per message,
@@ -262,11 +252,14 @@ class Worker:
                         actions = await inbound.act_on(conn, work.row["id"], verdict, settings.soft_bounce_limit,
                                                        settings.soft_bounce_days,
                                                        pads=self.pads, max_actions=settings.max_actions_per_message)
-                        status, pending, more = self._status_after(verdict, actions)
-                        addresses, recorded = await inbound.without_erased(conn, verdict.addresses, actions + more,
-                                                                           self.pads)
-                        outcome = (work.row["id"], status, verdict.classification, verdict.kind, addresses,
-                                   recorded, verdict.sender, verdict.subject, pending)
+                        decision = after_classification(verdict, actions, self.forwarding)
+                        addresses, recorded = await inbound.without_erased(
+                            conn, verdict.addresses, actions + list(decision.notes), self.pads)
+                        outcome = Classified(work.row["id"], decision.status, verdict.classification, verdict.kind,
+                                             tuple(addresses), tuple(recorded), verdict.sender, verdict.subject,
+                                             decision.forward)
+                        if decision.forward:
+                            await outbox_queries.queue_forward(conn, work.row["id"])
                         if savepoint is not None:
                             await inbound_queries.record_classifications(conn, [outcome])
                             await savepoint.commit()
@@ -278,44 +271,15 @@ class Worker:
                         await savepoint.rollback()
                         work.error = f"acting on it failed: {exc.__class__.__name__}: {str(exc)[:300]}"
                         continue
-                    logged.append((work.row["id"], verdict, status, len(actions)))
+                    logged.append((work.row["id"], verdict, decision, len(actions)))
                 if outcomes:
                     await inbound_queries.record_classifications(conn, outcomes)
-        for message_id, verdict, status, count in logged:
+        for message_id, verdict, decision, count in logged:
             log.info("inbound %s: %s%s -> %s, %d action(s)", message_id, verdict.classification,
-                     f" ({verdict.kind})" if verdict.kind else "", status, count)
-
-    async def _forward(self, work: _Work) -> None:
-        row = work.row
-        actions = list(row["actions"])
-        attempt = row["forward_attempts"] + 1
-        status, retry_at, error = "forwarded", None, None
-        if self.relay is None or not self.settings.forward_to:
-            status = "held"
-            actions.append({"type": "held", "reason": "no relay configured any more: kept for staff"})
-        else:
-            try:
-                raw = row["raw"]
-                if raw is None:
-                    async with self.pool.acquire() as conn:
-                        raw = await inbound_queries.inbound_raw(conn, row["id"])
-                summary = [f"- {a['type']}: {a.get('email', a.get('to', ''))}".rstrip(": ") for a in actions]
-                message = forward_message(raw, row["id"], row["sender"], row["subject"] or "", row["classification"],
-                                          summary, self.settings.mailto, self.settings.forward_to, FORWARD_MARKER)
-                await self.relay.send(message, self.settings.mailto, [self.settings.forward_to])
-                actions.append({"type": "forwarded", "to": self.settings.forward_to, "at": _now().isoformat()})
-            except RelayError as exc:
-                error = str(exc)
-                if exc.temporary and attempt < self.config.forward_attempts:
-                    status = "queued"
-                    delay = min(self.config.forward_backoff * 2 ** (attempt - 1), self.config.forward_backoff_max)
-                    retry_at = _now() + timedelta(seconds=delay)
-                else:
-                    status = "held"
-                    actions.append({"type": "held", "reason": f"the relay did not take it after {attempt} attempt(s)"})
-        async with self.pool.acquire() as conn:
-            await inbound_queries.record_forward(conn, row["id"], row["lease_token"], status, actions, retry_at, error)
-        log.info("inbound %s: forward attempt %d -> %s%s", row["id"], attempt, status, f" ({error})" if error else "")
+                     f" ({verdict.kind})" if verdict.kind else "",
+                     "queued for forwarding to staff" if decision.forward else decision.status, count)
+        if any(decision.forward for _m, _v, decision, _c in logged):
+            self.services.outbox.wake()
 
     async def _release_failed(self, works: list[_Work]) -> None:
         for work in works:
@@ -328,6 +292,6 @@ class Worker:
 
 
 async def run_worker(pool: asyncpg.Pool, settings: Settings, stop: asyncio.Event,
-                     config: WorkerConfig = WorkerConfig()) -> None:
-    await Worker(pool, settings, config).run(stop)
+                     config: WorkerConfig = WorkerConfig(), services: Services | None = None) -> None:
+    await Worker(pool, settings, config, services).run(stop)
 

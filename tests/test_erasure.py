@@ -18,10 +18,12 @@ from service.domain.suppressions import operations as suppression_list
 from service.domain.suppressions.keyed_hash import address_hmac, hmac_pads
 from service.domain.errors import Conflict
 from service.domain.suppressions.tokens import TokenSigner
-from service.storage import queries
+from service.services import Services
+from service.storage import outbox_queries
 from service.storage.known_queries import remember_addresses
 from service.worker import Worker
 from tests.conftest import CORPUS, ROOT
+from tests.clock import ManualClock
 from tests.test_worker import FAST, drain, post_all
 
 ADDRESS = "jan.peeters@example.be"
@@ -90,7 +92,7 @@ def reply_from(address: str) -> bytes:
 @pytest.fixture
 def worker(pool, settings):
     """The real worker on the test database; its classifying processes go at the end."""
-    made = Worker(pool, settings, FAST)
+    made = Worker(pool, settings, FAST, Services.build(settings, clock=ManualClock()))
     yield made
     if hasattr(made, "close"):
         made.close()
@@ -118,7 +120,7 @@ def test_the_mentions_of_a_message_are_read_decoded_in_every_case_and_encoding()
 def test_reading_the_mentions_of_a_hostile_text_ends_before_the_watchdog():
     """4 MB of address characters around 200,000 @s: a few seconds when linear, hours when not.
     Read in a process of its own, which the watchdog stops; no figure is asserted."""
-    child = ("from service.domain import mentions\n"
+    child = ("from service.domain.inbound import mentions\n"
              "print(sorted(mentions.mentioned_addresses(b'a' * 2_000_000 + b'@' * 200_000 + b'b' * 2_000_000)))")
     try:
         done = subprocess.run([sys.executable, "-c", child], capture_output=True, cwd=ROOT, timeout=120, check=True)
@@ -175,18 +177,19 @@ async def test_a_message_naming_more_addresses_than_are_indexed_is_read_again_in
     assert [str(r["id"]) for r in await pool.fetch("SELECT id FROM inbound_messages")] == [other]
 
 
-async def test_erasure_removes_the_gateway_queue_and_the_known_address(client, auth, pool, settings):
+async def test_erasure_removes_the_queued_copies_to_and_about_them_and_the_known_address(client, auth, pool, settings):
     async with pool.acquire() as conn:
         await remember_addresses(conn, [ADDRESS, "els@example.net"], "link", hmac_pads(settings.hash_key))
-        await queries.queue_outgoing(conn, "bounces+x@cetit.be", WRITTEN, plain("info@cetit.be", "Nieuws", "Hallo", 7),
-                                     "relay down")
-        await queries.queue_outgoing(conn, "bounces+y@cetit.be", "els@example.net",
-                                     encoded("info@cetit.be", "base64", base64.encodebytes(f"Zoals {WRITTEN} zei".encode()), 8),
-                                     "relay down")
-        await queries.queue_outgoing(conn, "bounces+z@cetit.be", "els@example.net", plain("info@cetit.be", "N", "Hoi", 9),
-                                     "relay down")
+        await outbox_queries.queue_gateway_message(conn, plain("info@cetit.be", "Nieuws", "Hallo", 7),
+                                                   "bounces+x@cetit.be", [(ADDRESS, WRITTEN)], "newsletter")
+        await outbox_queries.queue_gateway_message(
+            conn, encoded("info@cetit.be", "base64", base64.encodebytes(f"Zoals {WRITTEN} zei".encode()), 8),
+            "bounces+y@cetit.be", [("els@example.net", "els@example.net")], "newsletter")
+        await outbox_queries.queue_gateway_message(conn, plain("info@cetit.be", "N", "Hoi", 9), "bounces+z@cetit.be",
+                                                   [("els@example.net", "els@example.net")], "newsletter")
     assert (await erase(client, auth))["removed"]["outgoing"] == 2
-    assert await pool.fetchval("SELECT count(*) FROM gateway_outbox") == 1
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 1
+    assert await pool.fetchval("SELECT count(*) FROM outbox_bodies") == 1
     assert [r["address"] for r in await pool.fetch("SELECT address FROM known_addresses")] == ["els@example.net"]
     assert await clear_traces(pool, ADDRESS) == []
 

@@ -24,30 +24,35 @@ from aiosmtpd.controller import Controller
 import service.worker as worker_module
 from service.domain.inbound import store as inbound
 from service.domain.inbound.classify import classify
+from service.domain.inbound.policy import Classified, InboundStatus
 from service.domain.suppressions.keyed_hash import hmac_pads
 from service.domain.suppressions.tokens import TokenSigner
+from service.services import Services
 from service.smtp.receiver import Receiver
 from service.storage import inbound_queries
 from service.storage.db import transaction
 from service.storage.known_queries import remember_addresses
 from service.worker import Worker, WorkerConfig
+from tests.clock import ManualClock
 from tests.conftest import CORPUS, ROOT, make_key
 
-FAST = WorkerConfig(batch=50, idle_seconds=0.05, retry_seconds=0, forward_backoff=0, forward_attempts=3)
+FAST = WorkerConfig(batch=50, idle_seconds=0.05, retry_seconds=0)
 
 
 @pytest.fixture
-def workers(pool):
-    """Make workers on the test database; their classifying processes go at the end of the test."""
+async def workers(pool):
+    """Make workers on the test database, each with a clock of its own that `drain` moves on;
+    their classifying processes and outbox drainers go at the end of the test."""
     made = []
 
     def make(settings, config: WorkerConfig = FAST) -> Worker:
-        made.append(Worker(pool, settings, config))
+        made.append(Worker(pool, settings, config, Services.build(settings, clock=ManualClock())))
         return made[-1]
 
     yield make
     for worker in made:
         worker.close()
+        await worker.outbox.close()
 
 
 def acting_up(raw: bytes, *args, **kwargs):
@@ -76,9 +81,17 @@ async def inbound_row(pool, message_id: str):
 
 
 async def drain(worker: Worker, rounds: int = 50) -> None:
+    """Work the inbound queue and the outbox until both are empty, an hour passing on the
+    worker's clock between two rounds (so that retries are due)."""
+    idle = 0
     for _ in range(rounds):
-        if not await worker.run_once():
+        if await worker.run_once() + await worker.outbox.drain_once():
+            idle = 0
+            continue
+        idle += 1
+        if idle > 1 or not hasattr(worker.services.clock, "advance"):
             return
+        worker.services.clock.advance(hours=1)
 
 
 async def post_all(pool, raws: list[bytes]) -> list[str]:
@@ -188,9 +201,10 @@ async def test_human_mail_is_forwarded_and_a_relay_that_is_down_is_tried_again(p
     [message_id] = await post_all(pool, [raw])
     worker = workers(settings)
     await worker.run_once()  # classified: human, to be forwarded
-    await worker.run_once()  # the relay is down: left queued for a later attempt
+    await worker.outbox.drain_once()  # the relay is down: left queued for a later attempt
     waiting = await describe(pool, message_id)
     assert waiting["status"] == "queued" and waiting["classification"] == "human"
+    assert await pool.fetchval("SELECT attempts FROM outbox WHERE kind = 'forward'") == 1
     sink = Sink()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
@@ -321,9 +335,9 @@ async def test_a_message_that_kills_its_classifying_process_costs_one_try_and_th
 
 async def test_text_postgresql_refuses_is_made_storable_when_a_classification_is_recorded(pool):
     [message_id] = await post_all(pool, [marked("fine")])
-    outcome = (inbound.parse_id(message_id), "held", "human", None, ["nul\x00@example.be"],
-               [{"type": "held", "reason": "kept\x00 for staff \udcff"}], "sender\x00@example.be",
-               "Vraag\x00 over \udcfe de offerte", False)
+    outcome = Classified(inbound.parse_id(message_id), InboundStatus.HELD, "human", None, ("nul\x00@example.be",),
+                         ({"type": "held", "reason": "kept\x00 for staff \udcff"},), "sender\x00@example.be",
+                         "Vraag\x00 over \udcfe de offerte", False)
     async with pool.acquire() as conn:
         await inbound_queries.record_classifications(conn, [outcome])
     row = await pool.fetchrow("SELECT addresses, actions, sender, subject FROM inbound_messages")

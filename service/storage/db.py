@@ -121,6 +121,11 @@ async def connect(dsn: str) -> asyncpg.Connection:
     return conn
 
 
+async def ping(conn: asyncpg.Connection) -> None:
+    """One round trip: the database answers."""
+    await conn.fetchval("SELECT 1")
+
+
 async def reset_connection(conn: asyncpg.Connection) -> None:
     """Before a connection goes back to the pool: only end a transaction left open.
 

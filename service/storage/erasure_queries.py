@@ -95,16 +95,3 @@ async def delete_messages(conn: asyncpg.Connection, ids: Sequence[uuid.UUID], ad
     await conn.execute("DELETE FROM soft_bounces WHERE address = $1", address)
     result = await conn.execute(DELETE_MESSAGES, list(ids))
     return int(result.split()[-1])
-
-
-async def outgoing_after(conn: asyncpg.Connection, after: int, limit: int) -> list[asyncpg.Record]:
-    """A page of the gateway's queued copies, in id order."""
-    return await conn.fetch(
-        "SELECT id, sender, recipient, message FROM gateway_outbox WHERE id > $1 ORDER BY id LIMIT $2",
-        after, limit,
-    )
-
-
-async def delete_outgoing(conn: asyncpg.Connection, ids: Sequence[int]) -> int:
-    result = await conn.execute("DELETE FROM gateway_outbox WHERE id = ANY($1::bigint[])", list(ids))
-    return int(result.split()[-1])

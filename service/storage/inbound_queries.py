@@ -73,14 +73,13 @@ UPDATE inbound_messages m
        lease_until = now() + make_interval(secs => $2::float8),
        abandoned = m.abandoned + (m.lease_token IS NOT NULL)::int
  WHERE m.id IN (SELECT id FROM inbound_messages
-                 WHERE status = 'queued' AND next_attempt_at <= now()
+                 WHERE status = 'queued' AND next_attempt_at <= now() AND NOT forward_pending
                    AND (lease_until IS NULL OR lease_until < now())
                  ORDER BY next_attempt_at
                  LIMIT $1
                  FOR UPDATE SKIP LOCKED)
 RETURNING m.id, m.lease_token, m.attempts, m.abandoned, m.mail_from, m.rcpt_to, m.size, m.error,
-          CASE WHEN m.size <= {CLAIM_RAW_LIMIT} THEN m.raw END AS raw,
-          m.forward_pending, m.forward_attempts, m.classification, m.sender, m.subject, m.actions
+          CASE WHEN m.size <= {CLAIM_RAW_LIMIT} THEN m.raw END AS raw
 """
 
 
@@ -137,31 +136,41 @@ UPDATE inbound_messages
 """
 
 
-async def record_classifications(conn: asyncpg.Connection, outcomes: Sequence[tuple]) -> None:
-    """Record many outcomes in one pipelined round: (id, status, classification, kind,
-    addresses, actions, sender, subject, forward_pending) each, made storable."""
+async def record_classifications(conn: asyncpg.Connection, outcomes: Sequence) -> None:
+    """Record many outcomes (domain.inbound.policy.Classified) in one pipelined round, made storable."""
     await conn.executemany(RECORD_CLASSIFICATION, [
-        (i, status, cls, kind, storable(list(addresses)), storable(actions), storable(sender),
-         storable((subject or "")[:998]), pending)
-        for i, status, cls, kind, addresses, actions, sender, subject, pending in outcomes
+        (o.id, str(o.status), str(o.classification), o.kind, storable(list(o.addresses)), storable(list(o.actions)),
+         storable(o.sender), storable((o.subject or "")[:998]), o.forward_pending)
+        for o in outcomes
     ])
 
 
-async def record_forward(
-    conn: asyncpg.Connection, message_id: uuid.UUID, token: uuid.UUID, status: str,
-    actions: list[dict], retry_at: datetime | None, error: str | None,
-) -> bool:
-    """The outcome of one forwarding attempt; False when the lease was lost meanwhile."""
-    result = await conn.execute(
-        """UPDATE inbound_messages
-              SET status = $3, actions = $4::jsonb, forward_attempts = forward_attempts + 1,
-                  forward_pending = ($3 = 'queued'), attempts = 0, abandoned = 0, error = $6,
-                  lease_token = NULL, lease_until = NULL, next_attempt_at = coalesce($5, now()),
-                  processed_at = CASE WHEN $3 = 'queued' THEN processed_at ELSE now() END
-            WHERE id = $1 AND lease_token = $2""",
-        message_id, token, status, storable(actions), retry_at, storable(error),
+async def forward_source(conn: asyncpg.Connection, message_id: uuid.UUID) -> asyncpg.Record | None:
+    """What a forward to staff is made of."""
+    return await conn.fetchrow(
+        """SELECT id, raw, sender, subject, classification, actions, status
+             FROM inbound_messages WHERE id = $1""",
+        message_id,
     )
-    return result.endswith(" 1")
+
+
+async def finish_forward(conn: asyncpg.Connection, message_id: uuid.UUID, status: str, actions: list[dict],
+                         tries: int) -> None:
+    """The forward is done with: `forwarded`, or `held` for staff."""
+    await conn.execute(
+        """UPDATE inbound_messages
+              SET status = $2, actions = actions || $3::jsonb, forward_pending = false,
+                  forward_attempts = forward_attempts + $4, processed_at = now()
+            WHERE id = $1""",
+        message_id, status, storable(actions), tries,
+    )
+
+
+async def note_forward_failure(conn: asyncpg.Connection, message_id: uuid.UUID, error: str) -> None:
+    await conn.execute(
+        "UPDATE inbound_messages SET forward_attempts = forward_attempts + 1, error = $2 WHERE id = $1",
+        message_id, storable(error[:2000]),
+    )
 
 
 async def release_after_error(
@@ -202,11 +211,6 @@ async def count_soft_bounce(
     """
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", address)
     return await conn.fetchval(RECORD_AND_COUNT_SOFT_BOUNCE, address, message_id, status, days)
-
-
-async def queue_counts(conn: asyncpg.Connection) -> dict[str, int]:
-    rows = await conn.fetch("SELECT status, count(*) AS n FROM inbound_messages GROUP BY status")
-    return {r["status"]: r["n"] for r in rows}
 
 
 async def held_count(conn: asyncpg.Connection) -> int:

@@ -185,6 +185,9 @@ SELECT address, scope, reason, source, note, created_at
 
 # An import goes through a temporary table filled by COPY, batch by batch; what was new is
 # suppressed and recorded as an event in one statement, so the history cannot miss a row.
+# Its rows are not delivered to webhooks one by one: the import ends with one event of its
+# own, whose feed cursor leads to them. $3 is the actor; the answer says how many rows were
+# new, the first of their events and the transaction (feed order is by transaction, then id).
 CREATE_IMPORT_BATCH = """
 CREATE TEMPORARY TABLE import_batch (
     address text, scope text, reason text, source text, note text, created_at timestamptz
@@ -202,10 +205,11 @@ WITH inserted AS (
     ON CONFLICT (address, scope) DO NOTHING
     RETURNING address, scope, reason, source
 ), recorded AS (
-    INSERT INTO events (address, type, scope, reason, source)
-    SELECT address, 'suppressed', scope, reason, source FROM inserted
+    INSERT INTO events (address, type, scope, reason, source, actor)
+    SELECT address, 'suppressed', scope, reason, source, $3 FROM inserted
+    RETURNING id
 )
-SELECT count(*) FROM inserted
+SELECT count(*) AS inserted, min(id) AS first_event, pg_current_xact_id()::text AS tx FROM recorded
 """
 
 
@@ -214,12 +218,15 @@ async def create_import_batch(conn: asyncpg.Connection) -> None:
     await conn.execute(CREATE_IMPORT_BATCH)
 
 
-async def import_batch(conn: asyncpg.Connection, records: Sequence[tuple], pads: tuple[bytes, bytes]) -> int:
-    """Insert one batch of (address, scope, reason, source, note, created_at); return how many were new."""
+async def import_batch(conn: asyncpg.Connection, records: Sequence[tuple], pads: tuple[bytes, bytes],
+                       actor: str | None = None) -> asyncpg.Record:
+    """Insert one batch of (address, scope, reason, source, note, created_at); return how many were
+    new (`inserted`), the id of the first event written (`first_event`, None when none) and the
+    writing transaction (`tx`, as text)."""
     await conn.copy_records_to_table("import_batch", records=records)
-    inserted = await conn.fetchval(IMPORT_FROM_BATCH, pads[0], pads[1])
+    written = await conn.fetchrow(IMPORT_FROM_BATCH, pads[0], pads[1], actor)
     await conn.execute("TRUNCATE import_batch")
-    return inserted
+    return written
 
 
 async def api_key_by_hash(conn: asyncpg.Connection, key_hash: bytes) -> asyncpg.Record | None:
@@ -248,10 +255,6 @@ async def revoke_api_key(conn: asyncpg.Connection, key_id: int) -> bool:
         "UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", key_id
     )
     return status.endswith(" 1")
-
-
-async def ping(conn: asyncpg.Connection) -> None:
-    await conn.fetchval("SELECT 1")
 
 
 async def lock_for_erasure(conn: asyncpg.Connection, address: str) -> None:

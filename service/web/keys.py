@@ -3,7 +3,9 @@
 import asyncpg
 from aiohttp import web
 
+from ..domain.apikeys import ApiKeys
 from ..domain.suppressions.tokens import TokenSigner
+from ..services import Services
 from ..settings import Settings
 from ..storage.standby import Reads
 from .metrics import Metrics
@@ -13,6 +15,7 @@ READS = web.AppKey("reads", Reads)  # checks and listings: the standby when usab
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 HASH_PADS = web.AppKey("hash_pads", tuple)
-API_KEYS = web.AppKey("api_keys", object)
+API_KEYS = web.AppKey("api_keys", ApiKeys)
+SERVICES = web.AppKey("services", Services)
 SIGNER = web.AppKey("signer", TokenSigner)
 KEY_NAME = web.RequestKey("key_name", str)

@@ -34,6 +34,18 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.outbox = Gauge(
+            "optout_outbox_rows", "Rows of the outbox by kind and status (pending: still to send; dead: given up, "
+            "shown to staff), read from the database at each scrape.",
+            ["kind", "status"], registry=self.registry,
+        )
+
+    def set_outbox(self, counts: dict[tuple[str, str], int]) -> None:
+        """Every kind and status gets a value, 0 included, so that an alert on dead rows has a series."""
+        for kind in ("forward", "gateway", "confirmation", "webhook"):
+            for status in ("pending", "dead"):
+                self.outbox.labels(kind, status).set(counts.get((kind, status), 0))
+
     def count_checks(self, results: list[dict]) -> None:
         blocked = sum(1 for r in results if not r["allowed"])
         self.checks.labels("allowed").inc(len(results) - blocked)

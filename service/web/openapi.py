@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .. import __version__
+from ..domain.events.model import EventType
 
 
 def _error(description: str) -> dict:
@@ -28,6 +29,8 @@ REASON = {"type": "string", "enum": ["unsubscribe", "complaint", "bounce", "manu
 SOURCE = {"type": "string", "enum": ["one_click", "link", "reply", "dsn", "arf", "api", "phone", "import", "gateway"]}
 TEXT = {"type": "string", "maxLength": 10000}
 EMPTY = {"type": "string", "maxLength": 0}
+EVENT_TYPES = [t.value for t in EventType]
+WEBHOOK_ID_PATH = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
 EMAIL_PATH = {"name": "email", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
 TOKEN_PATH = {"name": "token", "in": "path", "required": True,
               "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,1024}$"}}
@@ -75,7 +78,18 @@ SCHEMAS = {
     "Event": {"type": "object", "properties": {
         "at": {"type": "string", "format": "date-time"}, "type": {"type": "string"},
         "scope": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]},
-        "source": {"type": ["string", "null"]}, "detail": {"type": "object"}}},
+        "source": {"type": ["string", "null"]}, "detail": {"type": "object"},
+        "actor": {"type": ["string", "null"], "description": "Who caused it: a key's name, recipient, mail or cli"}}},
+    "PublishedEvent": {"type": "object", "required": ["id", "type", "at", "data"], "properties": {
+        "id": {"type": "string", "description": "evt_N: the same on every delivery of this event"},
+        "type": {"type": "string", "enum": EVENT_TYPES}, "at": {"type": "string", "format": "date-time"},
+        "data": {"type": "object", "description": "email (absent when erased), scope, reason, source, actor, "
+                                                  "and what the type adds"}}},
+    "Webhook": {"type": "object", "required": ["id", "url", "events"], "properties": {
+        "id": {"type": "string", "format": "uuid"}, "url": {"type": "string"},
+        "events": {"type": "array", "items": {"type": "string", "enum": EVENT_TYPES}},
+        "created_at": {"type": "string", "format": "date-time"}, "created_by": {"type": "string"},
+        "secret": {"type": "string", "description": "whsec_...: in the answer to POST only"}}},
 }
 
 
@@ -201,6 +215,29 @@ def _paths() -> dict:
         "/v1/events": {"get": _op("The history of an address, oldest first", "check", {
             "200": _json({"type": "object", "properties": {"events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}}})},
             parameters=[_query("email", "The address", True)])},
+        "/v1/events/feed": {"get": _op("Every published event of every address, in commit order", "check", {
+            "200": _json({"type": "object", "required": ["events", "next"], "properties": {
+                "events": {"type": "array", "items": {"$ref": "#/components/schemas/PublishedEvent"}},
+                "next": {"type": "string", "description": "The cursor to ask with next, also when no event came"}}})},
+            description="A transaction that commits late is never skipped by a cursor taken before it committed.",
+            parameters=[_query("after", "The `next` of the previous page (empty or absent: from the beginning)"),
+                        _query("limit", "1 to 1000, default 100 (also when empty)",
+                               schema={"anyOf": [{"type": "integer", "minimum": 1, "maximum": 1000}, EMPTY]})])},
+        "/v1/webhooks": {
+            "post": _op("Subscribe a URL to events; the answer holds its signing secret, once", "admin",
+                        {"201": _json("Webhook", "Created")},
+                        requestBody=_body({"type": "object", "required": ["url", "events"], "properties": {
+                            "url": {"type": "string", "maxLength": 2048, "pattern": "^https?://\\S+$",
+                                    "description": "https://, or http:// on 127.0.0.1, ::1 or localhost"},
+                            "events": {"type": "array", "minItems": 1,
+                                       "items": {"type": "string", "enum": EVENT_TYPES}}}})),
+            "get": _op("The subscriptions (never their secrets)", "admin", {"200": _json({"type": "object", "properties": {
+                "webhooks": {"type": "array", "items": {"$ref": "#/components/schemas/Webhook"}}}})}),
+        },
+        "/v1/webhooks/{id}": {"parameters": [WEBHOOK_ID_PATH], "delete": _op(
+            "Remove a subscription and its deliveries not yet made", "admin", {
+                "200": _json({"type": "object", "properties": {"id": {"type": "string"}, "deleted": {"const": True}}}),
+                "404": _error("No such webhook")})},
     }
 
 

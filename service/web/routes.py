@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..logs import redact_secrets_in_logs
-from . import (check, health, inbound, links, openapi, staff, staff_messages, subjects, suppressions, transfer,
-               unsubscribe)
+from . import (check, feed, health, inbound, links, openapi, staff, staff_messages, staff_outbox, subjects, suppressions,
+               transfer, unsubscribe, webhooks)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -28,6 +28,10 @@ def setup_routes(app: web.Application) -> None:
             web.put("/v1/suppressions/{email}", suppressions.put),
             web.delete("/v1/suppressions/{email}", suppressions.delete),
             web.get("/v1/events", suppressions.events),
+            web.get("/v1/events/feed", feed.events),
+            web.post("/v1/webhooks", webhooks.create),
+            web.get("/v1/webhooks", webhooks.listing),
+            web.delete("/v1/webhooks/{id}", webhooks.delete),
             web.post("/v1/links", links.create_links),
             web.get("/v1/subjects/{email}", subjects.access),
             web.post("/v1/erasure", subjects.erase),
@@ -46,5 +50,8 @@ def setup_routes(app: web.Application) -> None:
             web.get("/staff/messages", staff_messages.held),
             web.get("/staff/messages/{id}", staff_messages.read),
             web.post("/staff/messages/{id}/release", staff_messages.release),
+            web.get("/staff/outbox", staff_outbox.dead),
+            web.post("/staff/outbox/{id}/retry", staff_outbox.retry),
+            web.post("/staff/outbox/{id}/discard", staff_outbox.discard),
         ]
     )

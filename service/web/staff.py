@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections import defaultdict
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -13,8 +12,8 @@ from ..domain.suppressions import erasure
 from ..domain.suppressions import operations as suppression_list
 from ..domain.apikeys import key_digest
 from ..domain.errors import DomainError, InvalidInput
-from ..domain.suppressions.rules import REASONS
-from ..storage import inbound_queries, queries
+from ..domain.suppressions import reports
+from ..storage import inbound_queries, outbox_queries
 from ..storage.db import UNAVAILABLE, transaction
 from . import staff_session
 from .keys import API_KEYS, DB, HASH_PADS, SETTINGS
@@ -72,15 +71,15 @@ async def login(request: web.Request) -> web.StreamResponse:
     key = form.get("key", "").strip()
     digest = key_digest(key)
     try:
-        scopes, name = await request.app[API_KEYS].scopes_for_digest(digest)
+        found = await request.app[API_KEYS].lookup_digest(digest)
     except UNAVAILABLE:
         return await login_form(request, "The database cannot be reached; try again in a minute.", 503)
-    if not staff_session.may_use_console(scopes):
+    if found is None or not staff_session.may_use_console(found.scopes):
         log.info("staff login refused")
         return await login_form(request, "This key is unknown, revoked, or lacks the write scope.", 401)
     response = web.HTTPSeeOther("/staff/")
-    staff_session.start(request, response, digest, name)
-    log.info("staff login: %s", name)
+    staff_session.start(request, response, digest, found.name)
+    log.info("staff login: %s", found.name)
     raise response
 
 
@@ -94,19 +93,13 @@ async def logout(request: web.Request, session, form) -> web.StreamResponse:
 @staff_page
 async def dashboard(request: web.Request, session, form) -> web.Response:
     async with request.app[DB].acquire() as conn:
-        rows = await queries.activity_by_day(conn, DAYS)
+        activity = await reports.recent_activity(conn, DAYS)
         held = await inbound_queries.held_count(conn)
-    per_day: dict = defaultdict(lambda: defaultdict(int))
-    by_source: dict = defaultdict(int)
-    for row in rows:
-        per_day[row["day"]][row["reason"]] += row["n"]
-        if row["reason"] == "unsubscribe":
-            by_source[row["source"]] += row["n"]
-    days = [{"day": day.isoformat(), **{reason: counts[reason] for reason in REASONS}}
-            for day, counts in sorted(per_day.items(), reverse=True)]
+        not_sent = await outbox_queries.dead_count(conn)
+    days = [{"day": day.day, **day.counts} for day in activity.days]
     return render(request, "staff/dashboard.html", {
         "title": "Overview", "session": session, "days": DAYS, "per_day": days,
-        "by_source": sorted(by_source.items(), key=lambda item: -item[1]), "held": held,
+        "by_source": activity.unsubscribes_by_source, "held": held, "not_sent": not_sent,
         "notice": request.query.get("notice"),
     })
 
@@ -137,7 +130,7 @@ async def suppress(request: web.Request, session, form) -> web.StreamResponse:
         async with transaction(request.app[DB]) as conn:
             created, item = await suppression_list.suppress(
                 conn, email, form.get("scope") or "global", "manual", "phone", form.get("note") or None,
-                detail={"by": session.name}, pads=request.app[HASH_PADS],
+                detail={"by": session.name}, pads=request.app[HASH_PADS], actor=session.name,
             )
     except DomainError as exc:
         return message(request, session, 400, "Not recorded", exc.message)

@@ -10,8 +10,8 @@ import uuid
 from aiohttp import web
 
 from ..domain.inbound import mime
-from ..storage import inbound_queries
-from .keys import DB, SETTINGS
+from ..storage import inbound_queries, outbox_queries
+from .keys import DB, SERVICES, SETTINGS
 from .pages import render
 from .staff import message, staff_page
 
@@ -90,7 +90,12 @@ async def release(request: web.Request, session, form) -> web.StreamResponse:
     forward = form.get("forward") == "yes" and bool(settings.relay_url and settings.forward_to)
     action = {"type": "released", "by": session.name, "forward": forward}
     async with request.app[DB].acquire() as conn:
-        released = await inbound_queries.release_held(conn, message_id, forward, action)
+        async with conn.transaction():
+            released = await inbound_queries.release_held(conn, message_id, forward, action)
+            if released and forward:
+                await outbox_queries.queue_forward(conn, message_id)
+    if released and forward:
+        request.app[SERVICES].outbox.wake()
     if not released:
         return message(request, session, 409, "Already handled", "This message is no longer held.")
     log.info("held message %s released by %s%s", message_id, session.name, " for forwarding" if forward else "")

@@ -55,8 +55,8 @@ async def current(request: web.Request) -> StaffSession | None:
         session = StaffSession(bytes.fromhex(data["k"]), str(data["n"]), str(data["c"]))
     except (BadData, KeyError, TypeError, ValueError):
         return None
-    scopes, _name = await request.app[API_KEYS].scopes_for_digest(session.digest)
-    return session if may_use_console(scopes) else None
+    found = await request.app[API_KEYS].lookup_digest(session.digest)
+    return session if found is not None and may_use_console(found.scopes) else None
 
 
 def start(request: web.Request, response: web.StreamResponse, digest: bytes, name: str) -> None:

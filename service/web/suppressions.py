@@ -30,7 +30,7 @@ async def put(request: web.Request) -> web.Response:
     async with transaction(request.app[DB]) as conn:
         created, item = await suppression_list.suppress(
             conn, request.match_info["email"], scope, reason, source, note,
-            detail={"by": request[KEY_NAME]}, pads=request.app[HASH_PADS],
+            detail={"by": request[KEY_NAME]}, pads=request.app[HASH_PADS], actor=request[KEY_NAME],
         )
     if created:
         request.app[METRICS].suppressions.labels(reason, source).inc()

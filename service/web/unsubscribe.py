@@ -12,13 +12,11 @@ import logging
 from aiohttp import web
 
 from ..domain.suppressions import links
-from ..domain.suppressions.keyed_hash import hmac_from_pads
 from ..domain.addresses import masked_address
 from ..domain.errors import BadToken, Conflict, Forbidden, InvalidInput
 from ..domain.suppressions.rules import GLOBAL
 from ..domain.suppressions.tokens import LinkClaim
 from ..domain.suppressions.links import Erased
-from ..storage import queries
 from ..storage.db import UNAVAILABLE, transaction
 from .keys import DB, HASH_PADS, METRICS, READS, SETTINGS, SIGNER
 from .pages import render
@@ -62,9 +60,9 @@ def _page_context(claim: LinkClaim, lang: str, scope: str, erased: bool, opens_s
 async def _erased(request: web.Request, claim: LinkClaim) -> bool:
     """Whether the link's address was erased; when that cannot be read, the page names no
     address all the same."""
-    hashed = hmac_from_pads(request.app[HASH_PADS], claim.address)
+    pads = request.app[HASH_PADS]
     try:
-        return await request.app[READS].read(lambda conn: queries.erased_since(conn, hashed)) is not None
+        return await request.app[READS].read(lambda conn: links.is_erased(conn, claim.address, pads))
     except UNAVAILABLE:
         return True
 

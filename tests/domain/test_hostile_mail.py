@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.mail_bomb import BOMBS
-from service.domain.inbound.classify import CLASSES, Envelope, Verdict, classify
+from service.domain.inbound.classify import Classification, Envelope, Verdict, classify
 from service.domain.inbound.mime import MAX_HEADER, MAX_TEXT, UnreadableMessage, addresses_in, html_text, parse, raw_header
 from service.domain.inbound.replies import own_words, unsubscribe_request
 from service.domain.suppressions.tokens import TokenSigner
@@ -60,7 +60,7 @@ def test_the_worst_mail_of_every_family_is_classified_before_the_watchdog():
         pytest.fail(f"the bombs were not all classified within {WATCHDOG} s: a pattern backtracks")
     outcome = json.loads(done.stdout)
     assert set(outcome) == set(BOMBS)
-    assert all(verdict in (*CLASSES, "unreadable")
+    assert all(verdict in (*Classification, "unreadable")
                for verdict in outcome.values()), outcome
 
 

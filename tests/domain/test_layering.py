@@ -1,23 +1,81 @@
-"""The domain knows nothing of the web or mail frameworks (imports go edges -> domain -> storage)."""
+"""Imports go one way: the edges (web, smtp, the CLI) -> the domain -> storage and mail.
+
+The domain knows nothing of the web or mail frameworks, and uses asyncpg only to name the
+types of what it is handed (under TYPE_CHECKING); the edges reach the suppression list's
+queries through the domain, never `storage.queries` itself.
+"""
 
 import ast
 from pathlib import Path
 
-DOMAIN = Path(__file__).resolve().parents[2] / "service" / "domain"
-FORBIDDEN = ("aiohttp", "aiosmtpd", "aiosmtplib", "jinja2", "aiohttp_jinja2", "service.web", "service.smtp")
+SERVICE = Path(__file__).resolve().parents[2] / "service"
+DOMAIN = SERVICE / "domain"
+EDGES = [SERVICE / "web", SERVICE / "smtp", SERVICE / "__main__.py", SERVICE / "commands.py"]
+FRAMEWORKS = ("aiohttp", "aiosmtpd", "aiosmtplib", "jinja2", "aiohttp_jinja2", "service.web", "service.smtp")
 
 
-def test_domain_never_imports_edges_or_frameworks():
-    offenders = []
-    for path in DOMAIN.glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                names = [("." * node.level) + (node.module or "")]
-            for name in names:
-                resolved = name.replace("..", "service.", 1) if name.startswith("..") else name
-                if any(resolved == f or resolved.startswith(f + ".") for f in FORBIDDEN):
-                    offenders.append(f"{path.name}: {name}")
+def python_files(*roots: Path) -> list[Path]:
+    files = []
+    for root in roots:
+        files.extend([root] if root.is_file() else sorted(root.rglob("*.py")))
+    return files
+
+
+def module_of(path: Path) -> str:
+    parts = list(path.relative_to(SERVICE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path) -> list[tuple[str, bool]]:
+    """Every module `path` imports, resolved to its absolute name, and whether the import
+    stands under `if TYPE_CHECKING:`."""
+    tree = ast.parse(path.read_text())
+    package = module_of(path) if path.name == "__init__.py" else module_of(path).rpartition(".")[0]
+    typing_only = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", getattr(node.test, "attr", "")) == "TYPE_CHECKING":
+            typing_only.update(id(inner) for child in node.body for inner in ast.walk(child))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, id(node) in typing_only) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            found.append((module, id(node) in typing_only))
+            found += [(f"{module}.{alias.name}", id(node) in typing_only) for alias in node.names]
+    return found
+
+
+def under(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def test_the_check_reads_every_module_of_the_domain_and_the_edges():
+    domain = python_files(DOMAIN)
+    assert {p.parent.name for p in domain} >= {"domain", "suppressions", "inbound", "events"}
+    assert len(domain) >= 20 and len(python_files(*EDGES)) >= 15
+
+
+def test_the_domain_never_imports_edges_or_frameworks():
+    offenders = [f"{path.relative_to(SERVICE)}: {name}"
+                 for path in python_files(DOMAIN) for name, _typing in imports(path)
+                 if any(under(name, framework) for framework in FRAMEWORKS)]
+    assert offenders == []
+
+
+def test_the_domain_names_asyncpg_only_for_type_hints():
+    offenders = [f"{path.relative_to(SERVICE)}: {name}"
+                 for path in python_files(DOMAIN) for name, typing in imports(path)
+                 if under(name, "asyncpg") and not typing]
+    assert offenders == []
+
+
+def test_no_edge_reaches_the_suppression_queries_directly():
+    offenders = [f"{path.relative_to(SERVICE)}: {name}"
+                 for path in python_files(*EDGES) for name, _typing in imports(path)
+                 if under(name, "service.storage.queries")]
     assert offenders == []

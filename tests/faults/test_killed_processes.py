@@ -74,8 +74,8 @@ async def test_a_message_held_by_a_killed_worker_is_taken_by_another_within_one_
                              OPTOUT_FORWARD_TO="staff@cetit.be")
 
             async def held_while_forwarding() -> bool:
-                return await db.fetchval("SELECT forward_pending AND lease_token IS NOT NULL FROM inbound_messages "
-                                         "WHERE id = $1::uuid", message_id)
+                return bool(await db.fetchval("SELECT lease_token IS NOT NULL FROM outbox "
+                                              "WHERE kind = 'forward' AND inbound_id = $1::uuid", message_id))
 
             await wait(held_while_forwarding, 60, "the first worker to hold the message while it forwards")
             first.kill()
@@ -93,4 +93,4 @@ async def test_a_message_held_by_a_killed_worker_is_taken_by_another_within_one_
     assert recipients == ["staff@cetit.be"]
     row = await db.fetchrow("SELECT attempts, error FROM inbound_messages WHERE id = $1::uuid", message_id)
     assert row["attempts"] == 0 and row["error"] is None
-    assert "-> forwarded" in second.log()
+    assert "forwarded to staff (try 1)" in second.log()  # the dead worker's claim cost no try

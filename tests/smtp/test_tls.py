@@ -11,10 +11,13 @@ from types import SimpleNamespace
 
 import aiosmtplib
 
+from service.services import Services
 from service.smtp.gateway import Gateway, auth_allowed
 from service.smtp.receiver import Receiver
 from service.smtp.tls import starttls_context
+from tests.clock import ManualClock
 from tests.conftest import make_key
+from tests.smtp.test_gateway import settled
 
 CAMPAIGN = b"From: CETIT <nieuws@cetit.be>\r\nSubject: Nieuws\r\nX-Optout-Scope: newsletter\r\n\r\nHallo!\r\n"
 INBOUND = b"From: jan@example.be\r\nTo: info@cetit.be\r\nSubject: hoi\r\nMessage-ID: <tls-1@example.be>\r\n\r\nhoi\r\n"
@@ -29,7 +32,8 @@ def trusting_nothing() -> ssl.SSLContext:
 
 
 async def start_gateway(pool, settings, **overrides) -> Gateway:
-    gateway = Gateway(pool, settings.with_overrides(gateway_port=0, **overrides))
+    settings = settings.with_overrides(gateway_port=0, **overrides)
+    gateway = Gateway(pool, settings, services=Services.build(settings, clock=ManualClock()))
     await gateway.start()
     return gateway
 
@@ -96,6 +100,7 @@ async def test_a_stranger_authenticates_only_after_starttls(pool, settings, sink
                                   relay_url=f"smtp://127.0.0.1:{sink.port}")
     try:
         seen = await asyncio.to_thread(stranger_session, address, gateway.port, links_key)
+        await settled(pool, gateway)
     finally:
         await gateway.stop()
     assert seen["offered"] == (True, False)

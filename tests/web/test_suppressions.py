@@ -100,4 +100,4 @@ async def test_events_are_oldest_first_and_name_the_source(client, auth):
     events = (await (await client.get("/v1/events", params={"email": "H@example.be"}, headers=auth)).json())["events"]
     assert [(e["type"], e["scope"], e["source"]) for e in events] == [
         ("suppressed", "events", "link"), ("suppressed", "global", "phone")]
-    assert set(events[0]) == {"at", "type", "scope", "reason", "source", "detail"}
+    assert set(events[0]) == {"at", "type", "scope", "reason", "source", "detail", "actor"}

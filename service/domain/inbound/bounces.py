@@ -80,10 +80,6 @@ class Bounce:
     failures: tuple[Failure, ...]
     mentioned: tuple[str, ...]  # named by the bounce but not said to have failed
 
-    @property
-    def hard(self) -> bool:
-        return any(f.hard for f in self.failures)
-
 
 def _line_start(text: str, start: int, floor: int, decoration: frozenset[str]) -> int:
     """Where a line pattern that allowed blank and decoration lines above its line would start.

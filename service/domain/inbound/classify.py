@@ -40,7 +40,18 @@ from ..suppressions.rules import GLOBAL
 from ..suppressions.tokens import MAX_TOKEN_LENGTH
 
 FORWARD_MARKER = "X-Optout-Forwarded"
-CLASSES = ("unsubscribe", "bounce", "complaint", "auto_reply", "human")
+
+
+class Classification(StrEnum):
+    """What a message is (GET /v1/inbound/{id} `classification`)."""
+
+    UNSUBSCRIBE = "unsubscribe"
+    BOUNCE = "bounce"
+    COMPLAINT = "complaint"
+    AUTO_REPLY = "auto_reply"
+    HUMAN = "human"
+
+
 LOOP = "loop"
 MAX_SUBJECT = 998  # characters of the Subject searched for a token (RFC 5322's line limit)
 MAX_TOKEN_CANDIDATES = 20
@@ -87,7 +98,7 @@ class Suppress:
 
 @dataclass(frozen=True)
 class Verdict:
-    classification: str
+    classification: Classification
     evidence: str
     addresses: tuple[str, ...] = ()
     kind: str | None = None  # "hard" or "soft" for a bounce
@@ -245,7 +256,7 @@ def _report_verdict(msg: Message, sender: str | None, subject: str, text: str, o
     complaint = read_complaint(msg, set(own))
     if complaint is not None:
         actions = tuple(Suppress(a, GLOBAL, "complaint", "arf", Basis.REPORT) for a in complaint.addresses)
-        return Verdict("complaint", f"arf:{complaint.feedback_type}", complaint.addresses, suppress=actions, **base)
+        return Verdict(Classification.COMPLAINT, f"arf:{complaint.feedback_type}", complaint.addresses, suppress=actions, **base)
     if not looks_like_bounce(msg, sender or "", subject, text):
         return None
     bounce = read_bounce(msg, sender or "", set(own))
@@ -253,11 +264,11 @@ def _report_verdict(msg: Message, sender: str | None, subject: str, text: str, o
         return None
     failures = [f for f in bounce.failures if f.address not in own]
     if not failures:  # our own mail to our own mailbox came back: a loop, not a recipient
-        return Verdict("auto_reply", LOOP, **base)
+        return Verdict(Classification.AUTO_REPLY, LOOP, **base)
     hard = tuple(f.address for f in failures if f.hard)
     soft = tuple(f.address for f in failures if not f.hard)
     return Verdict(
-        "bounce", "dsn", tuple(f.address for f in failures), "hard" if hard else "soft",
+        Classification.BOUNCE, "dsn", tuple(f.address for f in failures), "hard" if hard else "soft",
         suppress=tuple(Suppress(a, GLOBAL, "bounce", "dsn", Basis.REPORT) for a in hard),
         soft_bounces=soft, mentioned=bounce.mentioned, **base,
     )
@@ -281,7 +292,7 @@ def classify(
     base = dict(sender=sender, subject=subject)
 
     if is_our_forward_again(msg, subject, sender, own):
-        return Verdict("auto_reply", LOOP, sender_list, **base)
+        return Verdict(Classification.AUTO_REPLY, LOOP, sender_list, **base)
 
     text = body_text(msg)
     report = _report_verdict(msg, sender, subject, text, own, base)
@@ -290,22 +301,22 @@ def classify(
 
     claim = _token_claim(_tokens_in(subject, _recipients(msg, envelope)), verify_token)
     if claim is not None:
-        return Verdict("unsubscribe", "token", (claim.address,),
+        return Verdict(Classification.UNSUBSCRIBE, "token", (claim.address,),
                        suppress=(Suppress(claim.address, claim.scope, "unsubscribe", "reply", Basis.TOKEN),), **base)
     if (raw_header(msg, "X-Apple-Unsubscribe") or "")[:20].strip().lower() == "true" and sender:
-        apple = Verdict("unsubscribe", "apple-mail", sender_list,
+        apple = Verdict(Classification.UNSUBSCRIBE, "apple-mail", sender_list,
                         suppress=(Suppress(sender, GLOBAL, "unsubscribe", "reply", Basis.SELF),), **base)
         return _unless_dmarc_failed(apple, dmarc_failure(msg, sender, trusted_authserv_id))
 
     words = own_words(text)
     if is_auto_submitted(msg) or is_away_notice(subject, words):
-        return Verdict("auto_reply", "auto-reply", sender_list, **base)
+        return Verdict(Classification.AUTO_REPLY, "auto-reply", sender_list, **base)
 
     request = unsubscribe_request(subject, words, set(own) | set(sender_list)) if sender else None
     if request is not None:
         wanted = (Suppress(sender, GLOBAL, "unsubscribe", "reply", Basis.SELF),
                   *(Suppress(a, GLOBAL, "unsubscribe", "reply", Basis.NAMED) for a in request.named))
-        asked = Verdict("unsubscribe", f"request:{request.language}", (sender, *request.named), suppress=wanted,
+        asked = Verdict(Classification.UNSUBSCRIBE, f"request:{request.language}", (sender, *request.named), suppress=wanted,
                         forward=request.says_more or bool(request.named), **base)
         return _unless_dmarc_failed(asked, dmarc_failure(msg, sender, trusted_authserv_id))
-    return Verdict("human", "person", sender_list, forward=True, **base)
+    return Verdict(Classification.HUMAN, "person", sender_list, forward=True, **base)

@@ -22,13 +22,14 @@ import json
 import re
 import uuid
 from email.message import Message
-from typing import Iterable, Sequence
+from typing import Iterable, Sequence, TYPE_CHECKING
 
-import asyncpg
-
-from ...storage import erasure_queries
+from ...storage import erasure_queries, outbox_queries
 from . import mime
 from ..addresses import canonical_or_none
+
+if TYPE_CHECKING:
+    import asyncpg
 
 # Characters an address may hold on each side of its "@" (non-ASCII letters included, for
 # SMTPUTF8 local parts and IDN domains); bounded runs, so the scan is linear in the text.
@@ -204,19 +205,20 @@ def _rows_mentioning(address: str, rows: Sequence[dict]) -> list[uuid.UUID]:
     return [row["id"] for row in rows if address in mentioned_addresses(row["raw"], *_fields(row))]
 
 
-async def outgoing_copies_mentioning(conn: asyncpg.Connection, address: str, batch: int = BATCH_MESSAGES) -> list[int]:
-    """The gateway's queued copies that are to, from or about `address` (decoded, as above).
+async def outgoing_bodies_mentioning(conn: asyncpg.Connection, address: str, batch: int = BATCH_MESSAGES) -> list[int]:
+    """The gateway's queued messages that are from or about `address` (decoded, as above);
+    the copies to the person are found by their address.
 
-    The queue holds only what the relay has not taken yet, so it is read whole, not indexed.
+    The outbox holds only what has not left yet, so it is read whole, not indexed.
     """
     found, after = [], 0
     while True:
-        rows = await erasure_queries.outgoing_after(conn, after, batch)
+        rows = await outbox_queries.bodies_after(conn, after, batch)
         if not rows:
             return found
-        found.extend(await asyncio.to_thread(_copies_mentioning, address, rows))
+        found.extend(await asyncio.to_thread(_bodies_mentioning, address, rows))
         after = rows[-1]["id"]
 
 
-def _copies_mentioning(address: str, rows: Sequence[asyncpg.Record]) -> list[int]:
-    return [r["id"] for r in rows if address in mentioned_addresses(r["message"], r["sender"], r["recipient"])]
+def _bodies_mentioning(address: str, rows: Sequence[asyncpg.Record]) -> list[int]:
+    return [r["id"] for r in rows if address in mentioned_addresses(r["message"], r["sender"])]

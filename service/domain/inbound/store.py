@@ -13,9 +13,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Sequence
-
-import asyncpg
+from typing import Sequence, TYPE_CHECKING
 
 from ...storage import inbound_queries, known_queries, queries
 from ..suppressions import operations as suppression_list
@@ -23,7 +21,11 @@ from ..addresses import canonical_or_none
 from .classify import Basis, Verdict
 from ..suppressions.keyed_hash import hmac_from_pads
 from ..errors import DomainError, InvalidInput, NotFound, TooMany
+from ..events.model import Actor, EventType
 from .mime import message_id_of
+
+if TYPE_CHECKING:
+    import asyncpg
 
 VIAS = ("smtp", "lmtp", "http")
 
@@ -122,9 +124,10 @@ async def store(
 async def _suppress(conn: asyncpg.Connection, message_id: uuid.UUID, address: str, scope: str,
                     reason: str, source: str, pads: tuple[bytes, bytes], note: str | None = None) -> dict:
     detail = {"message_id": str(message_id)}
+    actor = Actor.MAIL if reason in ("bounce", "complaint") else Actor.RECIPIENT
     try:
         created, item = await suppression_list.suppress(conn, address, scope, reason, source, note, detail,
-                                                        pads=pads)
+                                                        pads=pads, actor=actor)
     except DomainError as exc:
         return {"type": Action.INVALID_ADDRESS, "value": address[:254], "error": exc.message}
     return {"type": Action.SUPPRESSED if created else Action.ALREADY_SUPPRESSED, "email": address,
@@ -217,6 +220,11 @@ async def _soft_bounce(conn: asyncpg.Connection, message_id: uuid.UUID, written:
         return [{"type": Action.NOT_ACTED, "email": address, "reason": NOT_KNOWN[Basis.REPORT]}]
     count = await inbound_queries.count_soft_bounce(conn, address, message_id, "", soft_days)
     actions = [{"type": Action.SOFT_BOUNCE, "email": address, "count": count, "limit": soft_limit, "days": soft_days}]
+    if count < soft_limit:  # the one that reaches the limit is a suppression, an event of its own
+        await queries.insert_event(conn, address, "soft_bounce", scope="global", reason="bounce", source="dsn",
+                                   detail={"message_id": str(message_id), "count": count, "limit": soft_limit,
+                                           "days": soft_days},
+                                   actor=Actor.MAIL, published_as=EventType.BOUNCE_SOFT)
     if count >= soft_limit:
         note = f"{count} soft bounces within {soft_days} days"
         actions.append(await _suppress(conn, message_id, address, "global", "bounce", "dsn", pads, note))

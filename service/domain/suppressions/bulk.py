@@ -7,6 +7,9 @@ MAX_IMPORT_BYTES) rolls all of it back, so a file is never half-imported. Each b
 looked at a bounded number of times (a line without end is cut off, not joined again and
 again), and the parsing runs in a worker thread, chunk by chunk, so that requests keep being
 answered while a large file is read.
+
+Its rows are recorded as events like any suppression, but other systems hear of the import once:
+one `imported` event at its end, with the counts and the feed cursor where its rows start.
 """
 
 from __future__ import annotations
@@ -18,14 +21,17 @@ import json
 from dataclasses import dataclass, field
 from itertools import compress
 from datetime import datetime, timedelta, timezone
-from typing import AsyncIterator, Iterable
-
-import asyncpg
+from typing import TYPE_CHECKING, AsyncIterator, Iterable
 
 from ...storage import queries
 from ..addresses import canonical_address
 from ..errors import DomainError, InvalidInput, TooMany
+from ..events.feed import cursor_before
+from ..events.model import EventType
 from .rules import GLOBAL, PERMANENT_REASONS, is_unicode_text, valid_reason, valid_scope, valid_source, valid_text
+
+if TYPE_CHECKING:
+    import asyncpg
 
 BATCH_ROWS = 5000
 MAX_REPORTED_INVALID = 10_000
@@ -102,11 +108,13 @@ class Importer:
     """Feed it the file's bytes in order; it parses, validates and inserts in batches."""
 
     def __init__(self, conn: asyncpg.Connection, fmt: str, pads: tuple[bytes, bytes], batch_rows: int = BATCH_ROWS,
-                 max_bytes: int | None = None):
+                 max_bytes: int | None = None, actor: str | None = None):
         if fmt not in FORMATS:
             raise InvalidInput(f"Import format must be csv or ndjson, got {fmt!r}.")
         self.conn = conn
         self.pads = pads  # of OPTOUT_HASH_KEY, to leave erased addresses erased
+        self.actor = actor
+        self._first_event: tuple[int, int] | None = None  # (transaction, id) of the first row's event
         self.fmt = fmt
         self.batch_rows = batch_rows
         self.max_bytes = MAX_IMPORT_BYTES if max_bytes is None else max_bytes
@@ -150,6 +158,12 @@ class Importer:
         self.summary.lines = self._line
         await self._flush()
         await self._written()
+        if self._first_event is not None:
+            await queries.insert_event(
+                self.conn, None, "imported", actor=self.actor, published_as=EventType.SUPPRESSION_IMPORTED,
+                detail={"imported": self.summary.imported, "already": self.summary.already,
+                        "invalid": self.summary.invalid_count, "cursor": cursor_before(*self._first_event)},
+            )
         return self.summary
 
     def _take_chunk(self, chunk: bytes) -> None:
@@ -297,7 +311,10 @@ class Importer:
         if not self._staged:
             await queries.create_import_batch(self.conn)
             self._staged = True
-        inserted = await queries.import_batch(self.conn, rows, self.pads)
+        written = await queries.import_batch(self.conn, rows, self.pads, self.actor)
+        inserted = written["inserted"]
+        if self._first_event is None and written["first_event"] is not None:
+            self._first_event = (int(written["tx"]), written["first_event"])
         self.summary.imported += inserted
         self.summary.already += len(rows) - inserted
 

@@ -3,7 +3,7 @@
 Erasure removes the address everywhere it is held in clear: its suppressions, events,
 soft-bounce count and known-address record, every stored message from or about it (found
 by the keyed-hash index of what each message mentions, see mentions.py, so another case
-or an encoded body does not hide it) and the gateway's queued copies to or about it. What
+or an encoded body does not hide it) and whatever the outbox holds to or about it. What
 stays is its HMAC in erased_addresses, which later writes consult (the import, issued
 links, and suppress and lift when the caller passes the key pads) so that nothing about
 it is written in clear again, and which the check reads as a global suppression.
@@ -11,13 +11,17 @@ it is written in clear again, and which the check reads as a global suppression.
 
 from __future__ import annotations
 
-import asyncpg
+from typing import TYPE_CHECKING
 
-from ...storage import erasure_queries, known_queries, queries
+from ...storage import erasure_queries, known_queries, outbox_queries, queries
 from ..inbound import mentions
 from ..addresses import canonical_address
+from ..events.model import EventType
 from .keyed_hash import address_hmac
 from .rules import GLOBAL
+
+if TYPE_CHECKING:
+    import asyncpg
 
 # When several suppressions are erased, the one that says most is kept (as its reason only).
 _REASON_WEIGHT = {"complaint": 4, "bounce": 3, "unsubscribe": 2, "manual": 1}
@@ -67,14 +71,19 @@ async def erase(conn: asyncpg.Connection, hash_key: bytes, email: str, actor: st
     # The slow reading first, the deletions last: a suppression written in clear by a
     # transaction that commits while this one runs is then the less likely to be missed.
     about = await mentions.messages_mentioning(conn, hash_key, address)
-    copies = await mentions.outgoing_copies_mentioning(conn, address)
+    bodies = await mentions.outgoing_bodies_mentioning(conn, address)
     held = await queries.suppressions_of_address(conn, address)
     reason = max((r["reason"] for r in held), key=_REASON_WEIGHT.__getitem__, default="unsubscribe")
     suppressions, events = await queries.erase_address(conn, address, hashed, reason)
     await known_queries.forget_address(conn, address)
     messages = await erasure_queries.delete_messages(conn, about, address)
-    outgoing = await erasure_queries.delete_outgoing(conn, copies)
+    to_them, their_bodies = await outbox_queries.delete_about(conn, address)
+    outgoing = to_them + await outbox_queries.delete_bodies(conn, bodies)
+    await outbox_queries.delete_unused_bodies(conn, their_bodies)
     removed = {"suppressions": suppressions, "events": events, "messages": messages, "outgoing": outgoing}
+    # The event names no one; its webhook deliveries carry the address (other systems must
+    # erase it too, GDPR Art. 19) until they are delivered.
     await queries.insert_event(conn, None, "erased", scope=GLOBAL, reason=reason, source="api",
-                               detail={"by": actor, **removed})
+                               detail={"by": actor, **removed}, actor=actor,
+                               published_as=EventType.SUBJECT_ERASED, delivered_about=address)
     return {"erased": True, "suppressed": True, "removed": removed}

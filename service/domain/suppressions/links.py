@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 from urllib.parse import quote
-
-import asyncpg
 
 from ...storage import known_queries, queries
 from . import operations as suppression_list
 from ..addresses import canonical_address
 from .keyed_hash import hmac_from_pads
 from ..errors import Conflict, DomainError, Forbidden, InvalidInput
+from ..events.model import Actor, EventType
 from .rules import GLOBAL, valid_scope, valid_text
 from .tokens import LinkClaim, TokenSigner
+
+if TYPE_CHECKING:
+    import asyncpg
 
 MAX_LINKS = 10_000
 MAX_HISTORY = 10_000  # events of one address read to find which link made its suppression
@@ -86,8 +89,13 @@ async def unsubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, so
     detail = {"campaign": claim.campaign} if claim.campaign else {}
     detail.update(link_scope=claim.scope, link=claim.link_id)
     created, _ = await suppression_list.suppress(conn, claim.address, scope, "unsubscribe", source, detail=detail,
-                                                 pads=pads)
+                                                 pads=pads, actor=Actor.RECIPIENT)
     return created
+
+
+async def is_erased(conn: asyncpg.Connection, address: str, pads: tuple[bytes, bytes]) -> bool:
+    """Whether this (canonical) address was erased on request: its page then names no one."""
+    return await queries.erased_since(conn, hmac_from_pads(pads, address)) is not None
 
 
 class Erased(Forbidden):
@@ -119,7 +127,7 @@ async def resubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, pa
     detail = {"campaign": claim.campaign} if claim.campaign else {}
     await queries.insert_event(
         conn, claim.address, "resubscribed", scope=scope, reason="unsubscribe", source="link",
-        detail={**detail, "link": claim.link_id},
+        detail={**detail, "link": claim.link_id}, actor=Actor.RECIPIENT, published_as=EventType.SUPPRESSION_LIFTED,
     )
     return True
 

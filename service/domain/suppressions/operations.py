@@ -5,9 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
-from typing import Sequence
-
-import asyncpg
+from typing import TYPE_CHECKING, Sequence
 
 from ...storage import queries
 from ..addresses import canonical_address, canonical_batch
@@ -15,6 +13,9 @@ from .keyed_hash import address_hmac, hmac_from_pads
 from ..events.model import EventType
 from ..errors import Conflict, InvalidInput, NotFound, TooMany, Unavailable
 from .rules import GLOBAL, MAX_CHECK, PERMANENT_REASONS, Block, check_result, may_lift, stronger, valid_reason, valid_scope, valid_source, valid_text
+
+if TYPE_CHECKING:
+    import asyncpg
 
 MAX_EVENTS = 10_000
 
@@ -149,6 +150,7 @@ async def history(conn: asyncpg.Connection, email: str) -> dict:
                 "reason": r["reason"],
                 "source": r["source"],
                 "detail": r["detail"],
+                "actor": r["actor"],
             }
             for r in rows
         ],

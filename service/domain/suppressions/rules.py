@@ -66,11 +66,6 @@ def valid_source(source: object) -> str:
     return source  # type: ignore[return-value]
 
 
-def scope_for(reason: str, scope: str) -> str:
-    """Bounces and complaints say the address must not be mailed at all: they are always global."""
-    return GLOBAL if reason in PERMANENT_REASONS else scope
-
-
 @dataclass(frozen=True, slots=True)
 class Block:
     """The suppression that stops a send: reported as reason, scope and since."""

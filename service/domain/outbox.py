@@ -1,0 +1,108 @@
+"""What leaves optout, and when to stop trying: the rules of the one outbox.
+
+Every message and delivery that leaves (a forward to staff, a gateway copy, a confirmation
+mail, a webhook delivery) is a row of one outbox, queued in the transaction of the change
+that causes it. The drainer (mail/outbox.py) claims due rows, sends them and records the
+outcome; this module decides, per kind, how long to wait before the next try and when a
+row is given up:
+
+- a forward to staff never dies: after its tries it becomes `held` for staff, as without a relay;
+- a gateway copy or a confirmation dies on a permanent refusal (5xx), or after 3 days, as MTAs bounce;
+- a webhook delivery dies only after 3 days of tries (the contract asks for at least 24 hours).
+
+Waits grow with each try and carry jitter (so that many rows that failed together do not
+come back together); the first retry of a webhook comes within a minute.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Protocol
+
+
+class OutboxKind(StrEnum):
+    FORWARD = "forward"
+    GATEWAY = "gateway"
+    CONFIRMATION = "confirmation"
+    WEBHOOK = "webhook"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    DEAD = "dead"
+
+
+MAIL_KINDS = frozenset({OutboxKind.FORWARD, OutboxKind.GATEWAY, OutboxKind.CONFIRMATION})
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+class FailureOutcome(StrEnum):
+    RETRY = "retry"  # try again at `retry_at`
+    DEAD = "dead"  # kept for staff as `dead`, counted in /metrics
+    HOLD_FOR_STAFF = "held"  # a forward: the inbound message becomes `held`; the row goes
+
+
+@dataclass(frozen=True)
+class NextStep:
+    outcome: FailureOutcome
+    retry_at: datetime | None = None
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class RetryRule:
+    delays: tuple[float, ...]  # seconds before try 2, 3, ...; the last one repeats
+    lifetime: timedelta | None  # give up once the row is older than this (None: by tries)
+    max_tries: int | None  # give up after this many tries (None: by age)
+    permanent_is_final: bool  # a 5xx (a permanent refusal) gives up at once
+    jitter: float = 0.2  # each wait is stretched or shrunk by up to this fraction
+
+
+MINUTE, HOUR = 60.0, 3600.0
+RULES: dict[OutboxKind, RetryRule] = {
+    OutboxKind.FORWARD: RetryRule((30, 60, 2 * MINUTE, 5 * MINUTE, 10 * MINUTE, 30 * MINUTE, HOUR),
+                                  lifetime=None, max_tries=10, permanent_is_final=True),
+    OutboxKind.GATEWAY: RetryRule((MINUTE, 5 * MINUTE, 15 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR),
+                                  lifetime=timedelta(days=3), max_tries=None, permanent_is_final=True),
+    OutboxKind.CONFIRMATION: RetryRule((MINUTE, 5 * MINUTE, 15 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR),
+                                       lifetime=timedelta(days=3), max_tries=None, permanent_is_final=True),
+    OutboxKind.WEBHOOK: RetryRule((10, 50, 5 * MINUTE, 15 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR, 4 * HOUR),
+                                  lifetime=timedelta(days=3), max_tries=None, permanent_is_final=False),
+}
+
+
+def retry_delay(rule: RetryRule, tries: int, rng: random.Random | None = None) -> float:
+    """Seconds to wait after the `tries`-th failed try, with jitter."""
+    base = rule.delays[min(tries, len(rule.delays)) - 1]
+    spread = (rng or random).uniform(-rule.jitter, rule.jitter)
+    return max(1.0, base * (1 + spread))
+
+
+def after_failure(kind: OutboxKind, tries: int, created_at: datetime, now: datetime, permanent: bool,
+                  rng: random.Random | None = None) -> NextStep:
+    """What becomes of a row whose `tries`-th try failed (`permanent`: the other side refused it for good)."""
+    rule = RULES[kind]
+    give_up = FailureOutcome.HOLD_FOR_STAFF if kind is OutboxKind.FORWARD else FailureOutcome.DEAD
+    if permanent and rule.permanent_is_final:
+        return NextStep(give_up, why="refused for good")
+    if rule.max_tries is not None and tries >= rule.max_tries:
+        return NextStep(give_up, why=f"not taken after {tries} tries")
+    retry_at = now + timedelta(seconds=retry_delay(rule, tries, rng))
+    if rule.lifetime is not None and retry_at - created_at > rule.lifetime:
+        return NextStep(give_up, why=f"not taken within {_days(rule.lifetime)} ({tries} tries)")
+    return NextStep(FailureOutcome.RETRY, retry_at=retry_at)
+
+
+def _days(span: timedelta) -> str:
+    return f"{span.days} days" if span.days else f"{span.total_seconds() / 3600:.0f} hours"

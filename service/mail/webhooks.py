@@ -1,0 +1,84 @@
+"""One webhook delivery: a signed POST (Standard Webhooks headers), judged by its status.
+
+The outbox drainer decides what happens after a failure; this only says whether the receiver
+took the event, and if not, why, in a few words fit for a log line and for staff.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiohttp
+import orjson
+
+from ..domain.events.webhooks import sign
+
+USER_AGENT = "optout"
+ANSWER_BYTES = 1024  # of an answer, read so that a short one completes; its start names a failure
+SHOWN_CHARS = 100
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    delivered: bool
+    error: str | None = None
+
+
+async def deliver(session: aiohttp.ClientSession, url: str, secret: str, payload: dict, now: datetime,
+                  timeout: float = 10.0) -> DeliveryResult:
+    """POST `payload` to `url`; a 2xx answer within `timeout` seconds is a delivery.
+
+    Redirects are not followed (the signature is for the URL subscribed). Never raises: a
+    refused connection, a timeout or a bad certificate is a failed delivery like a 500.
+    """
+    try:
+        body, headers = signed_request(secret, payload, now)
+    except (ValueError, TypeError, KeyError):  # a secret that is not base64, an event that is not JSON
+        return DeliveryResult(False, "cannot be signed: the secret or the event is malformed")
+    try:
+        async with session.post(url, data=body, headers=headers, allow_redirects=False,
+                                timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+            if 200 <= response.status < 300:
+                return DeliveryResult(True)
+            answer = await _start_of_answer(response)
+    except TimeoutError:
+        return DeliveryResult(False, f"timed out after {timeout:g} s")
+    except (aiohttp.ClientSSLError, ssl.SSLError) as exc:
+        return DeliveryResult(False, f"TLS failed ({type(exc).__name__})")
+    except aiohttp.ClientConnectorError as exc:
+        return DeliveryResult(False, f"connection failed ({type(exc).__name__})")
+    except aiohttp.InvalidURL:
+        return DeliveryResult(False, "the URL cannot be used")
+    except aiohttp.ClientError as exc:
+        return DeliveryResult(False, f"request failed ({type(exc).__name__})")
+    except Exception as exc:  # whatever else a stranger's server can cause is a failed delivery too
+        return DeliveryResult(False, f"request failed ({type(exc).__name__})")
+    error = f"answered {response.status}"
+    if 300 <= response.status < 400:
+        error += " (redirects are not followed)"
+    return DeliveryResult(False, f"{error}: {answer}" if answer else error)
+
+
+def signed_request(secret: str, payload: dict, now: datetime) -> tuple[bytes, dict[str, str]]:
+    """The body (compact JSON, made once: the signature covers these very bytes) and the headers."""
+    body = orjson.dumps(payload)
+    timestamp = int(now.timestamp())
+    return body, {
+        "webhook-id": payload["id"],
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret, payload["id"], timestamp, body),
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+    }
+
+
+async def _start_of_answer(response: aiohttp.ClientResponse) -> str:
+    """The first words of a failure's answer, on one line; nothing when it cannot be read."""
+    try:
+        raw = await response.content.read(ANSWER_BYTES)
+    except (aiohttp.ClientError, TimeoutError):
+        return ""
+    text = raw.decode("utf-8", "replace")
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:SHOWN_CHARS]

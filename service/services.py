@@ -1,0 +1,62 @@
+"""The Services: what every part needs besides the database, built once per process.
+
+The signer of links, the keyed hash of erased addresses, the relay, the outbox's wake-up
+signal and the clock are made here from the settings, in one place, and handed to the web
+app, the worker, the gateway and the commands alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from .domain.outbox import Clock, SystemClock
+from .domain.suppressions.keyed_hash import KeyedHash
+from .domain.suppressions.tokens import TokenSigner
+from .mail.relay import Relay
+from .settings import Settings
+
+
+class OutboxSignal:
+    """Wakes this process's outbox drainers as soon as something is queued (other processes
+    find it at their next poll)."""
+
+    def __init__(self) -> None:
+        self._waiters: set[asyncio.Event] = set()
+
+    def subscribe(self) -> asyncio.Event:
+        event = asyncio.Event()
+        self._waiters.add(event)
+        return event
+
+    def unsubscribe(self, event: asyncio.Event) -> None:
+        self._waiters.discard(event)
+
+    def wake(self) -> None:
+        for event in self._waiters:
+            event.set()
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    signer: TokenSigner
+    keyed_hash: KeyedHash
+    relay: Relay | None
+    clock: Clock = field(default_factory=SystemClock)
+    outbox: OutboxSignal = field(default_factory=OutboxSignal)
+
+    @classmethod
+    def build(cls, settings: Settings, clock: Clock | None = None) -> "Services":
+        return cls(
+            settings=settings,
+            signer=TokenSigner(settings.secret_keys, timedelta(days=settings.link_max_age_days)),
+            keyed_hash=KeyedHash(settings.hash_key),
+            relay=Relay.from_url(settings.relay_url) if settings.relay_url else None,
+            clock=clock or SystemClock(),
+        )
+
+    @property
+    def pads(self) -> tuple[bytes, bytes]:
+        return self.keyed_hash.pads

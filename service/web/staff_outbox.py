@@ -1,0 +1,71 @@
+"""The staff console's view of what could not be sent: dead outbox rows (a gateway copy the
+relay refused or could not take for days, a webhook delivery that failed for days), to send
+once more or to discard."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from ..domain.addresses import masked_address
+from ..storage import outbox_queries
+from .keys import DB, SERVICES
+from .pages import render
+from .staff import message, staff_page
+
+log = logging.getLogger("optout.staff")
+
+LIST_LIMIT = 200
+
+
+def _row_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+def _target(row) -> str:
+    """Whom the row was for: a webhook's URL, or the recipient, partly masked."""
+    if row["webhook_url"]:
+        return row["webhook_url"]
+    address = row["recipient"] or row["address"]
+    return masked_address(address) if address else "(erased)"
+
+
+@staff_page
+async def dead(request: web.Request, session, form) -> web.Response:
+    async with request.app[DB].acquire() as conn:
+        rows = await outbox_queries.dead_rows(conn, LIST_LIMIT)
+    items = [{"id": r["id"], "kind": r["kind"], "to": _target(r), "tries": r["attempts"],
+              "created_at": r["created_at"].isoformat()[:16].replace("T", " "),
+              "dead_at": r["dead_at"].isoformat()[:16].replace("T", " "), "error": r["last_error"] or ""}
+             for r in rows]
+    return render(request, "staff/outbox.html", {
+        "title": "Not sent", "session": session, "rows": items, "notice": request.query.get("notice"),
+    })
+
+
+@staff_page
+async def retry(request: web.Request, session, form) -> web.StreamResponse:
+    row_id = _row_id(request)
+    services = request.app[SERVICES]
+    async with request.app[DB].acquire() as conn:
+        again = await outbox_queries.retry_dead(conn, row_id, services.clock.now())
+    if not again:
+        return message(request, session, 409, "Not possible", "This row is no longer there, or cannot be sent again.")
+    services.outbox.wake()
+    log.info("outbox %d: sent again by %s", row_id, session.name)
+    raise web.HTTPSeeOther("/staff/outbox?notice=Queued+to+be+sent+again.")
+
+
+@staff_page
+async def discard(request: web.Request, session, form) -> web.StreamResponse:
+    row_id = _row_id(request)
+    async with request.app[DB].acquire() as conn:
+        gone = await outbox_queries.discard_dead(conn, row_id)
+    if not gone:
+        return message(request, session, 409, "Not possible", "This row is no longer there.")
+    log.info("outbox %d: discarded by %s", row_id, session.name)
+    raise web.HTTPSeeOther("/staff/outbox?notice=Discarded.")
