@@ -23,6 +23,7 @@ from service.domain.suppressions.keyed_hash import hmac_pads
 from service.domain.suppressions.rules import MAX_CHECK
 from service.storage import queries
 from service.storage.db import create_pool
+from service.web import views
 
 from .harness import fresh_schema, median, repeated, report, running_service, stopwatch, verdict
 
@@ -96,8 +97,8 @@ async def server_steps(pool: asyncpg.Pool, emails: list[str]) -> dict[str, float
         results = await suppression_list.check(conn, emails, SCOPE, pads)
         steps["server check (all of it)"] = time.perf_counter() - started
     started = time.perf_counter()
-    orjson.dumps({"scope": SCOPE, "results": results})
-    steps["server encode"] = time.perf_counter() - started
+    orjson.dumps({"scope": SCOPE, "results": views.check_results(results)})
+    steps["server encode (JSON made at the edge)"] = time.perf_counter() - started
     return steps
 
 

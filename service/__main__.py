@@ -33,8 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"optout {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("run", help="start every part in one process (web, and the mail parts as they exist)",
-                   description="Start the web app and the other parts in one process until SIGTERM.")
+    sub.add_parser("run", help="start every part in one process (web, inbound receiver, worker, gateway)",
+                   description="Start the web app, the inbound mail receiver, the worker (with the outbox) and "
+                               "the sending gateway in one process until SIGTERM.")
     sub.add_parser("serve", help="start the web app (WEB_CONCURRENCY processes)",
                    description="Start the web app; WEB_CONCURRENCY processes share PORT (SO_REUSEPORT).")
     sub.add_parser("inbound", help="start the inbound mail receiver (LMTP and SMTP on OPTOUT_SMTP_PORT)",
@@ -42,11 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
                                "durably (250 only once stored, 451 while the database is unavailable) until SIGTERM.")
     sub.add_parser("gateway", help="start the sending gateway (SMTP on OPTOUT_GATEWAY_PORT)",
                    description="An SMTP relay for senders: refuses suppressed recipients, adds each recipient's "
-                               "List-Unsubscribe headers, relays through OPTOUT_RELAY_URL.")
-    sub.add_parser("worker", help="start the inbound queue worker (classify, act, forward)",
-                   description="Classify stored inbound messages, act on them (suppress, count soft bounces) and "
-                               "forward what a person must read to OPTOUT_FORWARD_TO, until SIGTERM. "
-                               "Several workers may share one queue.")
+                               "List-Unsubscribe headers, and sends each copy through OPTOUT_RELAY_URL from the "
+                               "outbox (checked again just before it leaves).")
+    sub.add_parser("worker", help="start the inbound queue worker and the outbox (classify, act, send)",
+                   description="Classify stored inbound messages, act on them (suppress, count soft bounces), "
+                               "and send what the outbox holds: forwards to OPTOUT_FORWARD_TO, gateway copies, "
+                               "webhook deliveries, until SIGTERM. Several workers may share one queue.")
     sub.add_parser("migrate", help="apply pending database migrations and exit",
                    description="Apply the pending migrations in sql/migrations and exit.")
 

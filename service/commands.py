@@ -126,7 +126,8 @@ async def suppress(settings: Settings, email: str, scope: str, reason: str, sour
             )
     finally:
         await conn.close()
-    print(("suppressed" if created else "already suppressed") + f": {item['reason']} ({item['scope']}, {item['created_at']})")
+    print(("suppressed" if created else "already suppressed")
+          + f": {item.reason} ({item.scope}, {item.created_at.isoformat()})")
     return 0
 
 
@@ -137,13 +138,13 @@ async def check(settings: Settings, email: str, scope: str) -> int:
         [result] = await suppression_list.check(conn, [email], scope, hmac_pads(settings.hash_key))
     finally:
         await conn.close()
-    if result["allowed"]:
+    if result.allowed:
         print("allowed")
         return 0
-    if result["reason"] == "invalid_address":
-        print("blocked: invalid_address")
+    if result.since is None:  # an invalid address, or no consent: no suppression to date
+        print(f"blocked: {result.reason}")
     else:
-        print(f"blocked: {result['reason']} ({result['scope']}, {result['since']})")
+        print(f"blocked: {result.reason} ({result.scope}, {result.since.isoformat()})")
     return 1
 
 

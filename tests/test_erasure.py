@@ -256,7 +256,7 @@ async def test_suppress_given_the_key_writes_nothing_for_an_erased_address_and_l
     pads = hmac_pads(settings.hash_key)
     async with pool.acquire() as conn:
         created, item = await suppression_list.suppress(conn, WRITTEN, "global", "bounce", "dsn", pads=pads)
-        assert created is False and (item["scope"], item["reason"]) == ("global", "complaint")
+        assert created is False and (item.scope, item.reason) == ("global", "complaint")
         with pytest.raises(Conflict):
             await suppression_list.lift(conn, ADDRESS, "global", "asked again", True, "staff", pads=pads)
         created, _ = await suppression_list.suppress(conn, "els@example.net", "global", "bounce", "dsn", pads=pads)
@@ -338,5 +338,5 @@ async def test_a_suppression_written_while_an_erasure_runs_is_erased_too(pool, s
     finally:
         await pool.release(erasing)
         await pool.release(writing)
-    assert created is False and item["scope"] == "global"
+    assert created is False and item.scope == "global"
     assert await clear_traces(pool, ADDRESS) == []

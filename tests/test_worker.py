@@ -24,12 +24,14 @@ from aiosmtpd.controller import Controller
 import service.worker as worker_module
 from service.domain.inbound import store as inbound
 from service.domain.inbound.classify import classify
-from service.domain.inbound.policy import Classified, InboundStatus
+from service.domain.inbound.model import InboundStatus
+from service.domain.inbound.policy import Classified
 from service.domain.suppressions.keyed_hash import hmac_pads
 from service.domain.suppressions.tokens import TokenSigner
 from service.services import Services
 from service.smtp.receiver import Receiver
 from service.storage import inbound_queries
+from service.web import views
 from service.storage.db import transaction
 from service.storage.known_queries import remember_addresses
 from service.worker import Worker, WorkerConfig
@@ -103,8 +105,9 @@ async def post_all(pool, raws: list[bytes]) -> list[str]:
 
 
 async def describe(pool, message_id: str) -> dict:
+    """The message as GET /v1/inbound/{id} answers it."""
     async with pool.acquire() as conn:
-        return await inbound.describe(conn, inbound.parse_id(message_id))
+        return views.inbound_message(await inbound.describe(conn, inbound.parse_id(message_id)))
 
 
 async def known(pool, settings, addresses) -> None:

@@ -1,1 +1,2 @@
-"""Outgoing mail: the relay client (with retries) and the forwarding of inbound mail to staff."""
+"""What leaves optout: the outbox drainer, the relay client, the messages it sends (forwards to
+staff, gateway copies) and webhook deliveries."""

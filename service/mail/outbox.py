@@ -23,7 +23,7 @@ import asyncpg
 
 from ..domain.events.model import event_from_row
 from ..domain.inbound.classify import FORWARD_MARKER
-from ..domain.inbound.policy import InboundStatus
+from ..domain.inbound.model import InboundStatus
 from ..domain.outbox import MAIL_KINDS, FailureOutcome, OutboxKind, after_failure
 from ..domain.suppressions import operations
 from ..domain.suppressions.links import link_for
@@ -170,12 +170,12 @@ class Drainer:
             async with self.pool.acquire() as conn:
                 results = await operations.check(conn, [r["address"] for r in group], scope, self.services.pads)
                 for row, result in zip(group, results):
-                    if result["allowed"]:
+                    if result.allowed:
                         wanted.append(row)
                         continue
                     await outbox_queries.delete_leased(conn, row["id"], row["lease_token"])
                     log.info("outbox %s %d: not sent, the recipient is blocked now (%s)", row["kind"], row["id"],
-                             result["reason"])
+                             result.reason)
         return wanted
 
     async def _compose(self, row: asyncpg.Record, bodies: dict[int, bytes]) -> tuple[bytes, str, str]:

@@ -1,7 +1,7 @@
 """Sending through the outgoing relay named by OPTOUT_RELAY_URL (`smtp://` or `smtps://`).
 
-Used for forwarding inbound mail to staff and, later, by the sending gateway. A failure
-is either temporary (the relay is down, or answers 4xx: try again later) or permanent
+Used by the outbox drainer for every mail that leaves (forwards to staff, gateway copies). A
+failure is either temporary (the relay is down, or answers 4xx: try again later) or permanent
 (it answers 5xx for this message: trying again will not help).
 """
 

@@ -1,1 +1,1 @@
-"""The mail edge: the inbound LMTP/SMTP receiver (and, later, the sending gateway)."""
+"""The mail edge: the inbound LMTP/SMTP receiver and the sending gateway."""

@@ -162,8 +162,8 @@ class GatewayHandler:
             return TOO_MANY_RECIPIENTS
         async with self.pool.acquire() as conn:
             [result] = await operations.check(conn, [address], EVERY_SCOPE, self.config.pads)
-        if not result["allowed"]:
-            log.info("gateway refused a recipient at RCPT (%s)", result["reason"])
+        if not result.allowed:
+            log.info("gateway refused a recipient at RCPT (%s)", result.reason)
             return SUPPRESSED
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
@@ -180,7 +180,7 @@ class GatewayHandler:
         async with self.pool.acquire() as conn:
             async with conn.transaction():
                 results = await operations.check(conn, envelope.rcpt_tos, scope, self.config.pads)
-                allowed = [r["email"] for r in results if r["allowed"]]
+                allowed = [r.email for r in results if r.allowed]
                 if not allowed:
                     return ALL_SUPPRESSED
                 canonical = canonical_batch(allowed)

@@ -13,6 +13,7 @@ from ..domain.errors import InvalidInput, TooMany
 from ..domain.suppressions.rules import GLOBAL, MAX_CHECK, valid_scope
 from .auth import requires
 from .keys import HASH_PADS, METRICS, READS
+from . import views
 from .payload import json_object
 
 ON_THE_LOOP = 50  # recipients checked without a worker thread: at worst a few ms of validation
@@ -35,7 +36,8 @@ async def check_many(request: web.Request) -> web.Response:
         results = await request.app[READS].read(lambda conn: suppression_list.check(conn, recipients, scope, pads))
     request.app[METRICS].count_checks(results)
     # 100,000 results: orjson encodes them several times faster than the json module.
-    return web.Response(body=orjson.dumps({"scope": scope, "results": results}), content_type="application/json")
+    return web.Response(body=orjson.dumps({"scope": scope, "results": views.check_results(results)}),
+                        content_type="application/json")
 
 
 @requires("check")
@@ -47,4 +49,4 @@ async def check_one(request: web.Request) -> web.Response:
     pads = request.app[HASH_PADS]
     results = await request.app[READS].read(lambda conn: suppression_list.check(conn, [email], scope, pads))
     request.app[METRICS].count_checks(results)
-    return web.json_response(results[0])
+    return web.json_response(views.check_result(results[0]))

@@ -9,6 +9,7 @@ from aiohttp import web
 from ..domain.inbound import store as inbound
 from ..domain.errors import InvalidInput
 from ..storage.db import transaction
+from . import views
 from .auth import requires
 from .keys import DB, KEY_NAME, SETTINGS
 
@@ -48,5 +49,5 @@ async def post_message(request: web.Request) -> web.Response:
 async def show_message(request: web.Request) -> web.Response:
     message_id = inbound.parse_id(request.match_info["id"])
     async with request.app[DB].acquire() as conn:
-        body = await inbound.describe(conn, message_id)
-    return web.json_response(body)
+        message = await inbound.describe(conn, message_id)
+    return web.json_response(views.inbound_message(message))

@@ -47,6 +47,6 @@ class Metrics:
                 self.outbox.labels(kind, status).set(counts.get((kind, status), 0))
 
     def count_checks(self, results: list[dict]) -> None:
-        blocked = sum(1 for r in results if not r["allowed"])
+        blocked = sum(1 for r in results if not r.allowed)
         self.checks.labels("allowed").inc(len(results) - blocked)
         self.checks.labels("blocked").inc(blocked)

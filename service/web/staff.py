@@ -113,9 +113,9 @@ async def address(request: web.Request, session, form) -> web.Response:
     except DomainError as exc:
         return message(request, session, 400, "Not an address", exc.message)
     return render(request, "staff/address.html", {
-        "title": subject["email"], "session": session, "address": subject["email"],
-        "suppressions": subject["suppressions"], "events": list(reversed(subject["events"])),
-        "erased": subject["erased"], "notice": request.query.get("notice"),
+        "title": subject.email, "session": session, "address": subject.email,
+        "suppressions": subject.suppressions, "events": list(reversed(subject.events)),
+        "erased": subject.erased, "notice": request.query.get("notice"),
     })
 
 
@@ -134,7 +134,7 @@ async def suppress(request: web.Request, session, form) -> web.StreamResponse:
             )
     except DomainError as exc:
         return message(request, session, 400, "Not recorded", exc.message)
-    log.info("phone opt-out recorded by %s in scope %s", session.name, item["scope"])
+    log.info("phone opt-out recorded by %s in scope %s", session.name, item.scope)
     raise _back_to(email, "Recorded." if created else "It was already suppressed in that scope.")
 
 

@@ -11,6 +11,7 @@ from ..domain.inbound import mentions
 from ..storage.db import transaction
 from .auth import requires
 from .keys import DB, KEY_NAME, SETTINGS
+from . import views
 from .payload import json_object, text_field
 
 log = logging.getLogger("optout.gdpr")
@@ -19,8 +20,8 @@ log = logging.getLogger("optout.gdpr")
 @requires("admin")
 async def access(request: web.Request) -> web.Response:
     async with request.app[DB].acquire() as conn:
-        body = await erasure.subject_access(conn, request.app[SETTINGS].hash_key, request.match_info["email"])
-    return web.json_response(body)
+        record = await erasure.subject_access(conn, request.app[SETTINGS].hash_key, request.match_info["email"])
+    return web.json_response(views.subject_record(record))
 
 
 @requires("admin")
@@ -31,8 +32,7 @@ async def erase(request: web.Request) -> web.Response:
     async with request.app[DB].acquire() as conn:  # outside the transaction: each batch commits
         await mentions.index_messages(conn, hash_key)
     async with transaction(request.app[DB]) as conn:
-        result = await erasure.erase(conn, hash_key, email, request[KEY_NAME])
-    removed = result["removed"]
+        removed = await erasure.erase(conn, hash_key, email, request[KEY_NAME])
     log.info("address erased by %s (%d suppressions, %d events, %d messages, %d queued copies removed)",
-             request[KEY_NAME], removed["suppressions"], removed["events"], removed["messages"], removed["outgoing"])
-    return web.json_response(result)
+             request[KEY_NAME], removed.suppressions, removed.events, removed.messages, removed.outgoing)
+    return web.json_response(views.erasure(removed))

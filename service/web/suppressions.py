@@ -10,14 +10,15 @@ from ..domain.suppressions.rules import is_unicode_text, valid_scope
 from ..storage.db import transaction
 from .auth import requires
 from .keys import DB, HASH_PADS, KEY_NAME, METRICS, READS, SETTINGS
+from . import views
 from .payload import in_utc, int_query, json_object, text_field, time_query
 
 
 @requires("check")
 async def show(request: web.Request) -> web.Response:
     email, hash_key = request.match_info["email"], request.app[SETTINGS].hash_key
-    body = await request.app[READS].read(lambda conn: suppression_list.suppressions_of(conn, email, hash_key))
-    return web.json_response(body)
+    found = await request.app[READS].read(lambda conn: suppression_list.suppressions_of(conn, email, hash_key))
+    return web.json_response(views.address_suppressions(found))
 
 
 @requires("write")
@@ -35,7 +36,7 @@ async def put(request: web.Request) -> web.Response:
     if created:
         request.app[METRICS].suppressions.labels(reason, source).inc()
     return web.json_response(
-        {"email": request.match_info["email"].strip(), "created": created, **item},
+        {"email": request.match_info["email"].strip(), "created": created, **views.suppression(item)},
         status=201 if created else 200,
     )
 
@@ -55,7 +56,7 @@ async def delete(request: web.Request) -> web.Response:
             conn, request.match_info["email"], valid_scope(scope), evidence, force, request[KEY_NAME],
             pads=request.app[HASH_PADS],
         )
-    return web.json_response(result)
+    return web.json_response(views.lifted(result))
 
 
 @requires("check")
@@ -63,10 +64,10 @@ async def listing(request: web.Request) -> web.Response:
     limit = int_query(request, "limit", 100, 1, 1000)
     cursor, since = listing_cursor(request), time_query(request, "since")
     reason, scope = request.query.get("reason") or None, request.query.get("scope") or None
-    body = await request.app[READS].read(
+    page = await request.app[READS].read(
         lambda conn: suppression_list.page(conn, cursor, limit, reason, scope, since)
     )
-    return web.json_response(body)
+    return web.json_response(views.suppression_page(page))
 
 
 def listing_cursor(request: web.Request) -> str | None:
@@ -96,5 +97,5 @@ async def events(request: web.Request) -> web.Response:
     email = request.query.get("email")
     if not email:
         raise InvalidInput("Give the address as ?email=...", field="email")
-    body = await request.app[READS].read(lambda conn: suppression_list.history(conn, email))
-    return web.json_response({"events": body["events"]})
+    found = await request.app[READS].read(lambda conn: suppression_list.history(conn, email))
+    return web.json_response({"events": views.history(found)["events"]})

@@ -5,19 +5,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Sequence
 
 from .classify import Verdict
+from .model import InboundStatus
 from .store import Action, held_by_limit
-
-
-class InboundStatus(StrEnum):
-    QUEUED = "queued"  # to classify, or classified with its forward still in the outbox
-    PROCESSED = "processed"
-    FORWARDED = "forwarded"
-    HELD = "held"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from ..suppressions.keyed_hash import hmac_from_pads
 from ..errors import DomainError, InvalidInput, NotFound, TooMany
 from ..events.model import Actor, EventType
 from .mime import message_id_of
+from .model import InboundMessage, InboundStatus
 
 if TYPE_CHECKING:
     import asyncpg
@@ -131,7 +132,7 @@ async def _suppress(conn: asyncpg.Connection, message_id: uuid.UUID, address: st
     except DomainError as exc:
         return {"type": Action.INVALID_ADDRESS, "value": address[:254], "error": exc.message}
     return {"type": Action.SUPPRESSED if created else Action.ALREADY_SUPPRESSED, "email": address,
-            "scope": item["scope"], "reason": item["reason"], "source": item["source"]}
+            "scope": item.scope, "reason": item.reason, "source": item.source}
 
 
 def addresses_to_act_on(verdict: Verdict) -> set[str]:
@@ -238,22 +239,10 @@ def parse_id(text: str) -> uuid.UUID:
         raise NotFound("No inbound message has this id.") from None
 
 
-async def describe(conn: asyncpg.Connection, message_id: uuid.UUID) -> dict:
-    """What GET /v1/inbound/{id} answers."""
+async def describe(conn: asyncpg.Connection, message_id: uuid.UUID) -> InboundMessage:
     row = await inbound_queries.inbound_message(conn, message_id)
     if row is None:
         raise NotFound("No inbound message has this id.")
-    body = {
-        "id": str(row["id"]),
-        "status": row["status"],
-        "classification": row["classification"],
-        "addresses": list(row["addresses"]),
-        "actions": list(row["actions"]),
-        "received_at": row["received_at"].isoformat(),
-        "processed_at": row["processed_at"].isoformat() if row["processed_at"] else None,
-    }
-    if row["kind"]:
-        body["kind"] = row["kind"]
-    if row["error"]:
-        body["error"] = row["error"]
-    return body
+    return InboundMessage(row["id"], InboundStatus(row["status"]), row["classification"], row["kind"],
+                          tuple(row["addresses"]), tuple(row["actions"]), row["received_at"], row["processed_at"],
+                          row["error"])

@@ -11,6 +11,7 @@ it is written in clear again, and which the check reads as a global suppression.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from ...storage import erasure_queries, known_queries, outbox_queries, queries
@@ -18,6 +19,7 @@ from ..inbound import mentions
 from ..addresses import canonical_address
 from ..events.model import EventType
 from .keyed_hash import address_hmac
+from .model import ErasedSince, HistoryEvent, Removed, SubjectRecord, Suppression
 from .rules import GLOBAL
 
 if TYPE_CHECKING:
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 _REASON_WEIGHT = {"complaint": 4, "bounce": 3, "unsubscribe": 2, "manual": 1}
 
 
-async def subject_access(conn: asyncpg.Connection, hash_key: bytes, email: str) -> dict:
+async def subject_access(conn: asyncpg.Connection, hash_key: bytes, email: str) -> SubjectRecord:
     """Everything held about an address (GDPR access), including whether it was erased.
 
     The messages are those erasure would delete: every message that mentions the address
@@ -39,24 +41,18 @@ async def subject_access(conn: asyncpg.Connection, hash_key: bytes, email: str) 
     events = await queries.events_of_address(conn, address, 100_000)
     erased = await queries.erased_since(conn, hashed)
     messages = await erasure_queries.messages_listed(conn, await mentions.messages_mentioning(conn, hash_key, address))
-    return {
-        "email": address,
-        "suppressions": [
-            {"scope": r["scope"], "reason": r["reason"], "source": r["source"],
-             "created_at": r["created_at"].isoformat(), "note": r["note"]}
-            for r in suppressions
-        ],
-        "events": [
-            {"at": r["at"].isoformat(), "type": r["type"], "scope": r["scope"], "reason": r["reason"],
-             "source": r["source"], "detail": r["detail"]}
-            for r in events
-        ],
-        "erased": {"since": erased["erased_at"].isoformat(), "reason": erased["reason"]} if erased else None,
-        "messages": [dict(m) for m in messages],
-    }
+    return SubjectRecord(
+        email=address,
+        suppressions=tuple(Suppression(r["scope"], r["reason"], r["source"], r["created_at"], r["note"])
+                           for r in suppressions),
+        events=tuple(HistoryEvent(r["at"], r["type"], r["scope"], r["reason"], r["source"], r["detail"], r["actor"])
+                     for r in events),
+        erased=ErasedSince(erased["erased_at"], erased["reason"]) if erased else None,
+        messages=tuple(dict(m) for m in messages),
+    )
 
 
-async def erase(conn: asyncpg.Connection, hash_key: bytes, email: str, actor: str) -> dict:
+async def erase(conn: asyncpg.Connection, hash_key: bytes, email: str, actor: str) -> Removed:
     """Remove the address and its history in clear; keep it suppressed in every scope by HMAC.
 
     Run it in a transaction: the erased hash, which every later write consults, commits
@@ -80,10 +76,10 @@ async def erase(conn: asyncpg.Connection, hash_key: bytes, email: str, actor: st
     to_them, their_bodies = await outbox_queries.delete_about(conn, address)
     outgoing = to_them + await outbox_queries.delete_bodies(conn, bodies)
     await outbox_queries.delete_unused_bodies(conn, their_bodies)
-    removed = {"suppressions": suppressions, "events": events, "messages": messages, "outgoing": outgoing}
+    removed = Removed(suppressions, events, messages, outgoing)
     # The event names no one; its webhook deliveries carry the address (other systems must
     # erase it too, GDPR Art. 19) until they are delivered.
     await queries.insert_event(conn, None, "erased", scope=GLOBAL, reason=reason, source="api",
-                               detail={"by": actor, **removed}, actor=actor,
+                               detail={"by": actor, **dataclasses.asdict(removed)}, actor=actor,
                                published_as=EventType.SUBJECT_ERASED, delivered_about=address)
-    return {"erased": True, "suppressed": True, "removed": removed}
+    return removed

@@ -11,6 +11,8 @@ from ...storage import queries
 from ..addresses import canonical_address, canonical_batch
 from .keyed_hash import address_hmac, hmac_from_pads
 from ..events.model import EventType
+from .model import (AddressSuppressions, CheckResult, History, HistoryEvent, Lifted, Suppression,
+                    SuppressionPage)
 from ..errors import Conflict, InvalidInput, NotFound, TooMany, Unavailable
 from .rules import GLOBAL, MAX_CHECK, PERMANENT_REASONS, Block, check_result, may_lift, stronger, valid_reason, valid_scope, valid_source, valid_text
 
@@ -22,7 +24,7 @@ MAX_EVENTS = 10_000
 
 async def check(
     conn: asyncpg.Connection, emails: Sequence[object], scope: str, pads: tuple[bytes, bytes]
-) -> list[dict]:
+) -> list[CheckResult]:
     """One result per input, in input order, from one query over the distinct canonical forms."""
     if len(emails) > MAX_CHECK:
         raise TooMany(f"At most {MAX_CHECK} recipients per check; got {len(emails)}. Split the list.")
@@ -42,7 +44,7 @@ async def check(
         blocks[address] = stronger(blocks.get(address), Block(reason, row_scope, since))
     # Most recipients are allowed: their answer is built inline, without a call per item.
     return [
-        {"email": email, "allowed": True}
+        CheckResult(email, True)
         if (block := blocks.get(c)) is None and c is not None
         else check_result(email, block, invalid=c is None)
         for email, c in zip(emails, canonical)
@@ -60,7 +62,7 @@ async def suppress(
     *,
     pads: tuple[bytes, bytes],
     actor: str | None = None,
-) -> tuple[bool, dict]:
+) -> tuple[bool, Suppression]:
     """Suppress an address in a scope; return (created, the suppression).
 
     One statement writes the suppression and its event, so it is atomic even without a
@@ -95,7 +97,7 @@ async def suppress(
 async def lift(
     conn: asyncpg.Connection, email: str, scope: str, evidence: str, force: bool, actor: str,
     *, pads: tuple[bytes, bytes],
-) -> dict:
+) -> Lifted:
     """Remove a suppression with the evidence that the person may be mailed again.
 
     An erased address (known by its keyed hash when the caller passes `pads`) is never
@@ -122,10 +124,10 @@ async def lift(
         detail={"evidence": evidence, "by": actor, "forced": bool(force)},
         actor=actor, published_as=EventType.SUPPRESSION_LIFTED,
     )
-    return {"email": address, "scope": scope, "lifted": True}
+    return Lifted(address, scope)
 
 
-async def suppressions_of(conn: asyncpg.Connection, email: str, hash_key: bytes) -> dict:
+async def suppressions_of(conn: asyncpg.Connection, email: str, hash_key: bytes) -> AddressSuppressions:
     """The address's suppressions; an erased address shows as one global suppression."""
     address = canonical_address(email)
     rows = await queries.suppressions_of_address(conn, address)
@@ -133,28 +135,16 @@ async def suppressions_of(conn: asyncpg.Connection, email: str, hash_key: bytes)
         erased = await queries.erased_since(conn, address_hmac(hash_key, address))
         if erased is None:
             raise NotFound("This address is not suppressed in any scope.")
-        return {"email": address, "suppressions": [_erased_suppression(erased["reason"], erased["erased_at"])]}
-    return {"email": address, "suppressions": [_suppression(r) for r in rows]}
+        return AddressSuppressions(address, (_erased_suppression(erased["reason"], erased["erased_at"]),))
+    return AddressSuppressions(address, tuple(_suppression(r) for r in rows))
 
 
-async def history(conn: asyncpg.Connection, email: str) -> dict:
+async def history(conn: asyncpg.Connection, email: str) -> History:
     address = canonical_address(email)
     rows = await queries.events_of_address(conn, address, MAX_EVENTS)
-    return {
-        "email": address,
-        "events": [
-            {
-                "at": r["at"].isoformat(),
-                "type": r["type"],
-                "scope": r["scope"],
-                "reason": r["reason"],
-                "source": r["source"],
-                "detail": r["detail"],
-                "actor": r["actor"],
-            }
-            for r in rows
-        ],
-    }
+    return History(address, tuple(
+        HistoryEvent(r["at"], r["type"], r["scope"], r["reason"], r["source"], r["detail"], r["actor"]) for r in rows
+    ))
 
 
 async def page(
@@ -164,7 +154,7 @@ async def page(
     reason: str | None,
     scope: str | None,
     since: datetime | None,
-) -> dict:
+) -> SuppressionPage:
     """A page of the list in (created_at, address, scope) order, with an opaque keyset cursor."""
     after = decode_cursor(cursor) if cursor else None
     if reason is not None:
@@ -172,12 +162,12 @@ async def page(
     if scope is not None:
         valid_scope(scope)
     rows = await queries.list_suppressions(conn, after, reason, scope, since, limit)
-    items = [dict(_suppression(r), email=r["address"]) for r in rows]
+    items = tuple(_suppression(r, email=r["address"]) for r in rows)
     next_cursor = None
     if len(rows) == limit:
         last = rows[-1]
         next_cursor = encode_cursor(last["created_at"], last["address"], last["scope"])
-    return {"suppressions": items, "next_cursor": next_cursor}
+    return SuppressionPage(items, next_cursor)
 
 
 def encode_cursor(created_at: datetime, address: str, scope: str) -> str:
@@ -194,17 +184,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str, str]:
         raise InvalidInput("The cursor is not one this service gave out.", field="cursor") from exc
 
 
-def _erased_suppression(reason: str, erased_at: datetime) -> dict:
+def _erased_suppression(reason: str, erased_at: datetime) -> Suppression:
     """How an erased address shows: one global suppression, since the erasure."""
-    return {"scope": GLOBAL, "reason": reason, "source": "api", "created_at": erased_at.isoformat(),
-            "note": "erased on request: kept only as a keyed hash"}
+    return Suppression(GLOBAL, reason, "api", erased_at, "erased on request: kept only as a keyed hash")
 
 
-def _suppression(row) -> dict:
-    return {
-        "scope": row["scope"],
-        "reason": row["reason"],
-        "source": row["source"],
-        "created_at": row["created_at"].isoformat(),
-        "note": row["note"],
-    }
+def _suppression(row, email: str | None = None) -> Suppression:
+    return Suppression(row["scope"], row["reason"], row["source"], row["created_at"], row["note"], email)

@@ -8,6 +8,8 @@ from datetime import datetime
 
 from ..errors import InvalidInput, InvalidScope
 
+from .model import CheckResult, Reason
+
 GLOBAL = "global"
 # Checked "in every scope": only what blocks all mail (global suppressions, erasures) matches,
 # for when the scope of a mail is not known yet (the gateway at RCPT time).
@@ -84,19 +86,13 @@ def stronger(current: Block | None, candidate: Block) -> Block:
     return candidate if key_candidate < key_current else current
 
 
-def check_result(email: object, block: Block | None, invalid: bool = False) -> dict:
-    """One result object of the check, as the API and the client see it."""
+def check_result(email: object, block: Block | None, invalid: bool = False) -> CheckResult:
+    """One result of the check."""
     if invalid:
-        return {"email": email, "allowed": False, "reason": "invalid_address"}
+        return CheckResult(email, False, Reason.INVALID_ADDRESS)
     if block is None:
-        return {"email": email, "allowed": True}
-    return {
-        "email": email,
-        "allowed": False,
-        "reason": block.reason,
-        "scope": block.scope,
-        "since": block.since.isoformat(),
-    }
+        return CheckResult(email, True)
+    return CheckResult(email, False, block.reason, block.scope, block.since)
 
 
 def may_lift(reason: str, force: bool) -> bool:

@@ -1,0 +1,101 @@
+"""The suppression list's values, as the domain hands them to the edges (which make JSON,
+SMTP replies or pages of them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Mapping
+
+
+class Reason(StrEnum):
+    UNSUBSCRIBE = "unsubscribe"
+    COMPLAINT = "complaint"
+    BOUNCE = "bounce"
+    MANUAL = "manual"
+    NO_CONSENT = "no_consent"  # the check's own: a scope that needs consent, and none was given
+    INVALID_ADDRESS = "invalid_address"  # the check's own: not an address
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """May this address be mailed in the scope asked about? `email` is the input as given."""
+
+    email: Any
+    allowed: bool
+    reason: str | None = None
+    scope: str | None = None
+    since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    scope: str
+    reason: str
+    source: str | None
+    created_at: datetime
+    note: str | None
+    email: str | None = None  # set where a listing names the address of each row
+
+
+@dataclass(frozen=True, slots=True)
+class AddressSuppressions:
+    email: str
+    suppressions: tuple[Suppression, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Lifted:
+    email: str
+    scope: str
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressionPage:
+    suppressions: tuple[Suppression, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEvent:
+    """One event of an address's history, under the history's own type names."""
+
+    at: datetime
+    type: str
+    scope: str | None
+    reason: str | None
+    source: str | None
+    detail: Mapping[str, Any]
+    actor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    email: str
+    events: tuple[HistoryEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ErasedSince:
+    since: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectRecord:
+    """Everything held about an address (GDPR access)."""
+
+    email: str
+    suppressions: tuple[Suppression, ...]
+    events: tuple[HistoryEvent, ...]
+    erased: ErasedSince | None
+    messages: tuple[Mapping[str, Any], ...]  # id, received_at, status, classification, subject
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    suppressions: int
+    events: int
+    messages: int
+    outgoing: int

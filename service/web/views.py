@@ -1,0 +1,88 @@
+"""The domain's values as the API's JSON: the one place where their shape on the wire is made."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..domain.inbound.model import InboundMessage
+from ..domain.suppressions.model import (AddressSuppressions, CheckResult, History, HistoryEvent, Lifted,
+                                         Removed, SubjectRecord, Suppression, SuppressionPage)
+
+
+def check_result(result: CheckResult) -> dict:
+    if result.allowed:
+        return {"email": result.email, "allowed": True}
+    body = {"email": result.email, "allowed": False, "reason": result.reason}
+    if result.scope is not None:
+        body["scope"] = result.scope
+    if result.since is not None:
+        body["since"] = result.since.isoformat()
+    return body
+
+
+def check_results(results: list[CheckResult]) -> list[dict]:
+    """Most of 100,000 results are allowed: theirs is made inline, without a call each."""
+    return [{"email": r.email, "allowed": True} if r.allowed else check_result(r) for r in results]
+
+
+def suppression(item: Suppression) -> dict:
+    body = {"scope": item.scope, "reason": item.reason, "source": item.source,
+            "created_at": item.created_at.isoformat(), "note": item.note}
+    if item.email is not None:
+        body = {"email": item.email, **body}
+    return body
+
+
+def address_suppressions(found: AddressSuppressions) -> dict:
+    return {"email": found.email, "suppressions": [suppression(s) for s in found.suppressions]}
+
+
+def suppression_page(page: SuppressionPage) -> dict:
+    return {"suppressions": [suppression(s) for s in page.suppressions], "next_cursor": page.next_cursor}
+
+
+def lifted(result: Lifted) -> dict:
+    return {"email": result.email, "scope": result.scope, "lifted": True}
+
+
+def history_event(event: HistoryEvent) -> dict:
+    return {"at": event.at.isoformat(), "type": event.type, "scope": event.scope, "reason": event.reason,
+            "source": event.source, "detail": event.detail, "actor": event.actor}
+
+
+def history(found: History) -> dict:
+    return {"email": found.email, "events": [history_event(e) for e in found.events]}
+
+
+def subject_record(record: SubjectRecord) -> dict:
+    """GET /v1/subjects/{email}."""
+    return {
+        "email": record.email,
+        "suppressions": [suppression(s) for s in record.suppressions],
+        "events": [history_event(e) for e in record.events],
+        "erased": {"since": record.erased.since.isoformat(), "reason": record.erased.reason} if record.erased else None,
+        "messages": [dict(m) for m in record.messages],
+    }
+
+
+def erasure(removed: Removed) -> dict:
+    """POST /v1/erasure."""
+    return {"erased": True, "suppressed": True, "removed": dataclasses.asdict(removed)}
+
+
+def inbound_message(message: InboundMessage) -> dict:
+    """GET /v1/inbound/{id}."""
+    body = {
+        "id": str(message.id),
+        "status": str(message.status),
+        "classification": message.classification,
+        "addresses": list(message.addresses),
+        "actions": list(message.actions),
+        "received_at": message.received_at.isoformat(),
+        "processed_at": message.processed_at.isoformat() if message.processed_at else None,
+    }
+    if message.kind:
+        body["kind"] = message.kind
+    if message.error:
+        body["error"] = message.error
+    return body
