@@ -5,10 +5,12 @@ POST /v1/check made with a bare aiohttp session, on the same running service.
 
 One recipient in ten is suppressed in scope global, so the gateway refuses it at RCPT and relays
 one copy, with its own List-Unsubscribe headers, to each of the other 90: where the baseline makes
-one SMTP transaction a message, the gateway makes 91. The sink is an aiosmtpd server in a process
-of its own that counts what it takes; the clients run in another process; the gateway runs in this
-one. A message is one 100-recipient submission. Each timed run lasts --duration seconds after a
-one-second warm-up; the figures are the medians of --repeat runs.
+one SMTP transaction a message, the gateway makes 91. The gateway answers once the copies are in
+its outbox and its drainer relays them; a service run ends when the outbox is empty again, and
+its time counts from the first message to the last copy relayed. The sink is an aiosmtpd server in
+a process of its own that counts what it takes; the clients run in another process; the gateway
+runs in this one. A message is one 100-recipient submission. Each timed run lasts --duration
+seconds after a one-second warm-up; the figures are the medians of --repeat runs.
 """
 
 from __future__ import annotations
@@ -121,9 +123,10 @@ async def _send_for(port: int, messages: list, senders: int, duration: float) ->
 
 async def measure(
     loader: ProcessPoolExecutor, port: int, messages: list, counters, args: argparse.Namespace,
-    duration: float,
+    duration: float, settle=None,
 ) -> dict:
-    """One run of the load process against `port`; what the sink took meanwhile; this process's CPU."""
+    """One run of the load process against `port`; what the sink took meanwhile (after `settle`,
+    which waits for the copies still queued, its time counted in the run); this process's CPU."""
     copies, deliveries = counters
     with copies.get_lock():
         copies.value = deliveries.value = 0
@@ -131,20 +134,33 @@ async def measure(
     result = await asyncio.get_running_loop().run_in_executor(
         loader, send_for, port, messages, args.senders, duration
     )
+    if settle is not None:
+        result["seconds"] += await settle()
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
     return {**result, "copies": copies.value, "deliveries": deliveries.value,
             "server_cpu": cpu / result["seconds"]}
 
 
-async def alternating(loader, ports: dict[str, int], messages: list, counters, args) -> dict[str, list[dict]]:
-    for port in ports.values():
-        await measure(loader, port, messages, counters, args, 1.0)
+async def alternating(loader, ports: dict[str, int], messages: list, counters, args,
+                      settles: dict) -> dict[str, list[dict]]:
+    for name, port in ports.items():
+        await measure(loader, port, messages, counters, args, 1.0, settles.get(name))
     runs: dict[str, list[dict]] = {name: [] for name in ports}
     for _ in range(args.repeat):
         for name, port in ports.items():
-            runs[name].append(await measure(loader, port, messages, counters, args, args.duration))
+            runs[name].append(await measure(loader, port, messages, counters, args, args.duration, settles.get(name)))
     return runs
+
+
+def outbox_emptied(pool):
+    """Wait until the gateway's outbox holds nothing; return how long that took."""
+    async def settle() -> float:
+        started = time.perf_counter()
+        while await pool.fetchval("SELECT count(*) FROM outbox"):
+            await asyncio.sleep(0.01)
+        return time.perf_counter() - started
+    return settle
 
 
 async def gateway_rates(base_dsn: str, args: argparse.Namespace) -> None:
@@ -170,7 +186,8 @@ async def gateway_rates(base_dsn: str, args: argparse.Namespace) -> None:
                 await gateway.start()
                 with ProcessPoolExecutor(1, mp_context=spawn) as loader:
                     targets = {"service": gateway.port, "baseline": sink_port}
-                    runs = await alternating(loader, targets, messages, counters, args)
+                    runs = await alternating(loader, targets, messages, counters, args,
+                                             {"service": outbox_emptied(pool)})
             finally:
                 await gateway.stop()
                 await pool.close()

@@ -34,6 +34,7 @@ from .domain.inbound import store as inbound
 from .domain.inbound.classify import Envelope, Verdict, classify
 from .domain.inbound.mime import UnreadableMessage
 from .domain.inbound.policy import Classified, Forwarding, after_classification
+from .domain.outbox import DEAD_KEPT_DAYS
 from .mail.outbox import Drainer, DrainerConfig
 from .services import Services
 from .settings import Settings
@@ -129,6 +130,7 @@ class Worker:
         while not stop.is_set():
             try:
                 await self.purge_expired_raw(stop)
+                await self.purge_dead_outbox_rows()
             except UNAVAILABLE + (asyncpg.PostgresConnectionError,) as exc:
                 log.warning("retention: database unavailable (%s); trying again at the next pass",
                             exc.__class__.__name__)
@@ -138,6 +140,19 @@ class Worker:
                 await asyncio.wait_for(stop.wait(), self.config.retention_interval)
             except asyncio.TimeoutError:
                 pass
+
+    async def purge_dead_outbox_rows(self) -> int:
+        """Dead outbox rows staff did not send again within DEAD_KEPT_DAYS, in short batches."""
+        deleted = 0
+        while True:
+            async with self.pool.acquire() as conn:
+                count = await outbox_queries.purge_dead(conn, DEAD_KEPT_DAYS, self.config.retention_batch)
+            deleted += count
+            if count < self.config.retention_batch:
+                break
+        if deleted:
+            log.info("retention: deleted %d outbox row(s) given up more than %d days ago", deleted, DEAD_KEPT_DAYS)
+        return deleted
 
     async def purge_expired_raw(self, stop: asyncio.Event) -> int:
         """One retention pass: batches until one comes back short or `stop` is set, each

@@ -165,6 +165,40 @@ async def test_an_erasure_is_delivered_with_the_address_and_then_nothing_of_it_s
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
 
 
+async def test_an_erasure_that_cannot_be_delivered_dies_without_the_address(client, auth, pool, receiver, drainer,
+                                                                           aiohttp_server):
+    await subscribe(client, auth, receiver, ["subject.erased"])
+    receiver.status = 422
+    await suppress(client, auth, "jan@example.be")
+    assert (await client.post("/v1/erasure", json={"email": "jan@example.be"}, headers=auth)).status == 200
+    for _ in range(30):
+        await drain(drainer)
+        drainer.services.clock.advance(hours=4)
+    row = await pool.fetchrow("SELECT status, address, last_error FROM outbox")
+    assert row["status"] == "dead" and row["address"] is None and "jan" not in row["last_error"]
+    assert receiver.received[0][1]["data"]["email"] == "jan@example.be"
+
+
+async def test_deliveries_waiting_behind_a_retry_are_put_off_with_it(client, auth, pool, receiver, drainer):
+    """Later deliveries of the same address wait as long as the one being retried, so that the
+    claim does not walk over them on every round."""
+    await subscribe(client, auth, receiver, ["suppression.created"])
+    receiver.status = 500
+    await suppress(client, auth, "jan@example.be", "newsletter")
+    await drain(drainer)
+    for scope in ("events", "offers"):
+        await suppress(client, auth, "jan@example.be", scope)
+    assert await drain(drainer) == 0  # due, but behind the first
+    drainer.services.clock.advance(seconds=70)
+    assert await drain(drainer) == 1  # only the first, which fails again
+    times = [r["next_attempt_at"] for r in await pool.fetch("SELECT next_attempt_at FROM outbox ORDER BY id")]
+    assert times[1] >= times[0] and times[2] >= times[0]
+    receiver.status = 200
+    drainer.services.clock.advance(hours=1)
+    assert await drain(drainer) == 3
+    assert [p["data"]["scope"] for _h, p in receiver.received[-3:]] == ["newsletter", "events", "offers"]
+
+
 async def test_a_subscription_that_is_removed_gets_nothing_more(client, auth, pool, receiver, drainer):
     created = await subscribe(client, auth, receiver, ["suppression.created"])
     receiver.status = 500

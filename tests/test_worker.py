@@ -217,6 +217,7 @@ async def test_human_mail_is_forwarded_and_a_relay_that_is_down_is_tried_again(p
         controller.stop()
     done = await describe(pool, message_id)
     assert done["status"] == "forwarded" and any(a["type"] == "forwarded" for a in done["actions"])
+    assert await pool.fetchval("SELECT forward_attempts FROM inbound_messages") == 2  # one failed, one taken
     [(mail_from, recipients, forwarded)] = sink.messages
     assert recipients == ["staff@cetit.be"] and mail_from == settings.mailto
     message = email.message_from_bytes(forwarded, policy=policy.default)

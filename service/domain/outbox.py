@@ -36,6 +36,7 @@ class OutboxStatus(StrEnum):
 
 
 MAIL_KINDS = frozenset({OutboxKind.FORWARD, OutboxKind.GATEWAY, OutboxKind.CONFIRMATION})
+DEAD_KEPT_DAYS = 30  # a dead row not sent again by staff within this many days is deleted
 
 
 class Clock(Protocol):

@@ -1,13 +1,17 @@
 """The outbox drainer: claims due rows, sends them, records each outcome.
 
 Any number of drainers, in any processes, share the outbox: a claim takes due rows with
-FOR UPDATE SKIP LOCKED and leases them, the lease is renewed while the batch is worked on,
-and each row's outcome is recorded right after its send, in its own short statement. A
-drainer that dies leaves its rows to be claimed again when the lease runs out; a row is
-sent twice only if the drainer died between the other side's acceptance and that record.
+FOR UPDATE SKIP LOCKED and leases them (by the database's clock, so that hosts whose clocks
+differ never take each other's rows), the lease is renewed while the batch is worked on, and
+outcomes are recorded as soon as the sends are done. A drainer that dies leaves its rows to
+be claimed again when the lease runs out; a row is sent twice only if the drainer died
+between the other side's acceptance and that record.
 
-At send time a mail to a person is checked against the list again: a recipient suppressed
-or erased since the row was queued is not sent to (the row goes, and the log says so).
+Mail and webhook deliveries are drained in two lanes, so that a receiver that never answers
+does not hold up forwards and gateway copies. Mail goes over several relay connections at
+once. At send time a mail to a person is checked against the list again: a recipient
+suppressed or erased since the row was queued is not sent to (the row goes, and the log
+says so).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import AsyncIterator, Sequence
+from typing import Sequence
 
 import aiohttp
 import asyncpg
@@ -32,7 +36,7 @@ from ..storage import inbound_queries, outbox_queries
 from ..storage.db import UNAVAILABLE
 from .copies import copy_for, split_message
 from .forward import forward_message
-from .relay import RelayError, RelaySession
+from .relay import LazySession, RelayError
 from .webhooks import deliver
 
 log = logging.getLogger("optout.outbox")
@@ -40,9 +44,12 @@ log = logging.getLogger("optout.outbox")
 
 @dataclass(frozen=True)
 class DrainerConfig:
-    batch: int = 50
+    batch: int = 200
     lease_seconds: float = 20.0  # renewed every quarter of it while the batch is worked on
     idle_seconds: float = 0.5
+    relay_connections: int = 8  # mail sent at once, one relay connection each
+    bytes_in_flight: int = 8 << 20  # copies being sent at once hold at most this much (a large one goes alone)
+    record_every: int = 20  # sent copies recorded together (a crash may send these again)
     webhook_concurrency: int = 20
     webhook_timeout: float = 10.0
 
@@ -62,33 +69,42 @@ class Drainer:
         self.config = config
         self.kinds = tuple(kinds)
         self._http: aiohttp.ClientSession | None = None
+        self._in_flight = _ByteBudget(config.bytes_in_flight)
 
-    def _claimable(self) -> list[str]:
-        """Without a relay, mail other than forwards waits (a forward goes to staff as `held`)."""
-        if self.services.relay is not None:
-            return [str(k) for k in self.kinds]
-        return [str(k) for k in self.kinds if k not in MAIL_KINDS or k is OutboxKind.FORWARD]
+    def _lanes(self) -> list[list[str]]:
+        """The kinds each lane claims. Without a relay, mail other than forwards waits (a forward
+        goes to staff as `held`)."""
+        mail = [k for k in self.kinds if k in MAIL_KINDS and (self.services.relay is not None or k is OutboxKind.FORWARD)]
+        hooks = [k for k in self.kinds if k is OutboxKind.WEBHOOK]
+        return [[str(k) for k in lane] for lane in (mail, hooks) if lane]
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Drain until `stop` is set; the batch in hand is finished first."""
+        """Drain until `stop` is set; the batches in hand are finished first."""
+        lanes = self._lanes()
+        log.info("outbox drainer started (%s)", "; ".join(", ".join(lane) for lane in lanes) or
+                 "nothing to send without a relay")
+        try:
+            await asyncio.gather(*(self._run_lane(lane, stop) for lane in lanes))
+        finally:
+            await self.close()
+
+    async def _run_lane(self, kinds: list[str], stop: asyncio.Event) -> None:
         wake = self.services.outbox.subscribe()
-        log.info("outbox drainer started (%s)", ", ".join(self._claimable()) or "nothing to send without a relay")
         try:
             while not stop.is_set():
                 try:
-                    done = await self.drain_once()
-                except UNAVAILABLE + (asyncpg.PostgresConnectionError,) as exc:
-                    log.warning("outbox: database unavailable (%s); retrying", exc.__class__.__name__)
-                    done = 0
-                except Exception:
-                    log.exception("outbox: unexpected error; going on")
+                    done = await self._drain(kinds)
+                except Exception as exc:  # a fault must not stop the outbox: log it, go on after a pause
+                    if _database_unavailable(exc):
+                        log.warning("outbox: database unavailable (%s); retrying", exc.__class__.__name__)
+                    else:
+                        log.exception("outbox: unexpected error; going on")
                     done = 0
                 if not done:
                     await _first_of(stop, wake, self.config.idle_seconds)
                     wake.clear()
         finally:
             self.services.outbox.unsubscribe(wake)
-            await self.close()
 
     async def close(self) -> None:
         if self._http is not None:
@@ -96,10 +112,10 @@ class Drainer:
             self._http = None
 
     async def drain_once(self) -> int:
-        """Claim one batch and see it through; return how many rows were claimed."""
-        kinds = self._claimable()
-        if not kinds:
-            return 0
+        """One batch of each lane, seen through; how many rows were claimed."""
+        return sum([await self._drain(kinds) for kinds in self._lanes()])
+
+    async def _drain(self, kinds: list[str]) -> int:
         async with self.pool.acquire() as conn:
             rows = await outbox_queries.claim(conn, self.services.clock.now(), self.config.lease_seconds, kinds,
                                               self.config.batch)
@@ -107,9 +123,10 @@ class Drainer:
             return 0
         renewal = asyncio.create_task(self._keep_leases(rows))
         try:
-            mail = [r for r in rows if r["kind"] != OutboxKind.WEBHOOK]
-            hooks = [r for r in rows if r["kind"] == OutboxKind.WEBHOOK]
-            await asyncio.gather(self._send_mail(mail), self._send_webhooks(hooks))
+            if kinds == [str(OutboxKind.WEBHOOK)]:
+                await self._send_webhooks(rows)
+            else:
+                await self._send_mail(rows)
         finally:
             renewal.cancel()
             await asyncio.gather(renewal, return_exceptions=True)
@@ -121,30 +138,39 @@ class Drainer:
             await asyncio.sleep(self.config.lease_seconds / 4)
             try:
                 async with self.pool.acquire() as conn:
-                    await outbox_queries.renew_leases(conn, ids, tokens, self.services.clock.now(),
-                                                      self.config.lease_seconds)
+                    await outbox_queries.renew_leases(conn, ids, tokens, self.config.lease_seconds)
             except Exception as exc:
                 log.warning("outbox: leases not renewed (%s)", exc.__class__.__name__)
 
-    # Mail: forwards, gateway copies, confirmations, over one relay connection per batch.
+    # Mail: forwards, gateway copies, confirmations.
 
     async def _send_mail(self, rows: list[asyncpg.Record]) -> None:
-        if not rows:
-            return
-        rows = await self._still_wanted(rows)
-        bodies: dict[int, bytes] = {}
         body_ids = [r["body_id"] for r in rows if r["body_id"] is not None]
+        wanted = await self._still_wanted(rows)
+        bodies = {}
         if body_ids:
             async with self.pool.acquire() as conn:
-                bodies = await outbox_queries.bodies(conn, body_ids)
-        async with self._relay() as relay:
+                bodies = await outbox_queries.bodies(conn, [r["body_id"] for r in wanted if r["body_id"]])
+        lanes = max(1, min(self.config.relay_connections, len(wanted)))
+        async with asyncio.TaskGroup() as group:  # one failing connection's error cancels the others
+            for n in range(lanes):
+                group.create_task(self._send_over_one_connection(wanted[n::lanes], bodies))
+        if body_ids:
+            async with self.pool.acquire() as conn:
+                await outbox_queries.delete_unused_bodies(conn, body_ids)
+
+    async def _send_over_one_connection(self, rows: list[asyncpg.Record], bodies: dict[int, bytes]) -> None:
+        relay = LazySession(self.services.relay) if self.services.relay is not None else None
+        sent: list[asyncpg.Record] = []
+        try:
             for row in rows:
                 try:
-                    message, sender, recipient = await self._compose(row, bodies)
                     if relay is None:
                         raise _Failure("no OPTOUT_RELAY_URL configured", permanent=True)
-                    session = await relay.get()
-                    await session.send(message, sender, [recipient])
+                    async with self._in_flight.holding(self._size_of(row, bodies)):
+                        message, sender, recipient = await self._compose(row, bodies)
+                        await (await relay.get()).send(message, sender, [recipient])
+                        del message
                 except _Failure as exc:
                     await self._failed(row, exc.error, exc.permanent)
                     continue
@@ -152,14 +178,29 @@ class Drainer:
                     relay.broken(exc)
                     await self._failed(row, str(exc), not exc.temporary)
                     continue
-                await self._sent(row)
-        if body_ids:
-            async with self.pool.acquire() as conn:
-                await outbox_queries.delete_unused_bodies(conn, body_ids)
+                if row["kind"] == OutboxKind.FORWARD:
+                    await self._forwarded(row)
+                    continue
+                sent.append(row)
+                if len(sent) >= self.config.record_every:
+                    await self._sent(sent)
+                    sent = []
+        finally:
+            if sent:
+                await self._sent(sent)
+            if relay is not None:
+                await relay.close()
+
+    @staticmethod
+    def _size_of(row: asyncpg.Record, bodies: dict[int, bytes]) -> int:
+        """About what a copy will hold in memory while it is made and sent."""
+        if row["message"] is not None:
+            return len(row["message"])
+        return len(bodies.get(row["body_id"], b"")) or 1 << 16  # a forward: its size is read later
 
     async def _still_wanted(self, rows: list[asyncpg.Record]) -> list[asyncpg.Record]:
-        """Copies to people who are suppressed in the row's scope, or erased, since it was
-        queued are not sent: their rows go."""
+        """Copies to people who are suppressed in the row's scope (all of them, for a copy
+        whose scope is not known), or erased, since it was queued are not sent: their rows go."""
         wanted, by_scope = [], {}
         for row in rows:
             if row["kind"] == OutboxKind.FORWARD or row["address"] is None:
@@ -169,13 +210,13 @@ class Drainer:
         for scope, group in by_scope.items():
             async with self.pool.acquire() as conn:
                 results = await operations.check(conn, [r["address"] for r in group], scope, self.services.pads)
-                for row, result in zip(group, results):
-                    if result.allowed:
-                        wanted.append(row)
-                        continue
-                    await outbox_queries.delete_leased(conn, row["id"], row["lease_token"])
-                    log.info("outbox %s %d: not sent, the recipient is blocked now (%s)", row["kind"], row["id"],
-                             result.reason)
+                blocked = [(row, result) for row, result in zip(group, results) if not result.allowed]
+                wanted += [row for row, result in zip(group, results) if result.allowed]
+                if blocked:
+                    await outbox_queries.delete_many_leased(conn, [row for row, _ in blocked])
+            for row, result in blocked:
+                log.info("outbox %s %d: not sent, the recipient is blocked now (%s)", row["kind"], row["id"],
+                         result.reason)
         return wanted
 
     async def _compose(self, row: asyncpg.Record, bodies: dict[int, bytes]) -> tuple[bytes, str, str]:
@@ -193,42 +234,36 @@ class Drainer:
                                       source["classification"], summary, settings.mailto, settings.forward_to,
                                       FORWARD_MARKER)
             return message, settings.mailto, settings.forward_to
-        if row["kind"] == OutboxKind.GATEWAY:
-            body = bodies.get(row["body_id"])
-            if body is None:
-                raise _Failure("the message is no longer stored", permanent=True)
-            fields, rest = split_message(body)
-            link = link_for(self.services.signer, settings.public_url, settings.mailto, row["recipient"],
-                            row["scope"], None)
-            return copy_for(fields, rest, link["headers"]), row["sender"], row["recipient"]
-        return row["message"], row["sender"], row["recipient"]
+        if row["message"] is not None:  # a whole message (a confirmation, a copy queued before 0009)
+            return row["message"], row["sender"], row["recipient"]
+        body = bodies.get(row["body_id"])
+        if body is None:
+            raise _Failure("the message is no longer stored", permanent=True)
+        fields, rest = split_message(body)
+        link = link_for(self.services.signer, settings.public_url, settings.mailto, row["recipient"], row["scope"],
+                        None)
+        return copy_for(fields, rest, link["headers"]), row["sender"], row["recipient"]
 
-    @contextlib.asynccontextmanager
-    async def _relay(self) -> AsyncIterator["_LazyRelay | None"]:
-        if self.services.relay is None:
-            yield None
-            return
-        lazy = _LazyRelay(self.services.relay)
-        try:
-            yield lazy
-        finally:
-            await lazy.close()
+    # Recording outcomes.
 
-    async def _sent(self, row: asyncpg.Record) -> None:
+    async def _sent(self, rows: list[asyncpg.Record]) -> None:
+        async with self.pool.acquire() as conn:
+            recorded = await outbox_queries.delete_many_leased(conn, rows)
+        if recorded < len(rows):
+            log.warning("outbox: %d of %d sent rows had lost their lease meanwhile", len(rows) - recorded, len(rows))
+        for row in rows:
+            log.info("outbox %s %d: sent (try %d)", row["kind"], row["id"], row["attempts"] + 1)
+
+    async def _forwarded(self, row: asyncpg.Record) -> None:
         async with self.pool.acquire() as conn:
             async with conn.transaction():
                 if not await outbox_queries.delete_leased(conn, row["id"], row["lease_token"]):
-                    log.warning("outbox %s %d: sent, but its lease was lost meanwhile", row["kind"], row["id"])
+                    log.warning("inbound %s: forwarded, but its lease was lost meanwhile", row["inbound_id"])
                     return
-                if row["kind"] == OutboxKind.FORWARD:
-                    action = {"type": "forwarded", "to": self.settings.forward_to,
-                              "at": self.services.clock.now().isoformat()}
-                    await inbound_queries.finish_forward(conn, row["inbound_id"], InboundStatus.FORWARDED, [action],
-                                                         row["attempts"] + 1)
-        if row["kind"] == OutboxKind.FORWARD:
-            log.info("inbound %s: forwarded to staff (try %d)", row["inbound_id"], row["attempts"] + 1)
-        else:
-            log.info("outbox %s %d: sent (try %d)", row["kind"], row["id"], row["attempts"] + 1)
+                action = {"type": "forwarded", "to": self.settings.forward_to,
+                          "at": self.services.clock.now().isoformat()}
+                await inbound_queries.finish_forward(conn, row["inbound_id"], InboundStatus.FORWARDED, [action])
+        log.info("inbound %s: forwarded to staff (try %d)", row["inbound_id"], row["attempts"] + 1)
 
     async def _failed(self, row: asyncpg.Record, error: str, permanent: bool) -> None:
         now = self.services.clock.now()
@@ -238,14 +273,13 @@ class Drainer:
         async with self.pool.acquire() as conn:
             async with conn.transaction():
                 if step.outcome is FailureOutcome.RETRY:
-                    await outbox_queries.retry_later(conn, row["id"], row["lease_token"], step.retry_at, error)
+                    await outbox_queries.retry_later(conn, row, step.retry_at, error)
                     if kind is OutboxKind.FORWARD:
                         await inbound_queries.note_forward_failure(conn, row["inbound_id"], error)
                 elif step.outcome is FailureOutcome.HOLD_FOR_STAFF:
                     if await outbox_queries.delete_leased(conn, row["id"], row["lease_token"]):
                         action = {"type": "held", "reason": f"not forwarded: {error}; {step.why}; kept for staff"}
-                        await inbound_queries.finish_forward(conn, row["inbound_id"], InboundStatus.HELD, [action],
-                                                             tries)
+                        await inbound_queries.finish_forward(conn, row["inbound_id"], InboundStatus.HELD, [action])
                 else:
                     await outbox_queries.mark_dead(conn, row["id"], row["lease_token"], now, f"{error}; {step.why}")
         what = f"inbound {row['inbound_id']}: forward" if kind is OutboxKind.FORWARD else f"outbox {kind} {row['id']}"
@@ -258,8 +292,6 @@ class Drainer:
     # Webhook deliveries, concurrently (never two of one subscription and address: see the claim).
 
     async def _send_webhooks(self, rows: list[asyncpg.Record]) -> None:
-        if not rows:
-            return
         async with self.pool.acquire() as conn:
             found = {d["outbox_id"]: d for d in await outbox_queries.webhook_deliveries(conn, [r["id"] for r in rows])}
         if self._http is None:
@@ -285,48 +317,39 @@ class Drainer:
             else:
                 await self._failed(row, result.error or "not delivered", permanent=False)
 
-        await asyncio.gather(*(one(row) for row in rows))
+        async with asyncio.TaskGroup() as group:  # an error in one cancels the rest: no send after it
+            for row in rows:
+                group.create_task(one(row))
 
 
-class _LazyRelay:
-    """One relay connection for a batch, opened at the first send, opened again after it broke."""
+class _ByteBudget:
+    """At most `limit` bytes of copies in memory at once; a copy larger than the limit waits
+    until it can be alone."""
 
-    def __init__(self, relay):
-        self.relay = relay
-        self._stack: contextlib.AsyncExitStack | None = None
-        self._session: RelaySession | None = None
-        self._unreachable: RelayError | None = None
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.used = 0
+        self._changed = asyncio.Condition()
 
-    async def get(self) -> RelaySession:
-        """The connection; once the relay could not be reached, the rest of the batch is not
-        tried (each try could wait for the relay's whole timeout)."""
-        if self._unreachable is not None:
-            raise self._unreachable
-        if self._session is None:
-            stack = contextlib.AsyncExitStack()
-            try:
-                self._session = await stack.enter_async_context(self.relay.session())
-            except RelayError as exc:
-                self._unreachable = exc
-                raise
-            self._stack = stack
-        return self._session
-
-    def broken(self, error: RelayError) -> None:
-        """After a temporary failure the connection may be gone: the next send opens a new one."""
-        if error.temporary and self._stack is not None:
-            stack, self._stack, self._session = self._stack, None, None
-            asyncio.ensure_future(_close_quietly(stack))
-
-    async def close(self) -> None:
-        if self._stack is not None:
-            await _close_quietly(self._stack)
-            self._stack, self._session = None, None
+    @contextlib.asynccontextmanager
+    async def holding(self, size: int):
+        size = min(size, self.limit)
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.used + size <= self.limit)
+            self.used += size
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self.used -= size
+                self._changed.notify_all()
 
 
-async def _close_quietly(stack: contextlib.AsyncExitStack) -> None:
-    with contextlib.suppress(Exception):
-        await stack.aclose()
+def _database_unavailable(exc: BaseException) -> bool:
+    """Whether the error (or every error of a group) is the database being away."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_database_unavailable(inner) for inner in exc.exceptions)
+    return isinstance(exc, UNAVAILABLE + (asyncpg.PostgresConnectionError,))
 
 
 async def _first_of(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:
@@ -337,4 +360,3 @@ async def _first_of(stop: asyncio.Event, wake: asyncio.Event, timeout: float) ->
         for waiter in waiters:
             waiter.cancel()
         await asyncio.gather(*waiters, return_exceptions=True)
-

@@ -107,3 +107,48 @@ def _relay_errors() -> Iterator[None]:
 def _local_hostname() -> str:
     """The name given in EHLO, looked up once (aiosmtplib would resolve it on every connection)."""
     return socket.getfqdn()
+
+
+class LazySession:
+    """One relay connection for a run of sends, opened at the first send and opened again
+    after a failure that may have broken it.
+
+    A failure while opening it (no connection, a 4xx or 5xx greeting, EHLO, STARTTLS or a
+    refused login) says nothing about the messages: it is temporary for every one of them,
+    and the rest of the run is not tried (each try could wait for the relay's whole timeout).
+    """
+
+    def __init__(self, relay: Relay):
+        self.relay = relay
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._session: RelaySession | None = None
+        self._unreachable: RelayError | None = None
+
+    async def get(self) -> RelaySession:
+        if self._unreachable is not None:
+            raise self._unreachable
+        if self._session is None:
+            stack = contextlib.AsyncExitStack()
+            try:
+                self._session = await stack.enter_async_context(self.relay.session())
+            except RelayError as exc:
+                self._unreachable = RelayError(f"cannot open a session with the relay: {exc}", temporary=True)
+                raise self._unreachable from None
+            self._stack = stack
+        return self._session
+
+    def broken(self, error: RelayError) -> None:
+        """After a temporary failure the connection may be gone: the next send opens a new one."""
+        if error.temporary and self._stack is not None:
+            stack, self._stack, self._session = self._stack, None, None
+            asyncio.ensure_future(_close_quietly(stack))
+
+    async def close(self) -> None:
+        if self._stack is not None:
+            await _close_quietly(self._stack)
+            self._stack, self._session = None, None
+
+
+async def _close_quietly(stack: contextlib.AsyncExitStack) -> None:
+    with contextlib.suppress(Exception):
+        await stack.aclose()

@@ -154,15 +154,15 @@ async def forward_source(conn: asyncpg.Connection, message_id: uuid.UUID) -> asy
     )
 
 
-async def finish_forward(conn: asyncpg.Connection, message_id: uuid.UUID, status: str, actions: list[dict],
-                         tries: int) -> None:
-    """The forward is done with: `forwarded`, or `held` for staff."""
+async def finish_forward(conn: asyncpg.Connection, message_id: uuid.UUID, status: str, actions: list[dict]) -> None:
+    """The forward's last try is done with: `forwarded`, or `held` for staff (the tries that
+    failed before it were counted one by one)."""
     await conn.execute(
         """UPDATE inbound_messages
               SET status = $2, actions = actions || $3::jsonb, forward_pending = false,
-                  forward_attempts = forward_attempts + $4, processed_at = now()
+                  forward_attempts = forward_attempts + 1, processed_at = now()
             WHERE id = $1""",
-        message_id, status, storable(actions), tries,
+        message_id, str(status), storable(actions),
     )
 
 

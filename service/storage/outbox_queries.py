@@ -12,22 +12,24 @@ from .inbound_queries import storable
 
 # Due rows, oldest first, skipping rows another drainer holds (SKIP LOCKED) and rows whose
 # lease has not run out. A webhook delivery waits while an earlier one to the same
-# subscription about the same address is still pending (being retried): per subscription
-# and address, events arrive in order. $1 is the drainer's clock, so that tests can move it.
+# subscription about the same address (its order key, '' for none) is still pending: per
+# subscription and address, events arrive in order. When a delivery is put off, the later
+# ones of its order key are put off with it (retry_later), so that they are not due and the
+# claim does not walk over them again and again. $1 is the drainer's clock for what is due
+# (tests move it); leases go by the database's clock, one for every host.
 CLAIM_OUTBOX = """
 UPDATE outbox o
    SET lease_token = gen_random_uuid(),
-       lease_until = $1::timestamptz + make_interval(secs => $2::float8)
+       lease_until = clock_timestamp() + make_interval(secs => $2::float8)
  WHERE o.id IN (
        SELECT d.id FROM outbox d
         WHERE d.status = 'pending' AND d.next_attempt_at <= $1
-          AND (d.lease_until IS NULL OR d.lease_until < $1)
+          AND (d.lease_until IS NULL OR d.lease_until < clock_timestamp())
           AND d.kind = ANY ($3::text[])
           AND (d.kind <> 'webhook' OR NOT EXISTS (
                SELECT 1 FROM outbox e
                 WHERE e.status = 'pending' AND e.kind = 'webhook' AND e.webhook_id = d.webhook_id
-                  AND (e.address = d.address OR (e.address IS NULL AND d.address IS NULL))
-                  AND e.id < d.id))
+                  AND coalesce(e.address, '') = coalesce(d.address, '') AND e.id < d.id))
         ORDER BY d.next_attempt_at, d.id
         LIMIT $4
         FOR UPDATE SKIP LOCKED)
@@ -41,15 +43,15 @@ async def claim(conn: asyncpg.Connection, now: datetime, lease_seconds: float, k
     return await conn.fetch(CLAIM_OUTBOX, now, lease_seconds, list(kinds), limit)
 
 
-async def renew_leases(conn: asyncpg.Connection, ids: Sequence[int], tokens: Sequence[uuid.UUID], now: datetime,
+async def renew_leases(conn: asyncpg.Connection, ids: Sequence[int], tokens: Sequence[uuid.UUID],
                        lease_seconds: float) -> None:
     await conn.execute(
-        """UPDATE outbox o SET lease_until = $3::timestamptz + make_interval(secs => $4::float8)
+        """UPDATE outbox o SET lease_until = clock_timestamp() + make_interval(secs => $3::float8)
             WHERE o.id IN (SELECT x.id FROM outbox x
                              JOIN unnest($1::bigint[], $2::uuid[]) AS t(id, token)
                                ON t.id = x.id AND t.token = x.lease_token
                               FOR UPDATE OF x SKIP LOCKED)""",
-        list(ids), list(tokens), now, lease_seconds,
+        list(ids), list(tokens), lease_seconds,
     )
 
 
@@ -59,25 +61,48 @@ async def delete_leased(conn: asyncpg.Connection, outbox_id: int, token: uuid.UU
     return result.endswith(" 1")
 
 
-async def retry_later(conn: asyncpg.Connection, outbox_id: int, token: uuid.UUID, retry_at: datetime,
-                      error: str) -> None:
+async def delete_many_leased(conn: asyncpg.Connection, rows: Sequence) -> int:
+    """Rows that are done, each if its lease is still ours; return how many went."""
+    result = await conn.execute(
+        """DELETE FROM outbox o USING unnest($1::bigint[], $2::uuid[]) AS t(id, token)
+            WHERE o.id = t.id AND o.lease_token = t.token""",
+        [r["id"] for r in rows], [r["lease_token"] for r in rows],
+    )
+    return int(result.split()[-1])
+
+
+async def retry_later(conn: asyncpg.Connection, row, retry_at: datetime, error: str) -> None:
+    """The row's next try; a webhook delivery's later ones for the same order key wait as long."""
     await conn.execute(
         """UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $3, last_error = $4,
                   lease_token = NULL, lease_until = NULL
             WHERE id = $1 AND lease_token = $2""",
-        outbox_id, token, retry_at, storable(error[:1000]),
+        row["id"], row["lease_token"], retry_at, storable(error[:1000]),
     )
+    if row["kind"] == "webhook":
+        await conn.execute(
+            """UPDATE outbox SET next_attempt_at = $4
+                WHERE status = 'pending' AND kind = 'webhook' AND webhook_id = $1
+                  AND coalesce(address, '') = coalesce($2, '') AND id > $3 AND next_attempt_at < $4""",
+            row["webhook_id"], row["address"], row["id"], retry_at,
+        )
 
 
-# A dead delivery of an erasure would keep the erased address: it is kept without it.
+# A dead delivery of an erasure would keep the erased address (in its row, or quoted in the
+# receiver's answer): it is kept without either.
 MARK_DEAD = """
+WITH about_erasure AS (
+    SELECT EXISTS (SELECT 1 FROM outbox o JOIN events e ON e.id = o.event_id
+                    WHERE o.id = $1 AND o.kind = 'webhook' AND e.type = 'erased') AS yes
+)
 UPDATE outbox o
-   SET status = 'dead', dead_at = $3, attempts = attempts + 1, last_error = $4,
+   SET status = 'dead', dead_at = $3, attempts = attempts + 1,
+       last_error = CASE WHEN a.yes THEN 'not delivered within 3 days (the answer is not kept: it may name the person)'
+                         ELSE $4 END,
        lease_token = NULL, lease_until = NULL,
-       address = CASE WHEN o.kind = 'webhook'
-                       AND EXISTS (SELECT 1 FROM events e WHERE e.id = o.event_id AND e.address IS NULL)
-                      THEN NULL ELSE o.address END
- WHERE id = $1 AND lease_token = $2
+       address = CASE WHEN a.yes THEN NULL ELSE o.address END
+  FROM about_erasure a
+ WHERE o.id = $1 AND o.lease_token = $2
 """
 
 
@@ -150,6 +175,21 @@ async def dead_rows(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record
             WHERE o.status = 'dead' ORDER BY o.dead_at DESC LIMIT $1""",
         limit,
     )
+
+
+async def purge_dead(conn: asyncpg.Connection, older_than_days: int, limit: int) -> int:
+    """Dead rows staff have not sent again within the time they are kept, a batch at a time."""
+    rows = await conn.fetch(
+        """DELETE FROM outbox WHERE id IN (
+               SELECT id FROM outbox WHERE status = 'dead' AND dead_at < now() - make_interval(days => $1)
+                ORDER BY dead_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+           RETURNING body_id""",
+        older_than_days, limit,
+    )
+    bodies = [r["body_id"] for r in rows if r["body_id"] is not None]
+    if bodies:
+        await delete_unused_bodies(conn, bodies)
+    return len(rows)
 
 
 async def retry_dead(conn: asyncpg.Connection, outbox_id: int, now: datetime) -> bool:

@@ -297,35 +297,3 @@ async def activity_by_day(conn: asyncpg.Connection, days: int) -> list[asyncpg.R
             GROUP BY 1, 2, 3 ORDER BY 1 DESC""",
         days,
     )
-
-
-async def queue_outgoing(conn: asyncpg.Connection, sender: str, recipient: str, message: bytes, error: str) -> None:
-    await conn.execute(
-        """INSERT INTO gateway_outbox (sender, recipient, message, attempts, next_attempt_at, last_error)
-           VALUES ($1, $2, $3, 1, now() + interval '1 minute', $4)""",
-        sender, recipient, message, error,
-    )
-
-
-async def claim_due_outgoing(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
-    """Copies due for another try, locked so that two gateways never send one twice."""
-    return await conn.fetch(
-        """SELECT id, sender, recipient, message, attempts FROM gateway_outbox
-            WHERE next_attempt_at <= now() ORDER BY next_attempt_at
-            LIMIT $1 FOR UPDATE SKIP LOCKED""",
-        limit,
-    )
-
-
-async def delete_outgoing(conn: asyncpg.Connection, outbox_id: int) -> None:
-    await conn.execute("DELETE FROM gateway_outbox WHERE id = $1", outbox_id)
-
-
-async def retry_outgoing_later(conn: asyncpg.Connection, outbox_id: int, attempts: int, error: str) -> None:
-    """Back off exponentially, at most an hour between tries."""
-    await conn.execute(
-        """UPDATE gateway_outbox SET attempts = $2, last_error = $3,
-                  next_attempt_at = now() + least(interval '1 hour', interval '1 minute' * 2 ^ ($2 - 1))
-            WHERE id = $1""",
-        outbox_id, attempts, error,
-    )

@@ -46,7 +46,7 @@ class Metrics:
             for status in ("pending", "dead"):
                 self.outbox.labels(kind, status).set(counts.get((kind, status), 0))
 
-    def count_checks(self, results: list[dict]) -> None:
-        blocked = sum(1 for r in results if not r.allowed)
+    def count_checks(self, results) -> None:
+        blocked = len(results.blocked)
         self.checks.labels("allowed").inc(len(results) - blocked)
         self.checks.labels("blocked").inc(blocked)

@@ -48,30 +48,25 @@ CREATE TABLE outbox (
     webhook_id      uuid        REFERENCES webhooks (id) ON DELETE CASCADE,
     event_id        bigint,
     CHECK (kind <> 'webhook' OR (webhook_id IS NOT NULL AND event_id IS NOT NULL)),
-    CHECK (kind <> 'gateway' OR (body_id IS NOT NULL AND recipient IS NOT NULL)),
+    CHECK (kind <> 'gateway' OR (recipient IS NOT NULL AND (body_id IS NOT NULL OR message IS NOT NULL))),
     CHECK (kind <> 'forward' OR inbound_id IS NOT NULL)
 );
 -- The claim walks the due rows, oldest first.
 CREATE INDEX outbox_due ON outbox (next_attempt_at, id) WHERE status = 'pending';
--- Per subscription and address, a delivery waits for an earlier one that is still pending.
-CREATE INDEX outbox_webhook_order ON outbox (webhook_id, address, id) WHERE status = 'pending' AND kind = 'webhook';
+-- Per subscription and address ('' for an event about no one), a delivery waits for an
+-- earlier one that is still pending.
+CREATE INDEX outbox_webhook_order ON outbox (webhook_id, (coalesce(address, '')), id)
+    WHERE status = 'pending' AND kind = 'webhook';
 CREATE INDEX outbox_by_address ON outbox (address) WHERE address IS NOT NULL;
 CREATE INDEX outbox_by_body ON outbox (body_id) WHERE body_id IS NOT NULL;
 CREATE INDEX outbox_dead ON outbox (dead_at) WHERE status = 'dead';
 
--- The gateway's queued copies move over, each with its own body.
-WITH moved AS (
-    SELECT g.id, g.created_at, g.sender, g.recipient, g.message, g.attempts, g.next_attempt_at, g.last_error,
-           row_number() OVER (ORDER BY g.id) AS n
-      FROM gateway_outbox g
-), bodies AS (
-    INSERT INTO outbox_bodies (message) SELECT message FROM moved ORDER BY n RETURNING id
-), numbered AS (
-    SELECT id, row_number() OVER (ORDER BY id) AS n FROM bodies
-)
-INSERT INTO outbox (kind, created_at, next_attempt_at, attempts, last_error, address, sender, recipient, body_id)
-SELECT 'gateway', m.created_at, m.next_attempt_at, m.attempts, m.last_error, lower(m.recipient), m.sender, m.recipient, b.id
-  FROM moved m JOIN numbered b USING (n);
+-- The gateway's queued copies move over as the whole copies they are (their own unsubscribe
+-- headers already in them). Their scope was not kept: at send time they are checked in
+-- `global`, which any suppression of the recipient blocks.
+INSERT INTO outbox (kind, created_at, next_attempt_at, attempts, last_error, address, sender, recipient, message)
+SELECT 'gateway', created_at, next_attempt_at, attempts, last_error, lower(trim(recipient)), sender, recipient, message
+  FROM gateway_outbox;
 DROP TABLE gateway_outbox;
 
 -- Forwards that were waiting on the inbound queue move over too; the inbound queue no longer

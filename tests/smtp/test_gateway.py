@@ -167,6 +167,45 @@ async def test_a_copy_the_relay_refuses_for_good_dies_and_is_counted_in_metrics(
     assert 'optout_outbox_rows{kind="gateway",status="dead"} 1.0' in metrics
 
 
+async def test_a_relay_that_refuses_the_session_costs_a_try_never_a_copy(pool, settings, unused_tcp_port):
+    """A 554 greeting (a relay in maintenance, a login refused after a password change) says
+    nothing about the copies: they wait for the next try, none is given up."""
+    async def refuse(reader, writer):
+        writer.write(b"554 5.3.2 Not accepting mail right now\r\n")
+        await writer.drain()
+        writer.close()
+
+    refusing = await asyncio.start_server(refuse, "127.0.0.1", unused_tcp_port)
+    gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{unused_tcp_port}")
+    try:
+        await asyncio.to_thread(send, gateway.port, ["jan@example.be", "marie@example.be", "els@example.be"])
+        await settled(pool, gateway)
+    finally:
+        await gateway.stop()
+        refusing.close()
+        await refusing.wait_closed()
+    rows = await pool.fetch("SELECT status, attempts, last_error FROM outbox")
+    assert [(r["status"], r["attempts"]) for r in rows] == [("pending", 1)] * 3
+    assert all("cannot open a session" in r["last_error"] for r in rows)
+
+
+async def test_the_message_goes_when_its_only_copy_is_withheld_at_send_time(pool, settings, unused_tcp_port, client,
+                                                                            auth):
+    gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{unused_tcp_port}")
+    try:
+        await asyncio.to_thread(send, gateway.port, ["jan@example.be"])
+        await settled(pool, gateway)  # the relay is down: tried once
+        response = await client.put("/v1/suppressions/jan@example.be", headers=auth,
+                                    json={"scope": "newsletter", "reason": "unsubscribe", "source": "api"})
+        assert response.status == 201
+        gateway.services.clock.advance(minutes=10)
+        await settled(pool, gateway)
+    finally:
+        await gateway.stop()
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+    assert await pool.fetchval("SELECT count(*) FROM outbox_bodies") == 0
+
+
 async def test_with_auth_always_no_auth_gives_530_and_a_wrong_key_535(pool, settings, sink):
     gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{sink.port}", gateway_auth="always")
     links_key = await make_key(pool, "links")

@@ -49,6 +49,8 @@ async def test_a_subscription_is_created_listed_without_its_secret_and_deleted(c
 @pytest.mark.parametrize("body", [
     {"url": "ftp://crm.example.be/hooks", "events": [CREATED]},
     {"url": "http://crm.example.be/hooks", "events": [CREATED]},
+    {"url": "https://169.254.169.254/latest/meta-data", "events": [CREATED]},
+    {"url": "https://[fe80::1]/hooks", "events": [CREATED]},
     {"url": "https://crm.example.be/hooks", "events": ["suppression.deleted"]},
     {"url": "https://crm.example.be/hooks", "events": []},
     {"url": "https://crm.example.be/hooks"},

@@ -85,7 +85,21 @@ def valid_url(url: object) -> str:
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise InvalidInput("An http:// URL must be on this machine (127.0.0.1, ::1, localhost); "
                            "use https:// for any other host.", field="url")
+    if is_link_local(parts.hostname):
+        raise InvalidInput("'url' is a link-local address (such as a cloud metadata service), which receives "
+                           "no webhooks; use the receiver's own name or address.", field="url")
     return url
+
+
+def is_link_local(host: str) -> bool:
+    """169.254.0.0/16, fe80::/10, and the unspecified and multicast addresses: never a receiver."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_link_local or address.is_unspecified or address.is_multicast
 
 
 def is_loopback(host: str) -> bool:

@@ -3,6 +3,7 @@ SMTP replies or pages of them)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -27,6 +28,25 @@ class CheckResult:
     reason: str | None = None
     scope: str | None = None
     since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResults(Sequence):
+    """The results of one check, in input order. Most of 100,000 recipients are allowed: only
+    the others are held as values (by their position), and an allowed one is made when it is
+    asked for, so that a big check costs no object per allowed recipient."""
+
+    emails: Sequence[Any]
+    blocked: Mapping[int, CheckResult]
+
+    def __len__(self) -> int:
+        return len(self.emails)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        index = range(len(self))[index]
+        return self.blocked.get(index) or CheckResult(self.emails[index], True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from ...storage import queries
 from ..addresses import canonical_address, canonical_batch
 from .keyed_hash import address_hmac, hmac_from_pads
 from ..events.model import EventType
-from .model import (AddressSuppressions, CheckResult, History, HistoryEvent, Lifted, Suppression,
+from .model import (AddressSuppressions, CheckResults, History, HistoryEvent, Lifted, Suppression,
                     SuppressionPage)
 from ..errors import Conflict, InvalidInput, NotFound, TooMany, Unavailable
 from .rules import GLOBAL, MAX_CHECK, PERMANENT_REASONS, Block, check_result, may_lift, stronger, valid_reason, valid_scope, valid_source, valid_text
@@ -24,7 +24,7 @@ MAX_EVENTS = 10_000
 
 async def check(
     conn: asyncpg.Connection, emails: Sequence[object], scope: str, pads: tuple[bytes, bytes]
-) -> list[CheckResult]:
+) -> CheckResults:
     """One result per input, in input order, from one query over the distinct canonical forms."""
     if len(emails) > MAX_CHECK:
         raise TooMany(f"At most {MAX_CHECK} recipients per check; got {len(emails)}. Split the list.")
@@ -42,13 +42,15 @@ async def check(
         rows = []
     for address, row_scope, reason, since in rows:
         blocks[address] = stronger(blocks.get(address), Block(reason, row_scope, since))
-    # Most recipients are allowed: their answer is built inline, without a call per item.
-    return [
-        CheckResult(email, True)
-        if (block := blocks.get(c)) is None and c is not None
-        else check_result(email, block, invalid=c is None)
-        for email, c in zip(emails, canonical)
-    ]
+    # Most recipients are allowed: only the others get a value of their own.
+    blocked = {}
+    if blocks or None in canonical:
+        for i, c in enumerate(canonical):
+            if c is None:
+                blocked[i] = check_result(emails[i], None, invalid=True)
+            elif c in blocks:
+                blocked[i] = check_result(emails[i], blocks[c])
+    return CheckResults(emails, blocked)
 
 
 async def suppress(
