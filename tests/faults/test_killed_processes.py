@@ -94,3 +94,56 @@ async def test_a_message_held_by_a_killed_worker_is_taken_by_another_within_one_
     row = await db.fetchrow("SELECT attempts, error FROM inbound_messages WHERE id = $1::uuid", message_id)
     assert row["attempts"] == 0 and row["error"] is None
     assert "forwarded to staff (try 1)" in second.log()  # the dead worker's claim cost no try
+
+
+async def test_a_worker_killed_while_a_receiver_holds_its_delivery_loses_no_event_and_repeats_none_it_was_told_of(
+        db, services, aiohttp_server):
+    """The receiver holds the first delivery without answering; the worker is killed meanwhile.
+    Another worker delivers every event afterwards: the held one again (it was never
+    acknowledged), and none of those the receiver had acknowledged."""
+    from aiohttp import web
+
+    held = asyncio.Event()
+    release = asyncio.Event()
+    acknowledged: list[str] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        payload = await request.json()
+        if not held.is_set():
+            held.set()
+            await release.wait()  # the first delivery is never answered
+            return web.Response(status=500)
+        acknowledged.append(payload["id"])
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", receive)
+    server = await aiohttp_server(app)
+    await db.execute("INSERT INTO webhooks (url, events, secret, created_by) VALUES ($1, $2, $3, 'test')",
+                     str(server.make_url("/hook")), ["suppression.created"], "whsec_" + "A" * 32)
+    for n in range(5):  # each suppression commits on its own, with its delivery
+        await db.execute(
+            """WITH s AS (INSERT INTO suppressions (address, scope, reason, source)
+                          VALUES ($1, 'global', 'manual', 'api') RETURNING address),
+                    e AS (INSERT INTO events (address, type, scope, reason, source, actor)
+                          SELECT address, 'suppressed', 'global', 'manual', 'api', 'test' FROM s RETURNING id, address)
+               INSERT INTO outbox (kind, webhook_id, event_id, address)
+               SELECT 'webhook', w.id, e.id, e.address FROM e, webhooks w""",
+            f"lezer{n}@example.be")
+    first = services("worker")
+    await asyncio.wait_for(held.wait(), 60)
+
+    async def only_the_held_one_left() -> bool:  # the others acknowledged and recorded
+        return await db.fetchval("SELECT count(*) FROM outbox") == 1
+
+    await wait(only_the_held_one_left, 60, "the other deliveries to be acknowledged and recorded")
+    first.kill()
+    release.set()
+    services("worker")
+
+    async def all_delivered() -> bool:
+        return await db.fetchval("SELECT count(*) FROM outbox") == 0
+
+    await wait(all_delivered, LEASE_SECONDS + 60, "another worker to deliver what the dead one held")
+    events = await db.fetch("SELECT id FROM events ORDER BY id")
+    assert sorted(acknowledged) == sorted(f"evt_{r['id']}" for r in events)  # each once, none lost
