@@ -8,7 +8,7 @@ import asyncio
 import logging
 import sys
 
-from . import check_bulk, check_single, gateway, import_1m, inbound, mail_bomb, one_click, scaling
+from . import check_bulk, check_single, gateway, import_1m, inbound, mail_bomb, one_click, scaling, webhooks
 from .harness import DATABASE_VARIABLES, database_url
 
 BENCHMARKS = {
@@ -20,6 +20,7 @@ BENCHMARKS = {
     "mail_bomb": mail_bomb,
     "one_click": one_click,
     "scaling": scaling,
+    "webhooks": webhooks,
 }
 # Run only when named: about 15 minutes, with PostgreSQL servers and ten million rows of its own.
 BY_NAME_ONLY = ("scaling",)
@@ -47,12 +48,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
            help="check_single, one_click, gateway, scaling: seconds per timed run (5)")
     option("--senders", type=int, default=8, help="gateway: concurrent SMTP clients (8)")
     option("--rows", type=int, default=1_000_000, help="import_1m: rows in the CSV file (1000000)")
+    option("--events", type=int, default=20_000, help="webhooks: events delivered per run (20000)")
+    option("--addresses", type=int, default=5_000,
+           help="webhooks: distinct addresses the events are about, in order per address (5000)")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.events < 1 or args.addresses < 1:
+        parser.error("--events and --addresses must be at least 1")
     return args
 
 

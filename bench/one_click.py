@@ -205,6 +205,6 @@ def token_rates(args: argparse.Namespace) -> None:
           f"{median(len(p) for p in signed_parts):.0f} bytes")
     for name, (address, campaign) in EXAMPLES.items():
         link = link_for(tokens_of, SETTINGS.public_url, SETTINGS.mailto, address, SCOPE, campaign)
-        token = link["url"].rsplit("/", 1)[1]
+        token = link.url.rsplit("/", 1)[1]
         print(f"  {name} token ({address}, {SCOPE}, campaign {campaign}): {len(token)} chars; "
-              f"List-Unsubscribe for {SETTINGS.public_url}: {len(link['headers']['List-Unsubscribe'])} chars")
+              f"List-Unsubscribe for {SETTINGS.public_url}: {len(link.headers['List-Unsubscribe'])} chars")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from . import __version__, commands, runner
 from .domain.apikeys import SCOPES
-from .domain.events.model import EventType
 from .domain.errors import DomainError
+from .domain.events.model import EventType
 from .domain.suppressions.rules import REASONS, SOURCES
 from .logs import configure_logging
 from .settings import SettingsError, load_settings

@@ -18,8 +18,8 @@ from .storage.db import create_pool
 from .storage.standby import Reads
 from .web.keys import API_KEYS, DB, HASH_PADS, METRICS, READS, SERVICES, SETTINGS, SIGNER
 from .web.metrics import Metrics
-from .web.payload import MAX_JSON_BODY
 from .web.middlewares import auth_middleware, errors_middleware, observe_middleware
+from .web.payload import MAX_JSON_BODY
 from .web.routes import setup_routes
 
 

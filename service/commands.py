@@ -10,12 +10,12 @@ from pathlib import Path
 import asyncpg
 
 from .domain import apikeys
-from .domain.suppressions import operations as suppression_list
-from .domain.suppressions import bulk as transfer
-from .domain.suppressions.keyed_hash import hmac_pads
 from .domain.errors import DomainError, NotFound
 from .domain.events import webhooks
 from .domain.events.model import Actor
+from .domain.suppressions import operations as suppression_list
+from .domain.suppressions import bulk as transfer
+from .domain.suppressions.keyed_hash import hmac_pads
 from .domain.suppressions.rules import valid_scope
 from .settings import Settings
 from .storage.db import connect

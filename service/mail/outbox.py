@@ -31,6 +31,7 @@ from ..domain.inbound.model import InboundStatus
 from ..domain.outbox import MAIL_KINDS, FailureOutcome, OutboxKind, after_failure
 from ..domain.suppressions import operations
 from ..domain.suppressions.links import link_for
+from ..domain.suppressions.model import LinkRefused
 from ..services import Services
 from ..storage import inbound_queries, outbox_queries
 from ..storage.db import UNAVAILABLE
@@ -242,7 +243,9 @@ class Drainer:
         fields, rest = split_message(body)
         link = link_for(self.services.signer, settings.public_url, settings.mailto, row["recipient"], row["scope"],
                         None)
-        return copy_for(fields, rest, link["headers"]), row["sender"], row["recipient"]
+        if isinstance(link, LinkRefused):  # not an address: no relay would take it either
+            raise _Failure(f"the recipient is not an address ({link.message})", permanent=True)
+        return copy_for(fields, rest, link.headers), row["sender"], row["recipient"]
 
     # Recording outcomes.
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import asyncpg
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session, TLSSetupException
 
+from ..answers import answer_for
 from ..domain.addresses import canonical_batch
 from ..domain.apikeys import ApiKeys
 from ..domain.errors import InvalidScope
@@ -59,9 +60,7 @@ AUTH_LOOPBACK_ONLY = "530 5.7.0 Authentication is taken only over TLS, and TLS i
 AUTH_OK = "235 2.7.0 Authentication successful"
 AUTH_BAD = "535 5.7.8 Authentication credentials invalid"
 AUTH_FAILED_TOO_OFTEN = "421 4.7.0 Too many failed authentication attempts, closing the connection"
-TRY_LATER = "451 4.3.0 Cannot relay right now, try again later"
 NO_RELAY = "451 4.3.5 No relay is configured (OPTOUT_RELAY_URL)"
-BAD_SCOPE = "550 5.6.0 X-Optout-Scope is not a valid scope"
 DEFAULT_SCOPE = "newsletter"
 MAX_AUTH_FAILURES = 3
 AUTH_FAILURE_DELAY = 1.0
@@ -175,8 +174,8 @@ class GatewayHandler:
         raw = envelope.original_content or b""
         try:
             scope = scope_of(_header_fields(raw))
-        except InvalidScope:
-            return BAD_SCOPE
+        except InvalidScope as exc:
+            return answer_for(exc).smtp_reply
         async with self.pool.acquire() as conn:
             async with conn.transaction():
                 results = await operations.check(conn, envelope.rcpt_tos, scope, self.config.pads)
@@ -194,11 +193,12 @@ class GatewayHandler:
         return QUEUED.format(copies=copies)
 
     async def handle_exception(self, error: Exception) -> str:
+        reply = answer_for(error).smtp_reply
         if isinstance(error, TLSSetupException):  # aiosmtpd closes the connection, with no reply
             log.info("gateway: a TLS handshake failed (%s)", error.__cause__.__class__.__name__)
         else:
-            log.error("gateway error (%s): answered 451", error.__class__.__name__)
-        return TRY_LATER
+            log.error("gateway error (%s): answered %s", error.__class__.__name__, reply[:3])
+        return reply
 
 
 async def _password(server: SMTP, args: list[str]):
@@ -235,6 +235,7 @@ class Gateway:
                                     max_recipients=settings.gateway_max_recipients)
         self.tls_context = starttls_context(settings)
         self.max_connections = max_connections
+        self.max_message_bytes = settings.max_message_bytes  # what is queued is bounded as what is received
         self.handler = GatewayHandler(pool, self.config)
         self.connections: set[GatewayProtocol] = set()
         self.server: asyncio.base_events.Server | None = None
@@ -247,6 +248,7 @@ class Gateway:
         # required in handle_MAIL (per client in loopback mode); the key is checked in handle_AUTH.
         return GatewayProtocol(self.handler, connections=self.connections, max_connections=self.max_connections,
                                hostname=self.hostname, ident="optout gateway", decode_data=False,
+                               data_size_limit=self.max_message_bytes,
                                tls_context=self.tls_context, auth_require_tls=False,
                                authenticator=lambda *args: AuthResult(success=False))
 

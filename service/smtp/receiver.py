@@ -23,17 +23,16 @@ import ssl
 import asyncpg
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, TLSSetupException, syntax
 
-from ..domain.inbound import store as inbound
+from ..answers import answer_for, answer_for_class
 from ..domain.errors import DomainError
+from ..domain.inbound import store as inbound
 from ..storage.db import UNAVAILABLE
 
 log = logging.getLogger("optout.smtp")
 
 ACCEPTED = "250 2.0.0 Message stored"
 ALREADY_STORED = "250 2.0.0 Message already stored"
-TRY_LATER = "451 4.3.0 Cannot store the message right now, try again later"
-TOO_BIG = "552 5.3.4 Message exceeds the size limit"
-EMPTY = "554 5.6.0 Empty message"
+TOO_BIG = answer_for_class(inbound.MessageTooLarge).smtp_reply  # refused as it arrives, past the limit
 SHUTTING_DOWN = "421 4.3.2 Service shutting down, try again later"
 LINE_TOO_LONG = "500 5.5.2 Line too long"
 TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections, try again later"
@@ -259,15 +258,15 @@ class InboundHandler:
                 async with self.pool.acquire() as conn:
                     async with conn.transaction():
                         stored = await inbound.store(conn, via, raw, envelope.mail_from, envelope.rcpt_tos)
-        except DomainError as exc:
+        except DomainError as exc:  # an empty message is refused; another domain error is answered 451
             log.info("%s message refused: %s", via, exc.message)
-            return EMPTY if not raw.strip() else TRY_LATER
-        except UNAVAILABLE as exc:  # the database is down, slow or refusing: the sender retries
+            return answer_for(exc).smtp_reply
+        except UNAVAILABLE as exc:  # the database is down, slow or refusing: 451, the sender retries
             log.warning("%s message not stored (%s): answered 451", via, exc.__class__.__name__)
-            return TRY_LATER
-        except Exception:  # a fault of ours: still 451, so the sender keeps the message
+            return answer_for(exc).smtp_reply
+        except Exception as exc:  # a fault of ours: still 451, so the sender keeps the message
             log.exception("%s message not stored because of an unexpected error: answered 451", via)
-            return TRY_LATER
+            return answer_for(exc).smtp_reply
         finally:
             self.in_flight -= 1
         log.info("inbound %s: %s from %s (%d bytes, %d recipient(s))%s", stored.id, via,
@@ -276,11 +275,12 @@ class InboundHandler:
         return ALREADY_STORED if stored.duplicate else ACCEPTED
 
     async def handle_exception(self, error: Exception) -> str:
+        reply = answer_for(error).smtp_reply
         if isinstance(error, TLSSetupException):  # aiosmtpd closes the connection, with no reply
             log.info("receiver: a TLS handshake failed (%s)", error.__cause__.__class__.__name__)
         else:
-            log.error("receiver error (%s): answered 451", error.__class__.__name__)
-        return TRY_LATER
+            log.error("receiver error (%s): answered %s", error.__class__.__name__, reply[:3])
+        return reply
 
 
 class ReceiverProtocol(GuardedSMTP):

@@ -7,13 +7,13 @@ import asyncio
 import orjson
 from aiohttp import web
 
-from ..domain.suppressions import operations as suppression_list
 from ..domain.addresses import full_forms, known_forms
 from ..domain.errors import InvalidInput, TooMany
+from ..domain.suppressions import operations as suppression_list
 from ..domain.suppressions.rules import GLOBAL, MAX_CHECK, valid_scope
+from . import views
 from .auth import requires
 from .keys import HASH_PADS, METRICS, READS
-from . import views
 from .payload import json_object
 
 ON_THE_LOOP = 50  # recipients checked without a worker thread: at worst a few ms of validation

@@ -6,8 +6,8 @@ import logging
 
 from aiohttp import web
 
-from ..domain.inbound import store as inbound
 from ..domain.errors import InvalidInput
+from ..domain.inbound import store as inbound
 from ..storage.db import transaction
 from . import views
 from .auth import requires

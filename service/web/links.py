@@ -6,6 +6,7 @@ from aiohttp import web
 
 from ..domain.suppressions.links import issue_links
 from ..storage.db import transaction
+from . import views
 from .auth import requires
 from .keys import DB, HASH_PADS, SETTINGS, SIGNER
 from .payload import json_object
@@ -18,4 +19,4 @@ async def create_links(request: web.Request) -> web.Response:
     async with transaction(request.app[DB]) as conn:
         links = await issue_links(conn, request.app[SIGNER], settings.public_url, settings.mailto,
                                   body.get("recipients"), request.app[HASH_PADS])
-    return web.json_response({"links": links})
+    return web.json_response({"links": [views.link(made) for made in links]})

@@ -1,32 +1,51 @@
-"""Middlewares: errors to JSON, API key checks, metrics and one log line per request."""
+"""Middlewares: failures answered through the one table (as JSON here, as pages in the /u and
+/staff sub-apps), API key checks, metrics and one log line per request."""
 
 from __future__ import annotations
 
 import logging
 import time
+from typing import Callable
 
 from aiohttp import web
 
+from ..answers import Answer, answer_for, answer_for_status
 from ..domain import errors
 from ..storage.db import UNAVAILABLE
 from .auth import authorize
-from .payload import MAX_JSON_BODY
 from .keys import API_KEYS, KEY_NAME, METRICS
+from .payload import MAX_JSON_BODY
 
 log = logging.getLogger("optout.web")
 
-STATUS = {
-    errors.InvalidAddress: 400,
-    errors.InvalidScope: 400,
-    errors.TooMany: 413,
-    errors.InvalidInput: 400,
-    errors.BadToken: 400,
-    errors.Unauthorized: 401,
-    errors.Forbidden: 403,
-    errors.NotFound: 404,
-    errors.Conflict: 409,
-    errors.Unavailable: 503,
-}
+# Renders the answer to a failure; given the error too, for what only it can say.
+RenderFailure = Callable[[web.Request, Answer, BaseException], web.StreamResponse]
+
+
+def answering(render: RenderFailure):
+    """A middleware that answers every failure of a handler, looked up in the one table and
+    rendered by `render`: bad input is never a 5xx, and a fault of ours is logged once."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except errors.DomainError as exc:
+            return render(request, answer_for(exc), exc)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return render(request, answer_for_status(exc.status), exc)
+        except web.RequestPayloadError as exc:
+            return render(request, answer_for_status(400), exc)
+        except UNAVAILABLE as exc:
+            log.warning("database unavailable for %s: %s", _route_name(request), exc.__class__.__name__)
+            return render(request, answer_for(exc), exc)
+        except Exception as exc:
+            log.exception("unexpected error in %s %s", request.method, _route_name(request))
+            return render(request, answer_for(exc), exc)
+
+    return middleware
 
 
 def error_response(status: int, code: str, message: str, **extra) -> web.Response:
@@ -37,47 +56,32 @@ def error_response(status: int, code: str, message: str, **extra) -> web.Respons
     return response
 
 
-def _status_of(exc: errors.DomainError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in STATUS:
-            return STATUS[cls]
-    return 400
-
-
-@web.middleware
-async def errors_middleware(request: web.Request, handler) -> web.StreamResponse:
-    """Every failure of an API route becomes {"error": {...}}; bad input is never a 5xx."""
-    try:
-        return await handler(request)
-    except errors.DomainError as exc:
-        return error_response(_status_of(exc), exc.code, exc.message, **exc.detail)
-    except web.HTTPRequestEntityTooLarge:
+def json_error(request: web.Request, answer: Answer, error: BaseException) -> web.Response:
+    """{"error": {"code", "message", ...}}; what went wrong in HTTP itself is named by aiohttp's reason."""
+    if isinstance(error, web.HTTPRequestEntityTooLarge):
         return error_response(
             413, "body_too_large",
             f"The request body is larger than {MAX_JSON_BODY} bytes; split it into smaller requests.",
         )
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.text or exc.reason)
-    except web.RequestPayloadError:
+    if isinstance(error, web.HTTPException):
+        return error_response(error.status, error.reason.lower().replace(" ", "_"), error.text or error.reason)
+    if isinstance(error, web.RequestPayloadError):
         return error_response(
             400, "body_unreadable",
             "The request body cannot be read: its Content-Encoding does not match it, or it was cut off.",
         )
-    except UNAVAILABLE as exc:
-        log.warning("database unavailable for %s: %s", _route_name(request), exc.__class__.__name__)
-        return error_response(503, "unavailable", "The database cannot be reached; try again shortly.")
-    except Exception:
-        log.exception("unexpected error in %s %s", request.method, _route_name(request))
-        return error_response(500, "internal", "Something went wrong on our side; it has been logged.")
+    detail = error.detail if isinstance(error, errors.DomainError) else {}
+    return error_response(answer.status, answer.code, answer.message, **detail)
+
+
+errors_middleware = answering(json_error)
 
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
     scope = getattr(handler, "required_scope", None)
     if scope is not None:
-        request[KEY_NAME] = await authorize(request, request.app[API_KEYS], scope)
+        request[KEY_NAME] = await authorize(request, request.config_dict[API_KEYS], scope)
     return await handler(request)
 
 
@@ -96,7 +100,7 @@ async def observe_middleware(request: web.Request, handler) -> web.StreamRespons
     finally:
         elapsed = time.perf_counter() - started
         route = _route_name(request)
-        metrics = request.app[METRICS]
+        metrics = request.config_dict[METRICS]
         metrics.requests.labels(route, request.method, str(status)).inc()
         metrics.latency.labels(route, request.method).observe(elapsed)
         if status >= 500:
@@ -106,6 +110,7 @@ async def observe_middleware(request: web.Request, handler) -> web.StreamRespons
 
 
 def _route_name(request: web.Request) -> str:
+    """The route's pattern, with the sub-app's prefix (/u/{token}), never the path itself."""
     info = request.match_info
     route = getattr(info, "route", None)
     resource = getattr(route, "resource", None)

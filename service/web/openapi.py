@@ -168,6 +168,7 @@ def _paths() -> dict:
                 parameters=[_query("lang", "nl, en or fr")]),
             "post": _op("Unsubscribe: the page's button or the RFC 8058 one-click POST", None, {
                 "200": HTML, "400": {"description": "Malformed token or no confirmation", **HTML_BODY},
+                "413": {"description": "The form is larger than a page's form can be", **HTML_BODY},
                 "503": {"description": "Not saved; try again", **HTML_BODY}},
                 requestBody={"required": True, "content": {
                     "application/x-www-form-urlencoded": {"schema": FORM}, "multipart/form-data": {"schema": FORM}}}),

@@ -1,4 +1,5 @@
-"""Every route of the web app, in one table."""
+"""Every route of the web app, in one table: the API at the root, the recipient's pages (/u) and
+the staff console (/staff) as sub-apps, each answering its failures as its own kind of page."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from aiohttp import web
 from ..logs import redact_secrets_in_logs
 from . import (check, feed, health, inbound, links, openapi, staff, staff_messages, staff_outbox, subjects, suppressions,
                transfer, unsubscribe, webhooks)
+from .middlewares import answering
 
 
 def setup_routes(app: web.Application) -> None:
@@ -37,21 +39,44 @@ def setup_routes(app: web.Application) -> None:
             web.post("/v1/erasure", subjects.erase),
             web.post("/v1/inbound", inbound.post_message),
             web.get("/v1/inbound/{id}", inbound.show_message),
-            web.get("/u/{token}", unsubscribe.show),
-            web.post("/u/{token}", unsubscribe.confirm),
-            web.post("/u/{token}/resubscribe", unsubscribe.resubscribe),
-            web.get("/staff/", staff.dashboard),
-            web.get("/staff/login", staff.login_form),
-            web.post("/staff/login", staff.login),
-            web.post("/staff/logout", staff.logout),
-            web.get("/staff/address", staff.address),
-            web.post("/staff/suppress", staff.suppress),
-            web.post("/staff/lift", staff.lift),
-            web.get("/staff/messages", staff_messages.held),
-            web.get("/staff/messages/{id}", staff_messages.read),
-            web.post("/staff/messages/{id}/release", staff_messages.release),
-            web.get("/staff/outbox", staff_outbox.dead),
-            web.post("/staff/outbox/{id}/retry", staff_outbox.retry),
-            web.post("/staff/outbox/{id}/discard", staff_outbox.discard),
         ]
     )
+    app.add_subapp("/u", unsubscribe_app())
+    app.add_subapp("/staff", staff_app())
+
+
+def unsubscribe_app() -> web.Application:
+    """/u/{token}: the recipient's pages; a failure is a page in the reader's language.
+    Its handlers read the parent's keys through request.config_dict."""
+    app = web.Application(middlewares=[answering(unsubscribe.error_page)])
+    app.router.add_routes(
+        [
+            web.get("/{token}", unsubscribe.show),
+            web.post("/{token}", unsubscribe.confirm),
+            web.post("/{token}/resubscribe", unsubscribe.resubscribe),
+        ]
+    )
+    return app
+
+
+def staff_app() -> web.Application:
+    """/staff/: the staff console; a failure is a page in the console's layout."""
+    app = web.Application(middlewares=[answering(staff.error_page)])
+    app.router.add_routes(
+        [
+            web.get("/", staff.dashboard),
+            web.get("/login", staff.login_form),
+            web.post("/login", staff.login),
+            web.post("/logout", staff.logout),
+            web.get("/address", staff.address),
+            web.post("/suppress", staff.suppress),
+            web.post("/lift", staff.lift),
+            web.get("/messages", staff_messages.held),
+            web.get("/messages/{id}", staff_messages.read),
+            web.post("/messages/{id}/release", staff_messages.release),
+            web.get("/outbox", staff_outbox.dead),
+            web.post("/outbox/{id}/retry", staff_outbox.retry),
+            web.post("/outbox/{id}/discard", staff_outbox.discard),
+        ]
+    )
+    return app

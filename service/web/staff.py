@@ -8,10 +8,11 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from ..answers import Answer
+from ..domain.apikeys import key_digest
+from ..domain.errors import Forbidden, InvalidInput
 from ..domain.suppressions import erasure
 from ..domain.suppressions import operations as suppression_list
-from ..domain.apikeys import key_digest
-from ..domain.errors import DomainError, InvalidInput
 from ..domain.suppressions import reports
 from ..storage import inbound_queries, outbox_queries
 from ..storage.db import UNAVAILABLE, transaction
@@ -24,34 +25,38 @@ log = logging.getLogger("optout.staff")
 
 DAYS = 7
 
+SESSION = web.RequestKey("staff_session", staff_session.StaffSession)  # for the error page's header
+
 
 def staff_page(handler):
-    """Needs a logged-in session (else to the login page); POSTs need the session's CSRF token."""
+    """Needs a logged-in session (else to the login page); POSTs need the session's CSRF token.
+    What fails from here on is answered by error_page."""
 
     @functools.wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:
-        try:
-            session = await staff_session.current(request)
-            if session is None:
-                raise web.HTTPSeeOther("/staff/login")
-            form = {}
-            if request.method == "POST":
-                try:
-                    form = await form_fields(request)
-                except InvalidInput as exc:
-                    return message(request, session, 400, "Form not readable", exc.message)
-                if not staff_session.csrf_matches(session, form.get("csrf")):
-                    return message(request, session, 403, "Form expired", "Reload the page and try again.")
-            return await handler(request, session, form)
-        except UNAVAILABLE:
-            return message(request, None, 503, "Database unavailable",
-                           "The database cannot be reached; nothing was changed. Try again in a minute.")
+        session = await staff_session.current(request)
+        if session is None:
+            raise web.HTTPSeeOther("/staff/login")
+        request[SESSION] = session
+        form = {}
+        if request.method == "POST":
+            form = await form_fields(request)
+            if not staff_session.csrf_matches(session, form.get("csrf")):
+                raise Forbidden("The form expired: reload the page and try again.")
+        return await handler(request, session, form)
 
     return wrapper
 
 
-def message(request, session, status: int, title: str, text: str) -> web.Response:
-    return render(request, "staff/message.html", {"title": title, "message": text, "session": session}, status)
+DATABASE_DOWN = ("Database unavailable", "The database cannot be reached; nothing was changed. Try again in a minute.")
+
+
+def error_page(request: web.Request, answer: Answer, error: BaseException) -> web.Response:
+    """A failure as a page of the console, with the table's status, its English title (the
+    console's language) and what the error says."""
+    title, text = DATABASE_DOWN if isinstance(error, UNAVAILABLE) else (answer.title("en"), answer.message)
+    context = {"title": title, "message": text, "session": request.get(SESSION)}
+    return render(request, "staff/message.html", context, answer.status)
 
 
 async def login_form(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
@@ -71,7 +76,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     key = form.get("key", "").strip()
     digest = key_digest(key)
     try:
-        found = await request.app[API_KEYS].lookup_digest(digest)
+        found = await request.config_dict[API_KEYS].lookup_digest(digest)
     except UNAVAILABLE:
         return await login_form(request, "The database cannot be reached; try again in a minute.", 503)
     if found is None or not staff_session.may_use_console(found.scopes):
@@ -92,7 +97,7 @@ async def logout(request: web.Request, session, form) -> web.StreamResponse:
 
 @staff_page
 async def dashboard(request: web.Request, session, form) -> web.Response:
-    async with request.app[DB].acquire() as conn:
+    async with request.config_dict[DB].acquire() as conn:
         activity = await reports.recent_activity(conn, DAYS)
         held = await inbound_queries.held_count(conn)
         not_sent = await outbox_queries.dead_count(conn)
@@ -107,11 +112,8 @@ async def dashboard(request: web.Request, session, form) -> web.Response:
 @staff_page
 async def address(request: web.Request, session, form) -> web.Response:
     email = request.query.get("email", "") or form.get("email", "")
-    try:
-        async with request.app[DB].acquire() as conn:
-            subject = await erasure.subject_access(conn, request.app[SETTINGS].hash_key, email)
-    except DomainError as exc:
-        return message(request, session, 400, "Not an address", exc.message)
+    async with request.config_dict[DB].acquire() as conn:
+        subject = await erasure.subject_access(conn, request.config_dict[SETTINGS].hash_key, email)
     return render(request, "staff/address.html", {
         "title": subject.email, "session": session, "address": subject.email,
         "suppressions": subject.suppressions, "events": list(reversed(subject.events)),
@@ -126,14 +128,11 @@ def _back_to(email: str, notice: str) -> web.HTTPSeeOther:
 @staff_page
 async def suppress(request: web.Request, session, form) -> web.StreamResponse:
     email = form.get("email", "")
-    try:
-        async with transaction(request.app[DB]) as conn:
-            created, item = await suppression_list.suppress(
-                conn, email, form.get("scope") or "global", "manual", "phone", form.get("note") or None,
-                detail={"by": session.name}, pads=request.app[HASH_PADS], actor=session.name,
-            )
-    except DomainError as exc:
-        return message(request, session, 400, "Not recorded", exc.message)
+    async with transaction(request.config_dict[DB]) as conn:
+        created, item = await suppression_list.suppress(
+            conn, email, form.get("scope") or "global", "manual", "phone", form.get("note") or None,
+            detail={"by": session.name}, pads=request.config_dict[HASH_PADS], actor=session.name,
+        )
     log.info("phone opt-out recorded by %s in scope %s", session.name, item.scope)
     raise _back_to(email, "Recorded." if created else "It was already suppressed in that scope.")
 
@@ -141,13 +140,10 @@ async def suppress(request: web.Request, session, form) -> web.StreamResponse:
 @staff_page
 async def lift(request: web.Request, session, form) -> web.StreamResponse:
     email = form.get("email", "")
-    try:
-        async with transaction(request.app[DB]) as conn:
-            await suppression_list.lift(
-                conn, email, form.get("scope", ""), form.get("evidence", ""), form.get("force") == "yes",
-                session.name, pads=request.app[HASH_PADS],
-            )
-    except DomainError as exc:
-        return message(request, session, 409 if exc.code == "conflict" else 400, "Not lifted", exc.message)
+    async with transaction(request.config_dict[DB]) as conn:
+        await suppression_list.lift(
+            conn, email, form.get("scope", ""), form.get("evidence", ""), form.get("force") == "yes",
+            session.name, pads=request.config_dict[HASH_PADS],
+        )
     log.info("suppression lifted by %s", session.name)
     raise _back_to(email, "Lifted.")

@@ -9,11 +9,12 @@ import uuid
 
 from aiohttp import web
 
+from ..domain.errors import Conflict, NotFound
 from ..domain.inbound import mime
 from ..storage import inbound_queries, outbox_queries
 from .keys import DB, SERVICES, SETTINGS
 from .pages import render
-from .staff import message, staff_page
+from .staff import staff_page
 
 log = logging.getLogger("optout.staff")
 
@@ -24,15 +25,15 @@ def _message_id(request: web.Request) -> uuid.UUID:
     try:
         return uuid.UUID(request.match_info["id"])
     except ValueError:
-        raise web.HTTPNotFound() from None
+        raise NotFound("There is no such message.") from None
 
 
 @staff_page
 async def held(request: web.Request, session, form) -> web.Response:
-    async with request.app[DB].acquire() as conn:
+    async with request.config_dict[DB].acquire() as conn:
         rows = await inbound_queries.held_messages(conn, LIST_LIMIT)
     return render(request, "staff/messages.html", {
-        "title": "Held messages", "session": session, "messages": rows, "mailto": request.app[SETTINGS].mailto,
+        "title": "Held messages", "session": session, "messages": rows, "mailto": request.config_dict[SETTINGS].mailto,
         "notice": request.query.get("notice"),
     })
 
@@ -40,11 +41,11 @@ async def held(request: web.Request, session, form) -> web.Response:
 @staff_page
 async def read(request: web.Request, session, form) -> web.Response:
     message_id = _message_id(request)
-    async with request.app[DB].acquire() as conn:
+    async with request.config_dict[DB].acquire() as conn:
         row = await inbound_queries.inbound_message(conn, message_id)
         raw = await inbound_queries.inbound_raw(conn, message_id)
     if row is None:
-        return message(request, session, 404, "Not found", "There is no such message.")
+        raise NotFound("There is no such message.")
     if raw is None:
         return _without_raw(request, session, row)
     try:
@@ -53,7 +54,7 @@ async def read(request: web.Request, session, form) -> web.Response:
         headers = {name: mime.header(parsed, name) for name in ("From", "To", "Date", "Subject")}
     except mime.UnreadableMessage as exc:
         text, headers = f"(The message cannot be shown: {exc.message})", {}
-    settings = request.app[SETTINGS]
+    settings = request.config_dict[SETTINGS]
     return render(request, "staff/held_message.html", {
         "title": headers.get("Subject") or "Message", "session": session, "id": row["id"],
         "subject": headers.get("Subject"), "sender": headers.get("From"), "to": headers.get("To", ""),
@@ -77,7 +78,7 @@ def _without_raw(request: web.Request, session, row) -> web.Response:
         "received_at": row["received_at"].isoformat()[:16].replace("T", " "),
         "processed_at": row["processed_at"].isoformat()[:16].replace("T", " ") if row["processed_at"] else "",
         "deleted_at": deleted_at.isoformat()[:10] if deleted_at else None,
-        "retention_days": request.app[SETTINGS].retention_days, "status": row["status"],
+        "retention_days": request.config_dict[SETTINGS].retention_days, "status": row["status"],
         "classification": row["classification"], "kind": row["kind"], "addresses": list(row["addresses"]),
         "actions": [_action_line(a) for a in row["actions"] if isinstance(a, dict)],
     })
@@ -86,17 +87,17 @@ def _without_raw(request: web.Request, session, row) -> web.Response:
 @staff_page
 async def release(request: web.Request, session, form) -> web.StreamResponse:
     message_id = _message_id(request)
-    settings = request.app[SETTINGS]
+    settings = request.config_dict[SETTINGS]
     forward = form.get("forward") == "yes" and bool(settings.relay_url and settings.forward_to)
     action = {"type": "released", "by": session.name, "forward": forward}
-    async with request.app[DB].acquire() as conn:
+    async with request.config_dict[DB].acquire() as conn:
         async with conn.transaction():
             released = await inbound_queries.release_held(conn, message_id, forward, action)
             if released and forward:
                 await outbox_queries.queue_forward(conn, message_id)
     if released and forward:
-        request.app[SERVICES].outbox.wake()
+        request.config_dict[SERVICES].outbox.wake()
     if not released:
-        return message(request, session, 409, "Already handled", "This message is no longer held.")
+        raise Conflict("This message is no longer held.")
     log.info("held message %s released by %s%s", message_id, session.name, " for forwarding" if forward else "")
     raise web.HTTPSeeOther("/staff/messages?notice=" + ("Queued for forwarding." if forward else "Marked as handled."))

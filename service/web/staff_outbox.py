@@ -9,10 +9,11 @@ import logging
 from aiohttp import web
 
 from ..domain.addresses import masked_address
+from ..domain.errors import Conflict, NotFound
 from ..storage import outbox_queries
 from .keys import DB, SERVICES
 from .pages import render
-from .staff import message, staff_page
+from .staff import staff_page
 
 log = logging.getLogger("optout.staff")
 
@@ -21,9 +22,12 @@ LIST_LIMIT = 200
 
 def _row_id(request: web.Request) -> int:
     try:
-        return int(request.match_info["id"])
+        row_id = int(request.match_info["id"])
     except ValueError:
-        raise web.HTTPNotFound() from None
+        raise NotFound("There is no such row.") from None
+    if not 0 < row_id < 2 ** 63:  # a bigint
+        raise NotFound("There is no such row.")
+    return row_id
 
 
 def _target(row) -> str:
@@ -36,7 +40,7 @@ def _target(row) -> str:
 
 @staff_page
 async def dead(request: web.Request, session, form) -> web.Response:
-    async with request.app[DB].acquire() as conn:
+    async with request.config_dict[DB].acquire() as conn:
         rows = await outbox_queries.dead_rows(conn, LIST_LIMIT)
     items = [{"id": r["id"], "kind": r["kind"], "to": _target(r), "tries": r["attempts"],
               "created_at": r["created_at"].isoformat()[:16].replace("T", " "),
@@ -50,11 +54,11 @@ async def dead(request: web.Request, session, form) -> web.Response:
 @staff_page
 async def retry(request: web.Request, session, form) -> web.StreamResponse:
     row_id = _row_id(request)
-    services = request.app[SERVICES]
-    async with request.app[DB].acquire() as conn:
+    services = request.config_dict[SERVICES]
+    async with request.config_dict[DB].acquire() as conn:
         again = await outbox_queries.retry_dead(conn, row_id, services.clock.now())
     if not again:
-        return message(request, session, 409, "Not possible", "This row is no longer there, or cannot be sent again.")
+        raise Conflict("This row is no longer there, or cannot be sent again.")
     services.outbox.wake()
     log.info("outbox %d: sent again by %s", row_id, session.name)
     raise web.HTTPSeeOther("/staff/outbox?notice=Queued+to+be+sent+again.")
@@ -63,9 +67,9 @@ async def retry(request: web.Request, session, form) -> web.StreamResponse:
 @staff_page
 async def discard(request: web.Request, session, form) -> web.StreamResponse:
     row_id = _row_id(request)
-    async with request.app[DB].acquire() as conn:
+    async with request.config_dict[DB].acquire() as conn:
         gone = await outbox_queries.discard_dead(conn, row_id)
     if not gone:
-        return message(request, session, 409, "Not possible", "This row is no longer there.")
+        raise Conflict("This row is no longer there.")
     log.info("outbox %d: discarded by %s", row_id, session.name)
     raise web.HTTPSeeOther("/staff/outbox?notice=Discarded.")

@@ -31,11 +31,11 @@ class StaffSession:
 
 
 def _serializer(request: web.Request, salt: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(list(reversed(request.app[SETTINGS].secret_keys)), salt=salt)
+    return URLSafeTimedSerializer(list(reversed(request.config_dict[SETTINGS].secret_keys)), salt=salt)
 
 
 def _cookie_options(request: web.Request, max_age: timedelta) -> dict:
-    secure = request.app[SETTINGS].public_url.startswith("https://")
+    secure = request.config_dict[SETTINGS].public_url.startswith("https://")
     return {"path": "/staff", "httponly": True, "samesite": "Strict", "secure": secure,
             "max_age": int(max_age.total_seconds())}
 
@@ -55,7 +55,7 @@ async def current(request: web.Request) -> StaffSession | None:
         session = StaffSession(bytes.fromhex(data["k"]), str(data["n"]), str(data["c"]))
     except (BadData, KeyError, TypeError, ValueError):
         return None
-    found = await request.app[API_KEYS].lookup_digest(session.digest)
+    found = await request.config_dict[API_KEYS].lookup_digest(session.digest)
     return session if found is not None and may_use_console(found.scopes) else None
 
 

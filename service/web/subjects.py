@@ -6,12 +6,12 @@ import logging
 
 from aiohttp import web
 
-from ..domain.suppressions import erasure
 from ..domain.inbound import mentions
+from ..domain.suppressions import erasure
 from ..storage.db import transaction
+from . import views
 from .auth import requires
 from .keys import DB, KEY_NAME, SETTINGS
-from . import views
 from .payload import json_object, text_field
 
 log = logging.getLogger("optout.gdpr")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..domain.suppressions import operations as suppression_list
 from ..domain.errors import InvalidInput
+from ..domain.suppressions import operations as suppression_list
 from ..domain.suppressions.rules import is_unicode_text, valid_scope
 from ..storage.db import transaction
+from . import views
 from .auth import requires
 from .keys import DB, HASH_PADS, KEY_NAME, METRICS, READS, SETTINGS
-from . import views
 from .payload import in_utc, int_query, json_object, text_field, time_query
 
 

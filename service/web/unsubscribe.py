@@ -11,12 +11,13 @@ import logging
 
 from aiohttp import web
 
-from ..domain.suppressions import links
+from ..answers import Answer
 from ..domain.addresses import masked_address
-from ..domain.errors import BadToken, Conflict, Forbidden, InvalidInput
+from ..domain.errors import BadToken, Conflict, Forbidden, InvalidInput, Unavailable
+from ..domain.suppressions import links
+from ..domain.suppressions.links import Erased
 from ..domain.suppressions.rules import GLOBAL
 from ..domain.suppressions.tokens import LinkClaim
-from ..domain.suppressions.links import Erased
 from ..storage.db import UNAVAILABLE, transaction
 from .keys import DB, HASH_PADS, METRICS, READS, SETTINGS, SIGNER
 from .pages import render
@@ -25,14 +26,27 @@ from .texts import LANGUAGES, TEXTS, choose_language, scope_name
 
 log = logging.getLogger("optout.unsubscribe")
 
-def page(request: web.Request, template: str, lang: str, status: int = 200, **context) -> web.Response:
+LANGUAGE = web.RequestKey("language", str)  # the reader's, once known: the error page speaks it too
+
+# Failures whose page says more than the table's title: the text (and its title) in texts.py.
+# The first that matches counts: an erased address is also Forbidden.
+ERROR_TEXTS = (
+    (Erased, "erased"),
+    (Forbidden, "too_old"),
+    (BadToken, "bad_link"),
+    (Conflict, "cannot_undo"),
+    ((Unavailable, *UNAVAILABLE), "unavailable"),
+)
+
+
+def page(request: web.Request, template: str, lang: str, status: int = 200, *, title: str | None = None,
+         title_key: str = "title", **context) -> web.Response:
     t = TEXTS[lang]
-    title_key = context.pop("title_key", "title")
-    context.setdefault("mailto", request.app[SETTINGS].mailto)
+    context.setdefault("mailto", request.config_dict[SETTINGS].mailto)
     if "message" in context:
         context["message"] = t[context["message"]].format(**context)
     return render(
-        request, template, {"t": t, "lang": lang, "title": t[title_key],
+        request, template, {"t": t, "lang": lang, "title": title or t[title_key],
                             # a language switch re-fetches the page: offered only where a GET shows the same
                             "languages": LANGUAGES if request.method == "GET" else (), **context},
         status,
@@ -43,8 +57,25 @@ def _message(request: web.Request, lang: str, status: int, key: str, show_form: 
     return page(request, "message.html", lang, status, title_key=f"{key}_title", message=key, show_form=show_form)
 
 
+def error_page(request: web.Request, answer: Answer, error: BaseException) -> web.Response:
+    """A failure as a page in the reader's language, with the table's status: its own text where
+    texts.py has one (a bad link, an erased address), else the table's title and a general text."""
+    lang = request.get(LANGUAGE) or _language(request)
+    key = next((key for kinds, key in ERROR_TEXTS if isinstance(error, kinds)), None)
+    if key is None:
+        return page(request, "message.html", lang, answer.status, title=answer.title(lang), message="problem")
+    return _message(request, lang, answer.status, key)
+
+
+def _language(request: web.Request, form: dict | None = None) -> str:
+    """The form's lang field, else ?lang=, else Accept-Language; kept for the error page."""
+    chosen = (form or {}).get("lang") or request.query.get("lang")
+    request[LANGUAGE] = lang = choose_language(chosen, request.headers.get("Accept-Language"))
+    return lang
+
+
 def _claim(request: web.Request) -> LinkClaim:
-    return request.app[SIGNER].verify(request.match_info["token"])
+    return request.config_dict[SIGNER].verify(request.match_info["token"])
 
 
 def _page_context(claim: LinkClaim, lang: str, scope: str, erased: bool, opens_sentence: bool = True) -> dict:
@@ -60,53 +91,42 @@ def _page_context(claim: LinkClaim, lang: str, scope: str, erased: bool, opens_s
 async def _erased(request: web.Request, claim: LinkClaim) -> bool:
     """Whether the link's address was erased; when that cannot be read, the page names no
     address all the same."""
-    pads = request.app[HASH_PADS]
+    pads = request.config_dict[HASH_PADS]
     try:
-        return await request.app[READS].read(lambda conn: links.is_erased(conn, claim.address, pads))
+        return await request.config_dict[READS].read(lambda conn: links.is_erased(conn, claim.address, pads))
     except UNAVAILABLE:
         return True
 
 
 async def show(request: web.Request) -> web.Response:
-    lang = choose_language(request.query.get("lang"), request.headers.get("Accept-Language"))
-    try:
-        claim = _claim(request)
-    except BadToken:
-        return _message(request, lang, 400, "bad_link")
+    lang = _language(request)
+    claim = _claim(request)
     erased = await _erased(request, claim)
     return page(request, "unsubscribe.html", lang, **_page_context(claim, lang, claim.scope, erased, False))
 
 
-async def _posted(request: web.Request) -> tuple[str, LinkClaim | None, dict]:
-    """Language, claim and form of a POST; the claim is None for a bad token or unreadable form."""
-    lang = choose_language(request.query.get("lang"), request.headers.get("Accept-Language"))
-    try:
-        claim = _claim(request)
-        form = await form_fields(request)
-    except (BadToken, InvalidInput, web.HTTPException):
-        return lang, None, {}
-    lang = choose_language(form.get("lang") or request.query.get("lang"), request.headers.get("Accept-Language"))
-    return lang, claim, form
+async def _posted(request: web.Request) -> tuple[str, LinkClaim, dict]:
+    """Language, claim and form of a POST. A bad token is refused before the body is read."""
+    _language(request)
+    claim = _claim(request)
+    form = await form_fields(request)
+    return _language(request, form), claim, form
 
 
 async def confirm(request: web.Request) -> web.Response:
-    """The page's button and the RFC 8058 one-click POST (urlencoded or multipart, no cookie)."""
+    """The page's button and the RFC 8058 one-click POST (urlencoded or multipart, no cookie).
+    The answer comes after the suppression is committed; when it cannot be, the 503 page."""
     lang, claim, form = await _posted(request)
-    if claim is None:
-        return _message(request, lang, 400, "bad_link")
     one_click = form.get("List-Unsubscribe") == "One-Click"
     if not one_click and form.get("confirm") != "yes":
         return _message(request, lang, 400, "not_done", show_form=True)
     scope = GLOBAL if (not one_click and form.get("choice") == "all") else claim.scope
     source = "one_click" if one_click else "link"
-    try:
-        async with request.app[DB].acquire() as conn:  # one statement, committed on its own
-            created = await links.unsubscribe(conn, claim, scope, source, request.app[HASH_PADS])
-    except UNAVAILABLE as exc:
-        log.warning("unsubscribe not saved, database unavailable (%s)", exc.__class__.__name__)
-        return _message(request, lang, 503, "unavailable")
+    pads = request.config_dict[HASH_PADS]
+    async with request.config_dict[DB].acquire() as conn:  # one statement, committed on its own
+        created = await links.unsubscribe(conn, claim, scope, source, pads)
     if created:
-        request.app[METRICS].suppressions.labels("unsubscribe", source).inc()
+        request.config_dict[METRICS].suppressions.labels("unsubscribe", source).inc()
         log.info("unsubscribed by %s in scope %s%s", source, scope, " (old link)" if claim.expired else "")
     erased = await _erased(request, claim)
     return page(request, "done.html", lang, title_key="done_title", token=request.match_info["token"],
@@ -115,20 +135,12 @@ async def confirm(request: web.Request) -> web.Response:
 
 async def resubscribe(request: web.Request) -> web.Response:
     lang, claim, form = await _posted(request)
-    if claim is None:
-        return _message(request, lang, 400, "bad_link")
     scope = form.get("scope") or claim.scope
     try:
-        async with transaction(request.app[DB]) as conn:
-            undone = await links.resubscribe(conn, claim, scope, request.app[HASH_PADS])
-    except Erased:
-        return _message(request, lang, 403, "erased")
-    except Forbidden:
-        return _message(request, lang, 403, "too_old")
-    except (Conflict, InvalidInput):
-        return _message(request, lang, 409, "cannot_undo")
-    except UNAVAILABLE:
-        return _message(request, lang, 503, "unavailable")
+        async with transaction(request.config_dict[DB]) as conn:
+            undone = await links.resubscribe(conn, claim, scope, request.config_dict[HASH_PADS])
+    except InvalidInput as exc:  # a scope this link did not unsubscribe from: nothing of its own to undo
+        raise Conflict(exc.message) from exc
     if undone:
         log.info("resubscribed by link in scope %s", scope)
     return page(request, "message.html", lang, title_key="resubscribed_title", message="resubscribed",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..domain.inbound.model import InboundMessage
-from ..domain.suppressions.model import (AddressSuppressions, CheckResult, CheckResults, History, HistoryEvent, Lifted,
+from ..domain.suppressions.model import (AddressSuppressions, CheckResult, CheckResults, History, Link, LinkRefused, HistoryEvent, Lifted,
                                          Removed, SubjectRecord, Suppression, SuppressionPage)
 
 
@@ -88,3 +88,10 @@ def inbound_message(message: InboundMessage) -> dict:
     if message.error:
         body["error"] = message.error
     return body
+
+
+def link(made: Link | LinkRefused) -> dict:
+    """One item of POST /v1/links: the link, or the error in its place."""
+    if isinstance(made, LinkRefused):
+        return {"email": made.email, "error": {"code": made.code, "message": made.message}}
+    return {"email": made.email, "url": made.url, "headers": dict(made.headers)}

@@ -206,6 +206,17 @@ async def test_the_message_goes_when_its_only_copy_is_withheld_at_send_time(pool
     assert await pool.fetchval("SELECT count(*) FROM outbox_bodies") == 0
 
 
+async def test_a_message_over_the_size_limit_is_refused_and_nothing_is_queued(pool, settings, sink):
+    gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{sink.port}", max_message_bytes=50_000)
+    try:
+        with pytest.raises(smtplib.SMTPResponseException) as error:  # at MAIL (SIZE=), or after DATA
+            await asyncio.to_thread(send, gateway.port, ["jan@example.be"], CAMPAIGN + b"x" * 60_000 + b"\n")
+    finally:
+        await gateway.stop()
+    assert error.value.smtp_code == 552
+    assert await pool.fetchval("SELECT count(*) FROM outbox_bodies") == 0
+
+
 async def test_with_auth_always_no_auth_gives_530_and_a_wrong_key_535(pool, settings, sink):
     gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{sink.port}", gateway_auth="always")
     links_key = await make_key(pool, "links")

@@ -124,6 +124,16 @@ async def test_an_exception_is_answered_451_never_500(receiver, monkeypatch):
     assert raised.value.code == 451
 
 
+async def test_an_empty_message_is_refused_with_the_reply_of_the_answers_table(receiver, pool):
+    from service.answers import answer_for_class
+    from service.domain.errors import InvalidInput
+
+    answers = await lmtp_exchange(receiver.port, ["info@cetit.be"], b"")
+    assert answers == [f"{answer_for_class(InvalidInput).smtp_reply} for <info@cetit.be>"]
+    assert answers[0].startswith("550 5.6.0 ")
+    assert await stored_rows(pool) == []
+
+
 async def test_smtplib_client_with_utf8_and_an_empty_sender(receiver, pool):
     def send() -> dict:
         with smtplib.SMTP("127.0.0.1", receiver.port, timeout=10) as client:

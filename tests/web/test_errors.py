@@ -130,3 +130,80 @@ async def test_concurrent_suppress_and_lift_of_one_address_never_fail(client, au
 
     for _ in range(40):
         await asyncio.gather(put(), put(), lift(), put(), lift())
+
+
+async def test_an_error_on_a_recipients_page_is_an_html_page_in_their_language(client, auth):
+    from tests.web.test_unsubscribe import token_for
+
+    bad_link = await client.get(f"/u/{token_for()[:-2]}", params={"lang": "fr"})
+    assert bad_link.status == 400 and bad_link.content_type == "text/html"
+    text = await bad_link.text()
+    assert '<html lang="fr">' in text and "Ce lien ne fonctionne pas" in text
+    assert bad_link.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    await client.put("/v1/suppressions/jan@example.be", json={"scope": "global", "reason": "complaint", "source": "arf"},
+                     headers=auth)
+    refused = await client.post(f"/u/{token_for(scope='global')}/resubscribe", data={"scope": "global", "lang": "en"})
+    assert refused.status == 409 and refused.content_type == "text/html"
+    assert "This cannot be undone here" in await refused.text()
+
+
+async def test_a_failure_http_finds_on_a_recipients_page_is_an_html_page_too(client):
+    from tests.web.test_unsubscribe import token_for
+
+    not_taken = await client.get(f"/u/{token_for()}/resubscribe", headers={"Accept-Language": "en"})
+    assert not_taken.status == 405 and not_taken.content_type == "text/html"
+    assert "This request could not be handled" in await not_taken.text()
+    nowhere = await client.get("/u/a/b/c")
+    assert nowhere.status == 404 and nowhere.content_type == "text/html"
+    assert '<html lang="nl">' in await nowhere.text()
+
+
+async def test_an_error_on_a_staff_page_is_an_html_page_in_the_consoles_layout(client, pool):
+    from tests.conftest import make_key
+    from tests.web.test_staff import login
+
+    assert (await login(client, await make_key(pool, "write"))).status == 303
+    for path, status in [("/staff/messages/not-a-uuid", 404), ("/staff/outbox/x/retry", 405), ("/staff/nothing", 404)]:
+        response = await client.get(path)
+        assert response.status == status and response.content_type == "text/html", path
+        assert "optout staff</title>" in await response.text()
+    forged = await client.post("/staff/suppress", data={"csrf": "forged", "email": "a@example.be"})
+    assert forged.status == 403 and forged.content_type == "text/html"
+    assert "reload the page" in await forged.text()
+
+
+async def test_a_staff_page_without_its_database_says_so_with_503(client_without_database, settings):
+    from itsdangerous import URLSafeTimedSerializer
+
+    signed = URLSafeTimedSerializer(list(reversed(settings.secret_keys)), salt="optout.staff.session")
+    session = signed.dumps({"k": "00" * 32, "n": "Ann", "c": "csrf"})  # its key is looked up on every page
+    response = await client_without_database.get("/staff/", headers={"Cookie": f"optout_staff={session}"},
+                                                 allow_redirects=False)
+    assert response.status == 503 and response.content_type == "text/html"
+    assert "Database unavailable" in await response.text()
+
+
+async def test_the_api_keeps_answering_json_beside_the_pages(client, auth):
+    from tests.web.test_unsubscribe import token_for
+
+    assert (await client.get(f"/u/{token_for()[:-2]}")).content_type == "text/html"
+    for response in [await client.get("/v1/check", params={"email": "nonsense"}),
+                     await client.put("/v1/suppressions/nonsense", json={}, headers=auth),
+                     await client.get("/unsubscribe")]:
+        assert response.content_type == "application/json"
+        assert (await response.json())["error"]["code"]
+
+
+async def test_the_pages_are_counted_and_logged_by_route_without_their_token(client, caplog):
+    from tests.web.test_unsubscribe import token_for
+
+    token = token_for()
+    caplog.set_level("INFO", logger="optout.web")
+    assert (await client.get(f"/u/{token}")).status == 200
+    assert (await client.get(f"/u/{token[:-2]}")).status == 400
+    assert (await client.get("/staff/", allow_redirects=False)).status == 303
+    metrics = await (await client.get("/metrics")).text()
+    assert 'route="/u/{token}",status="200"' in metrics and 'route="/u/{token}",status="400"' in metrics
+    assert 'route="/staff/",status="303"' in metrics
+    assert "GET /u/{token} -> 400" in caplog.text
+    assert token[:30] not in metrics + caplog.text

@@ -31,13 +31,13 @@ from typing import Callable, Iterable
 import authres
 
 from ..addresses import canonical_or_none
-from .bounces import looks_like_bounce, read_bounce
-from .complaints import read_complaint
 from ..errors import BadToken
-from .mime import addresses_in, all_text, body_text, first_address, header, parse, raw_header, walk
-from .replies import is_away_notice, own_words, unsubscribe_request
 from ..suppressions.rules import GLOBAL
 from ..suppressions.tokens import MAX_TOKEN_LENGTH
+from .bounces import looks_like_bounce, read_bounce
+from .complaints import read_complaint
+from .mime import addresses_in, all_text, body_text, first_address, header, parse, raw_header, walk
+from .replies import is_away_notice, own_words, unsubscribe_request
 
 FORWARD_MARKER = "X-Optout-Forwarded"
 

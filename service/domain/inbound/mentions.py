@@ -25,8 +25,8 @@ from email.message import Message
 from typing import Iterable, Sequence, TYPE_CHECKING
 
 from ...storage import erasure_queries, outbox_queries
-from . import mime
 from ..addresses import canonical_or_none
+from . import mime
 
 if TYPE_CHECKING:
     import asyncpg

@@ -16,12 +16,12 @@ from enum import StrEnum
 from typing import Sequence, TYPE_CHECKING
 
 from ...storage import inbound_queries, known_queries, queries
-from ..suppressions import operations as suppression_list
 from ..addresses import canonical_or_none
-from .classify import Basis, Verdict
-from ..suppressions.keyed_hash import hmac_from_pads
 from ..errors import DomainError, InvalidInput, NotFound, TooMany
 from ..events.model import Actor, EventType
+from ..suppressions import operations as suppression_list
+from ..suppressions.keyed_hash import hmac_from_pads
+from .classify import Basis, Verdict
 from .mime import message_id_of
 from .model import InboundMessage, InboundStatus
 

@@ -15,9 +15,9 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from ...storage import erasure_queries, known_queries, outbox_queries, queries
-from ..inbound import mentions
 from ..addresses import canonical_address
 from ..events.model import EventType
+from ..inbound import mentions
 from .keyed_hash import address_hmac
 from .model import ErasedSince, HistoryEvent, Removed, SubjectRecord, Suppression
 from .rules import GLOBAL

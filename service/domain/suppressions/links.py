@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ...storage import known_queries, queries
-from . import operations as suppression_list
 from ..addresses import canonical_address
-from .keyed_hash import hmac_from_pads
 from ..errors import Conflict, DomainError, Forbidden, InvalidInput
 from ..events.model import Actor, EventType
+from . import operations as suppression_list
+from .keyed_hash import hmac_from_pads
+from .model import Link, LinkRefused
 from .rules import GLOBAL, valid_scope, valid_text
 from .tokens import LinkClaim, TokenSigner
 
@@ -25,30 +26,27 @@ LINK_SOURCES = frozenset({"one_click", "link"})  # what a link may undo: what li
 
 
 def link_for(signer: TokenSigner, public_url: str, mailto: str, email: object, scope: str,
-             campaign: str | None) -> dict:
+             campaign: str | None) -> Link | LinkRefused:
     """The URL and the RFC 8058 headers (List-Unsubscribe, List-Unsubscribe-Post) of one recipient."""
     return _link(signer, public_url, mailto, email, scope, campaign)[0]
 
 
 def _link(signer: TokenSigner, public_url: str, mailto: str, email: object, scope: str,
-          campaign: str | None) -> tuple[dict, str | None]:
+          campaign: str | None) -> tuple[Link | LinkRefused, str | None]:
     """The link of one recipient, and the canonical address it was issued for (None: invalid)."""
     try:
         address = canonical_address(email)
     except DomainError as exc:
-        return {"email": email, "error": {"code": exc.code, "message": exc.message}}, None
+        return LinkRefused(email, exc.code, exc.message), None
     token = signer.sign(address, scope, campaign)
     url = f"{public_url}/u/{token}"
     mail = f"mailto:{mailto}?subject={quote('unsubscribe ' + token)}"
-    return {
-        "email": email,
-        "url": url,
-        "headers": {"List-Unsubscribe": f"<{url}>, <{mail}>", "List-Unsubscribe-Post": ONE_CLICK_BODY},
-    }, address
+    headers = {"List-Unsubscribe": f"<{url}>, <{mail}>", "List-Unsubscribe-Post": ONE_CLICK_BODY}
+    return Link(email, url, headers), address
 
 
 async def issue_links(conn: asyncpg.Connection, signer: TokenSigner, public_url: str, mailto: str,
-                      recipients: object, pads: tuple[bytes, bytes]) -> list[dict]:
+                      recipients: object, pads: tuple[bytes, bytes]) -> list[Link | LinkRefused]:
     """Links for up to MAX_LINKS recipients, in input order (a bad address is reported in place);
     the addresses are recorded as known, in one statement: mail goes to them, their bounces count."""
     if not isinstance(recipients, list):
@@ -61,7 +59,8 @@ async def issue_links(conn: asyncpg.Connection, signer: TokenSigner, public_url:
     return links
 
 
-def _links_of(signer: TokenSigner, public_url: str, mailto: str, recipients: list) -> tuple[list[dict], list[str]]:
+def _links_of(signer: TokenSigner, public_url: str, mailto: str,
+              recipients: list) -> tuple[list[Link | LinkRefused], list[str]]:
     links, issued = [], []
     for index, item in enumerate(recipients):
         if not isinstance(item, dict):

@@ -50,6 +50,24 @@ class CheckResults(Sequence):
 
 
 @dataclass(frozen=True, slots=True)
+class Link:
+    """One recipient's unsubscribe URL and RFC 8058 headers; `email` as given."""
+
+    email: Any
+    url: str
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRefused:
+    """A recipient no link can be made for (not an address), reported in its place."""
+
+    email: Any
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class Suppression:
     scope: str
     reason: str

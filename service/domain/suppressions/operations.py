@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Sequence
 
 from ...storage import queries
 from ..addresses import canonical_address, canonical_batch
-from .keyed_hash import address_hmac, hmac_from_pads
 from ..events.model import EventType
+from .keyed_hash import address_hmac, hmac_from_pads
 from .model import (AddressSuppressions, CheckResults, History, HistoryEvent, Lifted, Suppression,
                     SuppressionPage)
 from ..errors import Conflict, InvalidInput, NotFound, TooMany, Unavailable
