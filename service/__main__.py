@@ -14,6 +14,7 @@ from .domain.errors import DomainError
 from .domain.events.model import EventType
 from .domain.suppressions.rules import REASONS, SOURCES
 from .logs import configure_logging
+from .services import Services
 from .settings import SettingsError, load_settings
 from .storage.db import UNAVAILABLE, MigrationsMissing, NoDatabase
 
@@ -114,6 +115,7 @@ def dispatch(args: argparse.Namespace, settings) -> int:
     if args.command == "gateway":
         return runner.run(settings, [runner.gateway_part])
     settings = runner.database_ready(settings, attempts=2, create_embedded=args.command == "migrate")
+    services = Services.build(settings)  # the commands' one copy of the signer and the keyed hash
     if args.command == "migrate":
         return commands.migrate(settings)
     if args.command == "keys":
@@ -130,12 +132,12 @@ def dispatch(args: argparse.Namespace, settings) -> int:
         return commands.run_command(commands.webhooks_remove(settings, args.id))
     if args.command == "suppress":
         return commands.run_command(
-            commands.suppress(settings, args.email, args.scope, args.reason, args.source, args.note)
+            commands.suppress(services, args.email, args.scope, args.reason, args.source, args.note)
         )
     if args.command == "check":
-        return commands.run_command(commands.check(settings, args.email, args.scope))
+        return commands.run_command(commands.check(services, args.email, args.scope))
     if args.command == "import":
-        return commands.run_command(commands.import_file(settings, args.file))
+        return commands.run_command(commands.import_file(services, args.file))
     if args.command == "export":
         return commands.run_command(commands.export_file(settings, args.file))
     raise AssertionError(args.command)

@@ -15,8 +15,8 @@ from .domain.events import webhooks
 from .domain.events.model import Actor
 from .domain.suppressions import operations as suppression_list
 from .domain.suppressions import bulk as transfer
-from .domain.suppressions.keyed_hash import hmac_pads
 from .domain.suppressions.rules import valid_scope
+from .services import Services
 from .settings import Settings
 from .storage.db import connect
 
@@ -116,13 +116,13 @@ async def webhooks_remove(settings: Settings, webhook_id: str) -> int:
     return 0
 
 
-async def suppress(settings: Settings, email: str, scope: str, reason: str, source: str, note: str | None) -> int:
-    conn = await _connect(settings)
+async def suppress(services: Services, email: str, scope: str, reason: str, source: str, note: str | None) -> int:
+    conn = await _connect(services.settings)
     try:
         async with conn.transaction():
             created, item = await suppression_list.suppress(
                 conn, email, scope, reason, source, note, detail={"by": "cli"},
-                pads=hmac_pads(settings.hash_key), actor=Actor.CLI,
+                pads=services.pads, actor=Actor.CLI,
             )
     finally:
         await conn.close()
@@ -131,11 +131,11 @@ async def suppress(settings: Settings, email: str, scope: str, reason: str, sour
     return 0
 
 
-async def check(settings: Settings, email: str, scope: str) -> int:
+async def check(services: Services, email: str, scope: str) -> int:
     valid_scope(scope)
-    conn = await _connect(settings)
+    conn = await _connect(services.settings)
     try:
-        [result] = await suppression_list.check(conn, [email], scope, hmac_pads(settings.hash_key))
+        [result] = await suppression_list.check(conn, [email], scope, services.pads)
     finally:
         await conn.close()
     if result.allowed:
@@ -155,14 +155,14 @@ def file_format(path: Path) -> str:
     return fmt
 
 
-async def import_file(settings: Settings, path: Path) -> int:
+async def import_file(services: Services, path: Path) -> int:
     fmt = file_format(path)
     size = path.stat().st_size
-    conn = await _connect(settings)
+    conn = await _connect(services.settings)
     try:
         with path.open("rb") as f, _progress(size, "B", f"importing {path.name}") as bar:
             async with conn.transaction():
-                async with transfer.Importer(conn, fmt, hmac_pads(settings.hash_key), actor=Actor.CLI) as importer:
+                async with transfer.Importer(conn, fmt, services.pads, actor=Actor.CLI) as importer:
                     while chunk := f.read(CHUNK):
                         await importer.feed(chunk)
                         bar.update(len(chunk))
