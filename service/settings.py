@@ -44,6 +44,10 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     gateway_max_recipients: int = 1000
+    bounce_address: str = "bounces@cetit.be"
+    dkim_key: bytes | None = field(default=None, repr=False)  # PEM private key
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
     log_format: str = "text"
     var_dir: Path = field(default_factory=lambda: Path("var"))
 
@@ -131,6 +135,40 @@ def _tls_files(env: Mapping[str, str]) -> tuple[Path | None, Path | None]:
     return Path(cert), Path(key)
 
 
+def _bounce_address(env: Mapping[str, str]) -> str:
+    """The return path of marketing mail; its `+` forms carry the bounce tokens, so it has none itself."""
+    raw = _address(env, "OPTOUT_BOUNCE_ADDRESS", "bounces@cetit.be")
+    local = raw.rpartition("@")[0]
+    if "+" in local or not local or len(local) > 30:
+        raise SettingsError(f"OPTOUT_BOUNCE_ADDRESS must be a plain address without '+' (its local part at most "
+                            f"30 characters, leaving room for the token), got {raw!r}")
+    return raw
+
+
+def _dkim(env: Mapping[str, str]) -> tuple[bytes | None, str | None, str | None]:
+    """OPTOUT_DKIM_KEY (a PEM private key, or the path of a file holding one), _SELECTOR and _DOMAIN: all or none."""
+    key, selector, domain = (env.get(f"OPTOUT_DKIM_{n}") or None for n in ("KEY", "SELECTOR", "DOMAIN"))
+    if key is None and selector is None and domain is None:
+        return None, None, None
+    if None in (key, selector, domain):
+        raise SettingsError("OPTOUT_DKIM_KEY, OPTOUT_DKIM_SELECTOR and OPTOUT_DKIM_DOMAIN go together: set all three "
+                            "or none")
+    if "-----BEGIN" in key:
+        pem = key.encode()
+    else:
+        try:
+            pem = Path(key).read_bytes()
+        except OSError:
+            raise SettingsError("OPTOUT_DKIM_KEY must be a PEM private key, or the path of a readable file holding "
+                                f"one; got {key[:40]!r}") from None
+    if b"PRIVATE KEY-----" not in pem:
+        raise SettingsError("OPTOUT_DKIM_KEY does not hold a PEM private key (-----BEGIN ... PRIVATE KEY-----)")
+    for name, value in (("OPTOUT_DKIM_SELECTOR", selector), ("OPTOUT_DKIM_DOMAIN", domain)):
+        if not value.replace("-", "").replace(".", "").replace("_", "").isalnum() or not value.isascii():
+            raise SettingsError(f"{name} must be a DNS label or name, got {value!r}")
+    return pem, selector, domain.lower()
+
+
 def _kept_secret(var_dir: Path, filename: str, what: str) -> str:
     """A secret generated on first use and kept in var/, for a laptop without configuration."""
     path = var_dir / filename
@@ -191,6 +229,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError("OPTOUT_HASH_KEY must be at least 16 characters long")
 
     tls_cert, tls_key = _tls_files(env)
+    dkim_key, dkim_selector, dkim_domain = _dkim(env)
     return Settings(
         database_url=database_url,
         database_read_url=database_read_url,
@@ -217,6 +256,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         tls_cert=tls_cert,
         tls_key=tls_key,
         gateway_max_recipients=_whole_number(env, "OPTOUT_GATEWAY_MAX_RECIPIENTS", 1000),
+        bounce_address=_bounce_address(env),
+        dkim_key=dkim_key,
+        dkim_selector=dkim_selector,
+        dkim_domain=dkim_domain,
         log_format=_choice(env, "OPTOUT_LOG_FORMAT", "text", ("text", "json")),
         var_dir=var_dir,
     )

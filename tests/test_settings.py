@@ -81,3 +81,25 @@ def test_tls_files_must_be_readable(tmp_path):
     with pytest.raises(SettingsError) as error:
         load_settings({**BASE, "OPTOUT_TLS_CERT": str(cert), "OPTOUT_TLS_KEY": str(tmp_path / "missing.pem")})
     assert "OPTOUT_TLS_KEY must name a readable PEM file" in str(error.value)
+
+
+def test_the_bounce_address_is_a_plain_address_whose_plus_forms_carry_tokens():
+    assert load_settings(BASE).bounce_address == "bounces@cetit.be"
+    assert load_settings({**BASE, "OPTOUT_BOUNCE_ADDRESS": "retour@cetit.be"}).bounce_address == "retour@cetit.be"
+    with pytest.raises(SettingsError, match="OPTOUT_BOUNCE_ADDRESS must be a plain address without"):
+        load_settings({**BASE, "OPTOUT_BOUNCE_ADDRESS": "bounces+x@cetit.be"})
+
+
+def test_dkim_takes_all_three_or_none_and_a_key_as_pem_or_as_a_file(tmp_path):
+    pem = "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"
+    dkim = {"OPTOUT_DKIM_SELECTOR": "optout", "OPTOUT_DKIM_DOMAIN": "CETIT.be"}
+    assert load_settings(BASE).dkim_key is None
+    settings = load_settings({**BASE, **dkim, "OPTOUT_DKIM_KEY": pem})
+    assert (settings.dkim_key, settings.dkim_selector, settings.dkim_domain) == (pem.encode(), "optout", "cetit.be")
+    (tmp_path / "dkim.pem").write_text(pem)
+    assert load_settings({**BASE, **dkim, "OPTOUT_DKIM_KEY": str(tmp_path / "dkim.pem")}).dkim_key == pem.encode()
+    with pytest.raises(SettingsError, match="go together"):
+        load_settings({**BASE, "OPTOUT_DKIM_SELECTOR": "optout"})
+    with pytest.raises(SettingsError, match="must be a PEM private key"):
+        load_settings({**BASE, **dkim, "OPTOUT_DKIM_KEY": str(tmp_path / "missing.pem")})
+    assert "PRIVATE" not in repr(settings)
