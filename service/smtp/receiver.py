@@ -30,8 +30,10 @@ from ..storage.db import UNAVAILABLE
 
 log = logging.getLogger("optout.smtp")
 
-ACCEPTED = "250 2.0.0 Message stored"
-ALREADY_STORED = "250 2.0.0 Message already stored"
+# The reply names the stored message, so that the mailbox automation can follow it
+# (GET /v1/inbound/{id}); the text before "as" stays as it was.
+ACCEPTED = "250 2.0.0 Message stored as {id}"
+ALREADY_STORED = "250 2.0.0 Message already stored as {id}"
 TOO_BIG = answer_for_class(inbound.MessageTooLarge).smtp_reply  # refused as it arrives, past the limit
 SHUTTING_DOWN = "421 4.3.2 Service shutting down, try again later"
 LINE_TOO_LONG = "500 5.5.2 Line too long"
@@ -272,7 +274,7 @@ class InboundHandler:
         log.info("inbound %s: %s from %s (%d bytes, %d recipient(s))%s", stored.id, via,
                  "smtp client" if not session.peer else session.peer[0], len(raw), len(envelope.rcpt_tos),
                  " duplicate" if stored.duplicate else "")
-        return ALREADY_STORED if stored.duplicate else ACCEPTED
+        return (ALREADY_STORED if stored.duplicate else ACCEPTED).format(id=stored.id)
 
     async def handle_exception(self, error: Exception) -> str:
         reply = answer_for(error).smtp_reply

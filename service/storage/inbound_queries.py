@@ -106,6 +106,25 @@ async def renew_leases(
     return int(result.split()[-1])
 
 
+# Newest first; $1/$2 the last row of the page before (NULL: from the newest), $3 a status or
+# NULL for all, $4 the earliest time or NULL.
+LIST_INBOUND = """
+SELECT id, received_at, sender, subject, status, classification
+  FROM inbound_messages
+ WHERE ($1::timestamptz IS NULL OR (received_at, id) < ($1, $2::uuid))
+   AND ($3::text IS NULL OR status = $3)
+   AND ($4::timestamptz IS NULL OR received_at >= $4)
+ ORDER BY received_at DESC, id DESC
+ LIMIT $5
+"""
+
+
+async def list_inbound(conn: asyncpg.Connection, before: tuple[datetime, uuid.UUID] | None, status: str | None,
+                       since: datetime | None, limit: int) -> list[asyncpg.Record]:
+    at, message_id = before or (None, None)
+    return await conn.fetch(LIST_INBOUND, at, message_id, status, since, limit)
+
+
 async def inbound_raw(conn: asyncpg.Connection, message_id: uuid.UUID) -> bytes | None:
     return await conn.fetchval("SELECT raw FROM inbound_messages WHERE id = $1", message_id)
 

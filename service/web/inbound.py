@@ -11,6 +11,7 @@ from ..domain.inbound import store as inbound
 from ..storage.db import transaction
 from . import views
 from .auth import requires
+from .payload import int_query, time_query
 from .keys import DB, KEY_NAME, SETTINGS
 
 log = logging.getLogger("optout.inbound")
@@ -43,6 +44,18 @@ async def post_message(request: web.Request) -> web.Response:
         return web.json_response({"id": str(stored.id), "duplicate": True}, status=200)
     log.info("inbound %s: stored from http (%d bytes) by %s", stored.id, len(raw), request[KEY_NAME])
     return web.json_response({"id": str(stored.id), "status": "queued"}, status=202)
+
+
+@requires("inbound")
+async def list_messages(request: web.Request) -> web.Response:
+    """Stored messages, newest first: ?status=&since=&cursor=&limit= (so that automation and staff
+    can follow what they handed over)."""
+    limit = int_query(request, "limit", 100, 1, 1000)
+    status, since = request.query.get("status") or None, time_query(request, "since")
+    cursor = request.query.get("cursor") or None
+    async with request.config_dict[DB].acquire() as conn:
+        page = await inbound.listing(conn, cursor, status, since, limit)
+    return web.json_response(views.message_page(page))
 
 
 @requires("inbound")

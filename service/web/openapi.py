@@ -193,7 +193,22 @@ def _paths() -> dict:
             {"200": _json({"type": "object", "properties": {"erased": {"type": "boolean"}, "suppressed": {"type": "boolean"},
                                                             "removed": {"type": "object"}}})},
             requestBody=_body({"type": "object", "required": ["email"], "properties": {"email": {"type": "string"}}}))},
-        "/v1/inbound": {"post": _op(
+        "/v1/inbound": {"get": _op(
+            "Stored inbound messages, newest first, a page at a time", "inbound",
+            {"200": _json({"type": "object", "properties": {
+                "messages": {"type": "array", "items": {"type": "object", "properties": {
+                    "id": {"type": "string"}, "received_at": {"type": "string", "format": "date-time"},
+                    "sender": {"type": ["string", "null"]}, "subject": {"type": ["string", "null"]},
+                    "status": {"type": "string", "enum": ["queued", "processed", "forwarded", "held", "failed"]},
+                    "classification": {"type": ["string", "null"]}}}},
+                "next_cursor": {"type": ["string", "null"]}}}),
+             "400": _error("A bad status, time, limit or cursor")},
+            parameters=[_query("status", "queued, processed, forwarded, held or failed",
+                               schema={"type": "string", "enum": ["queued", "processed", "forwarded", "held", "failed"]}),
+                        _query("since", "ISO-8601 time with its offset: messages received then or later"),
+                        _query("cursor", "next_cursor of the page before"),
+                        _query("limit", "1 to 1000 (100)", schema={"type": "integer", "minimum": 1, "maximum": 1000})]),
+                        "post": _op(
             "Hand over a raw message received at info@, stored durably and classified by the worker", "inbound",
             {"202": _json({"type": "object", "properties": {"id": {"type": "string"}, "status": {"const": "queued"}}},
                           "Stored"),

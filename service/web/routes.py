@@ -38,6 +38,7 @@ def setup_routes(app: web.Application) -> None:
             web.get("/v1/subjects/{email}", subjects.access),
             web.post("/v1/erasure", subjects.erase),
             web.post("/v1/inbound", inbound.post_message),
+            web.get("/v1/inbound", inbound.list_messages),
             web.get("/v1/inbound/{id}", inbound.show_message),
         ]
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..domain.inbound.model import InboundMessage
+from ..domain.inbound.model import InboundMessage, MessagePage
 from ..domain.suppressions.model import (AddressSuppressions, CheckResult, CheckResults, History, Link, LinkRefused, HistoryEvent, Lifted,
                                          Removed, SubjectRecord, Suppression, SuppressionPage)
 
@@ -95,3 +95,13 @@ def link(made: Link | LinkRefused) -> dict:
     if isinstance(made, LinkRefused):
         return {"email": made.email, "error": {"code": made.code, "message": made.message}}
     return {"email": made.email, "url": made.url, "headers": dict(made.headers)}
+
+
+def message_page(page: MessagePage) -> dict:
+    """GET /v1/inbound."""
+    return {
+        "messages": [{"id": str(m.id), "received_at": m.received_at.isoformat(), "sender": m.sender,
+                      "subject": m.subject, "status": str(m.status), "classification": m.classification}
+                     for m in page.messages],
+        "next_cursor": page.next_cursor,
+    }

@@ -25,7 +25,7 @@ async def receiver(pool):
 
 
 async def stored_rows(pool):
-    return await pool.fetch("SELECT via, mail_from, rcpt_to, raw FROM inbound_messages ORDER BY received_at")
+    return await pool.fetch("SELECT id, via, mail_from, rcpt_to, raw FROM inbound_messages ORDER BY received_at")
 
 
 async def lmtp_exchange(port: int, recipients: list[str], body: bytes) -> list[str]:
@@ -55,8 +55,9 @@ async def lmtp_exchange(port: int, recipients: list[str], body: bytes) -> list[s
 async def test_smtp_answers_250_only_after_the_message_is_stored(receiver, pool):
     errors = await aiosmtplib.send(MESSAGE % 1, sender="mta@example.be", recipients=["info@cetit.be"],
                                    hostname="127.0.0.1", port=receiver.port)
-    assert errors[1].startswith("2.0.0 Message stored")
+    assert errors[1].startswith("2.0.0 Message stored as ")
     [row] = await stored_rows(pool)
+    assert errors[1].endswith(str(row["id"]))  # the reply names the message: GET /v1/inbound/{id}
     assert (row["via"], row["mail_from"], list(row["rcpt_to"]), row["raw"]) == (
         "smtp", "mta@example.be", ["info@cetit.be"], MESSAGE % 1)
 
@@ -70,10 +71,13 @@ async def test_lmtp_answers_once_per_recipient_and_stores_one_row(receiver, pool
 
 
 async def test_the_same_message_again_is_accepted_but_stored_once(receiver, pool):
+    replies = []
     for _ in range(2):
-        await aiosmtplib.send(MESSAGE % 3, sender="mta@example.be", recipients=["info@cetit.be"],
-                              hostname="127.0.0.1", port=receiver.port)
-    assert len(await stored_rows(pool)) == 1
+        _errors, reply = await aiosmtplib.send(MESSAGE % 3, sender="mta@example.be", recipients=["info@cetit.be"],
+                                               hostname="127.0.0.1", port=receiver.port)
+        replies.append(reply)
+    [row] = await stored_rows(pool)
+    assert replies == [f"2.0.0 Message stored as {row['id']}", f"2.0.0 Message already stored as {row['id']}"]
 
 
 async def test_a_message_over_the_limit_gets_552_and_nothing_is_stored(receiver, pool):

@@ -81,3 +81,31 @@ async def test_the_same_message_with_an_extra_header_is_a_duplicate(client, pool
     again = await client.post("/v1/inbound", data=b"X-Spam-Score: 1\r\n" + raw, headers=headers)
     assert first.status == 202 and again.status == 200
     assert (await again.json()) == {"id": (await first.json())["id"], "duplicate": True}
+
+
+async def test_the_listing_pages_newest_first_to_its_end_and_filters_by_status(client, inbound_auth, pool):
+    ids = []
+    for n in range(5):
+        raw = RAW.replace(b"<http-1@", f"<list-{n}@".encode()).replace(b"vraag", f"vraag {n}".encode())
+        ids.append((await (await client.post("/v1/inbound", data=raw, headers=inbound_auth)).json())["id"])
+    await pool.execute("UPDATE inbound_messages SET status = 'held' WHERE id = $1::uuid", ids[1])
+    seen, cursor = [], None
+    while True:
+        params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        page = await (await client.get("/v1/inbound", params=params, headers=inbound_auth)).json()
+        seen += page["messages"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [m["id"] for m in seen] == list(reversed(ids))
+    # Sender and subject are read by the worker: until then the listing has them as null.
+    assert (seen[-1]["subject"], seen[-1]["sender"], seen[-1]["status"]) == (None, None, "queued")
+    held = await (await client.get("/v1/inbound", params={"status": "held"}, headers=inbound_auth)).json()
+    assert [m["id"] for m in held["messages"]] == [ids[1]] and held["next_cursor"] is None
+
+
+@pytest.mark.parametrize("params", [{"status": "lost"}, {"cursor": "bm90LW91cnM"}, {"cursor": "%%%"},
+                                    {"limit": "0"}, {"since": "yesterday"}, {"since": "2026-01-01T00:00:00"}])
+async def test_a_bad_listing_query_is_a_400(client, inbound_auth, params):
+    response = await client.get("/v1/inbound", params=params, headers=inbound_auth)
+    assert response.status == 400 and (await response.json())["error"]["code"] == "invalid_input"

@@ -30,3 +30,19 @@ class InboundMessage:
     received_at: datetime
     processed_at: datetime | None
     error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListedMessage:
+    id: uuid.UUID
+    received_at: datetime
+    sender: str | None
+    subject: str | None
+    status: InboundStatus
+    classification: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    messages: tuple[ListedMessage, ...]
+    next_cursor: str | None
