@@ -8,12 +8,13 @@ import asyncio
 import logging
 import sys
 
-from . import check_bulk, check_single, gateway, import_1m, inbound, mail_bomb, one_click, scaling, webhooks
+from . import check_bulk, check_single, corpus, gateway, import_1m, inbound, mail_bomb, one_click, scaling, webhooks
 from .harness import DATABASE_VARIABLES, database_url
 
 BENCHMARKS = {
     "check_bulk": check_bulk,
     "check_single": check_single,
+    "corpus": corpus,
     "gateway": gateway,
     "import_1m": import_1m,
     "inbound": inbound,
