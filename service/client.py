@@ -55,6 +55,7 @@ class Link:
     url: str | None
     headers: dict[str, str] = field(default_factory=dict)
     error: dict | None = None
+    return_path: str | None = None  # send this recipient's copy with it as MAIL FROM: its bounces name it
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,8 @@ class OptoutClient:
         for start in range(0, len(items), MAX_LINKS):
             body = await self._request("POST", "/v1/links", json={"recipients": items[start:start + MAX_LINKS]})
             links.extend(
-                Link(email=l["email"], url=l.get("url"), headers=l.get("headers", {}), error=l.get("error"))
+                Link(email=l["email"], url=l.get("url"), headers=l.get("headers", {}), error=l.get("error"),
+                     return_path=l.get("return_path"))
                 for l in body["links"]
             )
         return links

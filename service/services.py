@@ -1,6 +1,6 @@
 """The Services: what every part needs besides the database, built once per process.
 
-The signer of links, the keyed hash of erased addresses, the relay, the outbox's wake-up
+The signer of links and of return paths, the keyed hash of erased addresses, the relay, the outbox's wake-up
 signal and the clock are made here from the settings, in one place, and handed to the web
 app, the worker, the gateway and the commands alike.
 """
@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from .domain.outbox import Clock, SystemClock
 from .domain.suppressions.keyed_hash import KeyedHash
+from .domain.suppressions.return_paths import ReturnPaths
 from .domain.suppressions.tokens import TokenSigner
 from .mail.relay import Relay
 from .settings import Settings
@@ -42,6 +43,7 @@ class OutboxSignal:
 class Services:
     settings: Settings
     signer: TokenSigner
+    return_paths: ReturnPaths
     keyed_hash: KeyedHash
     relay: Relay | None
     clock: Clock = field(default_factory=SystemClock)
@@ -52,6 +54,7 @@ class Services:
         return cls(
             settings=settings,
             signer=TokenSigner(settings.secret_keys, timedelta(days=settings.link_max_age_days)),
+            return_paths=ReturnPaths(settings.secret_keys, settings.bounce_address),
             keyed_hash=KeyedHash(settings.hash_key),
             relay=Relay.from_url(settings.relay_url) if settings.relay_url else None,
             clock=clock or SystemClock(),

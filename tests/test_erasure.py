@@ -181,12 +181,13 @@ async def test_erasure_removes_the_queued_copies_to_and_about_them_and_the_known
     async with pool.acquire() as conn:
         await remember_addresses(conn, [ADDRESS, "els@example.net"], "link", hmac_pads(settings.hash_key))
         await outbox_queries.queue_gateway_message(conn, plain("info@cetit.be", "Nieuws", "Hallo", 7),
-                                                   "bounces+x@cetit.be", [(ADDRESS, WRITTEN)], "newsletter")
+                                                   [(ADDRESS, WRITTEN, "bounces+x@cetit.be")], "newsletter")
         await outbox_queries.queue_gateway_message(
             conn, encoded("info@cetit.be", "base64", base64.encodebytes(f"Zoals {WRITTEN} zei".encode()), 8),
-            "bounces+y@cetit.be", [("els@example.net", "els@example.net")], "newsletter")
-        await outbox_queries.queue_gateway_message(conn, plain("info@cetit.be", "N", "Hoi", 9), "bounces+z@cetit.be",
-                                                   [("els@example.net", "els@example.net")], "newsletter")
+            [("els@example.net", "els@example.net", "bounces+y@cetit.be")], "newsletter")
+        await outbox_queries.queue_gateway_message(conn, plain("info@cetit.be", "N", "Hoi", 9),
+                                                   [("els@example.net", "els@example.net", "bounces+z@cetit.be")],
+                                                   "newsletter")
     assert (await erase(client, auth))["removed"]["outgoing"] == 2
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 1
     assert await pool.fetchval("SELECT count(*) FROM outbox_bodies") == 1

@@ -15,7 +15,7 @@ class Sink:
         self.messages = []
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, envelope.content))
+        self.messages.append((envelope.rcpt_tos, envelope.content, envelope.mail_from))
         return "250 2.0.0 OK"
 
 
@@ -42,7 +42,8 @@ async def test_the_readme_send_loop_runs_as_written(served, pool, unused_tcp_por
         assert out.decode().strip() == "1"
     finally:
         controller.stop()
-    [(rcpts, content)] = sink.messages
+    [(rcpts, content, mail_from)] = sink.messages
     assert rcpts == ["jan@example.be"]
+    assert mail_from.startswith("bounces+") and mail_from.endswith("@cetit.be")  # jan's own return path
     text = content.decode()
     assert "List-Unsubscribe: <http://127.0.0.1:" in text and "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in text

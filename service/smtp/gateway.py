@@ -38,13 +38,14 @@ from ..domain.apikeys import ApiKeys
 from ..domain.errors import InvalidScope
 from ..domain.outbox import OutboxKind
 from ..domain.suppressions import operations
+from ..domain.suppressions.return_paths import ERASED_ID
 from ..domain.suppressions.rules import EVERY_SCOPE, valid_scope
 from ..mail.copies import SCOPE_HEADER, header_name, split_message
 from ..mail.outbox import Drainer
 from ..services import Services
 from ..settings import Settings
 from ..storage import outbox_queries
-from ..storage.known_queries import remember_addresses
+from ..storage.known_queries import recipient_ids
 from .receiver import MAX_CONNECTIONS, GuardedSMTP
 from .tls import starttls_context
 
@@ -183,10 +184,13 @@ class GatewayHandler:
                 if not allowed:
                     return ALL_SUPPRESSED
                 canonical = canonical_batch(allowed)
-                # Known before the first copy leaves: a bounce or a reply to it may come back at once.
-                await remember_addresses(conn, canonical, "gateway", self.config.pads)
+                # Known, and numbered for their return paths, before the first copy leaves: a
+                # bounce or a reply to it may come back at once.
+                ids = await recipient_ids(conn, sorted(set(canonical)), "gateway", self.config.pads)
+                paths = self.config.services.return_paths
                 copies = await outbox_queries.queue_gateway_message(
-                    conn, raw, envelope.mail_from, list(zip(canonical, allowed)), scope)
+                    conn, raw, [(c, r, paths.address(ids.get(c, ERASED_ID))) for c, r in zip(canonical, allowed)],
+                    scope)
         self.config.services.outbox.wake()
         log.info("gateway: %d copies queued in scope %s, %d withheld as suppressed in that scope",
                  copies, scope, len(results) - len(allowed))

@@ -48,3 +48,27 @@ async def known_among(conn: asyncpg.Connection, addresses: Sequence[str]) -> set
 async def forget_address(conn: asyncpg.Connection, address: str) -> None:
     """Erasure: the address is no longer recorded in clear here."""
     await conn.execute("DELETE FROM known_addresses WHERE address = $1", address)
+
+
+# Addresses known before 0011 have no recipient id yet: it is given when first needed.
+NUMBER_RECIPIENTS = """
+UPDATE known_addresses SET recipient_id = nextval('known_addresses_recipient_id_seq')
+ WHERE address = ANY($1::text[]) AND recipient_id IS NULL
+"""
+
+
+async def recipient_ids(conn: asyncpg.Connection, addresses: Sequence[str], source: str,
+                        pads: tuple[bytes, bytes]) -> dict[str, int]:
+    """Record the canonical addresses as known and return each one's recipient id (an erased
+    address gets none, and is not written)."""
+    if not addresses:
+        return {}
+    await remember_addresses(conn, addresses, source, pads)
+    await conn.execute(NUMBER_RECIPIENTS, list(addresses))
+    rows = await conn.fetch("SELECT address, recipient_id FROM known_addresses WHERE address = ANY($1::text[])",
+                            list(addresses))
+    return {r["address"]: r["recipient_id"] for r in rows}
+
+
+async def address_of_recipient(conn: asyncpg.Connection, recipient_id: int) -> str | None:
+    return await conn.fetchval("SELECT address FROM known_addresses WHERE recipient_id = $1", recipient_id)

@@ -110,14 +110,16 @@ async def mark_dead(conn: asyncpg.Connection, outbox_id: int, token: uuid.UUID, 
     await conn.execute(MARK_DEAD, outbox_id, token, now, storable(error[:1000]))
 
 
-async def queue_gateway_message(conn: asyncpg.Connection, message: bytes, sender: str,
-                                copies: Sequence[tuple[str, str]], scope: str) -> int:
-    """One stored body and one row per (address, recipient as written); return how many rows."""
+async def queue_gateway_message(conn: asyncpg.Connection, message: bytes,
+                                copies: Sequence[tuple[str, str, str]], scope: str) -> int:
+    """One stored body and one row per copy (canonical address, recipient as written, envelope
+    sender: the recipient's return path); return how many rows."""
     body_id = await conn.fetchval("INSERT INTO outbox_bodies (message) VALUES ($1) RETURNING id", message)
-    await conn.executemany(
+    await conn.execute(
         """INSERT INTO outbox (kind, address, scope, sender, recipient, body_id)
-           VALUES ('gateway', $1, $2, $3, $4, $5)""",
-        [(address, scope, sender, recipient, body_id) for address, recipient in copies],
+           SELECT 'gateway', c.address, $2, c.sender, c.recipient, $3
+             FROM unnest($1::text[], $4::text[], $5::text[]) AS c(address, recipient, sender)""",
+        [c[0] for c in copies], scope, body_id, [c[1] for c in copies], [c[2] for c in copies],
     )
     return len(copies)
 

@@ -8,7 +8,7 @@ from ..domain.suppressions.links import issue_links
 from ..storage.db import transaction
 from . import views
 from .auth import requires
-from .keys import DB, HASH_PADS, SETTINGS, SIGNER
+from .keys import DB, HASH_PADS, SERVICES, SETTINGS, SIGNER
 from .payload import json_object
 
 
@@ -18,5 +18,5 @@ async def create_links(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     async with transaction(request.app[DB]) as conn:
         links = await issue_links(conn, request.app[SIGNER], settings.public_url, settings.mailto,
-                                  body.get("recipients"), request.app[HASH_PADS])
+                                  body.get("recipients"), request.app[HASH_PADS], request.app[SERVICES].return_paths)
     return web.json_response({"links": [views.link(made) for made in links]})

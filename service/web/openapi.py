@@ -74,6 +74,7 @@ SCHEMAS = {
         "email": {"description": "The recipient's email as it was given"}, "url": {"type": "string"},
         "headers": {"type": "object", "properties": {
             "List-Unsubscribe": {"type": "string"}, "List-Unsubscribe-Post": {"type": "string"}}},
+        "return_path": {"type": "string", "description": "The envelope sender (MAIL FROM) of this recipient's copy"},
         "error": {"type": "object"}}},
     "Event": {"type": "object", "properties": {
         "at": {"type": "string", "format": "date-time"}, "type": {"type": "string"},

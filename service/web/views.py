@@ -94,7 +94,7 @@ def link(made: Link | LinkRefused) -> dict:
     """One item of POST /v1/links: the link, or the error in its place."""
     if isinstance(made, LinkRefused):
         return {"email": made.email, "error": {"code": made.code, "message": made.message}}
-    return {"email": made.email, "url": made.url, "headers": dict(made.headers)}
+    return {"email": made.email, "url": made.url, "headers": dict(made.headers), "return_path": made.return_path}
 
 
 def message_page(page: MessagePage) -> dict:

@@ -20,12 +20,14 @@ class Sink:
         self.keep_bodies = keep_bodies
         self.messages: list[tuple[list[str], bytes]] = []
         self.sizes: list[int] = []
+        self.envelope_senders: dict[str, str] = {}  # recipient -> MAIL FROM of its copy
 
     async def handle_DATA(self, server, session, envelope):
         content = envelope.original_content
         self.sizes.append(len(content))
         kept = content if self.keep_bodies else content[: content.find(b"\r\n\r\n") + 4]
         self.messages.append((list(envelope.rcpt_tos), kept))
+        self.envelope_senders.update((r, envelope.mail_from) for r in envelope.rcpt_tos)
         return "250 2.0.0 OK"
 
 

@@ -217,6 +217,20 @@ async def test_a_message_over_the_size_limit_is_refused_and_nothing_is_queued(po
     assert await pool.fetchval("SELECT count(*) FROM outbox_bodies") == 0
 
 
+async def test_each_copy_leaves_with_its_recipient_s_return_path_as_mail_from(pool, settings, sink, client, auth):
+    gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{sink.port}")
+    try:
+        await asyncio.to_thread(send, gateway.port, ["Jan@Example.be", "marie@example.be"])
+        await settled(pool, gateway)
+    finally:
+        await gateway.stop()
+    links = (await (await client.post("/v1/links", json={"recipients": [
+        {"email": "jan@example.be"}, {"email": "marie@example.be"}]}, headers=auth)).json())["links"]
+    assert sink.envelope_senders == {"Jan@Example.be": links[0]["return_path"],
+                                     "marie@example.be": links[1]["return_path"]}
+    assert links[0]["return_path"] != links[1]["return_path"]
+
+
 async def test_with_auth_always_no_auth_gives_530_and_a_wrong_key_535(pool, settings, sink):
     gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{sink.port}", gateway_auth="always")
     links_key = await make_key(pool, "links")

@@ -46,3 +46,36 @@ async def test_issuing_links_records_the_addresses_as_known(client, auth, pool):
         {"email": "Jan@Example.be", "scope": "newsletter"}, {"email": "nope"}]}, headers=auth)
     assert answer.status == 200
     assert await pool.fetchval("SELECT array_agg(address) FROM known_addresses") == ["jan@example.be"]
+
+
+async def test_each_link_has_a_return_path_the_same_for_the_same_address_that_names_no_one(client, auth, settings):
+    from service.domain.suppressions.return_paths import ReturnPaths
+
+    recipients = [{"email": "Jan@Example.be", "scope": "newsletter"}, {"email": "marie@example.be"},
+                  {"email": "jan@example.be", "scope": "events"}, {"email": "nope"}]
+    links = (await (await client.post("/v1/links", json={"recipients": recipients}, headers=auth)).json())["links"]
+    again = (await (await client.post("/v1/links", json={"recipients": recipients[:1]}, headers=auth)).json())["links"]
+    jan, marie, jan_events, invalid = links
+    assert jan["return_path"] == jan_events["return_path"] == again[0]["return_path"] != marie["return_path"]
+    assert "return_path" not in invalid
+    for path in (jan["return_path"], marie["return_path"]):
+        local, domain = path.split("@")
+        assert domain == "cetit.be" and local.startswith("bounces+") and len(local) <= 64
+        token = local.removeprefix("bounces+")
+        assert token.isalnum() and token == token.lower() and len(token) == 26
+        assert "jan" not in token and "marie" not in token
+    paths = ReturnPaths(settings.secret_keys, settings.bounce_address)
+    jan_id = paths.recipient_of(jan["return_path"].split("+")[1].split("@")[0].upper())  # mail may change the case
+    assert jan_id is not None and paths.recipient_of("a" * 26) is None
+    other_keys = ReturnPaths(("another-key-" + "x" * 20,), settings.bounce_address)
+    assert other_keys.recipient_of(jan["return_path"].split("+")[1].split("@")[0]) is None
+    rotated = ReturnPaths(("newer-key-" + "n" * 20, *settings.secret_keys), settings.bounce_address)
+    assert rotated.recipient_of(jan["return_path"].split("+")[1].split("@")[0]) == jan_id
+
+
+async def test_a_link_for_an_erased_address_has_a_return_path_that_names_no_one(client, auth, pool):
+    assert (await client.post("/v1/erasure", json={"email": "jan@example.be"}, headers=auth)).status == 200
+    links = (await (await client.post("/v1/links", json={"recipients": [{"email": "jan@example.be"}]},
+                                      headers=auth)).json())["links"]
+    assert links[0]["return_path"].startswith("bounces+")
+    assert await pool.fetchval("SELECT count(*) FROM known_addresses") == 0

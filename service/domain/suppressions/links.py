@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -13,6 +14,7 @@ from ..events.model import Actor, EventType
 from . import operations as suppression_list
 from .keyed_hash import hmac_from_pads
 from .model import Link, LinkRefused
+from .return_paths import ERASED_ID, ReturnPaths
 from .rules import GLOBAL, valid_scope, valid_text
 from .tokens import LinkClaim, TokenSigner
 
@@ -46,31 +48,36 @@ def _link(signer: TokenSigner, public_url: str, mailto: str, email: object, scop
 
 
 async def issue_links(conn: asyncpg.Connection, signer: TokenSigner, public_url: str, mailto: str,
-                      recipients: object, pads: tuple[bytes, bytes]) -> list[Link | LinkRefused]:
-    """Links for up to MAX_LINKS recipients, in input order (a bad address is reported in place);
-    the addresses are recorded as known, in one statement: mail goes to them, their bounces count."""
+                      recipients: object, pads: tuple[bytes, bytes],
+                      return_paths: ReturnPaths) -> list[Link | LinkRefused]:
+    """Links for up to MAX_LINKS recipients, in input order (a bad address is reported in place),
+    each with its return path; the addresses are recorded as known (mail goes to them, their
+    bounces count) and numbered for their return paths, in a few statements for all of them.
+    An erased address is written nowhere: its return path names no one."""
     if not isinstance(recipients, list):
         raise InvalidInput("'recipients' must be a list of {\"email\", \"scope\"} objects.", field="recipients")
     if len(recipients) > MAX_LINKS:
         raise InvalidInput(f"At most {MAX_LINKS} recipients per call; got {len(recipients)}.", field="recipients")
     # Validating and signing 10,000 links is CPU work: off the event loop.
     links, issued = await asyncio.to_thread(_links_of, signer, public_url, mailto, recipients)
-    await known_queries.remember_addresses(conn, issued, "link", pads)
-    return links
+    ids = await known_queries.recipient_ids(conn, sorted(set(issued.values())), "link", pads)
+    return [replace(link, return_path=return_paths.address(ids.get(issued[i], ERASED_ID))) if i in issued else link
+            for i, link in enumerate(links)]
 
 
 def _links_of(signer: TokenSigner, public_url: str, mailto: str,
-              recipients: list) -> tuple[list[Link | LinkRefused], list[str]]:
-    links, issued = [], []
+              recipients: list) -> tuple[list[Link | LinkRefused], dict[int, str]]:
+    """The links, and the canonical address of each valid one by its position."""
+    links, issued = [], {}
     for index, item in enumerate(recipients):
         if not isinstance(item, dict):
             raise InvalidInput(f"recipients[{index}] must be an object with 'email'.", field="recipients")
         scope = valid_scope(item.get("scope", GLOBAL))
         campaign = valid_text(item.get("campaign"), f"recipients[{index}].campaign", limit=100)
         link, address = _link(signer, public_url, mailto, item.get("email"), scope, campaign)
-        links.append(link)
         if address is not None:
-            issued.append(address)
+            issued[len(links)] = address
+        links.append(link)
     return links, issued
 
 

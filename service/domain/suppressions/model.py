@@ -56,6 +56,7 @@ class Link:
     email: Any
     url: str
     headers: Mapping[str, str]
+    return_path: str | None = None  # the envelope sender to send this recipient's copy with (VERP)
 
 
 @dataclass(frozen=True, slots=True)
