@@ -34,6 +34,7 @@ from .domain.inbound import store as inbound
 from .domain.inbound.classify import Envelope, Verdict, classify
 from .domain.inbound.mime import UnreadableMessage
 from .domain.inbound.policy import Classified, Forwarding, after_classification
+from .domain.inbound.return_paths import at_return_path
 from .domain.outbox import DEAD_KEPT_DAYS
 from .mail.outbox import Drainer, DrainerConfig
 from .services import Services
@@ -85,7 +86,7 @@ class Worker:
                                      processes=config.classify_processes, time_limit=config.classify_seconds)
         self._reading = asyncio.Semaphore(config.classify_processes)  # raw messages in memory at once
         self.pads = self.services.pads  # an erased address is never written again
-        self.own = frozenset(a.lower() for a in (settings.mailto, settings.forward_to) if a)
+        self.own = frozenset(a.lower() for a in (settings.mailto, settings.forward_to, settings.bounce_address) if a)
         self.forwarding = Forwarding(self.services.relay is not None, settings.forward_to)
         self.outbox = Drainer(pool, self.services, config=config.outbox)
 
@@ -226,8 +227,12 @@ class Worker:
                     async with self.pool.acquire() as conn:
                         raw = await inbound_queries.inbound_raw(conn, work.row["id"])
                 envelope = Envelope(work.row["mail_from"], tuple(work.row["rcpt_to"]))
-                work.verdict = await self.classifier.classify(classify, raw, envelope, self.own,
-                                                              self.settings.trusted_authserv_id)
+                verdict = await self.classifier.classify(classify, raw, envelope, self.own,
+                                                         self.settings.trusted_authserv_id)
+                token = self.services.return_paths.token_in(envelope.recipients)
+                if token is not None:  # a bounce here is about the one recipient the token names
+                    verdict = at_return_path(verdict, envelope, self.services.return_paths.recipient_of(token))
+                work.verdict = verdict
             except UnreadableMessage as exc:
                 work.error, work.fatal = exc.message, True
             except ClassificationTimeout as exc:

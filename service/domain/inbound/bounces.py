@@ -326,6 +326,11 @@ def _flufl_failures(msg: Message, exclude: set[str]) -> list[str]:
     return found
 
 
+def is_mail_system(sender: str | None) -> bool:
+    """An empty envelope sender, MAILER-DAEMON, postmaster and the like: a machine, not a person."""
+    return not sender or bool(_BOUNCE_SENDER.match(sender))
+
+
 def looks_like_bounce(msg: Message, sender: str, subject: str, text: str = "") -> bool:
     """Whether the message presents itself as a delivery failure report at all."""
     if content_param(msg, "report-type") == "delivery-status" or raw_header(msg, "X-Failed-Recipients"):

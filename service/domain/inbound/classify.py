@@ -110,6 +110,10 @@ class Verdict:
     subject: str = ""
     withheld: tuple[Suppress, ...] = ()  # what the sender's words asked for and is not done
     withheld_reason: str = ""  # why: e.g. a trusted Authentication-Results says DMARC failed
+    # A bounce that reached a return path: it is about the recipient its token names and no one
+    # else (None: the token did not verify, and it is about no one).
+    at_return_path: bool = False
+    return_path_recipient: int | None = None
 
 
 def plain_address(value: str) -> str | None:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import asyncpg
 
 VIAS = ("smtp", "lmtp", "http")
+MAX_RECORDED = 100  # addresses a return-path bounce names besides its recipient, kept in its record
 
 
 class Action(StrEnum):
@@ -172,6 +173,8 @@ async def act_on(
     OPTOUT_SOFT_BOUNCE_LIMIT within OPTOUT_SOFT_BOUNCE_DAYS suppresses like a hard bounce.
     `pads` (hmac_pads of OPTOUT_HASH_KEY) keep an erased address from being written again.
     """
+    if verdict.at_return_path:
+        return await _return_path_bounce(conn, message_id, verdict, soft_limit, soft_days, pads)
     count = len(addresses_to_act_on(verdict))
     if count > max_actions:
         return [{"type": Action.HELD, "limit": max_actions, "addresses": count,
@@ -214,8 +217,27 @@ async def without_erased(conn: asyncpg.Connection, addresses: Sequence[str], act
     return kept, redacted
 
 
+async def _return_path_bounce(conn: asyncpg.Connection, message_id: uuid.UUID, verdict: Verdict, soft_limit: int,
+                              soft_days: int, pads: tuple[bytes, bytes]) -> list[dict]:
+    """A bounce at a return path acts on the one recipient its token names, and on no one else."""
+    address = None
+    if verdict.return_path_recipient is not None:
+        address = await known_queries.address_of_recipient(conn, verdict.return_path_recipient)
+    if address is None:
+        why = ("its return path's token does not verify" if verdict.return_path_recipient is None else
+               "its return path names no one CETIT knows now (erased, or never issued)")
+        return [{"type": Action.NOT_ACTED, "reason": f"a bounce at a return path: {why}; no one is suppressed"}]
+    if verdict.kind == "hard":
+        actions = [await _suppress(conn, message_id, address, "global", "bounce", "verp", pads)]
+    else:
+        actions = await _soft_bounce(conn, message_id, address, {address}, soft_limit, soft_days, pads, source="verp")
+    actions += [{"type": Action.RECORDED, "email": a, "note": "named in the bounce, not its recipient"}
+                for a in verdict.mentioned if a != address][:MAX_RECORDED]
+    return actions
+
+
 async def _soft_bounce(conn: asyncpg.Connection, message_id: uuid.UUID, written: str, known: set[str],
-                       soft_limit: int, soft_days: int, pads: tuple[bytes, bytes]) -> list[dict]:
+                       soft_limit: int, soft_days: int, pads: tuple[bytes, bytes], source: str = "dsn") -> list[dict]:
     address = canonical_or_none(written)
     if address is None:
         return [{"type": Action.INVALID_ADDRESS, "value": written[:254], "error": "not an address"}]
@@ -224,13 +246,13 @@ async def _soft_bounce(conn: asyncpg.Connection, message_id: uuid.UUID, written:
     count = await inbound_queries.count_soft_bounce(conn, address, message_id, "", soft_days)
     actions = [{"type": Action.SOFT_BOUNCE, "email": address, "count": count, "limit": soft_limit, "days": soft_days}]
     if count < soft_limit:  # the one that reaches the limit is a suppression, an event of its own
-        await queries.insert_event(conn, address, "soft_bounce", scope="global", reason="bounce", source="dsn",
+        await queries.insert_event(conn, address, "soft_bounce", scope="global", reason="bounce", source=source,
                                    detail={"message_id": str(message_id), "count": count, "limit": soft_limit,
                                            "days": soft_days},
                                    actor=Actor.MAIL, published_as=EventType.BOUNCE_SOFT)
     if count >= soft_limit:
         note = f"{count} soft bounces within {soft_days} days"
-        actions.append(await _suppress(conn, message_id, address, "global", "bounce", "dsn", pads, note))
+        actions.append(await _suppress(conn, message_id, address, "global", "bounce", source, pads, note))
     return actions
 
 

@@ -15,7 +15,7 @@ GLOBAL = "global"
 # for when the scope of a mail is not known yet (the gateway at RCPT time).
 EVERY_SCOPE = ""
 REASONS = ("unsubscribe", "complaint", "bounce", "manual")
-SOURCES = ("one_click", "link", "reply", "dsn", "arf", "api", "phone", "import", "gateway")
+SOURCES = ("one_click", "link", "reply", "dsn", "verp", "arf", "api", "phone", "import", "gateway")
 PERMANENT_REASONS = frozenset({"bounce", "complaint"})
 MAX_CHECK = 100_000
 _SCOPE = re.compile(r"[a-z0-9_-]{1,64}", re.ASCII)

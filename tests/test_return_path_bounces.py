@@ -1,0 +1,114 @@
+"""Bounces at a return path (bounces+TOKEN@cetit.be): about exactly the recipient the token
+names, whatever they say or quote; a token that does not verify suppresses no one."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.domain.inbound import store as inbound
+from service.storage.db import transaction
+from service.worker import Worker
+from tests.test_worker import FAST, drain
+
+
+def dsn(final_recipient: str, status: str, also_named: str = "", number: int = 1) -> bytes:
+    """A standard delivery status notification (RFC 3464) about one recipient."""
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\n"
+        "To: bounces@cetit.be\r\n"
+        f"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn-{number}@mx.example.net>\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\n"
+        f"The mail to {final_recipient} could not be delivered. {also_named}\r\n\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.net\r\n\r\n"
+        f"Final-Recipient: rfc822; {final_recipient}\r\nAction: failed\r\nStatus: {status}\r\n"
+        f"Diagnostic-Code: smtp; {'550 5.1.1 no such user' if status.startswith('5') else '452 4.2.2 mailbox full'}\r\n"
+        "\r\n--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"From: CETIT <nieuws@cetit.be>\r\nTo: {final_recipient}\r\nReply-To: marie@example.be\r\n"
+        "Subject: Nieuws van CETIT\r\n\r\n--b--\r\n"
+    ).encode()
+
+
+@pytest.fixture
+async def worker(pool, settings):
+    made = Worker(pool, settings, FAST)
+    yield made
+    made.close()
+
+
+async def return_path(client, auth, email: str) -> str:
+    links = (await (await client.post("/v1/links", json={"recipients": [{"email": email}]}, headers=auth)).json())
+    return links["links"][0]["return_path"]
+
+
+async def receive(pool, raw: bytes, rcpt: str, mail_from: str | None = None) -> str:
+    async with transaction(pool) as conn:
+        stored = await inbound.store(conn, "smtp", raw, mail_from, [rcpt])
+    return str(stored.id)
+
+
+async def suppressions(pool) -> list[tuple]:
+    rows = await pool.fetch("SELECT address, reason, source FROM suppressions ORDER BY address")
+    return [tuple(r) for r in rows]
+
+
+async def test_a_hard_bounce_at_a_return_path_suppresses_exactly_its_recipient(client, auth, pool, worker):
+    jan = await return_path(client, auth, "jan@example.be")
+    await return_path(client, auth, "marie@example.be")  # known too, and named in the bounce
+    # The report names another address as the failed one: the return path says whose copy it was.
+    await receive(pool, dsn("j.old-alias@example.be", "5.1.1", "See also marie@example.be."), jan)
+    await drain(worker)
+    assert await suppressions(pool) == [("jan@example.be", "bounce", "verp")]
+
+
+async def test_a_soft_bounce_at_a_return_path_is_counted_for_its_recipient_only(client, auth, pool, worker):
+    jan = await return_path(client, auth, "jan@example.be")
+    for number in range(3):
+        await receive(pool, dsn("jan@example.be", "4.2.2", number=number), jan)
+        await drain(worker)
+        expected = [] if number < 2 else [("jan@example.be", "bounce", "verp")]
+        assert await suppressions(pool) == expected
+    assert await pool.fetchval("SELECT count(*) FROM soft_bounces WHERE address = 'jan@example.be'") == 3
+
+
+async def test_a_token_that_does_not_verify_suppresses_no_one(client, auth, pool, worker):
+    await return_path(client, auth, "jan@example.be")
+    message_id = await receive(pool, dsn("jan@example.be", "5.1.1"), "bounces+" + "a" * 26 + "@cetit.be")
+    await drain(worker)
+    assert await suppressions(pool) == []
+    row = await pool.fetchrow("SELECT classification, actions FROM inbound_messages WHERE id = $1::uuid", message_id)
+    assert row["classification"] == "bounce" and "does not verify" in row["actions"][0]["reason"]
+
+
+async def test_an_auto_reply_at_a_return_path_stays_an_auto_reply(client, auth, pool, worker):
+    jan = await return_path(client, auth, "jan@example.be")
+    away = (b"From: Jan <jan@example.be>\r\nTo: bounces@cetit.be\r\nSubject: Afwezig: Nieuws van CETIT\r\n"
+            b"Auto-Submitted: auto-replied\r\nMessage-ID: <away-1@example.be>\r\n\r\n"
+            b"Ik ben afwezig tot maandag.\r\n")
+    message_id = await receive(pool, away, jan, "jan@example.be")
+    await drain(worker)
+    assert await suppressions(pool) == []
+    assert await pool.fetchval("SELECT classification FROM inbound_messages WHERE id = $1::uuid",
+                               message_id) == "auto_reply"
+
+
+async def test_an_unreadable_message_from_a_mail_system_is_a_soft_bounce_for_the_recipient(client, auth, pool, worker):
+    jan = await return_path(client, auth, "jan@example.be")
+    odd = (b"From: postmaster@mx.example.net\r\nTo: bounces@cetit.be\r\nSubject: Kennisgeving\r\n"
+           b"Message-ID: <odd-1@mx.example.net>\r\n\r\nUw bericht kon niet worden afgeleverd.\r\n")
+    message_id = await receive(pool, odd, jan, None)
+    await drain(worker)
+    row = await pool.fetchrow("SELECT classification, kind FROM inbound_messages WHERE id = $1::uuid", message_id)
+    assert (row["classification"], row["kind"]) == ("bounce", "soft")
+    assert await pool.fetchval("SELECT count(*) FROM soft_bounces WHERE address = 'jan@example.be'") == 1
+
+
+async def test_a_bounce_at_the_return_path_of_an_erased_address_writes_nothing_in_clear(client, auth, pool, worker):
+    jan = await return_path(client, auth, "jan@example.be")
+    assert (await client.post("/v1/erasure", json={"email": "jan@example.be"}, headers=auth)).status == 200
+    await receive(pool, dsn("someone@example.net", "5.1.1"), jan)
+    await drain(worker)
+    assert await suppressions(pool) == []
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE address IS NOT NULL") == 0
