@@ -1,10 +1,11 @@
 """The sending gateway (OPTOUT_GATEWAY_PORT): an SMTP relay that enforces the suppression list.
 
-At RCPT a recipient blocked in every scope (a global suppression, a bounce, a complaint,
-an erasure, an invalid address) is refused with 550 5.7.1, and one beyond
-OPTOUT_GATEWAY_MAX_RECIPIENTS with 452 4.5.3. At DATA the scope is read from the
-X-Optout-Scope header (default newsletter), the remaining recipients are checked in that
-scope in one lookup and recorded as addresses CETIT knows, and each allowed recipient gets
+At RCPT a recipient blocked in the session's scope (newsletter until scopes are registered:
+a global or newsletter suppression, a bounce, a complaint, an erasure, an invalid address) is
+refused with 550 5.7.1, and one beyond OPTOUT_GATEWAY_MAX_RECIPIENTS with 452 4.5.3. At DATA
+the scope is read from the X-Optout-Scope header (default newsletter), the remaining
+recipients are checked in that scope in one lookup (those blocked there are withheld and
+named in the reply and the log), numbered for their return paths, and each allowed one gets
 its own copy, made when it is sent, with its own List-Unsubscribe and List-Unsubscribe-Post
 headers and without Bcc or Resent-Bcc. The message is answered 250 once the message and one
 outbox row per copy are committed (451 when they cannot be); the outbox drainer then relays
@@ -39,7 +40,7 @@ from ..domain.errors import InvalidScope
 from ..domain.outbox import OutboxKind
 from ..domain.suppressions import operations
 from ..domain.suppressions.return_paths import ERASED_ID
-from ..domain.suppressions.rules import EVERY_SCOPE, valid_scope
+from ..domain.suppressions.rules import valid_scope
 from ..mail.copies import SCOPE_HEADER, header_name, split_message
 from ..mail.outbox import Drainer
 from ..services import Services
@@ -51,7 +52,7 @@ from .tls import starttls_context
 
 log = logging.getLogger("optout.gateway")
 
-QUEUED = "250 2.0.0 Queued: {copies} copies, each sent through the relay"
+QUEUED = "250 2.0.0 Queued: one copy for each of {copies} recipient(s), each sent through the relay"
 SUPPRESSED = "550 5.7.1 Recipient has opted out of this mail"
 ALL_SUPPRESSED = "550 5.7.1 Every recipient has opted out of this kind of mail"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
@@ -80,6 +81,22 @@ def is_loopback(peer) -> bool:
 def auth_allowed(session) -> bool:
     """AUTH carries an API key: only over TLS, or on a loopback connection that never leaves the host."""
     return session.ssl is not None or is_loopback(session.peer)
+
+
+def session_scope(session: Session) -> str:
+    """The scope RCPT is checked in, before the message's X-Optout-Scope can be read: the AUTH
+    user name when it names a registered scope; until scopes are registered, `newsletter`."""
+    return DEFAULT_SCOPE
+
+
+def withheld_note(withheld: list[str], scope: str, shown: int = 5) -> str:
+    """SMTP has one answer per message after DATA: the recipients held back at DATA are named in
+    its text (a few, so that the reply line stays short)."""
+    if not withheld:
+        return ""
+    names = ", ".join(str(w)[:80] for w in withheld[:shown])
+    more = f" and {len(withheld) - shown} more" if len(withheld) > shown else ""
+    return f"; withheld, opted out of {scope}: {names}{more}"
 
 
 def _header_fields(raw: bytes) -> list[bytes]:
@@ -161,9 +178,9 @@ class GatewayHandler:
         if len(envelope.rcpt_tos) >= self.config.max_recipients:
             return TOO_MANY_RECIPIENTS
         async with self.pool.acquire() as conn:
-            [result] = await operations.check(conn, [address], EVERY_SCOPE, self.config.pads)
+            [result] = await operations.check(conn, [address], session_scope(session), self.config.pads)
         if not result.allowed:
-            log.info("gateway refused a recipient at RCPT (%s)", result.reason)
+            log.info("gateway refused a recipient at RCPT in scope %s (%s)", session_scope(session), result.reason)
             return SUPPRESSED
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
@@ -192,9 +209,10 @@ class GatewayHandler:
                     conn, raw, [(c, r, paths.address(ids.get(c, ERASED_ID))) for c, r in zip(canonical, allowed)],
                     scope)
         self.config.services.outbox.wake()
-        log.info("gateway: %d copies queued in scope %s, %d withheld as suppressed in that scope",
-                 copies, scope, len(results) - len(allowed))
-        return QUEUED.format(copies=copies)
+        withheld = [r.email for r in results if not r.allowed]
+        log.info("gateway: %d copies queued in scope %s%s", copies, scope,
+                 f"; withheld, blocked in that scope: {', '.join(withheld)}" if withheld else "")
+        return QUEUED.format(copies=copies) + withheld_note(withheld, scope)
 
     async def handle_exception(self, error: Exception) -> str:
         reply = answer_for(error).smtp_reply

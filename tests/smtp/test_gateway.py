@@ -67,7 +67,9 @@ async def test_suppressed_recipients_get_550_and_the_others_their_own_working_li
         await settled(pool, gateway)
     finally:
         await gateway.stop()
-    assert refused == {"gone@example.be": (550, b"5.7.1 Recipient has opted out of this mail")}
+    # news-only@ left the newsletter: refused at RCPT too, in the session's scope (newsletter).
+    assert refused == {"gone@example.be": (550, b"5.7.1 Recipient has opted out of this mail"),
+                       "news-only@example.be": (550, b"5.7.1 Recipient has opted out of this mail")}
     assert sorted(r for rcpts, _ in sink.messages for r in rcpts) == ["jan@example.be", "marie@example.be"]
     for rcpts, raw in sink.messages:
         message = message_from_bytes(raw, policy=policy.default)
@@ -229,6 +231,29 @@ async def test_each_copy_leaves_with_its_recipient_s_return_path_as_mail_from(po
     assert sink.envelope_senders == {"Jan@Example.be": links[0]["return_path"],
                                      "marie@example.be": links[1]["return_path"]}
     assert links[0]["return_path"] != links[1]["return_path"]
+
+
+async def test_a_recipient_blocked_only_in_the_header_s_scope_is_withheld_and_named_in_the_reply(pool, settings,
+                                                                                                sink):
+    await pool.execute("INSERT INTO suppressions (address, scope, reason, source) VALUES "
+                       "('events-only@example.be', 'events', 'unsubscribe', 'link')")
+    gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{sink.port}")
+    def exchange(port: int) -> tuple[list[int], int, bytes]:
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+            client.ehlo()
+            client.mail("nieuws@cetit.be")
+            rcpt = [client.rcpt(r)[0] for r in ("jan@example.be", "events-only@example.be")]
+            return rcpt, *client.data(CAMPAIGN.replace(b"newsletter", b"events"))
+
+    try:
+        rcpt, code, reply = await asyncio.to_thread(exchange, gateway.port)
+        await settled(pool, gateway)
+    finally:
+        await gateway.stop()
+    assert rcpt == [250, 250]  # both may get the newsletter, the session's scope
+    assert code == 250 and reply.startswith(b"2.0.0 Queued: one copy for each of 1 recipient(s)")
+    assert reply.endswith(b"; withheld, opted out of events: events-only@example.be")
+    assert [rcpts for rcpts, _ in sink.messages] == [["jan@example.be"]]
 
 
 async def test_with_auth_always_no_auth_gives_530_and_a_wrong_key_535(pool, settings, sink):
