@@ -15,6 +15,7 @@ from .domain.outbox import Clock, SystemClock
 from .domain.suppressions.keyed_hash import KeyedHash
 from .domain.suppressions.return_paths import ReturnPaths
 from .domain.suppressions.tokens import TokenSigner
+from .mail.dkim import DkimSigner
 from .mail.relay import Relay
 from .settings import Settings
 
@@ -46,6 +47,7 @@ class Services:
     return_paths: ReturnPaths
     keyed_hash: KeyedHash
     relay: Relay | None
+    dkim: DkimSigner | None = None  # signs the gateway's copies; None: the relay must sign
     clock: Clock = field(default_factory=SystemClock)
     outbox: OutboxSignal = field(default_factory=OutboxSignal)
 
@@ -57,6 +59,8 @@ class Services:
             return_paths=ReturnPaths(settings.secret_keys, settings.bounce_address),
             keyed_hash=KeyedHash(settings.hash_key),
             relay=Relay.from_url(settings.relay_url) if settings.relay_url else None,
+            dkim=(DkimSigner(settings.dkim_key, settings.dkim_selector, settings.dkim_domain)
+                  if settings.dkim_key else None),
             clock=clock or SystemClock(),
         )
 

@@ -245,7 +245,11 @@ class Drainer:
                         None)
         if isinstance(link, LinkRefused):  # not an address: no relay would take it either
             raise _Failure(f"the recipient is not an address ({link.message})", permanent=True)
-        return copy_for(fields, rest, link.headers), row["sender"], row["recipient"]
+        copy = copy_for(fields, rest, link.headers)
+        if self.services.dkim is not None:  # after the List-Unsubscribe headers, so that it covers them
+            copy = await asyncio.to_thread(self.services.dkim.sign, copy) if len(copy) > 1 << 20 else \
+                self.services.dkim.sign(copy)
+        return copy, row["sender"], row["recipient"]
 
     # Recording outcomes.
 

@@ -15,8 +15,8 @@ relay defers, and gives a copy up on a 5xx or after 3 days, as an MTA would.
 AUTH (an API key of scope `links`) is offered and taken only over TLS (STARTTLS with
 OPTOUT_TLS_CERT and OPTOUT_TLS_KEY) or on loopback; three failures close the connection.
 
-DKIM: the gateway adds headers, so it does not sign; the relay must sign what it sends
-(RFC 8058 wants the signature to cover both List-Unsubscribe headers).
+DKIM: with OPTOUT_DKIM_KEY, _SELECTOR and _DOMAIN each copy is signed when it is sent, after
+its List-Unsubscribe headers are added (RFC 8058); without them the relay must sign.
 """
 
 from __future__ import annotations

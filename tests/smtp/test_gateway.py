@@ -2,6 +2,7 @@
 
 import asyncio
 import smtplib
+from pathlib import Path
 from email import message_from_bytes, policy
 
 import aiohttp
@@ -438,3 +439,30 @@ async def test_a_5_mb_mail_to_100_recipients_holds_one_copy_at_a_time(dsn, pool,
     print(f"gateway memory: {before / 2**20:.0f} MiB before, peak {peak / 2**20:.0f} MiB "
           f"(+{grown / 2**20:.0f} MiB) for {len(big) / 2**20:.0f} MiB to 100 recipients")
     assert grown < 8 * len(big), f"the gateway grew by {grown / 2**20:.0f} MiB"
+
+
+async def test_with_a_dkim_key_each_copy_is_signed_over_its_own_list_unsubscribe_headers(pool, settings, sink):
+    import dkim
+
+    here = Path(__file__).parent
+    public = (here / "dkim-test-key.pub").read_text().strip()
+    gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{sink.port}",
+                                  dkim_key=(here / "dkim-test-key.pem").read_bytes(), dkim_selector="optout",
+                                  dkim_domain="cetit.be")
+    try:
+        await asyncio.to_thread(send, gateway.port, ["jan@example.be", "marie@example.be"])
+        await settled(pool, gateway)
+    finally:
+        await gateway.stop()
+
+    def txt(name, timeout=5):
+        assert name == b"optout._domainkey.cetit.be."
+        return f"v=DKIM1; k=rsa; p={public}".encode()
+
+    assert len(sink.messages) == 2
+    for _rcpts, raw in sink.messages:
+        assert raw.startswith(b"DKIM-Signature:")
+        signed = message_from_bytes(raw, policy=policy.default)["DKIM-Signature"]
+        assert "list-unsubscribe:list-unsubscribe-post" in signed.replace(" ", "").lower()
+        assert dkim.verify(raw, dnsfunc=txt)
+        assert not dkim.verify(raw.replace(b"/u/", b"/x/", 1), dnsfunc=txt)  # another link breaks it
