@@ -32,8 +32,9 @@ from ..domain.outbox import MAIL_KINDS, FailureOutcome, OutboxKind, after_failur
 from ..domain.suppressions import operations
 from ..domain.suppressions.links import link_for
 from ..domain.suppressions.model import LinkRefused
+from ..domain.suppressions.return_paths import ERASED_ID
 from ..services import Services
-from ..storage import inbound_queries, outbox_queries
+from ..storage import inbound_queries, known_queries, outbox_queries
 from ..storage.db import UNAVAILABLE
 from .copies import copy_for, split_message
 from .forward import forward_message
@@ -148,19 +149,21 @@ class Drainer:
     async def _send_mail(self, rows: list[asyncpg.Record]) -> None:
         body_ids = [r["body_id"] for r in rows if r["body_id"] is not None]
         wanted = await self._still_wanted(rows)
-        bodies = {}
+        bodies, ids = {}, {}
         if body_ids:
             async with self.pool.acquire() as conn:
                 bodies = await outbox_queries.bodies(conn, [r["body_id"] for r in wanted if r["body_id"]])
+                ids = await known_queries.ids_of(conn, sorted({r["address"] for r in wanted if r["body_id"]}))
         lanes = max(1, min(self.config.relay_connections, len(wanted)))
         async with asyncio.TaskGroup() as group:  # one failing connection's error cancels the others
             for n in range(lanes):
-                group.create_task(self._send_over_one_connection(wanted[n::lanes], bodies))
+                group.create_task(self._send_over_one_connection(wanted[n::lanes], bodies, ids))
         if body_ids:
             async with self.pool.acquire() as conn:
                 await outbox_queries.delete_unused_bodies(conn, body_ids)
 
-    async def _send_over_one_connection(self, rows: list[asyncpg.Record], bodies: dict[int, bytes]) -> None:
+    async def _send_over_one_connection(self, rows: list[asyncpg.Record], bodies: dict[int, bytes],
+                                        ids: dict[str, int]) -> None:
         relay = LazySession(self.services.relay) if self.services.relay is not None else None
         sent: list[asyncpg.Record] = []
         try:
@@ -169,7 +172,7 @@ class Drainer:
                     if relay is None:
                         raise _Failure("no OPTOUT_RELAY_URL configured", permanent=True)
                     async with self._in_flight.holding(self._size_of(row, bodies)):
-                        message, sender, recipient = await self._compose(row, bodies)
+                        message, sender, recipient = await self._compose(row, bodies, ids)
                         await (await relay.get()).send(message, sender, [recipient])
                         del message
                 except _Failure as exc:
@@ -220,7 +223,8 @@ class Drainer:
                          result.reason)
         return wanted
 
-    async def _compose(self, row: asyncpg.Record, bodies: dict[int, bytes]) -> tuple[bytes, str, str]:
+    async def _compose(self, row: asyncpg.Record, bodies: dict[int, bytes],
+                       ids: dict[str, int]) -> tuple[bytes, str, str]:
         settings = self.settings
         if row["kind"] == OutboxKind.FORWARD:
             if not settings.forward_to:
@@ -242,7 +246,7 @@ class Drainer:
             raise _Failure("the message is no longer stored", permanent=True)
         fields, rest = split_message(body)
         link = link_for(self.services.signer, settings.public_url, settings.mailto, row["recipient"], row["scope"],
-                        None)
+                        None, ids.get(row["address"], ERASED_ID))
         if isinstance(link, LinkRefused):  # not an address: no relay would take it either
             raise _Failure(f"the recipient is not an address ({link.message})", permanent=True)
         copy = copy_for(fields, rest, link.headers)

@@ -72,3 +72,12 @@ async def recipient_ids(conn: asyncpg.Connection, addresses: Sequence[str], sour
 
 async def address_of_recipient(conn: asyncpg.Connection, recipient_id: int) -> str | None:
     return await conn.fetchval("SELECT address FROM known_addresses WHERE recipient_id = $1", recipient_id)
+
+
+async def ids_of(conn: asyncpg.Connection, addresses: Sequence[str]) -> dict[str, int]:
+    """The recipient ids of these canonical addresses, where they have one."""
+    if not addresses:
+        return {}
+    rows = await conn.fetch("""SELECT address, recipient_id FROM known_addresses
+                                WHERE address = ANY($1::text[]) AND recipient_id IS NOT NULL""", list(addresses))
+    return {r["address"]: r["recipient_id"] for r in rows}

@@ -91,6 +91,8 @@ def _page_context(claim: LinkClaim, lang: str, scope: str, erased: bool, opens_s
 async def _erased(request: web.Request, claim: LinkClaim) -> bool:
     """Whether the link's address was erased; when that cannot be read, the page names no
     address all the same."""
+    if claim.address is None:  # its recipient id names no one any more
+        return True
     pads = request.config_dict[HASH_PADS]
     try:
         return await request.config_dict[READS].read(lambda conn: links.is_erased(conn, claim.address, pads))
@@ -98,9 +100,18 @@ async def _erased(request: web.Request, claim: LinkClaim) -> bool:
         return True
 
 
+async def _resolved_for_reading(request: web.Request, claim: LinkClaim) -> LinkClaim:
+    """The claim with its address, for a page that only shows it (when the database cannot be
+    read, the page names no address)."""
+    try:
+        return await request.config_dict[READS].read(lambda conn: links.resolve(conn, claim))
+    except UNAVAILABLE:
+        return claim
+
+
 async def show(request: web.Request) -> web.Response:
     lang = _language(request)
-    claim = _claim(request)
+    claim = await _resolved_for_reading(request, _claim(request))
     erased = await _erased(request, claim)
     return page(request, "unsubscribe.html", lang, **_page_context(claim, lang, claim.scope, erased, False))
 
@@ -123,7 +134,8 @@ async def confirm(request: web.Request) -> web.Response:
     scope = GLOBAL if (not one_click and form.get("choice") == "all") else claim.scope
     source = "one_click" if one_click else "link"
     pads = request.config_dict[HASH_PADS]
-    async with request.config_dict[DB].acquire() as conn:  # one statement, committed on its own
+    async with request.config_dict[DB].acquire() as conn:  # one statement each, committed on its own
+        claim = await links.resolve(conn, claim)
         created = await links.unsubscribe(conn, claim, scope, source, pads)
     if created:
         request.config_dict[METRICS].suppressions.labels("unsubscribe", source).inc()
@@ -138,6 +150,7 @@ async def resubscribe(request: web.Request) -> web.Response:
     scope = form.get("scope") or claim.scope
     try:
         async with transaction(request.config_dict[DB]) as conn:
+            claim = await links.resolve(conn, claim)
             undone = await links.resubscribe(conn, claim, scope, request.config_dict[HASH_PADS])
     except InvalidInput as exc:  # a scope this link did not unsubscribe from: nothing of its own to undo
         raise Conflict(exc.message) from exc

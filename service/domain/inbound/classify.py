@@ -60,7 +60,9 @@ MAX_AUTH_RESULT_CHARS = 2048
 # A token is itsdangerous' payload.timestamp.signature (the payload starts with "." when
 # compressed). Each word of the subject is matched whole: the dots delimit the runs, so
 # nothing backtracks and the cost is linear in the subject.
-_TOKEN = re.compile(r"\.?+[A-Za-z0-9_-]{6,}+\.[A-Za-z0-9_-]{4,}+\.[A-Za-z0-9_-]{16,}+")
+# A link token as links carry them now (opaque, URL-safe base64), or as older links carried them
+# (itsdangerous: three dotted parts).
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{30,400}+|\.?+[A-Za-z0-9_-]{6,}+\.[A-Za-z0-9_-]{4,}+\.[A-Za-z0-9_-]{16,}+")
 _NOT_TOKEN_TEXT = re.compile(r"[^A-Za-z0-9_.-]+")
 _AUTO_PRECEDENCE = frozenset({"auto_reply", "bulk", "junk"})
 _MARKER_LINE = re.compile(r"^[ \t>]*+" + re.escape(FORWARD_MARKER) + r"[ \t]*+:", re.I | re.M)
@@ -94,6 +96,7 @@ class Suppress:
     reason: str
     source: str
     basis: Basis = Basis.REPORT
+    recipient_id: int | None = None  # a link token names its recipient so; the address is found when acted on
 
 
 @dataclass(frozen=True)
@@ -305,8 +308,10 @@ def classify(
 
     claim = _token_claim(_tokens_in(subject, _recipients(msg, envelope)), verify_token)
     if claim is not None:
-        return Verdict(Classification.UNSUBSCRIBE, "token", (claim.address,),
-                       suppress=(Suppress(claim.address, claim.scope, "unsubscribe", "reply", Basis.TOKEN),), **base)
+        named = (claim.address,) if claim.address else ()
+        return Verdict(Classification.UNSUBSCRIBE, "token", named,
+                       suppress=(Suppress(claim.address or "", claim.scope, "unsubscribe", "reply", Basis.TOKEN,
+                                          recipient_id=claim.recipient_id),), **base)
     if (raw_header(msg, "X-Apple-Unsubscribe") or "")[:20].strip().lower() == "true" and sender:
         apple = Verdict(Classification.UNSUBSCRIBE, "apple-mail", sender_list,
                         suppress=(Suppress(sender, GLOBAL, "unsubscribe", "reply", Basis.SELF),), **base)

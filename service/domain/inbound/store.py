@@ -12,7 +12,7 @@ import base64
 import hashlib
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Sequence, TYPE_CHECKING
@@ -183,6 +183,12 @@ async def act_on(
     known = await _known(conn, verdict)
     actions = []
     for item in verdict.suppress:
+        if item.recipient_id is not None:  # a link token: its recipient id names the address, until erased
+            named = await known_queries.address_of_recipient(conn, item.recipient_id)
+            if named is None:
+                actions.append({"type": Action.NOT_ACTED, "reason": "the link's address was erased: blocked already"})
+                continue
+            item = replace(item, address=named)
         address = canonical_or_none(item.address)
         if item.basis.needs_known and address is not None and address not in known:
             actions.append({"type": Action.NOT_ACTED, "email": address, "reason": NOT_KNOWN[item.basis]})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -28,57 +28,90 @@ LINK_SOURCES = frozenset({"one_click", "link"})  # what a link may undo: what li
 
 
 def link_for(signer: TokenSigner, public_url: str, mailto: str, email: object, scope: str,
-             campaign: str | None) -> Link | LinkRefused:
-    """The URL and the RFC 8058 headers (List-Unsubscribe, List-Unsubscribe-Post) of one recipient."""
-    return _link(signer, public_url, mailto, email, scope, campaign)[0]
-
-
-def _link(signer: TokenSigner, public_url: str, mailto: str, email: object, scope: str,
-          campaign: str | None) -> tuple[Link | LinkRefused, str | None]:
-    """The link of one recipient, and the canonical address it was issued for (None: invalid)."""
+             campaign: str | None, recipient_id: int) -> Link | LinkRefused:
+    """The URL and the RFC 8058 headers (List-Unsubscribe, List-Unsubscribe-Post) of one recipient
+    whose recipient id is known (ERASED_ID for an erased address)."""
     try:
-        address = canonical_address(email)
+        canonical_address(email)
     except DomainError as exc:
-        return LinkRefused(email, exc.code, exc.message), None
-    token = signer.sign(address, scope, campaign)
+        return LinkRefused(email, exc.code, exc.message)
+    return _link(signer, public_url, mailto, email, scope, campaign, recipient_id)
+
+
+def _link(signer: TokenSigner, public_url: str, mailto: str, email: object, scope: str, campaign: str | None,
+          recipient_id: int) -> Link:
+    token = signer.issue(recipient_id, scope, campaign)
     url = f"{public_url}/u/{token}"
     mail = f"mailto:{mailto}?subject={quote('unsubscribe ' + token)}"
     headers = {"List-Unsubscribe": f"<{url}>, <{mail}>", "List-Unsubscribe-Post": ONE_CLICK_BODY}
-    return Link(email, url, headers), address
+    return Link(email, url, headers)
 
 
 async def issue_links(conn: asyncpg.Connection, signer: TokenSigner, public_url: str, mailto: str,
                       recipients: object, pads: tuple[bytes, bytes],
                       return_paths: ReturnPaths) -> list[Link | LinkRefused]:
     """Links for up to MAX_LINKS recipients, in input order (a bad address is reported in place),
-    each with its return path; the addresses are recorded as known (mail goes to them, their
-    bounces count) and numbered for their return paths, in a few statements for all of them.
-    An erased address is written nowhere: its return path names no one."""
+    each with its return path. The addresses are recorded as known (mail goes to them, their
+    bounces count) and numbered, in a few statements for all of them; tokens and return paths
+    carry the number, never the address. An erased address is written nowhere: its link and its
+    return path name no one."""
     if not isinstance(recipients, list):
         raise InvalidInput("'recipients' must be a list of {\"email\", \"scope\"} objects.", field="recipients")
     if len(recipients) > MAX_LINKS:
         raise InvalidInput(f"At most {MAX_LINKS} recipients per call; got {len(recipients)}.", field="recipients")
     # Validating and signing 10,000 links is CPU work: off the event loop.
-    links, issued = await asyncio.to_thread(_links_of, signer, public_url, mailto, recipients)
-    ids = await known_queries.recipient_ids(conn, sorted(set(issued.values())), "link", pads)
-    return [replace(link, return_path=return_paths.address(ids.get(issued[i], ERASED_ID))) if i in issued else link
-            for i, link in enumerate(links)]
+    wanted = await asyncio.to_thread(_wanted, recipients)
+    addresses = sorted({w.address for w in wanted if w.address is not None})
+    ids = await known_queries.recipient_ids(conn, addresses, "link", pads)
+    return await asyncio.to_thread(_links_of, signer, public_url, mailto, return_paths, wanted, ids)
 
 
-def _links_of(signer: TokenSigner, public_url: str, mailto: str,
-              recipients: list) -> tuple[list[Link | LinkRefused], dict[int, str]]:
-    """The links, and the canonical address of each valid one by its position."""
-    links, issued = [], {}
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    email: object
+    scope: str
+    campaign: str | None
+    address: str | None = None
+    refused: LinkRefused | None = None
+
+
+def _wanted(recipients: list) -> list[_Wanted]:
+    wanted = []
     for index, item in enumerate(recipients):
         if not isinstance(item, dict):
             raise InvalidInput(f"recipients[{index}] must be an object with 'email'.", field="recipients")
         scope = valid_scope(item.get("scope", GLOBAL))
         campaign = valid_text(item.get("campaign"), f"recipients[{index}].campaign", limit=100)
-        link, address = _link(signer, public_url, mailto, item.get("email"), scope, campaign)
-        if address is not None:
-            issued[len(links)] = address
-        links.append(link)
-    return links, issued
+        email = item.get("email")
+        try:
+            wanted.append(_Wanted(email, scope, campaign, address=canonical_address(email)))
+        except DomainError as exc:
+            wanted.append(_Wanted(email, scope, campaign, refused=LinkRefused(email, exc.code, exc.message)))
+    return wanted
+
+
+def _links_of(signer: TokenSigner, public_url: str, mailto: str, return_paths: ReturnPaths, wanted: list[_Wanted],
+              ids: dict[str, int]) -> list[Link | LinkRefused]:
+    links = []
+    for item in wanted:
+        if item.refused is not None:
+            links.append(item.refused)
+            continue
+        recipient_id = ids.get(item.address, ERASED_ID)
+        link = _link(signer, public_url, mailto, item.email, item.scope, item.campaign, recipient_id)
+        links.append(replace(link, return_path=return_paths.address(recipient_id)))
+    return links
+
+
+async def resolve(conn: asyncpg.Connection, claim: LinkClaim) -> LinkClaim:
+    """The claim with its address: an opaque token names a recipient id, which names the
+    address until an erasure deletes it (then the address stays None: the erased state)."""
+    if claim.address is not None or claim.recipient_id is None:
+        return claim
+    address = None
+    if claim.recipient_id != ERASED_ID:
+        address = await known_queries.address_of_recipient(conn, claim.recipient_id)
+    return replace(claim, address=address)
 
 
 async def unsubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, source: str,
@@ -92,6 +125,8 @@ async def unsubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, so
     """
     if scope not in (claim.scope, GLOBAL):
         raise InvalidInput("A link unsubscribes from its own kind of mail or from all of it.")
+    if claim.address is None:  # the link names no one any more (erased): blocked already, nothing is written
+        return False
     detail = {"campaign": claim.campaign} if claim.campaign else {}
     detail.update(link_scope=claim.scope, link=claim.link_id)
     created, _ = await suppression_list.suppress(conn, claim.address, scope, "unsubscribe", source, detail=detail,
@@ -120,7 +155,7 @@ async def resubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, pa
         raise Forbidden("This link is too old to subscribe again.")
     if scope not in (claim.scope, GLOBAL):
         raise InvalidInput("A link can only undo its own unsubscribe.")
-    if await queries.erased_since(conn, hmac_from_pads(pads, claim.address)) is not None:
+    if claim.address is None or await queries.erased_since(conn, hmac_from_pads(pads, claim.address)) is not None:
         raise Erased("This address was erased on request; it stays suppressed.")
     row = await queries.suppression_for_update(conn, claim.address, scope)
     if row is None:
