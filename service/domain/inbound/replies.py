@@ -1,9 +1,10 @@
 """What a person wrote, and whether they ask to be unsubscribed (Dutch, English, French).
 
 Only the sender's own words count: the quoted message below a reply header ("Op ...
-schreef", "On ... wrote", "Le ... a écrit", an Outlook "Van:/From:" block), lines quoted
-with ">", and the signature are cut away first. That keeps a question written above a
-quoted newsletter footer that says "uitschrijven" a question.
+schreef", Apple Mail's "Op ... heeft ... het volgende geschreven", "On ... wrote", "Le ... a
+écrit", an Outlook "Van:/From:" block), lines quoted with ">", and the signature are cut away
+first. That keeps a question written above a quoted newsletter footer that says "uitschrijven"
+a question. The wording of a request is in `wording`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import re
 from dataclasses import dataclass
 
 from .mime import addresses_in
+from .wording import (ADDRESSEES, ALONE, AMBIGUOUS, DEVICE_LINE, FILLER_PHRASES, FILLERS, GREETINGS, NEGATED, NO_LONGER,
+                      OTHER_STOP, RECEIPT, REQUEST, UNABLE, WISH)
 
 # Each pattern that starts a line reads only that line's leading spaces (`^[^\S\n]*+`), never a
 # run of blank lines from every line start in it; a quantifier that meets a character it
@@ -20,6 +23,7 @@ from .mime import addresses_in
 # what it keeps.
 _REPLY_HEADER = re.compile(
     r"^[^\S\n]*+(?:on\b.{0,200}\bwrote\s*+:|op\b.{0,200}\bschreef\b[^\n:]{0,200}+:|le\b.{0,200}\ba écrit\s*+:|"
+    r"op\b.{0,200}\bhet volgende geschreven\s*+:|"
     r"am\b.{0,200}\bschrieb\b[^\n:]{0,120}+:|-{2,}+\s*+(?:original message|oorspronkelijk bericht|message d.origine|"
     r"forwarded message|doorgestuurd bericht|message transféré)|-{5,}+[^\S\n]*+$|_{5,}+[^\S\n]*+$|"
     r"(?:from|van|de|von)\s*+:\s.*\n\s*+(?:sent|verzonden|envoyé|date|datum|gesendet|to|aan|à)\s*+:)",
@@ -30,37 +34,10 @@ _CLOSING = re.compile(
     r"^[^\S\n]*+(?:met vriendelijke groet(?:en)?|vriendelijke groet(?:en)?|groet(?:en|jes)?|mvg|m\.v\.g\.|"
     r"kind regards|best regards|regards|best|cheers|thanks|thank you|many thanks|sincerely|"
     r"cordialement|bien (?:à vous|cordialement)|salutations|merci(?: d'avance)?|"
-    r"sent from my \w++|verzonden vanaf mijn \w++|envoyé de mon \w++)(?:[^\S\n]|[,.!])*+$",
+    r"sent from my \w++|verzonden vanaf mijn \w++|verstuurd vanaf mijn \w++|envoyé de mon \w++)(?:[^\S\n]|[,.!])*+$",
     re.I | re.M,
 )
 
-REQUEST = {
-    "nl": re.compile(
-        r"uitschrijv|uit te schrijven|schrijf\s+(?:mij|me|ons)\b.{0,30}?\buit\b|afmeld|af\s+te\s+melden|"
-        r"\b(?:mij|me|ons)\s+(?:graag\s+)?af\b|verwijder\w*\b.{0,60}\b(?:lijst|verzendlijst|mailinglijst|"
-        r"adressenbestand|bestand|database)|(?:mijn|ons)\s+(?:e-?mail)?adres\b.{0,40}\bverwijder|"
-        r"geen\s+(?:e-?mails?|mails?|nieuwsbrie\w*|berichten|uitnodigingen)\s+meer|"
-        r"niet\s+(?:meer|langer)\s+(?:ontvangen|mailen|contacteren)",
-        re.I,
-    ),
-    "en": re.compile(
-        r"un-?subscri|take me off|remove me\b|remove my\s+(?:e-?mail\s+)?(?:address|name|details)|"
-        r"stop\s+(?:e-?mailing|sending|mailing|contacting)|opt(?:ed)?[- ]out|"
-        r"no longer\s+(?:wish|want)\s+to\s+receive|do(?: not|n't)\s+(?:contact|e-?mail|mail|send)\s+me|"
-        r"off (?:your|the) (?:mailing )?list",
-        re.I,
-    ),
-    "fr": re.compile(
-        r"d[ée]sabonn|d[ée]sinscri|ne\s+(?:plus|pas)\s+(?:me\s+)?(?:recevoir|envoyer)|"
-        r"ne\s+souhaite\s+plus\s+recevoir|ne\s+(?:veux|désire|desire)\s+plus\s+recevoir|"
-        r"(?:retirer|supprimer|effacer)\s+(?:mon|mes|notre)\s+(?:adresse|e-?mail|coordonnées)|"
-        r"me\s+retirer\s+de",
-        re.I,
-    ),
-}
-_NEGATED = re.compile(
-    r"\b(?:niet|not|don't|do not|pas)\s++(?:\w++\s++){0,2}(?:uitschrijven|unsubscribe|me désabonner|désabonner)", re.I
-)
 _SUBJECT_PREFIX = re.compile(r"^\s*+(?:(?:re|fw|fwd|tr|antw|aw|wg|sv|vs)\s*+(?:\[\d++\]\s*+)?:\s*+)+", re.I)
 _QUESTION = re.compile(r"\?|\b(?:vraag|question|kunnen jullie|could you|can you|pouvez-vous|pourriez-vous)\b", re.I)
 # A dot inside an address or a.u.b. ends nothing. A sentence always ends where its run
@@ -70,6 +47,13 @@ _SENTENCES = re.compile(r"(?:[^.!?\n]++|[.!?](?=[^\s.!?]))++(?:[.!?]++|$)", re.M
 # its first pair: a later pair whose letter follows a word boundary would end where the
 # first did, so it is not tried again.
 _ABBREVIATION = re.compile(r"(?<!\b[A-Za-z]\.)\b(?:[A-Za-z]\.){2,}+(?![A-Za-z0-9@])")
+
+MAX_ALONE = 300  # characters of a subject or of own words that can still be a one-word request
+# Words, runs of digits, line ends and single marks: what a one-word request is weighed in.
+_TOKEN = re.compile(r"[^\W\d_]++|\d++|\n|[^\w\s]")
+_WEIGHED = frozenset(ALONE) | frozenset(FILLERS)  # the words a one-word request may be made of
+MAX_NAME_WORDS = 3
+MAX_ADDRESSEE_WORDS = 4
 
 AWAY_SUBJECT = re.compile(
     r"^(?:out of (?:the )?office|automatic reply|auto(?:matic)?[- ]?reply|autoreply|auto[- ]?respons\w*|"
@@ -116,35 +100,116 @@ def bare_subject(subject: str) -> str:
     return _SUBJECT_PREFIX.sub("", subject or "").strip()
 
 
+def _undotted(text: str) -> str:
+    return _ABBREVIATION.sub(lambda m: m.group(0).replace(".", ""), text)
+
+
+def _asks(sentence: str) -> str | None:
+    """The language a sentence asks to be unsubscribed in, or None when it does not ask."""
+    if NEGATED.search(sentence) and not UNABLE.search(sentence):
+        return None
+    for language, pattern in REQUEST.items():
+        if pattern.search(sentence):
+            return language
+    if RECEIPT.search(sentence) and not WISH.search(sentence):
+        return None
+    return next((language for language, pattern in NO_LONGER.items() if pattern.search(sentence)), None)
+
+
 def _request_sentence(text: str) -> tuple[str, str] | None:
-    text = _ABBREVIATION.sub(lambda m: m.group(0).replace(".", ""), text)
-    for sentence in _SENTENCES.findall(text):
-        for language, pattern in REQUEST.items():
-            if pattern.search(sentence) and not _NEGATED.search(sentence):
-                return language, sentence
+    for sentence in _SENTENCES.findall(_undotted(text)):
+        language = _asks(sentence)
+        if language is not None:
+            return language, sentence
     return None
+
+
+def _is_mark(token: str) -> bool:
+    return not token[0].isalnum()
+
+
+def _after_greeting(tokens: list[str]) -> int | None:
+    """Where the words after a greeting and its addressee ("Hallo,", "Beste Jan,") start; None
+    when a lower-case word that greets no one follows the greeting ("hallo levering stop")."""
+    at = next((i for i, token in enumerate(tokens) if not _is_mark(token)), len(tokens))
+    if at == len(tokens) or tokens[at].casefold() not in GREETINGS:
+        return at
+    at += 1
+    end = min(at + MAX_ADDRESSEE_WORDS, len(tokens))
+    while at < end and not _is_mark(tokens[at]) and tokens[at].casefold() not in _WEIGHED:
+        if tokens[at].casefold() not in ADDRESSEES and not tokens[at][0].isupper():
+            return None
+        at += 1
+    return at
+
+
+def _alone(text: str) -> tuple[str, bool] | None:
+    """The language of a text that is one request word and nothing else, and whether that word
+    names no object ("STOP"). A greeting ("Hallo Jan,"), politeness and thanks ("aub", "please",
+    "merci"), marks, a name after a mark or a line end, and a phone's "Verstuurd vanaf mijn
+    iPhone" line may stand with it; a digit, a question, an address or any other word may not."""
+    text = text.strip()
+    if not text or len(text) > MAX_ALONE or "@" in text or "?" in text:
+        return None
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    if len(lines) > 1 and DEVICE_LINE.fullmatch(lines[-1]):
+        lines.pop()
+    tokens = _TOKEN.findall(FILLER_PHRASES.sub(" , ", _undotted("\n".join(lines))))
+    at = _after_greeting(tokens)
+    if at is None:
+        return None
+    words, languages, after_mark = [], [], False
+    while at < len(tokens) and (_is_mark(tokens[at]) or tokens[at].casefold() in _WEIGHED):
+        word = tokens[at].casefold()
+        after_mark = _is_mark(word)
+        if word in ALONE:
+            words.append(word)
+        languages.append(ALONE.get(word) or FILLERS.get(word))
+        at += 1
+    names = [token for token in tokens[at:] if not _is_mark(token)]
+    if not words or len(names) > MAX_NAME_WORDS or (names and not after_mark):
+        return None
+    if any(not name[0].isupper() or name.casefold() in _WEIGHED for name in names):
+        return None
+    language = next((ALONE[w] for w in words if ALONE[w]), None) or next((x for x in languages if x), "nl")
+    return language, all(word in AMBIGUOUS for word in words)
+
+
+def _alone_in(text: str, other: str) -> str | None:
+    """The language of a one-word request in `text`; a word that names no object ("Stop") does
+    not count when `other` (the subject, or the words under it) stops or cancels something else."""
+    alone = _alone(text)
+    if alone is None:
+        return None
+    language, ambiguous = alone
+    if ambiguous and OTHER_STOP.search(other) and _request_sentence(other) is None and _alone(other) is None:
+        return None
+    return language
 
 
 def unsubscribe_request(subject: str, words: str, ignore: set[str]) -> Request | None:
     """The request to be unsubscribed in a subject or the sender's own words, if any.
 
     A subject that is a reply to our mail ("Re: CETIT nieuwsbrief") carries no request of
-    its own; a subject written by the sender ("Uitschrijven", "stop emailing me") does.
+    its own; a subject written by the sender ("Uitschrijven", "stop emailing me") does. One
+    word ("STOP", "Uitschrijven aub") asks only when it is the whole subject or all the
+    sender wrote.
     """
+    subject = bare_subject(subject)
     found = _request_sentence(words)
-    if found is None:
-        found = _request_sentence(bare_subject(subject))
-        if found is None:
-            return None
-        sentence = ""
-        language = found[0]
-    else:
+    if found is not None:
         language, sentence = found
-    named = tuple(a for a in addresses_in(sentence) if a not in ignore)
-    words = _ABBREVIATION.sub(lambda m: m.group(0).replace(".", ""), words)
-    rest = words.replace(sentence, " ") if sentence else words
-    says_more = bool(_QUESTION.search(rest)) or bool(named)
-    return Request(language, named, says_more)
+        named = tuple(a for a in addresses_in(sentence) if a not in ignore)
+        rest = _undotted(words).replace(sentence, " ")
+        return Request(language, named, bool(_QUESTION.search(rest)) or bool(named))
+    language = _alone_in(words, subject)
+    if language is not None:
+        return Request(language, (), False)
+    found = _request_sentence(subject)
+    language = found[0] if found is not None else _alone_in(subject, words)
+    if language is None:
+        return None
+    return Request(language, (), bool(_QUESTION.search(_undotted(words))))
 
 
 def is_away_notice(subject: str, words: str) -> bool:
