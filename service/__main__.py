@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("gateway", help="start the sending gateway (SMTP on OPTOUT_GATEWAY_PORT)",
                    description="An SMTP relay for senders: refuses suppressed recipients, adds each recipient's "
                                "List-Unsubscribe headers, and sends each copy through OPTOUT_RELAY_URL from the "
-                               "outbox (checked again just before it leaves).")
+                               "outbox (checked again just before it leaves), with the recipient's own return path "
+                               "as envelope sender, signed with DKIM when OPTOUT_DKIM_KEY is set.")
     sub.add_parser("worker", help="start the inbound queue worker and the outbox (classify, act, send)",
                    description="Classify stored inbound messages, act on them (suppress, count soft bounces), "
                                "and send what the outbox holds: forwards to OPTOUT_FORWARD_TO, gateway copies, "
