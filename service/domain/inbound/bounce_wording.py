@@ -18,12 +18,14 @@ from .mime import addresses_in
 
 MAILBOX_FULL = re.compile(
     r"mailbox (?:is )?full|mailbox full|over ?quota|quota exceeded|exceeded (?:the )?(?:storage|quota)|"
-    r"insufficient (?:storage|space)|not enough (?:disk )?space|disk space|boîte (?:aux lettres )?pleine",
+    r"insufficient (?:storage|space)|not enough (?:disk )?space|disk space|boîte (?:aux lettres )?pleine|"
+    r"mailbox exceeded|messages in (?:the )?recipient.s mailbox",
     re.I,
 )
 ABOUT_SENDER = re.compile(
     r"sender address|sender rejected|domain of sender|mail from|sender domain|from address|"
-    r"not allowed to send|spf|dkim|dmarc|smtp server of your isp",
+    r"not allowed to send|spf|dkim|dmarc|smtp server of your isp|send mail as|reverse dns|ptr record|"
+    r"invalid ip|authentication checks|purported responsible address",
     re.I,
 )
 HARD = re.compile(
@@ -33,6 +35,8 @@ HARD = re.compile(
     r"(?:recipient|user|address|account)(?: name)? (?:is )?not (?:recognized|found|listed|known)|not listed in|"
     r"invalid (?:recipient|address|mailbox|user)|destinataire invalide|address rejected|"
     r"account (?:has been |is )?(?:disabled|suspended|closed|deleted|inactive)|is disabled|mailbox (?:is )?disabled|"
+    r"disabled (?:recipient|address|account|mailbox|user)|(?:account|mailbox) is blocked|compte du destinataire est bloqu|"
+    r"does(?:n.t| not) (?:accept|receive) (?:e-?)?mail|null mx|"
     r"no longer on server|has moved|not our user|unrouteable|host unknown|unknown host|"
     r"host or domain name not found|domain not found|no such domain|domain is not reachable|"
     r"(?:wasn.t|was not|couldn.t be|could not be) found|no valid recipients|recipient name is not recognized|"
@@ -43,9 +47,12 @@ SOFT = re.compile(
     r"spam|blocked|block ?list|black ?list|spamhaus|cbl\.|dnsbl|\brbl\b|reputation|polic|content|"
     r"not allowed|not permitted|size|too large|too big|rate limit|frequency|too many|throttl|"
     r"try again|temporar|time ?out|timed out|expired|retry|deferred|relay|header error|\bube\b|"
-    r"improper sequence|syntax|service unavailable|resources|ldap|google groups|groups\.google",
+    r"improper sequence|syntax|service unavailable|resources|ldap|google groups|groups\.google|"
+    r"rejected by|(?:message|mail) rejected|refused|access denied|loop|hop count|retries|attempts|aborted after|requests to connect|"
+    r"not implemented|transaction failed|protocol|currently unavailable|at a rate|preferences",
     re.I,
 )
+_ENHANCED_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?!\d)")
 _HARD_STATUS = ("5.1.0", "5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.2.1", "5.4.1", "5.4.4", "5.0.0")
 
 
@@ -84,6 +91,8 @@ def is_hard(
     """Whether one failed recipient is a hard bounce (see the module docstring)."""
     if action == "delayed" or status.startswith("4"):
         return False
+    precise = _ENHANCED_STATUS.search(diagnostic[:1000]) if status.endswith(".0.0") else None
+    status = ".".join(precise.groups()) if precise else status
     full, about_sender, hard, soft = _reading(diagnostic or explanation)
     if full or _opens_with_full_mailbox(explanation):
         return False

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 
+from .bounce_formats import (introduced_as_other, is_kddi_notice, is_path, list_server_refusal, listed_recipients,
+                             ses_items, ses_kind, ses_text)
 from .bounce_wording import is_hard
 from .mime import MAX_PARTS, address_spans, addresses_in, content_param, content_type, first_address, header_values, html_text, part_text, raw_header, report_field_groups, walk
 
@@ -37,7 +39,7 @@ _DECORATION = frozenset(">|*-")
 _ORIGINAL_STARTS = re.compile(
     r"^(?:[^\S\n]|[>|*-])*+(?:below this line is a copy|this is a copy of the message|original message\s*+(?:-|follows|headers|:)|"
     r"the header of the original message|included is a copy|unsent message follows|returned message|"
-    r"message text follows|below is a copy of the original|content-description: undelivered message)",
+    r"message text follows|below is a copy of the original|original mail as follows|content-description: undelivered message)",
     re.I | re.M,
 )
 _HEADER_LINE = re.compile(
@@ -50,7 +52,6 @@ _TO_LINE = re.compile(r"^[^\S\n]*+To:\s*+(.*)$", re.I | re.M)
 # by one match only.
 _MAIL_FROM = re.compile(r"mail from:?\s*+<?[^\s<>]+@[^\s<>]+>?", re.I)
 _QUOTED_DSN = re.compile(r"^Final-Recipient:.*(?:\n(?![ \t]*+\n).*){0,8}", re.I | re.M)
-_SES_RECIPIENTS = re.compile(r'"bouncedRecipients"\s*+:\s*+\[')
 # flufl.bounce's detectors scan every line with patterns that backtrack (quadratic, and
 # cubic for Netscape's); they are a last resort, run only on a message this small.
 # Recipients read from a report's prose: a real one names a few; far more than
@@ -166,14 +167,19 @@ def _explanation(msg: Message) -> str:
 
 
 def _from_dsn_parts(msg: Message, explanation: str) -> list[Failure]:
-    failures = []
-    for part in walk(msg):
-        if content_type(part) in ("message/delivery-status", "message/global-delivery-status"):
-            for fields in _delivery_status_blocks(part):
-                failure = _failure_from_fields(fields, explanation)
-                if failure is not None:
-                    failures.append(failure)
-    return failures
+    """The report's own DSN parts; those of a bounce it returns (a message/rfc822 part) only
+    when it has none: a returned bounce's recipients are not this report's."""
+    for into_messages in (False, True):
+        failures = []
+        for part in walk(msg, into_messages=into_messages):
+            if content_type(part) in ("message/delivery-status", "message/global-delivery-status"):
+                for fields in _delivery_status_blocks(part):
+                    failure = _failure_from_fields(fields, explanation)
+                    if failure is not None:
+                        failures.append(failure)
+        if failures:
+            return failures
+    return []
 
 
 def _from_quoted_dsn(text: str) -> list[Failure]:
@@ -196,7 +202,7 @@ def _from_ses_notification(text: str) -> list[Failure]:
         return []
     permanent = '"bounceType":"Permanent"' in text.replace(" ", "")
     failures = []
-    for item in _ses_items(text):
+    for item in ses_items(text, "bouncedRecipients"):
         try:
             fields = json.loads(item)
         except ValueError:
@@ -212,25 +218,6 @@ def _from_ses_notification(text: str) -> list[Failure]:
     return failures
 
 
-def _ses_items(text: str) -> list[str]:
-    """The `{...}` items of the first "bouncedRecipients": [...] list that is closed, each read once.
-
-    A bracket or brace left open is closed by nothing after it either, so the search stops there.
-    """
-    opening = _SES_RECIPIENTS.search(text)
-    closing = text.find("]", opening.end()) if opening else -1
-    if closing < 0:
-        return []
-    listed, items, done = text[opening.end():closing], [], 0
-    while (start := listed.find("{", done)) >= 0:
-        end = listed.find("}", start + 1)
-        if end < 0:
-            break
-        items.append(listed[start:end + 1])
-        done = end + 1
-    return items
-
-
 def _status_in(text: str) -> str:
     match = _ENHANCED_STATUS.search(text)
     if match:
@@ -239,20 +226,37 @@ def _status_in(text: str) -> str:
     return f"{match.group(1)}.0.0" if match else ""
 
 
-def _from_prose(explanation: str, exclude: set[str], failed_hint: list[str]) -> list[Failure]:
-    """Recipients named in an MTA's prose, each with the text that follows it as diagnostic."""
+def _prose_section(explanation: str) -> tuple[str, str]:
+    """The MTA's explanation before the returned message, and the same with quoted headers
+    and `MAIL FROM` commands blanked."""
     cut = _original_starts(explanation)
     section = explanation[: cut[0]] if cut else explanation
-    scrubbed = _MAIL_FROM.sub(" ", _without_header_lines(section))
-    written: dict[str, int] = {}  # where each address is first written
+    return section, _MAIL_FROM.sub(" ", _without_header_lines(section))
+
+
+def _from_prose(explanation: str, exclude: set[str], failed_hint: list[str], only: bool = False) -> list[Failure]:
+    """Recipients named in an MTA's prose, each with the text that follows it as diagnostic.
+
+    With `only`, the recipients are `failed_hint` alone (a header or the MTA's list named
+    them); else every address of the prose that nothing introduces as someone else.
+    """
+    section, scrubbed = _prose_section(explanation)
+    plain: dict[str, int] = {}  # where each address is first written as itself
+    other: dict[str, int] = {}  # where the words before say it is someone else (a contact, an alias)
     for start, address in address_spans(scrubbed):
-        written.setdefault(address.lower(), start)
+        address = address.lower()
+        if address not in plain:
+            (other if introduced_as_other(scrubbed, start, start + len(address)) else plain).setdefault(address, start)
+    written = {**other, **plain}
+    introduced = set(other) - set(plain)
     hinted = set(failed_hint)
-    candidates = [a for a in written if a not in exclude and not _looks_like_id(a) and a not in hinted]
+    candidates = [] if only else [a for a in written if a not in exclude and a not in introduced and a not in hinted
+                                  and not _looks_like_id(a) and not is_path(a)]
     candidates = (failed_hint + candidates)[:MAX_PROSE_RECIPIENTS]
     if not candidates:
         return []
     delayed = bool(_DELAYED.search(section))
+    local_program = "pipe to |" in section
     positions = sorted((written.get(a, len(scrubbed)), a) for a in candidates)
     whole = " ".join(scrubbed.split())
     # The whole text is searched once, however many recipients fall back to it.
@@ -265,7 +269,8 @@ def _from_prose(explanation: str, exclude: set[str], failed_hint: list[str]) -> 
             segment = whole
         status = (in_whole() if segment is whole else _status_in(segment)) or in_scrubbed()
         action = "delayed" if delayed else "failed"
-        hard = is_hard(address, status, action, segment[:600], "", section, known={address})
+        hard = is_hard(address, status, action, segment[:600], "", section, known={address},
+                       local_program=local_program)
         failures.append(Failure(address, status, action, segment[:500], hard))
     return failures
 
@@ -339,25 +344,42 @@ def looks_like_bounce(msg: Message, sender: str, subject: str, text: str = "") -
         return True
     from_header = raw_header(msg, "From") or ""
     by_sender = bool(_BOUNCE_SENDER.match(sender or "")) or bool(_BOUNCE_NAME.search(from_header))
-    return by_sender or bool(_BOUNCE_SUBJECT.search(subject)) or '"notificationType":"Bounce"' in text[:2000]
+    if by_sender or _BOUNCE_SUBJECT.search(subject) or ses_kind(text) == "Bounce" or is_kddi_notice(text):
+        return True
+    return list_server_refusal(msg, text) is not None
 
 
 def read_bounce(msg: Message, sender: str, own: set[str]) -> Bounce | None:
-    """The failures a bounce reports, or None when it names no recipient that failed."""
+    """The failures a bounce reports, or None when it names no recipient that failed.
+
+    In order of trust: the report's DSN fields, DSN fields quoted in its text, an Amazon SES
+    notification, the recipients the prose lists one a line, the `X-Failed-Recipients`
+    header, any other address of the prose; last, flufl.bounce and the returned message's To.
+    """
     explanation = _explanation(msg)
     failures = _from_dsn_parts(msg, explanation)
     returned = _returned_message(msg)
-    original_sender = {a for name in ("From", "Return-Path", "Sender") if returned is not None
+    original_sender = {a for name in ("From", "Return-Path", "Sender", "Reply-To") if returned is not None
                        for a in addresses_in(raw_header(returned, name) or "")}
-    exclude = own | original_sender | set(addresses_in(raw_header(msg, "To") or "")) | {sender}
-    exclude |= set(addresses_in(raw_header(msg, "From") or "")) | set(addresses_in(raw_header(msg, "Return-Path") or ""))
+    # The bounce's own To is the original sender; an MTA's list of failed recipients is
+    # trusted to name it only when it did fail (a message sent to oneself).
+    listed_exclude = own | original_sender | {sender} | set(addresses_in(raw_header(msg, "From") or ""))
+    exclude = listed_exclude | set(addresses_in(raw_header(msg, "To") or ""))
+    exclude |= set(addresses_in(raw_header(msg, "Return-Path") or ""))
     if not failures:
-        failures = _from_quoted_dsn(explanation) or _from_ses_notification(explanation)
+        failures = _from_quoted_dsn(explanation) or _from_ses_notification(ses_text(explanation))
+    if not failures:
+        refusal = list_server_refusal(msg, explanation)
+        failures = [Failure(refusal[0], "5.0.0", "failed", refusal[1], False)] if refusal else []
+    if not failures:
+        listed = [a for a in listed_recipients(_prose_section(explanation)[1]) if a not in listed_exclude]
+        failures = _from_prose(explanation, exclude, listed, only=True) if listed else []
+    if not failures:
+        hinted = [a for v in header_values(msg, "X-Failed-Recipients") for a in addresses_in(v)
+                  if a not in own and not is_path(a)][:MAX_PROSE_RECIPIENTS]
+        failures = _from_prose(explanation, exclude, hinted, only=True) if hinted else []
     if not failures:
         failures = _from_prose(explanation, exclude, [])
-    if not failures:
-        hinted = [a for v in header_values(msg, "X-Failed-Recipients") for a in addresses_in(v)]
-        failures = _from_prose(explanation, exclude, hinted) if hinted else []
     if not failures:
         flufl = _flufl_failures(msg, exclude)
         if not flufl and returned is not None:

@@ -2,7 +2,8 @@
 
 The complained-about recipient is `Original-Rcpt-To` (one per recipient), else
 `Removal-Recipient` (an opt-out report), else the To of the attached message; a report
-that names nobody is still a complaint, with no address to act on.
+that names nobody is still a complaint, with no address to act on. An Amazon SES complaint
+notification (JSON, alone or inside an SNS message) names its `complainedRecipients`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.message import Message
 
-from .mime import addresses_in, content_type, part_text, raw_header, report_field_groups, walk
+from .bounce_formats import ses_addresses, ses_kind, ses_text
+from .mime import addresses_in, content_type, first_address, part_text, raw_header, report_field_groups, walk
 
 JMRP_HEADER = "X-HmXmrOriginalRecipient"
 
@@ -42,6 +44,16 @@ def _attached(msg: Message) -> Message | None:
     return None
 
 
+def _ses_complaint(msg: Message, own: set[str]) -> Complaint | None:
+    """An Amazon SES complaint notification in the first text part, or None."""
+    part = next((p for p in walk(msg, into_messages=False) if content_type(p) == "text/plain"), None)
+    text = part_text(part) if part is not None else ""
+    if text.lstrip()[:1] != "{" or ses_kind(text) != "Complaint":  # the notification is the whole text
+        return None
+    found = [a for a in ses_addresses(ses_text(text), "complainedRecipients") if first_address(a) == a]
+    return Complaint("abuse", tuple(dict.fromkeys(a for a in found if a not in own)))
+
+
 def read_complaint(msg: Message, own: set[str]) -> Complaint | None:
     """The complaint this message reports, or None when it is not a feedback report."""
     report = next((p for p in walk(msg) if content_type(p) == "message/feedback-report"), None)
@@ -49,7 +61,7 @@ def read_complaint(msg: Message, own: set[str]) -> Complaint | None:
     if report is None:
         jmrp = (raw_header(attached, JMRP_HEADER) or "") if attached is not None else ""
         if not jmrp:
-            return None
+            return _ses_complaint(msg, own)
         return Complaint("abuse", tuple(a for a in addresses_in(jmrp) if a not in own))
     fields = _report_fields(report)
     feedback_type = next((v.strip().lower() for k, v in fields if k == "feedback-type"), "abuse")
