@@ -52,6 +52,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     option("--events", type=int, default=20_000, help="webhooks: events delivered per run (20000)")
     option("--addresses", type=int, default=5_000,
            help="webhooks: distinct addresses the events are about, in order per address (5000)")
+    option("--verbose", action="store_true",
+           help="corpus: print every message kept against its label, with the listed reason")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in BENCHMARKS]
     if unknown:

@@ -18,6 +18,16 @@ from service.storage.db import create_pool, migrate_dsn, start_embedded
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "corpus"
+# The shared corpus, beside the checkout (and in CI): it also holds the larger sisimai-labeled set.
+SHARED_CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+def known_disagreements() -> dict[tuple[str, str], str]:
+    """(file, field) -> why this reading is kept against the corpus label (tests/corpus/disagreements.tsv)."""
+    import csv
+    with (CORPUS / "disagreements.tsv").open(encoding="utf-8", newline="") as f:
+        rows = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        return {(row["file"], row["field"]): row["reason"] for row in rows}
 TABLES = ("suppressions", "erased_addresses", "events", "api_keys", "inbound_messages", "soft_bounces", "outbox", "outbox_bodies", "webhooks",
           "known_addresses", "message_mentions")
 

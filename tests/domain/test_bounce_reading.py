@@ -3,11 +3,13 @@
 Small crafted samples, one per kind of mistake fixed, in the layouts the MTAs write
 (Exim, Postfix, qmail, Sendmail, Amazon SES, fml, au one net). Where sisimai's labels in the
 shared corpus's larger set disagree with this reading, the reason is listed in
-KNOWN_DISAGREEMENTS below, for the record.
+tests/corpus/disagreements.tsv, and the last tests here hold every message of that set to its
+label or to that list.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -19,21 +21,11 @@ import pytest
 from service.domain.inbound.bounce_formats import introduced_as_other, is_path, listed_recipients
 from service.domain.inbound.classify import Envelope, classify
 from service.domain.suppressions.tokens import TokenSigner
+from tests.conftest import CORPUS, SHARED_CORPUS, known_disagreements
 
 SIGNER = TokenSigner(("bounce-reading-key-" + "k" * 16,), timedelta(days=90))
 OWN = frozenset({"info@cetit.be"})
-
-# sisimai/labels-sisimai.tsv files where this reading is kept against the label, and why.
-KNOWN_DISAGREEMENTS = {
-    "sisimai/lhost-domino-03.eml": "the DSN's Final-Recipient and the returned To name neko.example.org; only the prose says .com",
-    "sisimai/lhost-office365-04.eml": "the DSN's Final-Recipient and the text name the -neko- address; sisimai takes a mailto: link",
-    "sisimai/lhost-postfix-32.eml": "the same mailbox: Original-Recipient unquoted, Final-Recipient quoted",
-    "sisimai/lhost-postfix-79.eml": "Final-Recipient kijitora@mailhub0 has no domain; Original-Recipient is the address mailed",
-    "sisimai/rhost-gsuite-03.eml": "Status 4.0.0 is a transient failure (soft), as the hand-labeled rfc3464-52 says",
-    "sisimai/lhost-postfix-05.eml": "450 4.1.1 is a transient failure (soft) by the contract",
-    "sisimai/lhost-sendmail-27.eml": "'User unknown' says the mailbox does not exist: hard, where sisimai says filtered",
-}
-
+DISAGREEMENTS = known_disagreements()
 
 def verdict_of(raw: bytes):
     return classify(raw, Envelope(None, ("info@cetit.be",)), SIGNER.verify, OWN)
@@ -334,6 +326,12 @@ def test_an_au_one_net_notice_is_a_soft_bounce():
 
 
 @pytest.mark.parametrize("status, diagnostic, kind", [
+    # x.2.0, "other or undefined mailbox status", says the mailbox exists, whatever the words
+    ("5.2.0", "550 Unknown user kijitora@ntt.example.ne.jp", "soft"),
+    ("5.0.0", "550 Rejected", "soft"),
+    ("5.0.0", "500 Line limit exceeded", "soft"),
+    ("5.4.4", "Name service error for name=example.org type=MX: Malformed or unexpected name server reply", "soft"),
+    ("5.4.4", "Host or domain name not found. Name service error for name=example.org type=A: Host not found", "hard"),
     ("5.0.0", "550 5.7.1 can't determine Purported Responsible Address", "soft"),
     ("5.0.0", "Error transferring; Maximum hop count exceeded. Message probably in a routing loop.", "soft"),
     ("5.0.0", "554 Service currently unavailable", "soft"),
@@ -352,6 +350,75 @@ def test_an_au_one_net_notice_is_a_soft_bounce():
 def test_hard_only_when_the_address_itself_cannot_receive(status, diagnostic, kind):
     verdict = verdict_of(dsn(status, diagnostic))
     assert verdict.classification == "bounce" and verdict.kind == kind
+
+
+EXIM_AFTER_MAIL_FROM = b"""\
+From: Mail Delivery System <Mailer-Daemon@neko.example.com>
+To: info@cetit.be
+Subject: Mail delivery failed: returning message to sender
+
+This message was created automatically by mail delivery software.
+
+A message that you sent could not be delivered to one or more of its
+recipients. This is a permanent error. The following address(es) failed:
+
+  kijitora@example.org
+    host mail2.example.org [192.0.2.222]
+    SMTP error from remote mail server after MAIL FROM:<news@cetit.be> SIZE=1022:
+    553 5.1.0 cetit.be does not exist E2110
+"""
+
+MAILMARSHAL_STYLE = b"""\
+From: postmaster@rr1.example.com
+To: info@cetit.be
+Subject: Undeliverable: Nieuwsbrief
+
+Your message:
+   From:    news@cetit.be
+   Subject: Nieuwsbrief
+
+Could not be delivered because of
+
+550 5.1.1 User unknown
+
+The following recipients were affected:
+    kijitora@nyaan.example.com
+
+Additional Information
+======================
+Original Sender:    <news@cetit.be>
+Remote-MTA:         <203.0.113.2>
+"""
+
+EZWEB_EXPIRED = b"""\
+From: Postmaster@ezweb.ne.jp
+To: info@cetit.be
+Subject: Mail System Error - Returned Mail
+
+Your message was not delivered within 0 days and 1 hours.
+Remote host is not responding.
+
+The following recipients did not receive this message:
+
+<kijitora@ezweb.ne.jp>
+"""
+
+
+def test_a_refusal_of_the_sender_after_mail_from_is_soft():
+    verdict = verdict_of(EXIM_AFTER_MAIL_FROM)
+    assert verdict.classification == "bounce" and verdict.kind == "soft"
+    assert verdict.soft_bounces == ("kijitora@example.org",) and verdict.suppress == ()
+
+
+def test_the_original_sender_named_in_a_report_does_not_make_it_about_the_sender():
+    verdict = verdict_of(MAILMARSHAL_STYLE)
+    assert verdict.kind == "hard"
+    assert [s.address for s in verdict.suppress] == ["kijitora@nyaan.example.com"]
+
+
+def test_a_report_that_gave_up_on_an_unresponsive_host_is_soft():
+    verdict = verdict_of(EZWEB_EXPIRED)
+    assert verdict.kind == "soft" and verdict.soft_bounces == ("kijitora@ezweb.ne.jp",)
 
 
 def test_path_and_introducer_helpers():
@@ -373,3 +440,45 @@ def test_listing_recipients_reads_hostile_text_before_the_watchdog():
     done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120, check=True,
                           cwd=Path(__file__).resolve().parents[2])
     assert done.stdout.split()[0].isdigit()
+
+
+def _larger_set() -> list:
+    labels = SHARED_CORPUS / "labels-sisimai.tsv"
+    if not labels.is_file():
+        return [pytest.param(None, id="shared-corpus-absent",
+                             marks=pytest.mark.skip(reason=f"{labels} is not beside this checkout"))]
+    with labels.open(encoding="utf-8", newline="") as f:
+        return [pytest.param(row, id=row["file"]) for row in csv.DictReader(f, delimiter="\t")]
+
+
+@pytest.mark.parametrize("row", _larger_set())
+def test_every_message_of_the_larger_set_gets_its_label_or_a_listed_reason(row):
+    """Class, failed recipients and hard/soft as sisimai labeled them; where this reading is kept
+    against the label, the file and field are listed with the reason, and must still differ
+    (a listed disagreement that no longer holds is taken off the list)."""
+    verdict = verdict_of((SHARED_CORPUS / row["file"]).read_bytes())
+    acted = acted_on(verdict) if verdict.classification == "bounce" else set(verdict.addresses)
+    got = {
+        "class": verdict.classification,
+        "addresses": sorted(acted),
+        "kind": ("hard+soft" if verdict.suppress and verdict.soft_bounces else verdict.kind or "-"),
+    }
+    expected = {"class": row["classification"], "addresses": sorted(a for a in row["addresses"].split(",") if a),
+                "kind": row["kind"] or "-"}
+    for field in ("class", "addresses", "kind"):
+        if (row["file"], field) in DISAGREEMENTS:
+            assert got[field] != expected[field], f"{row['file']} {field} now agrees: take it off disagreements.tsv"
+        else:
+            assert got[field] == expected[field], field
+
+
+def test_every_listed_disagreement_names_a_labeled_file_and_says_why():
+    labeled = set()
+    for folder in (CORPUS, SHARED_CORPUS):
+        for name in ("labels.tsv", "labels-sisimai.tsv"):
+            if (folder / name).is_file():
+                with (folder / name).open(encoding="utf-8", newline="") as f:
+                    labeled |= {row["file"] for row in csv.DictReader(f, delimiter="\t")}
+    for (file, field), reason in DISAGREEMENTS.items():
+        assert field in ("class", "addresses", "kind") and len(reason) > 20
+        assert file in labeled or not SHARED_CORPUS.is_dir(), file

@@ -11,15 +11,13 @@ import pytest
 from service.domain.inbound.classify import Envelope, classify
 from service.domain.inbound.mime import UnreadableMessage
 from service.domain.suppressions.tokens import TokenSigner
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, known_disagreements
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 SIGNER = TokenSigner(("classify-test-key-" + "k" * 16,), timedelta(days=90))
 OWN = frozenset({"info@cetit.be"})
-# Where the corpus label and the diagnostic disagree, and the diagnostic is followed:
-# Gmail relays "554 5.7.0 Header error" (a content rejection, soft by the contract); the
-# label (sisimai's "filtered") says hard, while the same words from Exim are labeled soft.
-KNOWN_DISAGREEMENTS = {"bounces/lhost-gmail-03.eml": "kind"}
+# Where this reading is kept against a label, and why: tests/corpus/disagreements.tsv.
+KNOWN_DISAGREEMENTS = known_disagreements()
 
 
 def labeled(folder: Path) -> list:
@@ -44,7 +42,7 @@ def test_every_labeled_message_gets_its_label_kind_and_addresses(folder, row):
     verdict = verdict_of(raw_of(folder, row))
     assert verdict.classification == row["classification"]
     assert sorted(verdict.addresses) == sorted(a for a in row["addresses"].split(",") if a)
-    if KNOWN_DISAGREEMENTS.get(row["file"]) != "kind":
+    if (row["file"], "kind") not in KNOWN_DISAGREEMENTS:
         assert (verdict.kind or "-") == row["kind"]
     must_forward = row["classification"] == "human" or "also-forward" in row["note"]
     assert verdict.forward == must_forward

@@ -44,6 +44,13 @@ def introduced_as_other(text: str, start: int, end: int | None = None) -> bool:
     return _NOT_RECIPIENT.search(text[max(0, start - LOOK_BACK):start]) is not None
 
 
+def labeled_as_sender(text: str, start: int) -> bool:
+    """Whether the line's words before `start` say the address is the sender ("Original Sender:")."""
+    newline = text.rfind("\n", max(0, start - LOOK_BACK), start)
+    lead = " ".join(text[newline + 1:start].split()).lower().rstrip("<").rstrip()
+    return lead.endswith(("sender", "sender:", "sent by", "from:"))
+
+
 def _ends_listed(text: str, end: int, lead: str) -> bool:
     """Whether a line's address is followed as a list's is: `>` or `:` (a reason may follow),
     Sendmail's `...`, or nothing else on the line (not "address 様", a salutation)."""

@@ -5,8 +5,12 @@ disabled. A full mailbox, a delay, and a rejection for spam, policy, content, si
 reputation are soft: they say nothing about the address, and suppressing on them would
 drop people who can still be mailed (repeated, they suppress through the soft limit).
 
-The diagnostic text outranks the status code, because MTAs often send a generic status
-(5.0.0, 5.5.0, even 5.1.1) with a precise reason in words.
+The diagnostic text outranks a generic status code (5.0.0, 5.5.0), because MTAs often
+send one with a precise reason in words. A precise status that says the mailbox exists or
+that a policy refused the mail (x.2.0, 5.7.x) outranks "user unknown" in words: that is
+how filters answer. So does the reply that names no user at all, `550 : User unknown`, the
+answer of the Japanese carriers' filters (au/KDDI, NTT docomo) to mail their subscriber has
+barred.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ MAILBOX_FULL = re.compile(
 ABOUT_SENDER = re.compile(
     r"sender address|sender rejected|domain of sender|mail from|sender domain|from address|"
     r"not allowed to send|spf|dkim|dmarc|smtp server of your isp|send mail as|reverse dns|ptr record|"
-    r"invalid ip|authentication checks|purported responsible address",
+    r"invalid ip|authentication checks|purported responsible address|after mail from|in reply to mail from|"
+    r">>> mail from",
     re.I,
 )
 HARD = re.compile(
@@ -45,15 +50,16 @@ HARD = re.compile(
 )
 SOFT = re.compile(
     r"spam|blocked|block ?list|black ?list|spamhaus|cbl\.|dnsbl|\brbl\b|reputation|polic|content|"
-    r"not allowed|not permitted|size|too large|too big|rate limit|frequency|too many|throttl|"
-    r"try again|temporar|time ?out|timed out|expired|retry|deferred|relay|header error|\bube\b|"
+    r"not allowed|not permitted|size|too large|too big|rate limit|limit exceeded|frequency|too many|throttl|"
+    r"try again|temporar|time ?out|timed out|expired|not responding|not delivered within|retry|deferred|relay|header error|\bube\b|"
     r"improper sequence|syntax|service unavailable|resources|ldap|google groups|groups\.google|"
     r"rejected by|(?:message|mail) rejected|refused|access denied|loop|hop count|retries|attempts|aborted after|requests to connect|"
-    r"not implemented|transaction failed|protocol|currently unavailable|at a rate|preferences",
+    r"not implemented|transaction failed|protocol|currently unavailable|at a rate|preferences|^\W*(?:5\d\d\W+)?rejected\W*$|"
+    r"name service error|name server",
     re.I,
 )
 _ENHANCED_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?!\d)")
-_HARD_STATUS = ("5.1.0", "5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.2.1", "5.4.1", "5.4.4", "5.0.0")
+_HARD_STATUS = ("5.1.0", "5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.2.1", "5.4.1", "5.4.4")
 
 
 @functools.lru_cache(maxsize=8)
@@ -102,10 +108,11 @@ def is_hard(
         return False
     if diagnostic_type == "x-unix" or local_program:
         return False  # a local delivery program failed: a mailer error, not the address
+    if status == "5.2.0":
+        return False  # "other or undefined mailbox status": the mailbox exists
     if hard:
         return True
     if soft:
         return False
-    if not status or status in _HARD_STATUS or status.startswith("5.1.") and status not in ("5.1.7", "5.1.8"):
-        return True
-    return False
+    return not status or status == "5.0.0" or status in _HARD_STATUS or (
+        status.startswith("5.1.") and status not in ("5.1.7", "5.1.8"))

@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 
-from .bounce_formats import (introduced_as_other, is_kddi_notice, is_path, list_server_refusal, listed_recipients,
-                             ses_items, ses_kind, ses_text)
+from .bounce_formats import (introduced_as_other, is_kddi_notice, is_path, labeled_as_sender, list_server_refusal,
+                             listed_recipients, ses_items, ses_kind, ses_text)
 from .bounce_wording import is_hard
 from .mime import MAX_PARTS, address_spans, addresses_in, content_param, content_type, first_address, header_values, html_text, part_text, raw_header, report_field_groups, walk
 
@@ -231,7 +231,7 @@ def _prose_section(explanation: str) -> tuple[str, str]:
     and `MAIL FROM` commands blanked."""
     cut = _original_starts(explanation)
     section = explanation[: cut[0]] if cut else explanation
-    return section, _MAIL_FROM.sub(" ", _without_header_lines(section))
+    return section, _MAIL_FROM.sub(" MAIL FROM ", _without_header_lines(section))
 
 
 def _from_prose(explanation: str, exclude: set[str], failed_hint: list[str], only: bool = False) -> list[Failure]:
@@ -243,8 +243,11 @@ def _from_prose(explanation: str, exclude: set[str], failed_hint: list[str], onl
     section, scrubbed = _prose_section(explanation)
     plain: dict[str, int] = {}  # where each address is first written as itself
     other: dict[str, int] = {}  # where the words before say it is someone else (a contact, an alias)
+    senders: set[str] = set()  # labeled as the sender: a rejection that quotes them is not about them
     for start, address in address_spans(scrubbed):
         address = address.lower()
+        if labeled_as_sender(scrubbed, start):
+            senders.add(address)
         if address not in plain:
             (other if introduced_as_other(scrubbed, start, start + len(address)) else plain).setdefault(address, start)
     written = {**other, **plain}
@@ -269,7 +272,7 @@ def _from_prose(explanation: str, exclude: set[str], failed_hint: list[str], onl
             segment = whole
         status = (in_whole() if segment is whole else _status_in(segment)) or in_scrubbed()
         action = "delayed" if delayed else "failed"
-        hard = is_hard(address, status, action, segment[:600], "", section, known={address},
+        hard = is_hard(address, status, action, segment[:600], "", section, known={address} | senders,
                        local_program=local_program)
         failures.append(Failure(address, status, action, segment[:500], hard))
     return failures
