@@ -11,6 +11,10 @@ its time counts from the first message to the last copy relayed. The sink is an 
 a process of its own that counts what it takes; the clients run in another process; the gateway
 runs in this one. A message is one 100-recipient submission. Each timed run lasts --duration
 seconds after a one-second warm-up; the figures are the medians of --repeat runs.
+
+The gateway works as in production: each copy leaves with its recipient's return path as MAIL FROM
+(bounces+<token>@cetit.be) and a DKIM signature of its own (the tests' 2048-bit RSA key, selector
+bench, domain cetit.be), which the sink checks on every copy it takes.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import json
 import multiprocessing
 import resource
 import time
+from pathlib import Path
 from concurrent.futures import ProcessPoolExecutor
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
@@ -47,6 +52,7 @@ SENDER = "news@shop.example.be"
 MTA = "mta.shop.example.be"
 SETTINGS = Settings(secret_keys=("x" * 32,), hash_key=b"h" * 32)
 TARGET_CLIENT_RATIO = 0.9
+DKIM_KEY = Path(__file__).resolve().parents[1] / "tests" / "smtp" / "dkim-test-key.pem"
 
 
 def newsletter(n: int) -> tuple[list[str], bytes]:
@@ -64,24 +70,28 @@ def newsletter(n: int) -> tuple[list[str], bytes]:
 
 
 class CountingSink:
-    def __init__(self, copies, deliveries):
-        self.copies, self.deliveries = copies, deliveries
+    def __init__(self, copies, deliveries, production):
+        self.copies, self.deliveries, self.production = copies, deliveries, production
 
     async def handle_DATA(self, server, session, envelope) -> str:
+        # A copy as production sends it: its own return path, and signed before anything else.
+        production = (envelope.mail_from.startswith("bounces+") and len(envelope.rcpt_tos) == 1
+                      and envelope.content.startswith(b"DKIM-Signature:"))
         with self.copies.get_lock():
             self.copies.value += 1
             self.deliveries.value += len(envelope.rcpt_tos)
+            self.production.value += production
         return "250 2.0.0 OK"
 
 
-def sink(ports, copies, deliveries, stop) -> None:
+def sink(ports, copies, deliveries, production, stop) -> None:
     """In the sink process: an SMTP server on a free port that takes and counts every message."""
-    asyncio.run(_sink(ports, copies, deliveries, stop))
+    asyncio.run(_sink(ports, copies, deliveries, production, stop))
 
 
-async def _sink(ports, copies, deliveries, stop) -> None:
+async def _sink(ports, copies, deliveries, production, stop) -> None:
     loop = asyncio.get_running_loop()
-    handler = CountingSink(copies, deliveries)
+    handler = CountingSink(copies, deliveries, production)
     server = await loop.create_server(
         lambda: SMTP(handler, hostname="sink.bench.example", decode_data=False, loop=loop), "127.0.0.1", 0
     )
@@ -127,9 +137,9 @@ async def measure(
 ) -> dict:
     """One run of the load process against `port`; what the sink took meanwhile (after `settle`,
     which waits for the copies still queued, its time counted in the run); this process's CPU."""
-    copies, deliveries = counters
+    copies, deliveries, production = counters
     with copies.get_lock():
-        copies.value = deliveries.value = 0
+        copies.value = deliveries.value = production.value = 0
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result = await asyncio.get_running_loop().run_in_executor(
         loader, send_for, port, messages, args.senders, duration
@@ -138,7 +148,7 @@ async def measure(
         result["seconds"] += await settle()
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
-    return {**result, "copies": copies.value, "deliveries": deliveries.value,
+    return {**result, "copies": copies.value, "deliveries": deliveries.value, "production": production.value,
             "server_cpu": cpu / result["seconds"]}
 
 
@@ -168,7 +178,7 @@ async def gateway_rates(base_dsn: str, args: argparse.Namespace) -> None:
     suppressed = [canonical_or_none(to[i]) for to, _ in messages
                   for i in range(0, PER_MESSAGE, SUPPRESSED_EVERY)]
     spawn = multiprocessing.get_context("spawn")
-    counters = (spawn.Value("q", 0), spawn.Value("q", 0))
+    counters = (spawn.Value("q", 0), spawn.Value("q", 0), spawn.Value("q", 0))
     ports, stop = spawn.Queue(), spawn.Event()
     sink_process = spawn.Process(target=sink, args=(ports, *counters, stop), daemon=True)
     sink_process.start()
@@ -177,7 +187,8 @@ async def gateway_rates(base_dsn: str, args: argparse.Namespace) -> None:
         async with fresh_schema(base_dsn) as dsn:
             pool = await create_pool(dsn)
             gateway = Gateway(pool, SETTINGS.with_overrides(
-                database_url=dsn, gateway_port=0, relay_url=f"smtp://127.0.0.1:{sink_port}"))
+                database_url=dsn, gateway_port=0, relay_url=f"smtp://127.0.0.1:{sink_port}",
+                dkim_key=DKIM_KEY.read_bytes(), dkim_selector="bench", dkim_domain="cetit.be"))
             try:
                 async with pool.acquire() as conn:
                     rows = [(a, "global", "unsubscribe", "import") for a in suppressed]
@@ -201,7 +212,8 @@ async def gateway_rates(base_dsn: str, args: argparse.Namespace) -> None:
     report("gateway", "messages", service["sent"], baseline["sent"])
     print(f"  {args.senders} SMTP clients, {PER_MESSAGE} recipients a message, 1 in {SUPPRESSED_EVERY} "
           f"suppressed (global); {args.duration:g} s per run, median of {args.repeat}")
-    print(f"  service {service['sent']:.1f} messages/s, {service['copies']:,.0f} copies relayed/s; "
+    print(f"  service {service['sent']:.1f} messages/s, {service['copies']:,.0f} copies relayed/s, each with "
+          "its own return path and DKIM signature; "
           f"baseline {baseline['sent']:.1f} messages/s, one copy each to all {PER_MESSAGE} recipients")
     allowed = PER_MESSAGE - PER_MESSAGE // SUPPRESSED_EVERY
     mismatches = []
@@ -210,6 +222,9 @@ async def gateway_rates(base_dsn: str, args: argparse.Namespace) -> None:
             copies = r["sent"] * (allowed if name == "service" else 1)
             deliveries = r["sent"] * (allowed if name == "service" else PER_MESSAGE)
             counted = (r["copies"], r["deliveries"], r["accepted"], r["failures"])
+            if name == "service" and r["production"] != r["copies"]:
+                mismatches.append(f"service run {n}: {r['copies'] - r['production']:,} copies without their own "
+                                  "return path or without a DKIM signature")
             if counted != (copies, deliveries, deliveries, 0):
                 mismatches.append(
                     f"{name} run {n}: sink took {r['copies']:,} copies for {r['deliveries']:,} recipients, "

@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 log = logging.getLogger(__name__)
 
 
@@ -163,6 +166,13 @@ def _dkim(env: Mapping[str, str]) -> tuple[bytes | None, str | None, str | None]
                                 f"one; got {key[:40]!r}") from None
     if b"PRIVATE KEY-----" not in pem:
         raise SettingsError("OPTOUT_DKIM_KEY does not hold a PEM private key (-----BEGIN ... PRIVATE KEY-----)")
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise SettingsError(f"OPTOUT_DKIM_KEY could not be read as an unencrypted PEM private key ({exc}); "
+                            "make one with: openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048") from None
+    if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < 1024:
+        raise SettingsError("OPTOUT_DKIM_KEY must be an RSA private key of at least 1024 bits (2048 advised)")
     for name, value in (("OPTOUT_DKIM_SELECTOR", selector), ("OPTOUT_DKIM_DOMAIN", domain)):
         if not value.replace("-", "").replace(".", "").replace("_", "").isalnum() or not value.isascii():
             raise SettingsError(f"{name} must be a DNS label or name, got {value!r}")

@@ -1,5 +1,7 @@
 """Settings from the environment: working defaults, and a clear error naming a bad variable."""
 
+from pathlib import Path
+
 import pytest
 
 from service.settings import SettingsError, load_settings
@@ -91,7 +93,7 @@ def test_the_bounce_address_is_a_plain_address_whose_plus_forms_carry_tokens():
 
 
 def test_dkim_takes_all_three_or_none_and_a_key_as_pem_or_as_a_file(tmp_path):
-    pem = "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"
+    pem = (Path(__file__).resolve().parent / "smtp" / "dkim-test-key.pem").read_text()
     dkim = {"OPTOUT_DKIM_SELECTOR": "optout", "OPTOUT_DKIM_DOMAIN": "CETIT.be"}
     assert load_settings(BASE).dkim_key is None
     settings = load_settings({**BASE, **dkim, "OPTOUT_DKIM_KEY": pem})
@@ -102,4 +104,6 @@ def test_dkim_takes_all_three_or_none_and_a_key_as_pem_or_as_a_file(tmp_path):
         load_settings({**BASE, "OPTOUT_DKIM_SELECTOR": "optout"})
     with pytest.raises(SettingsError, match="must be a PEM private key"):
         load_settings({**BASE, **dkim, "OPTOUT_DKIM_KEY": str(tmp_path / "missing.pem")})
+    with pytest.raises(SettingsError, match="could not be read as an unencrypted PEM private key.*openssl genpkey"):
+        load_settings({**BASE, **dkim, "OPTOUT_DKIM_KEY": "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"})
     assert "PRIVATE" not in repr(settings)
