@@ -77,6 +77,10 @@ ANSWERS: dict[type[errors.DomainError], Answer] = {
         404, errors.NotFound.code, "550 5.0.0 Not found",
         Titles("Niet gevonden", "Not found", "Introuvable"),
         "There is nothing here."),
+    errors.TooManyRequests: Answer(
+        429, errors.TooManyRequests.code, "452 4.5.3 Too many, try again later",
+        Titles("Even geduld", "Please wait a while", "Veuillez patienter"),
+        "Too many of these in a short time; try again later."),
     errors.Conflict: Answer(
         409, errors.Conflict.code, "550 5.0.0 Not possible with what is recorded",
         Titles("Dit is niet mogelijk", "This is not possible", "Ce n'est pas possible"),

@@ -15,6 +15,7 @@ from .domain.outbox import Clock, SystemClock
 from .domain.suppressions.keyed_hash import KeyedHash
 from .domain.suppressions.return_paths import ReturnPaths
 from .domain.suppressions.tokens import TokenSigner
+from .domain.consent.tokens import ConfirmationTokens
 from .mail.dkim import DkimSigner
 from .mail.relay import Relay
 from .settings import Settings
@@ -48,6 +49,7 @@ class Services:
     keyed_hash: KeyedHash
     relay: Relay | None
     dkim: DkimSigner | None = None  # signs the gateway's copies; None: the relay must sign
+    confirmations: ConfirmationTokens | None = None  # the double opt-in links (/c/{token})
     clock: Clock = field(default_factory=SystemClock)
     outbox: OutboxSignal = field(default_factory=OutboxSignal)
 
@@ -61,6 +63,7 @@ class Services:
             relay=Relay.from_url(settings.relay_url) if settings.relay_url else None,
             dkim=(DkimSigner(settings.dkim_key, settings.dkim_selector, settings.dkim_domain)
                   if settings.dkim_key else None),
+            confirmations=ConfirmationTokens(settings.secret_keys),
             clock=clock or SystemClock(),
         )
 

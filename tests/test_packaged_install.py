@@ -144,6 +144,17 @@ def assert_pages_render(service: Service, key: str) -> None:
     assert status == 200, f"/staff/login answered {status}: {login}\n{service.stderr()}"
     status, css = http("GET", f"{service.base_url}/static/optout.css")
     assert status == 200 and css.strip(), f"/static/optout.css answered {status}\n{service.stderr()}"
+    # Double opt-in: the confirmation mail is made from the mail templates, the page from its own.
+    status, body = http("PUT", f"{service.base_url}/v1/scopes/news", key,
+                        {"labels": {"nl": "Nieuwsbrief"}, "consent": "required"})
+    assert status == 201, f"PUT /v1/scopes/news answered {status}: {body}\n{service.stderr()}"
+    status, body = http("POST", f"{service.base_url}/v1/consents", key, {
+        "email": "an@example.be", "scope": "news", "source": "web_form", "language": "nl", "confirm": True,
+        "text": "Ja, stuur mij de nieuwsbrief."})
+    assert status == 202, f"POST /v1/consents answered {status}: {body}\n{service.stderr()}"
+    assert allowed(service, key, "an@example.be", "news") is False
+    status, page = http("GET", f"{service.base_url}/c/not-a-token")
+    assert status == 400 and "Deze link werkt niet" in page, f"/c/ answered {status}: {page}\n{service.stderr()}"
 
 
 @pytest.fixture

@@ -28,6 +28,12 @@ class TooMany(InvalidInput):
     code = "too_many_recipients"
 
 
+class TooManyRequests(DomainError):
+    """Too many of one thing in a short time (confirmation mails to one address); `retry_after` in seconds."""
+
+    code = "too_many_requests"
+
+
 class NotFound(DomainError):
     code = "not_found"
 

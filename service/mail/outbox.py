@@ -204,10 +204,13 @@ class Drainer:
 
     async def _still_wanted(self, rows: list[asyncpg.Record]) -> list[asyncpg.Record]:
         """Copies to people who are suppressed in the row's scope (all of them, for a copy
-        whose scope is not known), or erased, since it was queued are not sent: their rows go."""
+        whose scope is not known), or erased, since it was queued are not sent: their rows go.
+        Forwards to staff and confirmation mails are not marketing: they are not checked."""
         wanted, by_scope = [], {}
         for row in rows:
-            if row["kind"] == OutboxKind.FORWARD or row["address"] is None:
+            # A confirmation goes to someone who asked for it, blocked or not: only a
+            # confirmed consent can outweigh their unsubscribe. Erasure deletes it.
+            if row["kind"] in (OutboxKind.FORWARD, OutboxKind.CONFIRMATION) or row["address"] is None:
                 wanted.append(row)
             else:
                 by_scope.setdefault(row["scope"] or "global", []).append(row)
@@ -234,7 +237,7 @@ class Drainer:
             if source is None or source["raw"] is None:
                 raise _Failure("the message is no longer stored", permanent=True)
             actions = [a for a in source["actions"] if isinstance(a, dict)]
-            summary = [f"- {a.get('type')}: {a.get('email', a.get('to', ''))}".rstrip(": ") for a in actions]
+            summary = [_summary_line(a) for a in actions]
             message = forward_message(source["raw"], source["id"], source["sender"], source["subject"] or "",
                                       source["classification"], summary, settings.mailto, settings.forward_to,
                                       FORWARD_MARKER)
@@ -371,3 +374,11 @@ async def _first_of(stop: asyncio.Event, wake: asyncio.Event, timeout: float) ->
         for waiter in waiters:
             waiter.cancel()
         await asyncio.gather(*waiters, return_exceptions=True)
+
+
+def _summary_line(action: dict) -> str:
+    """One action as the staff forward's note lists it; a privacy request says when it is due."""
+    if action.get("type") == "privacy_request":
+        return (f"- privacy request ({action.get('kind')}): answer by {action.get('due')} "
+                "(one month, GDPR Art. 12(3)); close it in GET /v1/requests when done")
+    return f"- {action.get('type')}: {action.get('email', action.get('to', ''))}".rstrip(": ")

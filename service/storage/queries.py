@@ -7,33 +7,64 @@ from typing import Sequence
 
 import asyncpg
 
-# The check: both the clear suppressions and the erased ones (matched by HMAC-SHA256
-# computed in the query from the key pads $3/$4), in one round trip. The EXISTS gate
-# is a one-time filter, so the hashing costs nothing while no address has been erased.
+# The check, in one round trip (CONTRACT: Consent; service/domain/consent/rules.py), from
+# check_marks, where one index probe per address finds its suppressions and its given consents:
+# - the suppressions that block scope $2: global ones, and for a scope its own; a person's own
+#   unsubscribe no longer blocks once a confirmed consent in $2 (or global) was given after it
+#   and is still given: the newest act wins;
+# - the erased addresses, matched by HMAC-SHA256 computed in the query from the key pads $3/$4
+#   (the EXISTS gate is a one-time filter: no hashing while no address has been erased);
+# - when $2 is registered `required`: the addresses without a given consent in $2 or global,
+#   as reason `no_consent`, found among what the probe read (no second lookup).
+# Each step costs the same whatever the planner's estimates: an index probe per address, a
+# hashed set difference, never a scan of one intermediate result per row of another.
 SUPPRESSIONS_FOR_ADDRESSES = """
-SELECT address, scope, reason, created_at
-  FROM suppressions
- WHERE address = ANY($1::text[])
-   AND ($2::text = 'global' OR scope = 'global' OR scope = $2::text)
+WITH marks AS MATERIALIZED (
+    SELECT address, scope, mark, at FROM check_marks
+     WHERE address = ANY($1::text[])
+       AND ($2::text = 'global' OR scope = ANY (ARRAY['global', $2::text]))
+)
+SELECT h.address, h.scope, h.mark AS reason, h.at AS created_at
+  FROM marks h
+ WHERE h.mark <> 'consent'
+   AND NOT (h.mark = 'unsubscribe' AND EXISTS (
+       SELECT 1 FROM check_marks c
+        WHERE c.address = h.address AND c.scope IN ($2::text, 'global') AND c.mark = 'consent' AND c.at > h.at))
 UNION ALL
 SELECT u.address, 'global', e.reason, e.erased_at
   FROM unnest($1::text[]) AS u(address)
   JOIN erased_addresses e
     ON e.address_hmac = sha256($4::bytea || sha256($3::bytea || convert_to(u.address, 'UTF8')))
  WHERE EXISTS (SELECT 1 FROM erased_addresses)
+UNION ALL
+SELECT missing.address, $2::text, 'no_consent', NULL
+  FROM (SELECT unnest($1::text[]) AS address
+         WHERE EXISTS (SELECT 1 FROM scopes WHERE scope = $2::text AND consent = 'required')
+        EXCEPT
+        SELECT address FROM marks WHERE mark = 'consent' AND scope IN ($2::text, 'global')) AS missing
 """
 
 
 # The same for one address: a plan PostgreSQL can keep, unlike one for a one-element array.
 SUPPRESSIONS_FOR_ADDRESS = """
-SELECT address, scope, reason, created_at
-  FROM suppressions
- WHERE address = $1::text
-   AND ($2::text = 'global' OR scope = 'global' OR scope = $2::text)
+WITH hits AS MATERIALIZED (
+    SELECT address, scope, mark, at FROM check_marks
+     WHERE address = $1::text
+       AND ($2::text = 'global' OR scope = ANY (ARRAY['global', $2::text]))
+)
+SELECT h.address, h.scope, h.mark AS reason, h.at AS created_at
+  FROM hits h
+ WHERE h.mark <> 'consent'
+   AND NOT (h.mark = 'unsubscribe' AND EXISTS (
+       SELECT 1 FROM hits c WHERE c.mark = 'consent' AND c.scope IN ($2::text, 'global') AND c.at > h.at))
 UNION ALL
 SELECT $1::text, 'global', e.reason, e.erased_at
   FROM erased_addresses e
  WHERE e.address_hmac = sha256($4::bytea || sha256($3::bytea || convert_to($1::text, 'UTF8')))
+UNION ALL
+SELECT $1::text, $2::text, 'no_consent', NULL
+ WHERE EXISTS (SELECT 1 FROM scopes WHERE scope = $2::text AND consent = 'required')
+   AND NOT EXISTS (SELECT 1 FROM hits c WHERE c.mark = 'consent' AND c.scope IN ($2::text, 'global'))
 """
 
 
@@ -77,6 +108,22 @@ WITH erased AS (
 ), delivered AS (
     INSERT INTO outbox (kind, webhook_id, event_id, address)
     SELECT 'webhook', w.id, r.id, r.address FROM recorded r JOIN webhooks w ON $9 = ANY (w.events)
+), withdrawn AS (
+    -- An unsubscribe or a complaint withdraws the consents it covers (a global one: all), also
+    -- when the address was suppressed already: it is the person's newest act.
+    UPDATE consents SET status = 'withdrawn', withdrawn_at = now(),
+                        withdrawn_by = CASE WHEN $3 = 'unsubscribe' THEN 'unsubscribe:' || $2 ELSE $3 END
+     WHERE address = $1 AND status IN ('pending', 'given') AND ($2 = 'global' OR scope = $2)
+       AND $3 IN ('unsubscribe', 'complaint') AND NOT EXISTS (SELECT 1 FROM erased)
+    RETURNING id, address, scope
+), withdrawal_recorded AS (
+    INSERT INTO events (address, type, scope, reason, source, detail, actor)
+    SELECT address, 'consent_withdrawn', scope, $3, $4, jsonb_build_object('consent', id), $8 FROM withdrawn
+    RETURNING id, address
+), withdrawal_delivered AS (
+    INSERT INTO outbox (kind, webhook_id, event_id, address)
+    SELECT 'webhook', w.id, r.id, r.address FROM withdrawal_recorded r
+      JOIN webhooks w ON 'consent.withdrawn' = ANY (w.events)
 )
 SELECT false AS erased, scope, reason, source, created_at, note FROM inserted
 UNION ALL

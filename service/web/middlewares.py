@@ -71,7 +71,10 @@ def json_error(request: web.Request, answer: Answer, error: BaseException) -> we
             "The request body cannot be read: its Content-Encoding does not match it, or it was cut off.",
         )
     detail = error.detail if isinstance(error, errors.DomainError) else {}
-    return error_response(answer.status, answer.code, answer.message, **detail)
+    response = error_response(answer.status, answer.code, answer.message, **detail)
+    if "retry_after" in detail:
+        response.headers["Retry-After"] = str(detail["retry_after"])
+    return response
 
 
 errors_middleware = answering(json_error)

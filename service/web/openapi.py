@@ -26,7 +26,8 @@ def _query(name: str, description: str, required: bool = False, schema: dict | N
 # What the API accepts, said as precisely as JSON Schema can: a value outside is refused with a 4xx.
 SCOPE = {"type": "string", "pattern": "^[a-z0-9_-]{1,64}$"}
 REASON = {"type": "string", "enum": ["unsubscribe", "complaint", "bounce", "manual"]}
-SOURCE = {"type": "string", "enum": ["one_click", "link", "reply", "dsn", "arf", "api", "phone", "import", "gateway"]}
+SOURCE = {"type": "string", "enum": ["one_click", "link", "reply", "dsn", "verp", "arf", "api", "phone", "import",
+                                     "gateway"]}
 TEXT = {"type": "string", "maxLength": 10000}
 EMPTY = {"type": "string", "maxLength": 0}
 EVENT_TYPES = [t.value for t in EventType]
@@ -57,6 +58,12 @@ def _body(schema: dict | str, content_type: str = "application/json") -> dict:
     return {"required": True, "content": {content_type: {"schema": schema}}}
 
 
+LABELS = {"type": "object", "required": ["nl"], "additionalProperties": False, "properties": {
+    lang: {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"} for lang in ("nl", "en", "fr")}}
+CONSENT_ANSWER = {"type": "object", "properties": {
+    "status": {"type": "string", "enum": ["given", "pending"]}, "id": {"type": "integer"}, "email": {"type": "string"},
+    "scope": {"type": "string"}}}
+
 SCHEMAS = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {
         "type": "object", "required": ["code", "message"],
@@ -86,6 +93,23 @@ SCHEMAS = {
         "type": {"type": "string", "enum": EVENT_TYPES}, "at": {"type": "string", "format": "date-time"},
         "data": {"type": "object", "description": "email (absent when erased), scope, reason, source, actor, "
                                                   "and what the type adds"}}},
+    "Scope": {"type": "object", "required": ["scope", "labels", "consent"], "properties": {
+        "scope": {"type": "string"}, "labels": {"type": "object"},
+        "consent": {"type": "string", "enum": ["required", "soft_opt_in", "none"]}}},
+    "Consent": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "scope": {"type": "string"},
+        "status": {"type": "string", "enum": ["pending", "given", "withdrawn"]}, "source": {"type": "string"},
+        "text": {"type": "string"}, "text_version": {"type": ["string", "null"]}, "language": {"type": "string"},
+        "given_at": {"type": ["string", "null"]}, "confirmed_at": {"type": ["string", "null"]},
+        "withdrawn_at": {"type": ["string", "null"]}, "withdrawn_by": {"type": ["string", "null"]},
+        "proof": {"type": "object", "description": "recorded_at, actor, ip, user_agent, note, confirmed_ip, "
+                                                   "confirmed_user_agent"}}},
+    "PrivacyRequest": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "kind": {"type": "string", "enum": ["access", "correction", "erasure", "objection"]},
+        "email": {"type": ["string", "null"]}, "received_at": {"type": "string", "format": "date-time"},
+        "due": {"type": "string", "format": "date"}, "status": {"type": "string", "enum": ["open", "closed"]},
+        "message_id": {"type": ["string", "null"]}, "closed_at": {"type": ["string", "null"]},
+        "note": {"type": ["string", "null"]}}},
     "Webhook": {"type": "object", "required": ["id", "url", "events"], "properties": {
         "id": {"type": "string", "format": "uuid"}, "url": {"type": "string"},
         "events": {"type": "array", "items": {"type": "string", "enum": EVENT_TYPES}},
@@ -188,7 +212,9 @@ def _paths() -> dict:
                 "email": {"type": "string"},
                 "suppressions": {"type": "array", "items": {"$ref": "#/components/schemas/Suppression"}},
                 "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
-                "erased": {"type": ["object", "null"]}, "messages": {"type": "array", "items": {"type": "object"}}}})})},
+                "erased": {"type": ["object", "null"]}, "messages": {"type": "array", "items": {"type": "object"}},
+                "consents": {"type": "array", "items": {"$ref": "#/components/schemas/Consent"}},
+                "requests": {"type": "array", "items": {"$ref": "#/components/schemas/PrivacyRequest"}}}})})},
         "/v1/erasure": {"post": _op(
             "Erase an address and its history in clear; it stays suppressed in every scope by a keyed hash", "admin",
             {"200": _json({"type": "object", "properties": {"erased": {"type": "boolean"}, "suppressed": {"type": "boolean"},
@@ -223,7 +249,8 @@ def _paths() -> dict:
                 "id": {"type": "string"},
                 "status": {"type": "string", "enum": ["queued", "processed", "forwarded", "held", "failed"]},
                 "classification": {"type": ["string", "null"],
-                                   "enum": ["unsubscribe", "bounce", "complaint", "auto_reply", "human", None]},
+                                   "enum": ["unsubscribe", "bounce", "complaint", "auto_reply", "human",
+                                            "privacy_request", None]},
                 "kind": {"type": "string", "enum": ["hard", "soft"]},
                 "addresses": {"type": "array", "items": {"type": "string"}},
                 "actions": {"type": "array", "items": {"type": "object"}},
@@ -250,6 +277,67 @@ def _paths() -> dict:
                                        "items": {"type": "string", "enum": EVENT_TYPES}}}})),
             "get": _op("The subscriptions (never their secrets)", "admin", {"200": _json({"type": "object", "properties": {
                 "webhooks": {"type": "array", "items": {"$ref": "#/components/schemas/Webhook"}}}})}),
+        },
+        "/v1/scopes": {"get": _op("The registered scopes: labels and consent rule", "check", {
+            "200": _json({"type": "object", "properties": {"scopes": {"type": "array",
+                                                                      "items": {"$ref": "#/components/schemas/Scope"}}}})})},
+        "/v1/scopes/{scope}": {"parameters": [{"name": "scope", "in": "path", "required": True, "schema": SCOPE}],
+                               "put": _op("Register a scope, or change its labels and consent rule", "admin", {
+            "201": _json("Scope", "Registered"), "200": _json("Scope", "Changed")},
+            requestBody=_body({"type": "object", "required": ["labels"], "properties": {
+                "labels": LABELS, "consent": {"type": "string", "enum": ["required", "soft_opt_in", "none"],
+                                              "default": "none"}}}))},
+        "/v1/consents": {"post": _op(
+            "Record a consent with its proof; with confirm, a confirmation mail is sent (double opt-in)", "write", {
+                "201": _json(CONSENT_ANSWER, "Given"), "202": _json(CONSENT_ANSWER, "Pending: a confirmation mail is queued"),
+                "409": _error("Suppressed for good (bounce, complaint, manual, erased), or unsubscribed and not confirm"),
+                "429": _error("Three confirmation mails were sent to this address in the last day")},
+            requestBody=_body({"type": "object", "required": ["email", "source", "text", "language"], "properties": {
+                "email": {"type": "string", "minLength": 1}, "scope": {**SCOPE, "default": "global"},
+                "source": {"type": "string", "enum": ["web_form", "phone", "event", "import", "api"]},
+                "text": {"type": "string", "minLength": 1, "maxLength": 10000, "pattern": "\\S"},
+                "text_version": {"type": ["string", "null"], "maxLength": 200},
+                "language": {"type": "string", "enum": ["nl", "en", "fr"]},
+                "ip": {"type": ["string", "null"], "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}, {"type": "null"}]},
+                "user_agent": {"type": ["string", "null"], "maxLength": 1000},
+                "note": {"type": ["string", "null"], "maxLength": 2000},
+                "confirm": {"type": "boolean", "default": False}}}))},
+        "/v1/consents/{email}": {"parameters": [EMAIL_PATH], "get": _op(
+            "The consents of an address, with their proof, oldest first", "write", {
+                "200": _json({"type": "object", "properties": {"email": {"type": "string"}, "consents": {
+                    "type": "array", "items": {"$ref": "#/components/schemas/Consent"}}}})})},
+        "/v1/requests": {"get": _op("The privacy requests received by mail, with their due date", "write", {
+            "200": _json({"type": "object", "properties": {
+                "requests": {"type": "array", "items": {"$ref": "#/components/schemas/PrivacyRequest"}},
+                "next_cursor": {"type": ["string", "null"]}}})},
+            parameters=[_query("status", "open or closed", schema={"type": "string", "enum": ["open", "closed"]}),
+                        _query("cursor", "next_cursor of the page before",
+                               schema={"type": "integer", "minimum": 0, "maximum": 2**62}),
+                        _query("limit", "1 to 1000 (100)", schema={"type": "integer", "minimum": 1, "maximum": 1000})])},
+        "/v1/requests/{id}/close": {
+            "parameters": [{"name": "id", "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 2**62 - 1}}],
+            "post": _op("Close a privacy request, saying what was done", "write", {
+                "200": _json("PrivacyRequest"), "404": _error("No such request"), "409": _error("Closed already")},
+                requestBody=_body({"type": "object", "required": ["note"], "properties": {
+                    "note": {"type": "string", "minLength": 1, "maxLength": 5000, "pattern": "\\S"}}}))},
+        "/c/{token}": {
+            "parameters": [{"name": "token", "in": "path", "required": True,
+                            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}],
+            "get": _op("The double opt-in page (nl, en, fr); never changes anything", None, {
+                "200": HTML, "400": {"description": "Malformed or forged token", **HTML_BODY},
+                "404": {"description": "The consent is no longer known (erased)", **HTML_BODY},
+                "409": {"description": "Withdrawn since", **HTML_BODY}},
+                parameters=[_query("lang", "nl, en or fr")]),
+            "post": _op("Confirm: the consent is given, with the time, IP and user agent", None, {
+                "200": HTML, "400": {"description": "Malformed token or no confirmation", **HTML_BODY},
+                "404": {"description": "The consent is no longer known (erased)", **HTML_BODY},
+                "409": {"description": "Withdrawn since, or suppressed for good", **HTML_BODY},
+                "413": {"description": "The form is larger than a page's form can be", **HTML_BODY},
+                "503": {"description": "Not saved; try again", **HTML_BODY}},
+                requestBody={"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+                    "type": "object", "properties": {"confirm": {"type": "string", "enum": ["yes"]},
+                                                     "lang": {"type": "string"}}}}}}),
         },
         "/v1/webhooks/{id}": {"parameters": [WEBHOOK_ID_PATH], "delete": _op(
             "Remove a subscription and its deliveries not yet made", "admin", {

@@ -6,8 +6,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..logs import redact_secrets_in_logs
-from . import (check, feed, health, inbound, links, openapi, staff, staff_messages, staff_outbox, subjects, suppressions,
-               transfer, unsubscribe, webhooks)
+from . import (check, confirm, consents, feed, health, inbound, links, openapi, staff, staff_messages, staff_outbox,
+               subjects, suppressions, transfer, unsubscribe, webhooks)
 from .middlewares import answering
 
 
@@ -40,9 +40,16 @@ def setup_routes(app: web.Application) -> None:
             web.post("/v1/inbound", inbound.post_message),
             web.get("/v1/inbound", inbound.list_messages),
             web.get("/v1/inbound/{id}", inbound.show_message),
+            web.get("/v1/scopes", consents.list_scopes),
+            web.put("/v1/scopes/{scope}", consents.put_scope),
+            web.post("/v1/consents", consents.give),
+            web.get("/v1/consents/{email}", consents.show),
+            web.get("/v1/requests", consents.list_requests),
+            web.post("/v1/requests/{id}/close", consents.close_request),
         ]
     )
     app.add_subapp("/u", unsubscribe_app())
+    app.add_subapp("/c", confirm_app())
     app.add_subapp("/staff", staff_app())
 
 
@@ -57,6 +64,13 @@ def unsubscribe_app() -> web.Application:
             web.post("/{token}/resubscribe", unsubscribe.resubscribe),
         ]
     )
+    return app
+
+
+def confirm_app() -> web.Application:
+    """/c/{token}: the double opt-in page; a failure is a page in the reader's language."""
+    app = web.Application(middlewares=[answering(confirm.error_page)])
+    app.router.add_routes([web.get("/{token}", confirm.show), web.post("/{token}", confirm.confirm)])
     return app
 
 

@@ -64,7 +64,39 @@ def subject_record(record: SubjectRecord) -> dict:
         "events": [history_event(e) for e in record.events],
         "erased": {"since": record.erased.since.isoformat(), "reason": record.erased.reason} if record.erased else None,
         "messages": [dict(m) for m in record.messages],
+        "consents": [consent(c) for c in record.consents],
+        "requests": [privacy_request(r) for r in record.requests],
     }
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def consent(item) -> dict:
+    """One consent with its proof (GET /v1/consents/{email}, subject access)."""
+    return {
+        "id": item.id, "scope": item.scope, "status": item.status, "source": item.source, "text": item.text,
+        "text_version": item.text_version, "language": item.language, "given_at": _iso(item.given_at),
+        "confirmed_at": _iso(item.confirmed_at), "withdrawn_at": _iso(item.withdrawn_at),
+        "withdrawn_by": item.withdrawn_by,
+        "proof": {k: _iso(v) if hasattr(v, "isoformat") else v for k, v in item.proof.items()},
+    }
+
+
+def consents(email: str, items) -> dict:
+    return {"email": email, "consents": [consent(c) for c in items]}
+
+
+def privacy_request(item) -> dict:
+    return {"id": item.id, "kind": item.kind, "email": item.address, "received_at": _iso(item.received_at),
+            "due": item.due.isoformat(), "status": item.status,
+            "message_id": str(item.message_id) if item.message_id is not None else None,
+            "closed_at": _iso(item.closed_at), "note": item.note}
+
+
+def scope_entry(item) -> dict:
+    return {"scope": item.scope, "labels": dict(item.labels), "consent": item.consent}
 
 
 def erasure(removed: Removed) -> dict:

@@ -3,32 +3,14 @@
 Screenshots of the page at phone width in Dutch and English go to tests/artifacts/.
 """
 
-from pathlib import Path
-
 import pytest
-from playwright.async_api import async_playwright
 
-from tests.conftest import ROOT
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "tests" / "artifacts"
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+from tests.browser.conftest import ARTIFACTS, PHONE
 
 
 @pytest.fixture
 async def site(served):
     return await served()
-
-
-@pytest.fixture
-async def browser():
-    assert CHROMIUM.exists(), "Debian's chromium is missing: `make test` installs it (apt-get install -y chromium)"
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
-        yield browser
-        await browser.close()
 
 
 async def link_for(site, auth, email):

@@ -1,7 +1,7 @@
 """GDPR access and erasure.
 
 Erasure removes the address everywhere it is held in clear: its suppressions, events,
-soft-bounce count and known-address record, every stored message from or about it (found
+consents, soft-bounce count and known-address record (its privacy requests stay, without it), every stored message from or about it (found
 by the keyed-hash index of what each message mentions, see mentions.py, so another case
 or an encoded body does not hide it) and whatever the outbox holds to or about it. What
 stays is its HMAC in erased_addresses, which later writes consult (the import, issued
@@ -14,10 +14,11 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from ...storage import erasure_queries, known_queries, outbox_queries, queries
+from ...storage import consent_queries, erasure_queries, known_queries, outbox_queries, queries
 from ..addresses import canonical_address
 from ..events.model import EventType
 from ..inbound import mentions
+from ..consent.model import Consent, Request
 from .keyed_hash import address_hmac
 from .model import ErasedSince, HistoryEvent, Removed, SubjectRecord, Suppression
 from .rules import GLOBAL
@@ -41,6 +42,8 @@ async def subject_access(conn: asyncpg.Connection, hash_key: bytes, email: str) 
     events = await queries.events_of_address(conn, address, 100_000)
     erased = await queries.erased_since(conn, hashed)
     messages = await erasure_queries.messages_listed(conn, await mentions.messages_mentioning(conn, hash_key, address))
+    consents = await consent_queries.consents_of_address(conn, address)
+    requests = await consent_queries.requests_of_address(conn, address)
     return SubjectRecord(
         email=address,
         suppressions=tuple(Suppression(r["scope"], r["reason"], r["source"], r["created_at"], r["note"])
@@ -49,6 +52,8 @@ async def subject_access(conn: asyncpg.Connection, hash_key: bytes, email: str) 
                      for r in events),
         erased=ErasedSince(erased["erased_at"], erased["reason"]) if erased else None,
         messages=tuple(dict(m) for m in messages),
+        consents=tuple(Consent.of(r) for r in consents),
+        requests=tuple(Request.of(r) for r in requests),
     )
 
 
@@ -72,11 +77,12 @@ async def erase(conn: asyncpg.Connection, hash_key: bytes, email: str, actor: st
     reason = max((r["reason"] for r in held), key=_REASON_WEIGHT.__getitem__, default="unsubscribe")
     suppressions, events = await queries.erase_address(conn, address, hashed, reason)
     await known_queries.forget_address(conn, address)
+    consents = await consent_queries.erase_address(conn, address)
     messages = await erasure_queries.delete_messages(conn, about, address)
     to_them, their_bodies = await outbox_queries.delete_about(conn, address)
     outgoing = to_them + await outbox_queries.delete_bodies(conn, bodies)
     await outbox_queries.delete_unused_bodies(conn, their_bodies)
-    removed = Removed(suppressions, events, messages, outgoing)
+    removed = Removed(suppressions, events, messages, outgoing, consents)
     # The event names no one; its webhook deliveries carry the address (other systems must
     # erase it too, GDPR Art. 19) until they are delivered.
     await queries.insert_event(conn, None, "erased", scope=GLOBAL, reason=reason, source="api",

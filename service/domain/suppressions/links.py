@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from ...storage import known_queries, queries
+from ...storage import consent_queries, known_queries, queries
 from ..addresses import canonical_address
 from ..errors import Conflict, DomainError, Forbidden, InvalidInput
 from ..events.model import Actor, EventType
@@ -115,16 +115,17 @@ async def resolve(conn: asyncpg.Connection, claim: LinkClaim) -> LinkClaim:
 
 
 async def unsubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, source: str,
-                      pads: tuple[bytes, bytes]) -> bool:
+                      pads: tuple[bytes, bytes], registered: frozenset[str] = frozenset()) -> bool:
     """Suppress the link's address in its scope (or global, when the person chose all mail).
 
+    The page lists the registered scopes (`registered`): the person may leave any of them.
     Idempotent: a second call finds the suppression and changes nothing. Returns whether
     it was new. An old link (expired signature) unsubscribes all the same. The event names
     the link, so that only this link can undo what it did. An erased address (found by its
     keyed hash from `pads`) is blocked already and is not written again.
     """
-    if scope not in (claim.scope, GLOBAL):
-        raise InvalidInput("A link unsubscribes from its own kind of mail or from all of it.")
+    if scope not in (claim.scope, GLOBAL) and scope not in registered:
+        raise InvalidInput("A link unsubscribes from its own kind of mail, another registered kind, or all of it.")
     if claim.address is None:  # the link names no one any more (erased): blocked already, nothing is written
         return False
     detail = {"campaign": claim.campaign} if claim.campaign else {}
@@ -153,8 +154,7 @@ async def resubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, pa
     """
     if claim.expired:
         raise Forbidden("This link is too old to subscribe again.")
-    if scope not in (claim.scope, GLOBAL):
-        raise InvalidInput("A link can only undo its own unsubscribe.")
+    valid_scope(scope)  # any scope this very link unsubscribed from (its page offers the registered ones)
     if claim.address is None or await queries.erased_since(conn, hmac_from_pads(pads, claim.address)) is not None:
         raise Erased("This address was erased on request; it stays suppressed.")
     row = await queries.suppression_for_update(conn, claim.address, scope)
@@ -170,6 +170,8 @@ async def resubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, pa
         conn, claim.address, "resubscribed", scope=scope, reason="unsubscribe", source="link",
         detail={**detail, "link": claim.link_id}, actor=Actor.RECIPIENT, published_as=EventType.SUPPRESSION_LIFTED,
     )
+    # What the unsubscribe withdrew comes back with it: the consents it covered are given again.
+    await consent_queries.restore_consents(conn, claim.address, scope, Actor.RECIPIENT)
     return True
 
 

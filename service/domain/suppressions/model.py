@@ -130,6 +130,8 @@ class SubjectRecord:
     events: tuple[HistoryEvent, ...]
     erased: ErasedSince | None
     messages: tuple[Mapping[str, Any], ...]  # id, received_at, status, classification, subject
+    consents: tuple[Any, ...] = ()  # consent.model.Consent, with its proof
+    requests: tuple[Any, ...] = ()  # consent.model.Request: the privacy requests made by mail
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,3 +140,4 @@ class Removed:
     events: int
     messages: int
     outgoing: int
+    consents: int = 0

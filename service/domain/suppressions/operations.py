@@ -42,6 +42,7 @@ async def check(
         rows = []
     for address, row_scope, reason, since in rows:
         blocks[address] = stronger(blocks.get(address), Block(reason, row_scope, since))
+    # `no_consent` comes last: a suppression is always the reason reported.
     # Most recipients are allowed: only the others get a value of their own.
     blocked = {}
     if blocks or None in canonical:

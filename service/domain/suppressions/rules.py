@@ -11,6 +11,7 @@ from ..errors import InvalidInput, InvalidScope
 from .model import CheckResult, Reason
 
 GLOBAL = "global"
+NO_CONSENT = "no_consent"  # the check's own reason: a scope that requires consent, and none is given
 # Checked "in every scope": only what blocks all mail (global suppressions, erasures) matches,
 # for when the scope of a mail is not known yet (the gateway at RCPT time).
 EVERY_SCOPE = ""
@@ -74,13 +75,15 @@ class Block:
 
     reason: str
     scope: str
-    since: datetime
+    since: datetime | None  # None for `no_consent`: nothing happened, something is missing
 
 
 def stronger(current: Block | None, candidate: Block) -> Block:
-    """Of two suppressions blocking one check, report the global one, then the oldest."""
+    """Of what blocks one check, report a suppression before `no_consent`, the global one, then the oldest."""
     if current is None:
         return candidate
+    if current.reason == NO_CONSENT or candidate.reason == NO_CONSENT:
+        return current if candidate.reason == NO_CONSENT else candidate
     key_current = (current.scope != GLOBAL, current.since)
     key_candidate = (candidate.scope != GLOBAL, candidate.since)
     return candidate if key_candidate < key_current else current

@@ -1,0 +1,1 @@
+"""Consent with proof, the scope registry, and privacy requests (CONTRACT: Consent)."""
