@@ -37,6 +37,7 @@ from ..suppressions.tokens import MAX_TOKEN_LENGTH
 from .bounces import looks_like_bounce, read_bounce
 from .complaints import read_complaint
 from .mime import addresses_in, all_text, body_text, first_address, header, parse, raw_header, walk
+from .privacy import privacy_request
 from .replies import is_away_notice, own_words, unsubscribe_request
 
 FORWARD_MARKER = "X-Optout-Forwarded"
@@ -50,6 +51,7 @@ class Classification(StrEnum):
     COMPLAINT = "complaint"
     AUTO_REPLY = "auto_reply"
     HUMAN = "human"
+    PRIVACY_REQUEST = "privacy_request"
 
 
 LOOP = "loop"
@@ -117,6 +119,7 @@ class Verdict:
     # else (None: the token did not verify, and it is about no one).
     at_return_path: bool = False
     return_path_recipient: int | None = None
+    privacy: tuple[str, ...] = ()  # a privacy request's kinds: access, correction, erasure, objection
 
 
 def plain_address(value: str) -> str | None:
@@ -322,6 +325,15 @@ def classify(
         return Verdict(Classification.AUTO_REPLY, "auto-reply", sender_list, **base)
 
     request = unsubscribe_request(subject, words, set(own) | set(sender_list)) if sender else None
+    ask = privacy_request(subject, words) if sender else None
+    if ask is not None:
+        # Recorded with its due date and read by staff; an objection to direct marketing, or a
+        # request to stop written beside it, also suppresses the sender (CONTRACT: Inbound mail).
+        stops = "objection" in ask.kinds or request is not None
+        asked = Verdict(Classification.PRIVACY_REQUEST, f"privacy:{'+'.join(ask.kinds)}:{ask.language}", sender_list,
+                        suppress=(Suppress(sender, GLOBAL, "unsubscribe", "reply", Basis.SELF),) if stops else (),
+                        forward=True, privacy=ask.kinds, **base)
+        return _unless_dmarc_failed(asked, dmarc_failure(msg, sender, trusted_authserv_id)) if stops else asked
     if request is not None:
         wanted = (Suppress(sender, GLOBAL, "unsubscribe", "reply", Basis.SELF),
                   *(Suppress(a, GLOBAL, "unsubscribe", "reply", Basis.NAMED) for a in request.named))

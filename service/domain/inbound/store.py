@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Sequence, TYPE_CHECKING
 
-from ...storage import inbound_queries, known_queries, queries
+from ...storage import consent_queries, inbound_queries, known_queries, queries
+from ..consent import ledger
 from ..addresses import canonical_or_none
 from ..errors import DomainError, InvalidInput, NotFound, TooMany
 from ..events.model import Actor, EventType
@@ -44,6 +45,7 @@ class Action(StrEnum):
     RECORDED = "recorded"
     NOT_ACTED = "not_acted"  # the evidence does not reach this address: left to staff
     HELD = "held"  # nothing was done: the message waits for staff
+    PRIVACY_REQUEST = "privacy_request"  # recorded, due one month after the message arrived
 
 
 # Why an address was not acted on, by what the message offered as evidence.
@@ -201,6 +203,25 @@ async def act_on(
     for address in verdict.mentioned:
         actions.append({"type": Action.RECORDED, "email": address,
                         "note": "named in the bounce, not said to have failed"})
+    if verdict.privacy:
+        actions.extend(await _privacy_requests(conn, message_id, verdict, pads))
+    return actions
+
+
+async def _privacy_requests(conn: asyncpg.Connection, message_id: uuid.UUID, verdict: Verdict,
+                            pads: tuple[bytes, bytes]) -> list[dict]:
+    """Each kind asked for is a request due one month after the message arrived. An erased
+    sender's request is recorded without their address: it names no one in clear again."""
+    address = canonical_or_none(verdict.sender or "")
+    if address is not None and await queries.erased_among(conn, [hmac_from_pads(pads, address)]):
+        address = None
+    received_at = await consent_queries.message_received_at(conn, message_id) or datetime.now(timezone.utc)
+    actions = []
+    for kind in verdict.privacy:
+        made = await ledger.record_request(conn, kind, address, message_id, received_at)
+        if made is not None:
+            actions.append({"type": Action.PRIVACY_REQUEST, "kind": kind, "request": made.id,
+                            "due": made.due.isoformat()})
     return actions
 
 
