@@ -82,6 +82,24 @@ def build_parser() -> argparse.ArgumentParser:
                                   description="Remove a webhook subscription; its deliveries not yet made are dropped.")
     remove.add_argument("id", help="the subscription's id, from `optout webhooks list`")
 
+    scopes = sub.add_parser("scopes", help="list or register scopes: labels and consent rule",
+                            description="The kinds of marketing mail CETIT sends, with their labels in Dutch, "
+                                        "English and French and whether they need the person's consent.")
+    scopes_sub = scopes.add_subparsers(dest="scopes_command", required=True, metavar="ACTION")
+    scopes_sub.add_parser("list", help="list the registered scopes",
+                          description="List the registered scopes: name, consent rule and labels.")
+    register = scopes_sub.add_parser(
+        "set", help="register a scope, or change its labels and consent rule",
+        description="Register SCOPE (lower-case letters, digits, - and _), or change it. Example: optout scopes "
+                    "set newsletter --label nl=Nieuwsbrief --label en=Newsletter --label fr=\"Lettre d'information\" "
+                    "--consent required")
+    register.add_argument("scope")
+    register.add_argument("--label", action="append", required=True, metavar="LANG=TEXT",
+                          help="its label in nl, en or fr (repeat; nl is needed)")
+    register.add_argument("--consent", default="none", choices=("required", "soft_opt_in", "none"),
+                          help="required: only with a given consent; soft_opt_in: existing customers "
+                               "(the Belgian exception); none (default)")
+
     suppress = sub.add_parser("suppress", help="suppress an address (e.g. an opt-out given by phone)",
                               description="Suppress an address in a scope.")
     suppress.add_argument("email")
@@ -125,6 +143,10 @@ def dispatch(args: argparse.Namespace, settings) -> int:
         if args.keys_command == "list":
             return commands.run_command(commands.keys_list(settings))
         return commands.run_command(commands.keys_revoke(settings, args.id))
+    if args.command == "scopes":
+        if args.scopes_command == "list":
+            return commands.run_command(commands.scopes_list(settings))
+        return commands.run_command(commands.scopes_set(settings, args.scope, args.label, args.consent))
     if args.command == "webhooks":
         if args.webhooks_command == "add":
             return commands.run_command(commands.webhooks_add(settings, args.url, args.event))

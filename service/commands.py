@@ -1,8 +1,9 @@
-"""The one-shot commands of the CLI: keys, webhooks, suppress, check, import, export, migrate."""
+"""The one-shot commands of the CLI: keys, scopes, webhooks, suppress, check, import, export, migrate."""
 
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import sys
 from pathlib import Path
@@ -10,12 +11,13 @@ from pathlib import Path
 import asyncpg
 
 from .domain import apikeys
+from .domain.consent import ledger
 from .domain.errors import DomainError, NotFound
 from .domain.events import webhooks
 from .domain.events.model import Actor
 from .domain.suppressions import operations as suppression_list
 from .domain.suppressions import bulk as transfer
-from .domain.suppressions.rules import valid_scope
+from .domain.suppressions.rules import GLOBAL, valid_scope
 from .services import Services
 from .settings import Settings
 from .storage.db import connect
@@ -116,9 +118,58 @@ async def webhooks_remove(settings: Settings, webhook_id: str) -> int:
     return 0
 
 
+async def scopes_list(settings: Settings) -> int:
+    conn = await _connect(settings)
+    try:
+        found = await ledger.scopes(conn)
+    finally:
+        await conn.close()
+    if not found:
+        print("no scope is registered yet; register one with: optout scopes set SCOPE --label nl=... "
+              "--consent required|soft_opt_in|none", file=sys.stderr)
+    for item in found:
+        labels = "; ".join(f"{lang}={text}" for lang, text in sorted(item.labels.items()))
+        print(f"{item.scope:<24} {item.consent:<12} {labels}")
+    return 0
+
+
+async def scopes_set(settings: Settings, scope: str, labels: list[str], consent: str) -> int:
+    parsed = {}
+    for label in labels:
+        lang, sep, text = label.partition("=")
+        if not sep:
+            print(f"optout: --label takes LANG=TEXT, like --label nl=Nieuwsbrief; got {label!r}", file=sys.stderr)
+            return 2
+        parsed[lang.strip().lower()] = text
+    conn = await _connect(settings)
+    try:
+        async with conn.transaction():
+            item, created = await ledger.register_scope(conn, scope, parsed, consent)
+    finally:
+        await conn.close()
+    print(f"scope {item.scope} {'registered' if created else 'changed'}: consent {item.consent}, "
+          + "; ".join(f"{lang}={text}" for lang, text in sorted(item.labels.items())))
+    return 0
+
+
+async def warn_if_unregistered(conn: asyncpg.Connection, scope: str) -> None:
+    """Once scopes are registered, a scope that is not (a typo, a Dutch name for an English one)
+    is named on stderr with the registered ones closest to it: the command still does it."""
+    if scope == GLOBAL:
+        return
+    registered = [s.scope for s in await ledger.scopes(conn)]
+    if registered and scope not in registered:
+        close = difflib.get_close_matches(scope, registered, n=2, cutoff=0.4)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        print(f"warning: scope {scope!r} is not registered (registered: {', '.join(registered)}){hint} "
+              "It is used as given.", file=sys.stderr)
+
+
 async def suppress(services: Services, email: str, scope: str, reason: str, source: str, note: str | None) -> int:
     conn = await _connect(services.settings)
     try:
+        valid_scope(scope)
+        await warn_if_unregistered(conn, scope)
         async with conn.transaction():
             created, item = await suppression_list.suppress(
                 conn, email, scope, reason, source, note, detail={"by": "cli"},
@@ -135,6 +186,7 @@ async def check(services: Services, email: str, scope: str) -> int:
     valid_scope(scope)
     conn = await _connect(services.settings)
     try:
+        await warn_if_unregistered(conn, scope)
         [result] = await suppression_list.check(conn, [email], scope, services.pads)
     finally:
         await conn.close()
@@ -142,7 +194,7 @@ async def check(services: Services, email: str, scope: str) -> int:
         print("allowed")
         return 0
     if result.since is None:  # an invalid address, or no consent: no suppression to date
-        print(f"blocked: {result.reason}")
+        print(f"blocked: {result.reason}" + (f" ({result.scope})" if result.scope else ""))
     else:
         print(f"blocked: {result.reason} ({result.scope}, {result.since.isoformat()})")
     return 1

@@ -9,7 +9,8 @@ import pytest
 from tests.conftest import ROOT
 
 COMMANDS = [[], ["run"], ["serve"], ["migrate"], ["keys"], ["keys", "create"], ["keys", "list"],
-            ["keys", "revoke"], ["suppress"], ["check"], ["import"], ["export"]]
+            ["keys", "revoke"], ["scopes"], ["scopes", "list"], ["scopes", "set"], ["suppress"], ["check"],
+            ["import"], ["export"], ["webhooks"], ["webhooks", "add"]]
 
 
 def optout(args, env, **kwargs):
@@ -90,3 +91,32 @@ def test_a_reader_that_goes_away_is_not_an_error(env, pool):
     result = subprocess.run(f"{sys.executable} -m service keys list | head -c 1", shell=True, cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert "cannot be reached" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_scopes_are_registered_listed_and_a_scope_typo_is_warned_about(env, pool):
+    empty = optout(["scopes", "list"], env)
+    assert empty.returncode == 0 and empty.stdout == "" and "optout scopes set" in empty.stderr
+    made = optout(["scopes", "set", "newsletter", "--label", "nl=Nieuwsbrief", "--label", "en=Newsletter",
+                   "--consent", "required"], env)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout == "scope newsletter registered: consent required, en=Newsletter; nl=Nieuwsbrief\n"
+    listed = optout(["scopes", "list"], env)
+    assert listed.stdout.split() == ["newsletter", "required", "en=Newsletter;", "nl=Nieuwsbrief"]
+    # As a new user would try it: a Dutch name for a scope nobody sends. Done, and warned about.
+    typo = optout(["suppress", "jan@example.be", "--scope", "nieuwsbrief"], env)
+    assert typo.returncode == 0
+    assert "warning: scope 'nieuwsbrief' is not registered (registered: newsletter); did you mean newsletter?" \
+        in typo.stderr
+    assert "warning" not in optout(["suppress", "jan@example.be", "--scope", "newsletter"], env).stderr
+    no_consent = optout(["check", "piet@example.be", "--scope", "newsletter"], env)
+    assert no_consent.returncode == 1 and no_consent.stdout == "blocked: no_consent (newsletter)\n"
+
+
+@pytest.mark.parametrize("args, says", [
+    (["scopes", "set", "news", "--label", "Nieuwsbrief"], "--label takes LANG=TEXT"),
+    (["scopes", "set", "news", "--label", "en=News"], "Dutch label"),
+    (["scopes", "set", "Nieuws Brief", "--label", "nl=x"], "is not valid"),
+])
+def test_a_scope_that_cannot_be_registered_says_what_to_do(env, pool, args, says):
+    result = optout(args, env)
+    assert result.returncode == 2 and says in result.stderr, result.stderr

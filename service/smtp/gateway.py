@@ -1,7 +1,8 @@
 """The sending gateway (OPTOUT_GATEWAY_PORT): an SMTP relay that enforces the suppression list.
 
-At RCPT a recipient blocked in the session's scope (newsletter until scopes are registered:
-a global or newsletter suppression, a bounce, a complaint, an erasure, an invalid address) is
+At RCPT a recipient blocked in the session's scope (the AUTH user name when it names a registered
+scope, else newsletter: a suppression there or in global, a bounce, a complaint, an erasure, no
+consent in a scope that requires it, an invalid address) is
 refused with 550 5.7.1, and one beyond OPTOUT_GATEWAY_MAX_RECIPIENTS with 452 4.5.3. At DATA
 the scope is read from the X-Optout-Scope header (default newsletter), the remaining
 recipients are checked in that scope in one lookup (those blocked there are withheld and
@@ -36,6 +37,7 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session, TLSSetup
 from ..answers import answer_for
 from ..domain.addresses import canonical_batch
 from ..domain.apikeys import ApiKeys
+from ..domain.consent import ledger
 from ..domain.errors import InvalidScope
 from ..domain.outbox import OutboxKind
 from ..domain.suppressions import operations
@@ -85,8 +87,9 @@ def auth_allowed(session) -> bool:
 
 def session_scope(session: Session) -> str:
     """The scope RCPT is checked in, before the message's X-Optout-Scope can be read: the AUTH
-    user name when it names a registered scope; until scopes are registered, `newsletter`."""
-    return DEFAULT_SCOPE
+    user name when it names a registered scope (a consent-required one refuses recipients
+    without consent), else `newsletter`."""
+    return getattr(session, "optout_scope", None) or DEFAULT_SCOPE
 
 
 def withheld_note(withheld: list[str], scope: str, shown: int = 5) -> str:
@@ -156,15 +159,22 @@ class GatewayHandler:
             return None
         if not auth_allowed(session):
             return AUTH_NEEDS_TLS if server.tls_context is not None else AUTH_LOOPBACK_ONLY
-        password = await _password(server, args)
+        credentials = await _credentials(server, args)
+        user, password = credentials if isinstance(credentials, tuple) else ("", None)
         key = await self.keys.lookup(password) if isinstance(password, str) else None
         if key is None or not key.allows("links"):
             server.auth_failures += 1
             log.info("gateway AUTH refused from %s", session.peer[0] if session.peer else "?")
             await asyncio.sleep(self.failure_delay)
-            return None if password is MISSING else AUTH_BAD  # MISSING: aiosmtpd has answered already
+            return None if credentials is MISSING else AUTH_BAD  # MISSING: aiosmtpd has answered already
         session.authenticated = True
         session.auth_data = key.name
+        # The user name names the session's scope when it is a registered one (RCPT is checked there).
+        if user and user.isascii() and len(user) <= 64:
+            async with self.pool.acquire() as conn:
+                registered = await ledger.registered_scope(conn, user.strip().lower())
+            if registered is not None:
+                session.optout_scope = registered.scope
         return AUTH_OK
 
     async def handle_MAIL(self, server, session: Session, envelope: Envelope, address: str, options) -> str:
@@ -223,21 +233,24 @@ class GatewayHandler:
         return reply
 
 
-async def _password(server: SMTP, args: list[str]):
-    """The password of AUTH PLAIN (RFC 4616) or AUTH LOGIN, asked for when not given inline; None
-    when it cannot be read, MISSING when the client gave up and aiosmtpd has answered it."""
+async def _credentials(server: SMTP, args: list[str]):
+    """(user name, password) of AUTH PLAIN (RFC 4616) or AUTH LOGIN, asked for when not given
+    inline; None when they cannot be read, MISSING when the client gave up and aiosmtpd has
+    answered it."""
     mechanism = args[0].upper()
     try:
         if mechanism == "PLAIN":
             blob = b64decode(args[1], validate=True) if len(args) > 1 else await server.challenge_auth("")
             if blob is MISSING:
                 return MISSING
-            return blob.split(b"\0")[2].decode()
+            _authzid, user, password = blob.split(b"\0")[:3]
+            return user.decode(), password.decode()
         if mechanism == "LOGIN":
-            if len(args) == 1 and await server.challenge_auth("Username:") is MISSING:
+            user = await server.challenge_auth("Username:") if len(args) == 1 else b64decode(args[1], validate=True)
+            if user is MISSING:
                 return MISSING
             password = await server.challenge_auth("Password:")
-            return MISSING if password is MISSING else password.decode()
+            return MISSING if password is MISSING else (user.decode(), password.decode())
     except (binascii.Error, IndexError, UnicodeDecodeError, ValueError):
         return None
     return None

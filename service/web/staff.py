@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 import functools
 import logging
 from urllib.parse import urlencode
@@ -10,6 +12,7 @@ from aiohttp import web
 
 from ..answers import Answer
 from ..domain.apikeys import key_digest
+from ..domain.consent import ledger
 from ..domain.errors import Forbidden, InvalidInput
 from ..domain.suppressions import erasure
 from ..domain.suppressions import operations as suppression_list
@@ -128,13 +131,20 @@ def _back_to(email: str, notice: str) -> web.HTTPSeeOther:
 @staff_page
 async def suppress(request: web.Request, session, form) -> web.StreamResponse:
     email = form.get("email", "")
+    scope = form.get("scope") or "global"
     async with transaction(request.config_dict[DB]) as conn:
         created, item = await suppression_list.suppress(
-            conn, email, form.get("scope") or "global", "manual", "phone", form.get("note") or None,
+            conn, email, scope, "manual", "phone", form.get("note") or None,
             detail={"by": session.name}, pads=request.config_dict[HASH_PADS], actor=session.name,
         )
+        registered = [s.scope for s in await ledger.scopes(conn)]
     log.info("phone opt-out recorded by %s in scope %s", session.name, item.scope)
-    raise _back_to(email, "Recorded." if created else "It was already suppressed in that scope.")
+    notice = "Recorded." if created else "It was already suppressed in that scope."
+    if registered and scope != "global" and scope not in registered:
+        close = difflib.get_close_matches(scope, registered, n=2, cutoff=0.4)
+        notice += (f" Note: scope '{scope}' is not registered (registered: {', '.join(registered)})"
+                   + (f"; did you mean {' or '.join(close)}?" if close else "."))
+    raise _back_to(email, notice)
 
 
 @staff_page

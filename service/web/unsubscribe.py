@@ -13,6 +13,8 @@ from aiohttp import web
 
 from ..answers import Answer
 from ..domain.addresses import masked_address
+from ..domain.consent import ledger
+from ..domain.consent.model import Scope
 from ..domain.errors import BadToken, Conflict, Forbidden, InvalidInput, Unavailable
 from ..domain.suppressions import links
 from ..domain.suppressions.links import Erased
@@ -78,14 +80,28 @@ def _claim(request: web.Request) -> LinkClaim:
     return request.config_dict[SIGNER].verify(request.match_info["token"])
 
 
-def _page_context(claim: LinkClaim, lang: str, scope: str, erased: bool, opens_sentence: bool = True) -> dict:
-    """What a page says of the link's address: masked, and not at all once it was erased."""
+def _page_context(claim: LinkClaim, lang: str, scope: str, erased: bool, opens_sentence: bool = True,
+                  registered: tuple[Scope, ...] = ()) -> dict:
+    """What a page says of the link's address (masked, and not at all once it was erased), and
+    the kinds of mail it offers to leave: the link's own, the other registered ones, by label."""
     if erased:
         address = TEXTS[lang]["this_address"]
         address = address if opens_sentence else address[:1].lower() + address[1:]
     else:
         address = masked_address(claim.address)
-    return {"address": address, "scope": scope, "scope_name": scope_name(lang, scope)}
+    labels = {s.scope: s.label(lang) for s in registered}
+    others = [(s.scope, labels[s.scope]) for s in registered if s.scope not in (claim.scope, scope, GLOBAL)]
+    return {"address": address, "scope": scope, "scope_name": labels.get(scope) or scope_name(lang, scope),
+            "other_scopes": others}
+
+
+async def _registered(request: web.Request) -> tuple[Scope, ...]:
+    """The registered scopes, for the page to offer; none when they cannot be read (the page
+    still offers the link's own kind of mail and all of it)."""
+    try:
+        return tuple(await request.config_dict[READS].read(ledger.scopes))
+    except UNAVAILABLE:
+        return ()
 
 
 async def _erased(request: web.Request, claim: LinkClaim) -> bool:
@@ -113,7 +129,8 @@ async def show(request: web.Request) -> web.Response:
     lang = _language(request)
     claim = await _resolved_for_reading(request, _claim(request))
     erased = await _erased(request, claim)
-    return page(request, "unsubscribe.html", lang, **_page_context(claim, lang, claim.scope, erased, False))
+    return page(request, "unsubscribe.html", lang,
+                **_page_context(claim, lang, claim.scope, erased, False, await _registered(request)))
 
 
 async def _posted(request: web.Request) -> tuple[str, LinkClaim, dict]:
@@ -131,18 +148,22 @@ async def confirm(request: web.Request) -> web.Response:
     one_click = form.get("List-Unsubscribe") == "One-Click"
     if not one_click and form.get("confirm") != "yes":
         return _message(request, lang, 400, "not_done", show_form=True)
-    scope = GLOBAL if (not one_click and form.get("choice") == "all") else claim.scope
+    choice = "" if one_click else form.get("choice", "")
+    scope = GLOBAL if choice == "all" else choice.removeprefix("scope:") if choice.startswith("scope:") else claim.scope
     source = "one_click" if one_click else "link"
     pads = request.config_dict[HASH_PADS]
     async with request.config_dict[DB].acquire() as conn:  # one statement each, committed on its own
         claim = await links.resolve(conn, claim)
-        created = await links.unsubscribe(conn, claim, scope, source, pads)
+        registered = frozenset([scope]) if scope != claim.scope and await ledger.registered_scope(
+            conn, scope) is not None else frozenset()
+        created = await links.unsubscribe(conn, claim, scope, source, pads, registered)
     if created:
         request.config_dict[METRICS].suppressions.labels("unsubscribe", source).inc()
         log.info("unsubscribed by %s in scope %s%s", source, scope, " (old link)" if claim.expired else "")
     erased = await _erased(request, claim)
     return page(request, "done.html", lang, title_key="done_title", token=request.match_info["token"],
-                can_undo=not claim.expired and not erased, **_page_context(claim, lang, scope, erased))
+                can_undo=not claim.expired and not erased,
+                **_page_context(claim, lang, scope, erased, registered=await _registered(request)))
 
 
 async def resubscribe(request: web.Request) -> web.Response:
@@ -157,4 +178,4 @@ async def resubscribe(request: web.Request) -> web.Response:
     if undone:
         log.info("resubscribed by link in scope %s", scope)
     return page(request, "message.html", lang, title_key="resubscribed_title", message="resubscribed",
-                **_page_context(claim, lang, scope, erased=False))
+                **_page_context(claim, lang, scope, erased=False, registered=await _registered(request)))

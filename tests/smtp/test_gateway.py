@@ -466,3 +466,35 @@ async def test_with_a_dkim_key_each_copy_is_signed_over_its_own_list_unsubscribe
         assert "list-unsubscribe:list-unsubscribe-post" in signed.replace(" ", "").lower()
         assert dkim.verify(raw, dnsfunc=txt)
         assert not dkim.verify(raw.replace(b"/u/", b"/x/", 1), dnsfunc=txt)  # another link breaks it
+
+
+def rcpt_answers(port, user, key, recipients):
+    """The gateway's answer to each RCPT of a session that logged in as `user` with `key`."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+        client.login(user, key)
+        client.mail("nieuws@cetit.be")
+        return [client.rcpt(r)[0] for r in recipients]
+
+
+async def test_the_auth_user_names_the_session_scope_when_registered_and_rcpt_checks_consent_there(
+        pool, settings, sink, client, auth):
+    from service.domain.consent import ledger
+    from service.domain.consent.ledger import ConsentInput
+    from service.domain.suppressions.keyed_hash import hmac_pads
+
+    key = await make_key(pool, "links", name="campaign-tool")
+    async with pool.acquire() as conn:
+        await ledger.register_scope(conn, "events", {"nl": "Evenementen"}, "required")
+        await ledger.give(conn, ConsentInput.read({
+            "email": "agreed@example.be", "scope": "events", "source": "event", "language": "nl",
+            "text": "Ja, nodig mij uit."}), actor="test", pads=hmac_pads(settings.hash_key))
+    gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{sink.port}")
+    try:
+        people = ["agreed@example.be", "never.asked@example.be"]
+        # Logged in as the registered scope: RCPT is checked there, and consent is required.
+        assert await asyncio.to_thread(rcpt_answers, gateway.port, "events", key, people) == [250, 550]
+        # Any other user name: RCPT is checked in newsletter, which needs no consent.
+        assert await asyncio.to_thread(rcpt_answers, gateway.port, "campaign-tool", key, people) == [250, 250]
+        assert await asyncio.to_thread(rcpt_answers, gateway.port, "EVENTS", key, people) == [250, 550]
+    finally:
+        await gateway.stop()

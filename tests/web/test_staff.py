@@ -148,3 +148,13 @@ async def test_with_a_relay_a_held_message_can_be_sent_to_the_staff_mailbox(aioh
 async def test_an_unknown_message_id_is_404(staff):
     assert (await staff.get("/staff/messages/not-a-uuid")).status == 404
     assert (await staff.get("/staff/messages/00000000-0000-0000-0000-000000000000")).status == 404
+
+
+async def test_a_phone_opt_out_in_a_scope_that_is_not_registered_is_recorded_with_a_warning(staff, auth):
+    await staff.put("/v1/scopes/newsletter", headers=auth, json={"labels": {"nl": "Nieuwsbrief"}, "consent": "none"})
+    page = await (await staff.get("/staff/address", params={"email": "jan@example.be"})).text()
+    response = await staff.post("/staff/suppress", data={
+        "csrf": csrf_of(page), "email": "jan@example.be", "scope": "nieuwsbrief", "note": "called"})
+    text = await response.text()
+    assert response.status == 200 and "Recorded." in text
+    assert "scope &#39;nieuwsbrief&#39; is not registered (registered: newsletter); did you mean newsletter?" in text
