@@ -87,7 +87,10 @@ async def consent_for_update(conn: asyncpg.Connection, consent_id: int) -> async
 
 
 async def confirmations_since(conn: asyncpg.Connection, address: str, since: datetime) -> int:
-    """Confirmation mails asked for this address since then (each pending consent sent one)."""
+    """Confirmation mails asked for this address since then (each pending consent sent one).
+    Held until the caller's transaction ends, so that requests at the same moment are counted
+    one after the other, not all against the same count."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 13))", address)
     return await conn.fetchval(
         """SELECT count(*) FROM consents
             WHERE address = $1 AND created_at >= $2 AND (confirmed_at IS NOT NULL OR status = 'pending'

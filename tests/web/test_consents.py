@@ -176,3 +176,13 @@ async def test_privacy_requests_are_listed_and_closing_needs_a_note(client, auth
     assert (await client.post("/v1/requests/7/close", headers=auth, json={"note": "done"})).status == 404
     assert (await client.post("/v1/requests/7/close", headers=auth, json={"note": " "})).status == 400
     assert (await client.post("/v1/requests/x/close", headers=auth, json={"note": "done"})).status == 400
+
+
+async def test_confirmation_requests_at_the_same_moment_still_send_at_most_three(client, auth, pool):
+    import asyncio
+
+    await register(client, auth)
+    answers = await asyncio.gather(*(client.post("/v1/consents", headers=auth, json={**CONSENT, "confirm": True})
+                                     for _ in range(8)))
+    assert sorted(r.status for r in answers) == [202] * 3 + [429] * 5
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE kind = 'confirmation'") == 3
