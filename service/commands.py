@@ -227,6 +227,11 @@ async def import_file(services: Services, path: Path) -> int:
         print(f"  line {item['line']}: {item['error']} ({item['value'][:60]!r})", file=sys.stderr)
     if summary.invalid_count > 20:
         print(f"  ... and {summary.invalid_count - 20} more invalid lines", file=sys.stderr)
+    if summary.imported == 0 and summary.already == 0 and summary.invalid_count:
+        print(f"optout: nothing in {path.name} could be imported. The file needs an address in each line, or a "
+              "header row naming its columns (email or E-mail, scope, reason, source, note), separated by "
+              "',' or ';'.", file=sys.stderr)
+        return 1
     return 0
 
 

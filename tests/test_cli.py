@@ -120,3 +120,23 @@ def test_scopes_are_registered_listed_and_a_scope_typo_is_warned_about(env, pool
 def test_a_scope_that_cannot_be_registered_says_what_to_do(env, pool, args, says):
     result = optout(args, env)
     assert result.returncode == 2 and says in result.stderr, result.stderr
+
+
+def test_a_list_saved_by_excel_for_belgium_imports(env, pool, tmp_path):
+    """Semicolons, a UTF-8 BOM, CRLF and a header with the words people use, in another order."""
+    source = tmp_path / "uitschrijvingen.csv"
+    source.write_bytes("\ufeffNaam;E-mail;Opmerking\r\nJan Peeters;Jan.Peeters@Example.be;belde op 2/12\r\n"
+                       "An Claes;an@example.be;\"gezegd; niet meer mailen\"\r\n;;\r\n".encode("utf-8"))
+    result = optout(["import", str(source)], env)
+    assert result.returncode == 0, result.stderr
+    assert "2 imported" in result.stderr and "0 invalid" in result.stderr
+    checked = optout(["check", "jan.peeters@example.be"], env)
+    assert checked.returncode == 1 and checked.stdout.startswith("blocked: manual (global, ")
+
+
+def test_an_import_that_takes_nothing_exits_non_zero_and_says_what_the_file_needs(env, pool, tmp_path):
+    source = tmp_path / "lijst.csv"
+    source.write_text("Naam;Telefoon\nJan;0470 12 34 56\nAn;0471 65 43 21\n", encoding="utf-8")
+    result = optout(["import", str(source)], env)
+    assert result.returncode == 1
+    assert "0 imported" in result.stderr and "nothing in lijst.csv could be imported" in result.stderr

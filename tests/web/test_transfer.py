@@ -205,3 +205,23 @@ async def test_an_empty_import_imports_nothing(client, auth):
     for content_type in ("text/csv", "application/x-ndjson"):
         status, summary = await import_body(client, auth, b"", content_type)
         assert (status, summary) == (200, {"imported": 0, "already": 0, "invalid": []})
+
+
+async def test_a_semicolon_list_with_a_bom_and_a_dutch_header_in_any_order_imports(client, auth):
+    body = ("\ufeffOpmerking;Lijst;E-mailadres\r\n"
+            "belde op 2/12;events;piet@example.be\r\n"
+            "\"zei: stop; geen mails\";;marie@example.be\r\n"
+            "geen adres;events;\r\n").encode("utf-8")
+    status, summary = await import_body(client, auth, body)
+    assert status == 200 and (summary["imported"], summary["already"]) == (2, 0)
+    assert [i["line"] for i in summary["invalid"]] == [4]
+    piet = await (await client.get("/v1/suppressions/piet@example.be", headers=auth)).json()
+    assert [(s["scope"], s["note"]) for s in piet["suppressions"]] == [("events", "belde op 2/12")]
+    marie = await (await client.get("/v1/suppressions/marie@example.be", headers=auth)).json()
+    assert [(s["scope"], s["note"]) for s in marie["suppressions"]] == [("global", "zei: stop; geen mails")]
+
+
+async def test_a_tab_separated_list_and_a_french_header_import(client, auth):
+    body = "Courriel\tRemarque\njean@example.be\tappel du 2/12\n".encode()
+    status, summary = await import_body(client, auth, body)
+    assert status == 200 and summary["imported"] == 1 and summary["invalid"] == []

@@ -8,6 +8,10 @@ looked at a bounded number of times (a line without end is cut off, not joined a
 again), and the parsing runs in a worker thread, chunk by chunk, so that requests keep being
 answered while a large file is read.
 
+A CSV file may use `,`, `;` (Excel for Belgium) or a tab, found from its first record, may
+start with a UTF-8 BOM, and may have a header row naming its columns in any order, in the words
+people use ("E-mail", "E-mailadres", "Courriel", "Opmerking", ...).
+
 Its rows are recorded as events like any suppression, but other systems hear of the import once:
 one `imported` event at its end, with the counts and the feed cursor where its rows start.
 """
@@ -51,6 +55,47 @@ SHOWN_CHARS = 500
 MAX_IMPORT_BYTES = 256 * 1024 * 1024
 FREELY_INFLATED = 16 * 1024 * 1024
 MAX_INFLATION = 100
+
+
+# Header names of each column as lists are made by hand or by Excel in Flanders, Wallonia and
+# elsewhere (compared lower-cased, spaces, dots, dashes and underscores left out).
+HEADER_NAMES = {
+    "email": ("email", "emailadres", "emailaddress", "mail", "mailadres", "adres", "address", "courriel",
+              "adressemail", "adresseemail", "adressecourriel", "emailadresse"),
+    "scope": ("scope", "soort", "lijst", "list", "type", "categorie", "category", "catégorie", "liste"),
+    "reason": ("reason", "reden", "raison", "motif"),
+    "source": ("source", "bron", "herkomst", "origine"),
+    "note": ("note", "notitie", "opmerking", "opmerkingen", "commentaar", "comment", "comments", "remarque"),
+    "created_at": ("createdat", "created", "datum", "date", "tijdstip", "when"),
+}
+_HEADER_LOOKUP = {name: column for column, names in HEADER_NAMES.items() for name in names}
+DELIMITERS = (",", ";", "\t")
+
+
+def _header_key(value: str) -> str:
+    return "".join(c for c in value.strip().lower() if c not in " .-_\ufeff")
+
+
+def _columns_of_header(fields: list[str]) -> list[int | None] | None:
+    """When a first record is a header naming an email column, where each of EXPORT_COLUMNS is."""
+    if any("@" in f for f in fields):
+        return None
+    found = {}
+    for index, value in enumerate(fields):
+        column = _HEADER_LOOKUP.get(_header_key(value))
+        if column is not None:
+            found.setdefault(column, index)
+    if "email" not in found:
+        return None
+    return [found.get(column) for column in EXPORT_COLUMNS]
+
+
+def _delimiter_of(line: str) -> str:
+    """The delimiter of a CSV file from its first record: Excel for Belgium writes `;`."""
+    outside = line.split('"')[::2]  # the text outside quoted fields
+    counts = {d: sum(part.count(d) for part in outside) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
 
 
 class ImportTooLarge(TooMany):
@@ -130,6 +175,9 @@ class Importer:
         self._record_chars = 0
         self._line = 0
         self._writing: asyncio.Task | None = None
+        self._delimiter: str | None = None  # a CSV file's, from its first record
+        self._columns: list[int | None] | None = None  # where each column is, from a header
+        self._header_read = False
 
     async def feed(self, chunk: bytes, sent: int | None = None) -> None:
         """Take the next bytes of the file (`sent`: how many bytes it took on the wire so far, when
@@ -271,16 +319,25 @@ class Importer:
             return
         joined = "\n".join(self._record)
         self._record = []
+        if self._delimiter is None:
+            self._delimiter = _delimiter_of(joined)
         if '"' in joined:
             try:
-                fields = next(csv.reader([joined], strict=True))
+                fields = next(csv.reader([joined], strict=True, delimiter=self._delimiter))
             except csv.Error as exc:
                 self._invalid(self._record_line, joined, f"Not a CSV record: {exc}.")
                 return
         else:
-            fields = joined.split(",")  # what csv.reader gives for an unquoted line, much faster
-        if self._record_line == 1 and fields and fields[0].strip().lower() == "email":
-            return
+            fields = joined.split(self._delimiter)  # what csv.reader gives for an unquoted line, much faster
+        if not any(f.strip() for f in fields):
+            return  # a row of empty cells, as spreadsheets save below a list: a blank line
+        if not self._header_read:
+            self._header_read = True
+            self._columns = _columns_of_header(fields)
+            if self._columns is not None:
+                return  # a header: its names say where each column is
+        if self._columns is not None:
+            fields = [fields[i] if i is not None and i < len(fields) else None for i in self._columns]
         self._take_fields(self._record_line, fields, fields[0] if fields else "")
 
     def _take_fields(self, line: int, fields: list, shown: object) -> None:
