@@ -43,13 +43,13 @@ async def test_a_person_unsubscribes_and_undoes_it_on_a_phone(site, browser, aut
 
     await page.get_by_role("button", name="Uitschrijven").click()
     await page.wait_for_load_state()
-    assert await page.locator("h1").inner_text() == "Je bent uitgeschreven"
+    assert await page.locator("h1").inner_text() == "U bent uitgeschreven"
     await page.screenshot(path=str(ARTIFACTS / "done-nl-phone.png"), full_page=True)
     assert not await is_allowed(site, auth, "jan.peeters@example.be")
 
     await page.get_by_role("button", name="Toch weer inschrijven").click()
     await page.wait_for_load_state()
-    assert await page.locator("h1").inner_text() == "Je bent opnieuw ingeschreven"
+    assert await page.locator("h1").inner_text() == "U bent opnieuw ingeschreven"
     assert await is_allowed(site, auth, "jan.peeters@example.be")
     await context.close()
 
