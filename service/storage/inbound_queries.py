@@ -292,3 +292,21 @@ async def delete_expired_raw(conn: asyncpg.Connection, older_than_days: int, lim
     """
     result = await conn.execute(DELETE_EXPIRED_RAW, older_than_days, limit)
     return int(result.split()[-1])
+
+
+# What waits, for /metrics: each count reads a partial index (queued; held and failed; open requests).
+WAITING_COUNTS = """
+SELECT (SELECT count(*) FROM inbound_messages WHERE status = 'queued') AS queued,
+       (SELECT count(*) FROM inbound_messages WHERE status = 'held') AS held,
+       (SELECT count(*) FROM inbound_messages WHERE status = 'failed') AS failed,
+       (SELECT extract(epoch FROM now() - min(received_at)) FROM inbound_messages WHERE status = 'queued')
+           AS oldest_queued_seconds,
+       (SELECT count(*) FROM privacy_requests WHERE status = 'open') AS open,
+       (SELECT count(*) FROM privacy_requests WHERE status = 'open' AND due >= current_date
+                                                AND due < current_date + 7) AS due_within_7_days,
+       (SELECT count(*) FROM privacy_requests WHERE status = 'open' AND due < current_date) AS overdue
+"""
+
+
+async def waiting_counts(conn: asyncpg.Connection) -> asyncpg.Record:
+    return await conn.fetchrow(WAITING_COUNTS)

@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ..storage import outbox_queries
+from ..storage import inbound_queries, outbox_queries
 from ..storage.db import UNAVAILABLE, ping
 from .keys import DB, METRICS
 
@@ -29,13 +29,16 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """The process's counters, and the outbox's rows as the database holds them now (left as they
-    were when the database does not answer within a second: a scrape never fails on it)."""
+    """The process's counters, and what waits as the database holds it now: the outbox's rows,
+    inbound messages queued, held and failed, open privacy requests (left as they were when the
+    database does not answer within a second: a scrape never fails on it)."""
     try:
         async with asyncio.timeout(1):
             async with request.app[DB].acquire() as conn:
                 rows = await outbox_queries.counts(conn)
+                waiting = await inbound_queries.waiting_counts(conn)
         request.app[METRICS].set_outbox({(r["kind"], r["status"]): r["n"] for r in rows})
+        request.app[METRICS].set_waiting(waiting)
     except (TimeoutError, *UNAVAILABLE):
         pass
     body = generate_latest(request.app[METRICS].registry)

@@ -40,6 +40,27 @@ class Metrics:
             ["kind", "status"], registry=self.registry,
         )
 
+        self.inbound = Gauge(
+            "optout_inbound_messages", "Inbound messages waiting: queued for the worker, held for staff, failed "
+            "(read from the database at each scrape).", ["status"], registry=self.registry,
+        )
+        self.inbound_oldest = Gauge(
+            "optout_inbound_oldest_queued_seconds", "Age of the oldest inbound message still queued for the worker "
+            "(0 when none is): a worker that stopped shows here.", registry=self.registry,
+        )
+        self.privacy_requests = Gauge(
+            "optout_privacy_requests", "Open privacy requests received by mail: all open ones, those due within "
+            "7 days, and those past their due date (GDPR Art. 12(3): one month).", ["state"], registry=self.registry,
+        )
+
+    def set_waiting(self, row) -> None:
+        """What waits for people or for the worker, from one row of `waiting_counts`."""
+        for status in ("queued", "held", "failed"):
+            self.inbound.labels(status).set(row[status])
+        self.inbound_oldest.set(row["oldest_queued_seconds"] or 0)
+        for state in ("open", "due_within_7_days", "overdue"):
+            self.privacy_requests.labels(state).set(row[state])
+
     def set_outbox(self, counts: dict[tuple[str, str], int]) -> None:
         """Every kind and status gets a value, 0 included, so that an alert on dead rows has a series."""
         for kind in ("forward", "gateway", "confirmation", "webhook"):

@@ -38,3 +38,27 @@ async def test_openapi_describes_every_route(client):
                 assert (path.replace("{format}", "csv"), route.method) in described
             else:
                 assert (path, route.method) in described, (path, route.method)
+
+
+async def test_metrics_show_what_waits_for_staff_and_for_the_worker(client, pool):
+    import re
+    import uuid
+    from datetime import date, timedelta
+
+    for status, age in (("queued", "2 hours"), ("queued", "5 minutes"), ("held", "1 day"), ("failed", "1 day")):
+        await pool.execute(
+            """INSERT INTO inbound_messages (via, raw, size, dedup_key, status, received_at)
+               VALUES ('http', 'x', 1, $1, $2, now() - $3::text::interval)""", str(uuid.uuid4()), status, age)
+    today = date.today()
+    for kind, due, status in (("access", today + timedelta(days=3), "open"), ("erasure", today - timedelta(days=2), "open"),
+                              ("correction", today + timedelta(days=20), "open"), ("access", today, "closed")):
+        await pool.execute("""INSERT INTO privacy_requests (kind, address, received_at, due, status)
+                              VALUES ($1, 'a@example.be', now(), $2, $3)""", kind, due, status)
+    text = await (await client.get("/metrics")).text()
+    assert 'optout_inbound_messages{status="queued"} 2.0' in text
+    assert 'optout_inbound_messages{status="held"} 1.0' in text and 'optout_inbound_messages{status="failed"} 1.0' in text
+    oldest = float(re.search(r"^optout_inbound_oldest_queued_seconds (\S+)$", text, re.M).group(1))
+    assert 7190 < oldest < 7400
+    assert 'optout_privacy_requests{state="open"} 3.0' in text
+    assert 'optout_privacy_requests{state="due_within_7_days"} 1.0' in text
+    assert 'optout_privacy_requests{state="overdue"} 1.0' in text
