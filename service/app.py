@@ -19,6 +19,7 @@ from .storage.standby import Reads
 from .web.keys import API_KEYS, DB, HASH_PADS, METRICS, READS, SERVICES, SETTINGS, SIGNER
 from .web.metrics import Metrics
 from .web.middlewares import auth_middleware, errors_middleware, observe_middleware
+from .web.pages import brussels_time
 from .web.payload import MAX_JSON_BODY
 from .web.routes import setup_routes
 
@@ -56,7 +57,8 @@ def create_app(settings: Settings, pool: asyncpg.Pool | None = None, services: S
             await app[DB].close()
 
     app.cleanup_ctx.append(database)
-    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    env.filters["brussels"] = brussels_time
     setup_routes(app)
     app.router.add_static("/static/", TEMPLATES / "static", append_version=False)
     return app

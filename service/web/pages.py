@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import aiohttp_jinja2
 from aiohttp import web
+
+# CETIT's staff read times as the clock on their wall shows them, with the zone said.
+BRUSSELS = ZoneInfo("Europe/Brussels")
 
 # No script at all, styles from /static only, forms post back to this site, never framed;
 # no Referer, since an unsubscribe URL holds its token.
@@ -22,3 +28,11 @@ def render(request: web.Request, template: str, context: dict, status: int = 200
     response = aiohttp_jinja2.render_template(template, request, context, status=status)
     response.headers.update(SECURITY_HEADERS)
     return response
+
+
+def brussels_time(value: datetime | None, with_date: bool = True) -> str:
+    """A time as Brussels shows it, with its zone: "2026-12-02 11:11 CET"."""
+    if value is None:
+        return ""
+    local = value.astimezone(BRUSSELS)
+    return local.strftime("%Y-%m-%d %H:%M %Z" if with_date else "%H:%M %Z")

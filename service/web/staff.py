@@ -5,7 +5,9 @@ from __future__ import annotations
 import difflib
 
 import functools
+import json
 import logging
+from datetime import datetime
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -13,15 +15,16 @@ from aiohttp import web
 from ..answers import Answer
 from ..domain.apikeys import key_digest
 from ..domain.consent import ledger
-from ..domain.errors import Forbidden, InvalidInput
+from ..domain.consent.ledger import ConsentInput
+from ..domain.errors import Conflict, Forbidden, InvalidInput
 from ..domain.suppressions import erasure
 from ..domain.suppressions import operations as suppression_list
 from ..domain.suppressions import reports
 from ..storage import inbound_queries, outbox_queries
 from ..storage.db import UNAVAILABLE, transaction
-from . import staff_session
+from . import staff_session, views
 from .keys import API_KEYS, DB, HASH_PADS, SETTINGS
-from .pages import render
+from .pages import BRUSSELS, SECURITY_HEADERS, render
 from .payload import form_fields
 
 log = logging.getLogger("optout.staff")
@@ -104,12 +107,101 @@ async def dashboard(request: web.Request, session, form) -> web.Response:
         activity = await reports.recent_activity(conn, DAYS)
         held = await inbound_queries.held_count(conn)
         not_sent = await outbox_queries.dead_count(conn)
+        scopes = await ledger.scopes(conn)
+        open_requests = await ledger.requests(conn, "open", 0, MAX_OPEN_REQUESTS_SHOWN)
     days = [{"day": day.day, **day.counts} for day in activity.days]
     return render(request, "staff/dashboard.html", {
         "title": "Overview", "session": session, "days": DAYS, "per_day": days,
         "by_source": activity.unsubscribes_by_source, "held": held, "not_sent": not_sent,
+        "notice": request.query.get("notice"), "scopes": _scope_choices(scopes),
+        "requests": sorted((_with_days_left(r) for r in open_requests), key=lambda r: r["days_left"]),
+    })
+
+
+MAX_OPEN_REQUESTS_SHOWN = 200
+URGENT_DAYS = 7
+
+
+def _scope_choices(scopes) -> list[tuple[str, str]]:
+    """All marketing first, then each registered scope by its Dutch label (the staff's language)."""
+    return [("global", "All marketing (every scope)")] + [(s.scope, f"{s.label('nl')} ({s.scope})") for s in scopes]
+
+
+def _with_days_left(item) -> dict:
+    today = datetime.now(BRUSSELS).date()
+    days_left = (item.due - today).days
+    return {"request": item, "days_left": days_left, "urgent": days_left < URGENT_DAYS}
+
+
+@staff_page
+async def give_consent(request: web.Request, session, form) -> web.StreamResponse:
+    """A consent given on the phone: recorded with its proof (source phone, the staff member's
+    key name as the actor, the wording read to the person, a note)."""
+    email = form.get("email", "")
+    scope = form.get("scope") or "global"
+    async with transaction(request.config_dict[DB]) as conn:
+        registered = await ledger.registered_scope(conn, scope) if scope != "global" else None
+        label = registered.label("nl") if registered else "alle marketingmails van CETIT"
+        given = ConsentInput.read({
+            "email": email, "scope": scope, "source": "phone", "language": form.get("language") or "nl",
+            "text": form.get("text") or f"Telefonisch akkoord om mails te ontvangen: {label}.",
+            "text_version": "phone", "note": form.get("note") or None})
+        await ledger.give(conn, given, actor=session.name, pads=request.config_dict[HASH_PADS])
+    log.info("phone consent recorded by %s in scope %s", session.name, scope)
+    raise _back_to(email, "Consent recorded.")
+
+
+def _request_id(request: web.Request) -> int:
+    try:
+        value = int(request.match_info["id"])
+    except ValueError:
+        raise InvalidInput("A request id is a whole number.") from None
+    if not 0 < value < 2**62:
+        raise InvalidInput("A request id is a positive whole number.")
+    return value
+
+
+async def _request_and_record(request: web.Request, request_id: int):
+    async with request.config_dict[DB].acquire() as conn:
+        item = await ledger.request(conn, request_id)
+        record = None
+        if item.address is not None:
+            record = await erasure.subject_access(conn, request.config_dict[SETTINGS].hash_key, item.address)
+    return item, record
+
+
+@staff_page
+async def privacy_request(request: web.Request, session, form) -> web.Response:
+    item, record = await _request_and_record(request, _request_id(request))
+    return render(request, "staff/request.html", {
+        "title": f"Privacy request {item.id}", "session": session, "item": _with_days_left(item), "record": record,
         "notice": request.query.get("notice"),
     })
+
+
+@staff_page
+async def request_export(request: web.Request, session, form) -> web.StreamResponse:
+    """What CETIT holds about the requester (GDPR Art. 15): as JSON, or as a page to print or save as PDF."""
+    item, record = await _request_and_record(request, _request_id(request))
+    if record is None:
+        raise Conflict("This request's address was erased: there is nothing left to export.")
+    if request.match_info["format"] == "json":
+        body = json.dumps(views.subject_record(record), indent=2, ensure_ascii=False, default=str)
+        response = web.Response(text=body, content_type="application/json")
+        response.headers["Content-Disposition"] = f'attachment; filename="cetit-gegevens-{item.id}.json"'
+        response.headers.update(SECURITY_HEADERS)
+        return response
+    return render(request, "staff/export.html", {"title": f"Gegevens van {record.email}", "session": session,
+                                                 "record": record, "item": item})
+
+
+@staff_page
+async def close_request(request: web.Request, session, form) -> web.StreamResponse:
+    request_id = _request_id(request)
+    async with transaction(request.config_dict[DB]) as conn:
+        await ledger.close_request(conn, request_id, form.get("note"), session.name)
+    log.info("privacy request %d closed by %s", request_id, session.name)
+    raise web.HTTPSeeOther("/staff/?" + urlencode({"notice": f"Privacy request {request_id} closed."}))
 
 
 @staff_page

@@ -160,7 +160,7 @@ async def test_a_failure_http_finds_on_a_recipients_page_is_an_html_page_too(cli
 
 async def test_an_error_on_a_staff_page_is_an_html_page_in_the_consoles_layout(client, pool):
     from tests.conftest import make_key
-    from tests.web.test_staff import login
+    from tests.web.conftest import login
 
     assert (await login(client, await make_key(pool, "write"))).status == 303
     for path, status in [("/staff/messages/not-a-uuid", 404), ("/staff/outbox/x/retry", 405), ("/staff/nothing", 404)]:

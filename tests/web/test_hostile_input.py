@@ -96,7 +96,7 @@ async def test_a_multipart_login_without_a_field_name_is_a_400(client):
 
 async def test_a_multipart_staff_form_without_a_field_name_is_a_400(client, pool):
     from tests.conftest import make_key
-    from tests.web.test_staff import login
+    from tests.web.conftest import login
 
     assert (await login(client, await make_key(pool, "write"))).status == 303
     response = await client.post("/staff/suppress", **nameless_multipart(("email", "a@example.be"), (None, "x")))

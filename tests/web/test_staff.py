@@ -2,26 +2,8 @@
 
 import re
 
-import pytest
-
 from tests.conftest import make_key
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
-
-
-async def login(client, key):
-    page = await (await client.get("/staff/login")).text()
-    return await client.post("/staff/login", data={"csrf": csrf_of(page), "key": key}, allow_redirects=False)
-
-
-@pytest.fixture
-async def staff(client, pool):
-    key = await make_key(pool, "write", name="Ann at the desk")
-    response = await login(client, key)
-    assert response.status == 303
-    return client
+from tests.web.conftest import csrf_of, login
 
 
 async def test_pages_need_a_login(client):

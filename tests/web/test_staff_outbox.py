@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from service.storage import outbox_queries
-from tests.web.test_staff import csrf_of, login
+from tests.web.conftest import csrf_of, login
 from tests.conftest import make_key
 
 

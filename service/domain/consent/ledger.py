@@ -190,6 +190,13 @@ async def requests(conn: asyncpg.Connection, status: str | None, after_id: int, 
     return [Request.of(r) for r in await consent_queries.requests(conn, status, after_id, limit)]
 
 
+async def request(conn: asyncpg.Connection, request_id: int) -> Request:
+    row = await consent_queries.request_by_id(conn, request_id)
+    if row is None:
+        raise NotFound(f"No privacy request {request_id}.")
+    return Request.of(row)
+
+
 async def close_request(conn: asyncpg.Connection, request_id: int, note: object, by: str) -> Request:
     text = valid_text(note, "note", 5000)
     if not text or not text.strip():
