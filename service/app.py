@@ -19,7 +19,7 @@ from .storage.standby import Reads
 from .web.keys import API_KEYS, DB, HASH_PADS, METRICS, READS, SERVICES, SETTINGS, SIGNER
 from .web.metrics import Metrics
 from .web.middlewares import auth_middleware, errors_middleware, observe_middleware
-from .web.pages import brussels_time
+from .web.pages import belgian_date, brussels_time
 from .web.payload import MAX_JSON_BODY
 from .web.routes import setup_routes
 
@@ -59,6 +59,7 @@ def create_app(settings: Settings, pool: asyncpg.Pool | None = None, services: S
     app.cleanup_ctx.append(database)
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     env.filters["brussels"] = brussels_time
+    env.filters["day"] = belgian_date
     setup_routes(app)
     app.router.add_static("/static/", TEMPLATES / "static", append_version=False)
     return app

@@ -236,6 +236,10 @@ async def held_count(conn: asyncpg.Connection) -> int:
     return await conn.fetchval("SELECT count(*) FROM inbound_messages WHERE status = 'held'")
 
 
+async def failed_count(conn: asyncpg.Connection) -> int:
+    return await conn.fetchval("SELECT count(*) FROM inbound_messages WHERE status = 'failed'")
+
+
 async def held_messages(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
     """Messages waiting for staff, newest first (the staff console's list)."""
     return await conn.fetch(

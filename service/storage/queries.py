@@ -336,11 +336,13 @@ async def erased_since(conn: asyncpg.Connection, address_hmac: bytes) -> asyncpg
 
 
 async def activity_by_day(conn: asyncpg.Connection, days: int) -> list[asyncpg.Record]:
-    """Suppressions made per day of the last `days` days, by reason and source (staff console)."""
+    """Suppressions, soft bounces and consents given or withdrawn per day (in Brussels) of the last
+    `days` days, by type, reason and source (staff console)."""
     return await conn.fetch(
-        """SELECT (at AT TIME ZONE 'Europe/Brussels')::date AS day, reason, source, count(*) AS n
+        """SELECT (at AT TIME ZONE 'Europe/Brussels')::date AS day, type, reason, source, count(*) AS n
              FROM events
-            WHERE at >= now() - make_interval(days => $1) AND type = 'suppressed'
-            GROUP BY 1, 2, 3 ORDER BY 1 DESC""",
+            WHERE at >= now() - make_interval(days => $1)
+              AND type IN ('suppressed', 'soft_bounce', 'consent_given', 'consent_withdrawn')
+            GROUP BY 1, 2, 3, 4 ORDER BY 1 DESC""",
         days,
     )

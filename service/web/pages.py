@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
@@ -31,8 +31,13 @@ def render(request: web.Request, template: str, context: dict, status: int = 200
 
 
 def brussels_time(value: datetime | None, with_date: bool = True) -> str:
-    """A time as Brussels shows it, with its zone: "2026-12-02 11:11 CET"."""
+    """A time as Brussels shows it, the day first as in Belgium, with its zone: "02/12/2026 11:11 CET"."""
     if value is None:
         return ""
     local = value.astimezone(BRUSSELS)
-    return local.strftime("%Y-%m-%d %H:%M %Z" if with_date else "%H:%M %Z")
+    return local.strftime("%d/%m/%Y %H:%M %Z" if with_date else "%H:%M %Z")
+
+
+def belgian_date(value: date | None) -> str:
+    """A day as Belgium writes it: 07/12/2026."""
+    return value.strftime("%d/%m/%Y") if value is not None else ""

@@ -22,16 +22,33 @@ from ..domain.suppressions import operations as suppression_list
 from ..domain.suppressions import reports
 from ..storage import inbound_queries, outbox_queries
 from ..storage.db import UNAVAILABLE, transaction
-from . import staff_session, views
+from . import charts, staff_session, views
 from .keys import API_KEYS, DB, HASH_PADS, SETTINGS
 from .pages import BRUSSELS, SECURITY_HEADERS, render
+from .staff_texts import LANGUAGES, Translator, language_of, remember_language
 from .payload import form_fields
 
 log = logging.getLogger("optout.staff")
 
-DAYS = 7
+DAYS = 30
 
 SESSION = web.RequestKey("staff_session", staff_session.StaffSession)  # for the error page's header
+
+
+def staff_render(request: web.Request, template: str, context: dict, status: int = 200) -> web.Response:
+    """A console page in the reader's language (Dutch unless they chose English), with its switch."""
+    lang = language_of(request)
+    t = Translator(lang)
+    switch = {code: str(request.rel_url.update_query(lang=code)) for code in LANGUAGES}
+    context = {**context, "t": t, "word": t.word, "lang": lang, "languages": LANGUAGES, "switch": switch,
+               "title": t(context.get("title", "")), "notice": t(context["notice"]) if context.get("notice") else None}
+    response = render(request, template, context, status)
+    remember_language(request, response)
+    return response
+
+
+def translator(request: web.Request) -> Translator:
+    return Translator(language_of(request))
 
 
 def staff_page(handler):
@@ -60,14 +77,17 @@ DATABASE_DOWN = ("Database unavailable", "The database cannot be reached; nothin
 def error_page(request: web.Request, answer: Answer, error: BaseException) -> web.Response:
     """A failure as a page of the console, with the table's status, its English title (the
     console's language) and what the error says."""
-    title, text = DATABASE_DOWN if isinstance(error, UNAVAILABLE) else (answer.title("en"), answer.message)
-    context = {"title": title, "message": text, "session": request.get(SESSION)}
-    return render(request, "staff/message.html", context, answer.status)
+    t = translator(request)
+    title, text = DATABASE_DOWN if isinstance(error, UNAVAILABLE) else (answer.title(t.lang), t(answer.message))
+    context = {"title": title, "message": t(text), "session": request.get(SESSION)}
+    return staff_render(request, "staff/message.html", context, answer.status)
 
 
 async def login_form(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
     token = staff_session.new_login_token()
-    response = render(request, "staff/login.html", {"title": "Log in", "csrf": token, "error": error}, status)
+    t = translator(request)
+    response = staff_render(request, "staff/login.html", {"title": "Staff login", "csrf": token,
+                                                          "error": t(error) if error else None}, status)
     staff_session.set_login_cookie(request, response, token)
     return response
 
@@ -106,25 +126,37 @@ async def dashboard(request: web.Request, session, form) -> web.Response:
     async with request.config_dict[DB].acquire() as conn:
         activity = await reports.recent_activity(conn, DAYS)
         held = await inbound_queries.held_count(conn)
+        failed = await inbound_queries.failed_count(conn)
         not_sent = await outbox_queries.dead_count(conn)
         scopes = await ledger.scopes(conn)
         open_requests = await ledger.requests(conn, "open", 0, MAX_OPEN_REQUESTS_SHOWN)
-    days = [{"day": day.day, **day.counts} for day in activity.days]
-    return render(request, "staff/dashboard.html", {
-        "title": "Overview", "session": session, "days": DAYS, "per_day": days,
+    t = translator(request)
+    first, last = activity.days[0].isoformat(), activity.days[-1].isoformat()
+    chart = "".join(charts.bars(t(title), activity.series[name], first, last, name) for name, title in (
+        ("unsubscribe", "Unsubscribes"), ("hard_bounce", "Hard bounces"), ("soft_bounce", "Soft bounces"),
+        ("complaint", "Complaints"), ("consent_given", "Consents given"), ("consent_withdrawn", "Consents withdrawn")))
+    return staff_render(request, "staff/dashboard.html", {
+        "title": "Overview", "session": session, "days": DAYS, "chart": chart, "failed": failed,
         "by_source": activity.unsubscribes_by_source, "held": held, "not_sent": not_sent,
-        "notice": request.query.get("notice"), "scopes": _scope_choices(scopes),
+        "notice": request.query.get("notice"), "scopes": _scope_choices(scopes, translator(request)),
         "requests": sorted((_with_days_left(r) for r in open_requests), key=lambda r: r["days_left"]),
     })
 
 
 MAX_OPEN_REQUESTS_SHOWN = 200
-URGENT_DAYS = 7
+URGENT_DAYS = 30
 
 
-def _scope_choices(scopes) -> list[tuple[str, str]]:
-    """All marketing first, then each registered scope by its Dutch label (the staff's language)."""
-    return [("global", "All marketing (every scope)")] + [(s.scope, f"{s.label('nl')} ({s.scope})") for s in scopes]
+def _scope_namer(scopes, t: Translator):
+    """A scope as staff read it: its registered label in their language, else its name."""
+    labels = {s.scope: s.label(t.lang) for s in scopes}
+    return lambda scope: labels.get(scope) or t.word("scope", scope)
+
+
+def _scope_choices(scopes, t: Translator) -> list[tuple[str, str]]:
+    """All marketing first, then each registered scope by its label in the reader's language."""
+    return [("global", t("All marketing (every scope)"))] + [(s.scope, f"{s.label(t.lang)} ({s.scope})")
+                                                             for s in scopes]
 
 
 def _with_days_left(item) -> dict:
@@ -167,14 +199,16 @@ async def _request_and_record(request: web.Request, request_id: int):
         record = None
         if item.address is not None:
             record = await erasure.subject_access(conn, request.config_dict[SETTINGS].hash_key, item.address)
-    return item, record
+        scopes = await ledger.scopes(conn)
+    return item, record, _scope_namer(scopes, translator(request))
 
 
 @staff_page
 async def privacy_request(request: web.Request, session, form) -> web.Response:
-    item, record = await _request_and_record(request, _request_id(request))
-    return render(request, "staff/request.html", {
-        "title": f"Privacy request {item.id}", "session": session, "item": _with_days_left(item), "record": record,
+    item, record, _ = await _request_and_record(request, _request_id(request))
+    return staff_render(request, "staff/request.html", {
+        "title": translator(request)("Privacy request {id}", id=item.id), "session": session,
+        "item": _with_days_left(item), "record": record,
         "notice": request.query.get("notice"),
     })
 
@@ -182,7 +216,7 @@ async def privacy_request(request: web.Request, session, form) -> web.Response:
 @staff_page
 async def request_export(request: web.Request, session, form) -> web.StreamResponse:
     """What CETIT holds about the requester (GDPR Art. 15): as JSON, or as a page to print or save as PDF."""
-    item, record = await _request_and_record(request, _request_id(request))
+    item, record, scope_name = await _request_and_record(request, _request_id(request))
     if record is None:
         raise Conflict("This request's address was erased: there is nothing left to export.")
     if request.match_info["format"] == "json":
@@ -191,8 +225,10 @@ async def request_export(request: web.Request, session, form) -> web.StreamRespo
         response.headers["Content-Disposition"] = f'attachment; filename="cetit-gegevens-{item.id}.json"'
         response.headers.update(SECURITY_HEADERS)
         return response
-    return render(request, "staff/export.html", {"title": f"Gegevens van {record.email}", "session": session,
-                                                 "record": record, "item": item})
+    t = translator(request)
+    return staff_render(request, "staff/export.html", {"title": t("Data held about {email}", email=record.email),
+                                                       "session": session, "record": record, "item": item,
+                                                       "scope_name": scope_name})
 
 
 @staff_page
@@ -201,7 +237,8 @@ async def close_request(request: web.Request, session, form) -> web.StreamRespon
     async with transaction(request.config_dict[DB]) as conn:
         await ledger.close_request(conn, request_id, form.get("note"), session.name)
     log.info("privacy request %d closed by %s", request_id, session.name)
-    raise web.HTTPSeeOther("/staff/?" + urlencode({"notice": f"Privacy request {request_id} closed."}))
+    notice = translator(request)("Privacy request {id} closed.", id=request_id)
+    raise web.HTTPSeeOther("/staff/?" + urlencode({"notice": notice}))
 
 
 @staff_page
@@ -209,9 +246,12 @@ async def address(request: web.Request, session, form) -> web.Response:
     email = request.query.get("email", "") or form.get("email", "")
     async with request.config_dict[DB].acquire() as conn:
         subject = await erasure.subject_access(conn, request.config_dict[SETTINGS].hash_key, email)
-    return render(request, "staff/address.html", {
+        scopes = await ledger.scopes(conn)
+    return staff_render(request, "staff/address.html", {
         "title": subject.email, "session": session, "address": subject.email,
         "suppressions": subject.suppressions, "events": list(reversed(subject.events)),
+        "consents": subject.consents, "scopes": _scope_choices(scopes, translator(request)),
+        "scope_name": _scope_namer(scopes, translator(request)),
         "erased": subject.erased, "notice": request.query.get("notice"),
     })
 
@@ -231,11 +271,14 @@ async def suppress(request: web.Request, session, form) -> web.StreamResponse:
         )
         registered = [s.scope for s in await ledger.scopes(conn)]
     log.info("phone opt-out recorded by %s in scope %s", session.name, item.scope)
-    notice = "Recorded." if created else "It was already suppressed in that scope."
+    t = translator(request)
+    notice = t("Recorded.") if created else t("It was already suppressed in that scope.")
     if registered and scope != "global" and scope not in registered:
         close = difflib.get_close_matches(scope, registered, n=2, cutoff=0.4)
-        notice += (f" Note: scope '{scope}' is not registered (registered: {', '.join(registered)})"
-                   + (f"; did you mean {' or '.join(close)}?" if close else "."))
+        notice += " " + t("Note: scope {scope} is not registered (registered: {registered}).", scope=f"'{scope}'",
+                          registered=", ".join(registered))
+        if close:
+            notice += t(" Did you mean {close}?", close=" / ".join(close))
     raise _back_to(email, notice)
 
 

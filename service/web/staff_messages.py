@@ -13,8 +13,7 @@ from ..domain.errors import Conflict, NotFound
 from ..domain.inbound import mime
 from ..storage import inbound_queries, outbox_queries
 from .keys import DB, SERVICES, SETTINGS
-from .pages import render
-from .staff import staff_page
+from .staff import staff_page, staff_render
 
 log = logging.getLogger("optout.staff")
 
@@ -32,8 +31,8 @@ def _message_id(request: web.Request) -> uuid.UUID:
 async def held(request: web.Request, session, form) -> web.Response:
     async with request.config_dict[DB].acquire() as conn:
         rows = await inbound_queries.held_messages(conn, LIST_LIMIT)
-    return render(request, "staff/messages.html", {
-        "title": "Held messages", "session": session, "messages": rows, "mailto": request.config_dict[SETTINGS].mailto,
+    return staff_render(request, "staff/messages.html", {
+        "title": "Messages for staff", "session": session, "messages": rows, "mailto": request.config_dict[SETTINGS].mailto,
         "notice": request.query.get("notice"),
     })
 
@@ -55,10 +54,10 @@ async def read(request: web.Request, session, form) -> web.Response:
     except mime.UnreadableMessage as exc:
         text, headers = f"(The message cannot be shown: {exc.message})", {}
     settings = request.config_dict[SETTINGS]
-    return render(request, "staff/held_message.html", {
-        "title": headers.get("Subject") or "Message", "session": session, "id": row["id"],
+    return staff_render(request, "staff/held_message.html", {
+        "title": headers.get("Subject") or "(no subject)", "session": session, "id": row["id"],
         "subject": headers.get("Subject"), "sender": headers.get("From"), "to": headers.get("To", ""),
-        "date": headers.get("Date", ""), "received_at": row["received_at"].isoformat()[:16],
+        "date": headers.get("Date", ""), "received_at": row["received_at"],
         "status": row["status"], "classification": row["classification"], "error": row["error"], "text": text,
         "can_forward": bool(settings.relay_url and settings.forward_to), "forward_to": settings.forward_to,
     })
@@ -73,10 +72,9 @@ def _action_line(action: dict) -> str:
 def _without_raw(request: web.Request, session, row) -> web.Response:
     """The record of a message whose raw bytes retention deleted: what was decided, and when."""
     deleted_at = row["raw_deleted_at"]
-    return render(request, "staff/purged_message.html", {
+    return staff_render(request, "staff/purged_message.html", {
         "title": "Message", "session": session, "id": row["id"], "sender": row["sender"],
-        "received_at": row["received_at"].isoformat()[:16].replace("T", " "),
-        "processed_at": row["processed_at"].isoformat()[:16].replace("T", " ") if row["processed_at"] else "",
+        "received_at": row["received_at"], "processed_at": row["processed_at"],
         "deleted_at": deleted_at.isoformat()[:10] if deleted_at else None,
         "retention_days": request.config_dict[SETTINGS].retention_days, "status": row["status"],
         "classification": row["classification"], "kind": row["kind"], "addresses": list(row["addresses"]),

@@ -12,8 +12,7 @@ from ..domain.addresses import masked_address
 from ..domain.errors import Conflict, NotFound
 from ..storage import outbox_queries
 from .keys import DB, SERVICES
-from .pages import render
-from .staff import staff_page
+from .staff import staff_page, staff_render
 
 log = logging.getLogger("optout.staff")
 
@@ -43,10 +42,9 @@ async def dead(request: web.Request, session, form) -> web.Response:
     async with request.config_dict[DB].acquire() as conn:
         rows = await outbox_queries.dead_rows(conn, LIST_LIMIT)
     items = [{"id": r["id"], "kind": r["kind"], "to": _target(r), "tries": r["attempts"],
-              "created_at": r["created_at"].isoformat()[:16].replace("T", " "),
-              "dead_at": r["dead_at"].isoformat()[:16].replace("T", " "), "error": r["last_error"] or ""}
+              "created_at": r["created_at"], "dead_at": r["dead_at"], "error": r["last_error"] or ""}
              for r in rows]
-    return render(request, "staff/outbox.html", {
+    return staff_render(request, "staff/outbox.html", {
         "title": "Not sent", "session": session, "rows": items, "notice": request.query.get("notice"),
     })
 

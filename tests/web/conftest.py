@@ -18,8 +18,20 @@ async def login(client, key):
 
 @pytest.fixture
 async def staff(client, pool):
-    """The test client, logged in to the console as "Ann at the desk" (a key of scope write)."""
+    """The test client, logged in to the console as "Ann at the desk" (a key of scope write), who
+    switched it to English (the console is Dutch by default; tests of the Dutch use staff_nl)."""
     key = await make_key(pool, "write", name="Ann at the desk")
+    response = await login(client, key)
+    assert response.status == 303
+    switched = await client.get("/staff/?lang=en")
+    assert switched.status == 200 and 'lang="en"' in await switched.text()
+    return client
+
+
+@pytest.fixture
+async def staff_nl(client, pool):
+    """The test client, logged in to the console as it opens: in Dutch."""
+    key = await make_key(pool, "write", name="Ann aan de balie")
     response = await login(client, key)
     assert response.status == 303
     return client

@@ -166,10 +166,10 @@ async def test_an_error_on_a_staff_page_is_an_html_page_in_the_consoles_layout(c
     for path, status in [("/staff/messages/not-a-uuid", 404), ("/staff/outbox/x/retry", 405), ("/staff/nothing", 404)]:
         response = await client.get(path)
         assert response.status == status and response.content_type == "text/html", path
-        assert "optout staff</title>" in await response.text()
+        assert "· optout</title>" in await response.text() and 'class="staff"' in await response.text()
     forged = await client.post("/staff/suppress", data={"csrf": "forged", "email": "a@example.be"})
     assert forged.status == 403 and forged.content_type == "text/html"
-    assert "reload the page" in await forged.text()
+    assert "laad de pagina opnieuw" in await forged.text()
 
 
 async def test_a_staff_page_without_its_database_says_so_with_503(client_without_database, settings):
@@ -180,7 +180,7 @@ async def test_a_staff_page_without_its_database_says_so_with_503(client_without
     response = await client_without_database.get("/staff/", headers={"Cookie": f"optout_staff={session}"},
                                                  allow_redirects=False)
     assert response.status == 503 and response.content_type == "text/html"
-    assert "Database unavailable" in await response.text()
+    assert "Databank niet bereikbaar" in await response.text()
 
 
 async def test_the_api_keeps_answering_json_beside_the_pages(client, auth):

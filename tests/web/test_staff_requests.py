@@ -56,8 +56,9 @@ async def test_open_requests_show_their_days_left_and_the_urgent_ones_stand_out(
     page = await dashboard(staff)
     assert f'<a href="/staff/requests/{soon}">' in page and f'<a href="/staff/requests/{later}">' in page
     assert page.index(f"/staff/requests/{soon}") < page.index(f"/staff/requests/{later}")
-    soon_row = page[page.rindex("<tr", 0, page.index(f"/staff/requests/{soon}")):page.index(f"/staff/requests/{soon}")]
-    assert 'class="urgent"' in soon_row and "days left" in soon_row
+    soon_row = page[page.rindex("<li", 0, page.index(f"/staff/requests/{soon}")):]
+    soon_row = soon_row[:soon_row.index("</li>")]
+    assert 'class="urgent"' in soon_row and "3 days left" in soon_row
 
 
 async def test_a_request_page_offers_the_export_and_closes_with_a_note(staff, auth, pool):
@@ -71,7 +72,7 @@ async def test_a_request_page_offers_the_export_and_closes_with_a_note(staff, au
     record = json.loads(await exported.text())
     assert record["email"] == "els@example.be" and record["suppressions"][0]["source"] == "phone"
     readable = await (await staff.get(f"/staff/requests/{request_id}/export.html")).text()
-    assert "Gegevens van els@example.be" in readable and "AVG art. 15" in readable
+    assert "Data held about els@example.be" in readable and "GDPR Art. 15" in readable
     closed = await staff.post(f"/staff/requests/{request_id}/close",
                               data={"csrf": csrf_of(page), "note": "Export per mail bezorgd."})
     assert closed.status == 200 and f"Privacy request {request_id} closed." in await closed.text()

@@ -1,39 +1,53 @@
-"""What the staff console shows at a glance: suppressions per day and unsubscribes by source."""
+"""What the staff console shows at a glance: per day of the last weeks, unsubscribes, bounces
+(hard and soft), complaints, consents given and withdrawn; and unsubscribes by source."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from ...storage import queries
-from .rules import REASONS
 
 if TYPE_CHECKING:
     import asyncpg
 
-
-@dataclass(frozen=True)
-class Day:
-    day: str  # ISO date
-    counts: dict[str, int]  # by reason, every reason present
+SERIES = ("unsubscribe", "hard_bounce", "soft_bounce", "complaint", "consent_given", "consent_withdrawn")
+BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
 @dataclass(frozen=True)
 class Activity:
-    days: tuple[Day, ...]  # newest first, only days with something in them
+    days: tuple[date, ...]  # oldest first, every day of the period
+    series: dict[str, tuple[int, ...]]  # per SERIES name, one count per day
     unsubscribes_by_source: tuple[tuple[str, int], ...]  # most first
 
+    def total(self, name: str) -> int:
+        return sum(self.series[name])
 
-async def recent_activity(conn: asyncpg.Connection, days: int) -> Activity:
-    per_day: dict = defaultdict(lambda: defaultdict(int))
+
+def _series_of(row) -> str | None:
+    if row["type"] == "suppressed":
+        return {"unsubscribe": "unsubscribe", "bounce": "hard_bounce", "complaint": "complaint"}.get(row["reason"])
+    return {"soft_bounce": "soft_bounce", "consent_given": "consent_given",
+            "consent_withdrawn": "consent_withdrawn"}.get(row["type"])
+
+
+async def recent_activity(conn: asyncpg.Connection, days: int, today: date | None = None) -> Activity:
+    today = today or datetime.now(BRUSSELS).date()
+    period = tuple(today - timedelta(days=n) for n in range(days - 1, -1, -1))
+    counts: dict = defaultdict(lambda: defaultdict(int))
     by_source: dict = defaultdict(int)
     for row in await queries.activity_by_day(conn, days):
-        per_day[row["day"]][row["reason"]] += row["n"]
-        if row["reason"] == "unsubscribe":
+        name = _series_of(row)
+        if name is not None:
+            counts[name][row["day"]] += row["n"]
+        if name == "unsubscribe":
             by_source[row["source"]] += row["n"]
     return Activity(
-        days=tuple(Day(day.isoformat(), {reason: counts[reason] for reason in REASONS})
-                   for day, counts in sorted(per_day.items(), reverse=True)),
+        days=period,
+        series={name: tuple(counts[name][day] for day in period) for name in SERIES},
         unsubscribes_by_source=tuple(sorted(by_source.items(), key=lambda item: -item[1])),
     )

@@ -1,0 +1,272 @@
+"""The staff console's words: Dutch by default (CETIT's staff are Flemish), English on request.
+
+Templates and handlers write the English text and ask `t` for it in the reader's language; the
+Dutch is here. The values the service keeps (reasons, sources, statuses, kinds, event types)
+are shown through `word` as an office worker says them, never as `one_click` or `held`.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .texts import choose_language
+
+LANGUAGES = ("nl", "en")
+LANGUAGE_COOKIE = "optout_staff_lang"
+
+DUTCH = {
+    # layout, login
+    "Log out": "Afmelden",
+    "Language": "Taal",
+    "Staff login": "Aanmelden voor medewerkers",
+    "Log in": "Aanmelden",
+    "API key (scope write or admin)": "Sleutel (API key met recht write of admin)",
+    "Your key is a long code that starts with oo_. Ask whoever runs optout at CETIT for one; they make it "
+    "with optout keys create YOUR-NAME --scope write. Keep it to yourself: it stands for you in the history.":
+        "Uw sleutel is een lange code die begint met oo_. Vraag er een aan wie optout bij CETIT beheert; die maakt "
+        "ze met optout keys create UW-NAAM --scope write. Houd ze voor uzelf: ze staat voor u in de geschiedenis.",
+    "This key is unknown, revoked, or lacks the write scope.":
+        "Deze sleutel is onbekend, ingetrokken, of heeft het recht write niet.",
+    "The form expired; log in again.": "Het formulier is verlopen; meld u opnieuw aan.",
+    "The form could not be read; log in again.": "Het formulier kon niet gelezen worden; meld u opnieuw aan.",
+    "The database cannot be reached; try again in a minute.":
+        "De databank is niet bereikbaar; probeer het over een minuut opnieuw.",
+    "Too many failed logins from here; wait a minute and try again.":
+        "Te veel mislukte aanmeldingen van hier; wacht een minuut en probeer opnieuw.",
+    "Overview": "Overzicht",
+    "Back": "Terug",
+    # dashboard: a phone call
+    "Phone call": "Telefoontje",
+    "The person wants no more mail": "De persoon wil geen mails meer",
+    "The person agrees to receive mail": "De persoon wil wel mails ontvangen",
+    "Email address": "E-mailadres",
+    "Which mail": "Welke mails",
+    "Note (who called, when)": "Notitie (wie belde, wanneer)",
+    "Record the opt-out": "Uitschrijving vastleggen",
+    "What you read to them and they agreed to": "Wat u voorlas en waarmee de persoon akkoord ging",
+    "Record the consent": "Toestemming vastleggen",
+    "All marketing (every scope)": "Alle marketingmails",
+    "Open privacy requests": "Open privacyverzoeken",
+    "Due": "Uiterlijk",
+    "Kind": "Soort",
+    "From": "Van",
+    "Open": "Openen",
+    "days left": "dagen over",
+    "days late": "dagen te laat",
+    "No open requests.": "Geen open verzoeken.",
+    "(erased)": "(gewist)",
+    "Find an address": "Adres opzoeken",
+    "Find": "Zoeken",
+    "Last 30 days": "Laatste 30 dagen",
+    "Unsubscribes": "Uitschrijvingen",
+    "Hard bounces": "Onbestelbaar",
+    "Soft bounces": "Tijdelijk onbestelbaar",
+    "Complaints": "Klachten",
+    "Consents given": "Toestemmingen gegeven",
+    "Consents withdrawn": "Toestemmingen ingetrokken",
+    "Unsubscribes by source": "Uitschrijvingen per bron",
+    "None.": "Geen.",
+    "Waiting for staff": "Wacht op een medewerker",
+    "held message(s)": "bericht(en) om te lezen",
+    "failed message(s)": "bericht(en) die niet verwerkt konden worden",
+    "copies or deliveries given up": "mails of meldingen niet verstuurd",
+    # an address
+    "Suppressed": "Geblokkeerd",
+    "Scope": "Soort mails",
+    "Reason": "Reden",
+    "Source": "Bron",
+    "Since": "Sinds",
+    "Note": "Notitie",
+    "Not suppressed: this address may receive marketing mail.":
+        "Niet geblokkeerd: dit adres mag marketingmails ontvangen.",
+    "This address was erased on request; it stays blocked in every scope.":
+        "Dit adres werd op verzoek gewist; het blijft voor alle mails geblokkeerd.",
+    "Record an opt-out given by phone": "Telefonische uitschrijving vastleggen",
+    "Suppress": "Blokkeren",
+    "Lift a suppression": "Blokkering opheffen",
+    "Evidence: why this person may be mailed again": "Waarom deze persoon weer mails mag krijgen",
+    "Also lift a bounce or complaint": "Ook een bounce of klacht opheffen",
+    "Lift": "Opheffen",
+    "Consents": "Toestemmingen",
+    "Status": "Stand",
+    "Given": "Gegeven",
+    "History": "Geschiedenis",
+    "When": "Wanneer",
+    "What": "Wat",
+    "No history.": "Geen geschiedenis.",
+    "Recorded.": "Vastgelegd.",
+    "It was already suppressed in that scope.": "Dit adres was voor die mails al geblokkeerd.",
+    "Lifted.": "Opgeheven.",
+    "Consent recorded.": "Toestemming vastgelegd.",
+    "Note: scope {scope} is not registered (registered: {registered}).":
+        "Let op: {scope} is geen gekende soort mails (gekend: {registered}).",
+    " Did you mean {close}?": " Bedoelde u {close}?",
+    # a privacy request
+    "Privacy request {id}": "Privacyverzoek {id}",
+    "received": "ontvangen",
+    "Read the mail": "De mail lezen",
+    "What CETIT holds": "Wat CETIT bijhoudt",
+    "suppression(s)": "blokkering(en)",
+    "consent(s)": "toestemming(en)",
+    "event(s)": "gebeurtenis(sen)",
+    "stored message(s)": "bewaarde bericht(en)",
+    "Open as a page (print or save as PDF)": "Openen als pagina (afdrukken of bewaren als PDF)",
+    "Download as JSON": "Downloaden als JSON",
+    "Close the request": "Verzoek afsluiten",
+    "What was done": "Wat werd gedaan",
+    "Close": "Afsluiten",
+    "Closed": "Afgesloten",
+    "by": "door",
+    "an address since erased": "een intussen gewist adres",
+    "Privacy request {id} closed.": "Privacyverzoek {id} afgesloten.",
+    "Data held about {email}": "Gegevens over {email}",
+    "What CETIT holds about {email}, made on request (GDPR Art. 15).":
+        "Wat CETIT bijhoudt over {email}, opgemaakt op verzoek (AVG art. 15).",
+    "Unsubscribes and blocks": "Uitschrijvingen en blokkeringen",
+    "Text": "Tekst",
+    "Confirmed": "Bevestigd",
+    "Withdrawn": "Ingetrokken",
+    "Stored messages": "Bewaarde berichten",
+    "message(s) from or about this address.": "bericht(en) van of over dit adres.",
+    # messages
+    "Messages for staff": "Berichten voor medewerkers",
+    "Mail to {mailto} that a person must read, or that could not be processed, newest first.":
+        "Mails aan {mailto} die een medewerker moet lezen, of die niet verwerkt konden worden, nieuwste eerst.",
+    "Received": "Ontvangen",
+    "Subject": "Onderwerp",
+    "(no subject)": "(geen onderwerp)",
+    "Nothing is waiting.": "Er wacht niets.",
+    "To": "Aan",
+    "Date": "Datum",
+    "Send to {forward_to}": "Doorsturen naar {forward_to}",
+    "Mark as handled": "Markeren als afgehandeld",
+    "All messages for staff": "Alle berichten voor medewerkers",
+    "Queued for forwarding.": "Klaar om door te sturen.",
+    "Marked as handled.": "Gemarkeerd als afgehandeld.",
+    "Message": "Bericht",
+    "The raw message was deleted after the retention period of {days} days from its processing. What was "
+    "decided about it is kept below.":
+        "Het bericht zelf werd gewist na de bewaartermijn van {days} dagen na de verwerking. Wat ermee gebeurde, "
+        "staat hieronder.",
+    "Processed": "Verwerkt",
+    "Addresses": "Adressen",
+    "Actions": "Acties",
+    # not sent
+    "Not sent": "Niet verstuurd",
+    "What optout gave up sending: a copy the relay refused or could not take for days, a webhook delivery its "
+    "receiver did not take for days. Newest first.":
+        "Wat optout niet kon versturen: een mail die de mailserver weigerde of dagenlang niet aannam, een melding "
+        "die een ander systeem dagenlang niet aannam. Nieuwste eerst.",
+    "Given up": "Opgegeven",
+    "Tries": "Pogingen",
+    "Last error": "Laatste fout",
+    "Send again": "Opnieuw versturen",
+    "Discard": "Weggooien",
+    "Everything was sent.": "Alles werd verstuurd.",
+    "Queued to be sent again.": "Klaar om opnieuw te versturen.",
+    "Discarded.": "Weggegooid.",
+    # errors
+    "Database unavailable": "Databank niet bereikbaar",
+    "The database cannot be reached; nothing was changed. Try again in a minute.":
+        "De databank is niet bereikbaar; er is niets veranderd. Probeer het over een minuut opnieuw.",
+    "The form expired: reload the page and try again.": "Het formulier is verlopen: laad de pagina opnieuw.",
+    "There is no such message.": "Dit bericht bestaat niet.",
+    "There is no such row.": "Deze regel bestaat niet.",
+    "This message is no longer held.": "Dit bericht wacht niet meer op een medewerker.",
+    "This row is no longer there, or cannot be sent again.": "Deze regel is er niet meer, of kan niet opnieuw verstuurd worden.",
+    "This row is no longer there.": "Deze regel is er niet meer.",
+    "A request id is a whole number.": "Het nummer van een verzoek is een geheel getal.",
+    "This request's address was erased: there is nothing left to export.":
+        "Het adres van dit verzoek werd gewist: er valt niets meer uit te voeren.",
+    "Say why this person may be mailed again in 'evidence'.": "Zeg waarom deze persoon weer mails mag krijgen.",
+    "Say what was done in 'note'.": "Zeg wat er werd gedaan.",
+    "There is nothing here.": "Hier is niets.",
+    "Something in the request is not valid.": "Iets in het formulier klopt niet.",
+}
+
+# What the service keeps, as staff say it.
+WORDS = {
+    "nl": {
+        "reason": {"unsubscribe": "uitgeschreven", "complaint": "klacht (als spam gemeld)",
+                   "bounce": "adres werkt niet", "manual": "door een medewerker", "no_consent": "geen toestemming"},
+        "source": {"one_click": "knop in de mailbox", "link": "link onderaan de mail", "reply": "antwoord per mail",
+                   "dsn": "melding van een mailserver", "verp": "melding van een mailserver", "arf":
+                   "spammelding van de provider", "api": "ander programma", "phone": "telefoon",
+                   "import": "ingelezen lijst", "gateway": "verzendserver", "web_form": "formulier op de website",
+                   "event": "evenement"},
+        "status": {"queued": "wacht op verwerking", "processed": "verwerkt", "forwarded": "doorgestuurd",
+                   "held": "wacht op een medewerker", "failed": "kon niet verwerkt worden",
+                   "pending": "wacht op bevestiging", "given": "gegeven", "withdrawn": "ingetrokken",
+                   "open": "open", "closed": "afgesloten"},
+        "classification": {"unsubscribe": "uitschrijving", "bounce": "onbestelbaar", "complaint": "klacht",
+                           "auto_reply": "automatisch antwoord", "human": "vraag van een persoon",
+                           "privacy_request": "privacyverzoek"},
+        "kind": {"access": "inzage", "correction": "verbetering", "erasure": "gegevens wissen",
+                 "objection": "bezwaar tegen marketing", "forward": "doorsturen", "gateway": "mail via de verzendserver",
+                 "confirmation": "bevestigingsmail", "webhook": "melding aan een ander systeem",
+                 "hard": "blijvend", "soft": "tijdelijk"},
+        "event": {"suppressed": "geblokkeerd", "lifted": "vrijgegeven", "resubscribed": "opnieuw ingeschreven",
+                  "consent_given": "toestemming gegeven", "consent_withdrawn": "toestemming ingetrokken",
+                  "consent_requested": "bevestiging gevraagd", "soft_bounce": "tijdelijk onbestelbaar",
+                  "request": "privacyverzoek ontvangen", "erased": "gewist", "imported": "lijst ingelezen"},
+        "scope": {"global": "alle marketingmails"},
+    },
+    "en": {
+        "reason": {"unsubscribe": "unsubscribed", "complaint": "complaint (marked as spam)",
+                   "bounce": "address does not work", "manual": "by staff", "no_consent": "no consent"},
+        "source": {"one_click": "button in the mailbox", "link": "link at the bottom of the mail", "reply": "reply by mail",
+                   "dsn": "report from a mail server", "verp": "report from a mail server",
+                   "arf": "provider's spam report", "api": "another program", "phone": "phone",
+                   "import": "imported list", "gateway": "sending server", "web_form": "form on the website",
+                   "event": "event"},
+        "status": {"queued": "waiting to be processed", "processed": "processed", "forwarded": "forwarded",
+                   "held": "waiting for staff", "failed": "could not be processed", "pending": "awaiting confirmation",
+                   "given": "given", "withdrawn": "withdrawn", "open": "open", "closed": "closed"},
+        "classification": {"unsubscribe": "unsubscribe", "bounce": "undeliverable", "complaint": "complaint",
+                           "auto_reply": "automatic reply", "human": "a person's question",
+                           "privacy_request": "privacy request"},
+        "kind": {"access": "access", "correction": "correction", "erasure": "erasure",
+                 "objection": "objection to marketing", "forward": "forward", "gateway": "mail through the gateway",
+                 "confirmation": "confirmation mail", "webhook": "notice to another system",
+                 "hard": "permanent", "soft": "temporary"},
+        "event": {"suppressed": "blocked", "lifted": "lifted", "resubscribed": "subscribed again",
+                  "consent_given": "consent given", "consent_withdrawn": "consent withdrawn",
+                  "consent_requested": "confirmation asked", "soft_bounce": "temporarily undeliverable",
+                  "request": "privacy request received", "erased": "erased", "imported": "list imported"},
+        "scope": {"global": "all marketing mail"},
+    },
+}
+
+
+def language_of(request: web.Request) -> str:
+    """?lang= (kept in a cookie by `remember_language`), then the cookie, then Accept-Language, else Dutch."""
+    chosen = request.query.get("lang")
+    if chosen not in LANGUAGES:
+        chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    lang = choose_language(None, request.headers.get("Accept-Language"))
+    return lang if lang in LANGUAGES else "nl"
+
+
+def remember_language(request: web.Request, response: web.StreamResponse) -> None:
+    chosen = request.query.get("lang")
+    if chosen in LANGUAGES:
+        response.set_cookie(LANGUAGE_COOKIE, chosen, path="/staff", httponly=True, samesite="Strict",
+                            secure=request.secure, max_age=365 * 86400)
+
+
+class Translator:
+    """`t("English text", **values)` in the reader's language; `word(kind, value)` for a kept value."""
+
+    def __init__(self, lang: str):
+        self.lang = lang
+
+    def __call__(self, text: str, **values) -> str:
+        translated = DUTCH.get(text, text) if self.lang == "nl" else text
+        return translated.format(**values) if values else translated
+
+    def word(self, kind: str, value: str | None) -> str:
+        if value is None:
+            return ""
+        return WORDS[self.lang].get(kind, {}).get(value, value)

@@ -1,0 +1,140 @@
+"""The staff console in a real browser (Debian's Chromium), as Flemish staff use it: in Dutch, at
+phone width and on a desktop. Screenshots of each step go to tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.browser.conftest import ARTIFACTS, PHONE
+from tests.conftest import make_key
+
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+
+
+@pytest.fixture
+async def site(served):
+    return await served()
+
+
+async def api(site: str, auth: dict, method: str, path: str, **kwargs):
+    async with aiohttp.ClientSession() as session:
+        async with session.request(method, f"{site}{path}", headers=auth, **kwargs) as response:
+            return response.status, await response.json()
+
+
+async def waiting_mail(pool) -> tuple[int, uuid.UUID]:
+    """A privacy request and a held question, as the worker leaves them."""
+    request_message, held = uuid.uuid4(), uuid.uuid4()
+    await pool.execute(
+        """INSERT INTO inbound_messages (id, via, raw, size, dedup_key, status, classification, sender, subject)
+           VALUES ($1, 'http', $2, 100, $3, 'forwarded', 'privacy_request', 'els@example.be', 'Mijn gegevens'),
+                  ($4, 'http', $5, 100, $6, 'held', 'human', 'piet@example.be', 'Vraag over mijn factuur')""",
+        request_message, b"From: els@example.be\r\nSubject: Mijn gegevens\r\n\r\nGraag inzage in mijn gegevens.\r\n",
+        str(request_message), held, b"From: piet@example.be\r\nSubject: Vraag over mijn factuur\r\n\r\nKlopt dit?\r\n",
+        str(held))
+    request_id = await pool.fetchval(
+        """INSERT INTO privacy_requests (kind, address, message_id, received_at, due)
+           VALUES ('access', 'els@example.be', $1, now(), $2) RETURNING id""", request_message,
+        date.today() + timedelta(days=5))
+    return request_id, held
+
+
+@pytest.mark.parametrize("width", ["phone", "desktop"])
+async def test_a_phone_call_a_privacy_request_and_a_held_message_in_dutch(site, browser, auth, pool, width):
+    ARTIFACTS.mkdir(exist_ok=True)
+    await api(site, auth, "PUT", "/v1/scopes/newsletter", json={
+        "labels": {"nl": "Nieuwsbrief", "en": "Newsletter"}, "consent": "required"})
+    request_id, held = await waiting_mail(pool)
+    key = await make_key(pool, "write", name="Ann aan de balie")
+    context = await browser.new_context(locale="nl-BE", accept_downloads=True,
+                                        **(PHONE if width == "phone" else DESKTOP))
+    page = await context.new_page()
+
+    await page.goto(f"{site}/staff/")
+    assert await page.locator("h1").inner_text() == "Aanmelden voor medewerkers"
+    assert "begint met oo_" in await page.content()
+    await page.screenshot(path=str(ARTIFACTS / f"staff-login-{width}.png"), full_page=True)
+    await page.get_by_label("Sleutel (API key met recht write of admin)").fill(key)
+    await page.get_by_role("button", name="Aanmelden").click()
+    await page.wait_for_load_state()
+    assert await page.locator("h1").first.inner_text() == "Telefoontje"
+    await page.screenshot(path=str(ARTIFACTS / f"staff-dashboard-{width}.png"), full_page=True)
+    # No sideways scrolling at phone width.
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+    # One form per call: the opt-out, with the scope chosen by its label.
+    await page.locator("#optout-email").fill("jan.peeters@example.be")
+    await page.locator("#optout-scope").select_option(label="Nieuwsbrief (newsletter)")
+    await page.locator("#optout-note").fill("belde om 11:11")
+    await page.get_by_role("button", name="Uitschrijving vastleggen").click()
+    await page.wait_for_load_state()
+    assert "Vastgelegd." in await page.locator("p.notice").inner_text()
+    history = await page.content()
+    assert "door een medewerker" in history and "telefoon" in history and ("CET" in history or "CEST" in history)
+    await page.screenshot(path=str(ARTIFACTS / f"staff-optout-done-{width}.png"), full_page=True)
+    _, checked = await api(site, auth, "GET", "/v1/check", params={"email": "jan.peeters@example.be",
+                                                                    "scope": "newsletter"})
+    assert checked["reason"] == "manual"
+
+    # A consent given on the phone, from the dashboard too.
+    await page.goto(f"{site}/staff/")
+    await page.locator("#consent-email").fill("an.claes@example.be")
+    await page.locator("#consent-scope").select_option(label="Nieuwsbrief (newsletter)")
+    await page.locator("#consent-text").fill("Mogen wij u onze nieuwsbrief mailen? Ja.")
+    await page.get_by_role("button", name="Toestemming vastleggen").click()
+    await page.wait_for_load_state()
+    assert "Toestemming vastgelegd." in await page.locator("p.notice").inner_text()
+    _, consents = await api(site, auth, "GET", "/v1/consents/an.claes@example.be")
+    assert [(c["source"], c["proof"]["actor"]) for c in consents["consents"]] == [("phone", "Ann aan de balie")]
+
+    # The privacy request: days left, its page, the export.
+    await page.goto(f"{site}/staff/")
+    row = page.locator("li.urgent", has_text="inzage")
+    assert "5 dagen over" in await row.inner_text()
+    await row.get_by_role("link").click()
+    await page.wait_for_load_state()
+    assert await page.locator("h1").inner_text() == f"Privacyverzoek {request_id}"
+    await page.screenshot(path=str(ARTIFACTS / f"staff-request-{width}.png"), full_page=True)
+    async with page.expect_download() as downloading:
+        await page.get_by_role("link", name="Downloaden als JSON").click()
+    downloaded = await (await downloading.value).path()
+    assert json.loads(Path(downloaded).read_text(encoding="utf-8"))["email"] == "els@example.be"
+    await page.get_by_role("link", name="Openen als pagina (afdrukken of bewaren als PDF)").click()
+    await page.wait_for_load_state()
+    assert "AVG art. 15" in await page.content()
+    await page.screenshot(path=str(ARTIFACTS / f"staff-export-{width}.png"), full_page=True)
+    await page.go_back()
+    await page.locator("#close-note").fill("Overzicht per mail bezorgd op 3/12.")
+    await page.get_by_role("button", name="Afsluiten").click()
+    await page.wait_for_load_state()
+    assert f"Privacyverzoek {request_id} afgesloten." in await page.locator("p.notice").inner_text()
+
+    # A held question: read it, mark it handled.
+    await page.goto(f"{site}/staff/messages")
+    await page.get_by_role("link", name="Vraag over mijn factuur").click()
+    await page.wait_for_load_state()
+    assert "wacht op een medewerker" in await page.content()
+    await page.screenshot(path=str(ARTIFACTS / f"staff-held-{width}.png"), full_page=True)
+    await page.get_by_role("button", name="Markeren als afgehandeld").click()
+    await page.wait_for_load_state()
+    assert "Gemarkeerd als afgehandeld." in await page.locator("p.notice").inner_text()
+    assert await pool.fetchval("SELECT status FROM inbound_messages WHERE id = $1", held) == "processed"
+
+    # The switch to English keeps the page.
+    await page.goto(f"{site}/staff/address?email=jan.peeters@example.be")
+    await page.get_by_role("link", name="EN").click()
+    await page.wait_for_load_state()
+    assert "jan.peeters@example.be" in await page.locator("h1").inner_text()
+    assert "by staff" in await page.content()
+
+    await page.get_by_role("button", name="Log out").click()
+    await page.wait_for_load_state()
+    assert "/staff/login" in page.url
+    await context.close()
