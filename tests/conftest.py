@@ -29,7 +29,7 @@ def known_disagreements() -> dict[tuple[str, str], str]:
         rows = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         return {(row["file"], row["field"]): row["reason"] for row in rows}
 TABLES = ("suppressions", "erased_addresses", "events", "api_keys", "inbound_messages", "soft_bounces", "outbox", "outbox_bodies", "webhooks",
-          "scopes", "consents", "privacy_requests", "check_marks",
+          "scopes", "consents", "privacy_requests", "check_marks", "staff_sessions", "staff_login_failures",
           "known_addresses", "message_mentions")
 
 

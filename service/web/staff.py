@@ -102,14 +102,18 @@ async def login(request: web.Request) -> web.StreamResponse:
     key = form.get("key", "").strip()
     digest = key_digest(key)
     try:
+        if await staff_session.too_many_failures(request):
+            log.warning("staff login refused: too many failures from %s", request.remote)
+            return await login_form(request, "Too many failed logins from here; wait a minute and try again.", 429)
         found = await request.config_dict[API_KEYS].lookup_digest(digest)
+        if found is None or not staff_session.may_use_console(found.scopes):
+            log.info("staff login refused")
+            await staff_session.failed_login(request)
+            return await login_form(request, "This key is unknown, revoked, or lacks the write scope.", 401)
+        response = web.HTTPSeeOther("/staff/")
+        await staff_session.start(request, response, digest, found.name)
     except UNAVAILABLE:
         return await login_form(request, "The database cannot be reached; try again in a minute.", 503)
-    if found is None or not staff_session.may_use_console(found.scopes):
-        log.info("staff login refused")
-        return await login_form(request, "This key is unknown, revoked, or lacks the write scope.", 401)
-    response = web.HTTPSeeOther("/staff/")
-    staff_session.start(request, response, digest, found.name)
     log.info("staff login: %s", found.name)
     raise response
 
@@ -117,7 +121,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 @staff_page
 async def logout(request: web.Request, session, form) -> web.StreamResponse:
     response = web.HTTPSeeOther("/staff/login")
-    staff_session.end(response)
+    await staff_session.end(request, response)
     raise response
 
 

@@ -1,12 +1,16 @@
-"""The staff console's session: a signed, HttpOnly, SameSite=Strict cookie, and CSRF tokens.
+"""The staff console's session: kept on the server, named by a signed, HttpOnly, SameSite=Strict
+cookie; and CSRF tokens.
 
-The cookie holds the digest of the API key the person logged in with (never the key), the
-key's name, and a CSRF token that every form must send back. The key is looked up again on
-each request, so revoking it ends the session within seconds.
+The cookie holds only a random session id (signed). The server keeps the id's digest with the
+digest of the API key the person logged in with (never the key), the key's name and the CSRF
+token every form must send back. Logging out ends the session on the server, so a copied
+cookie is refused afterwards; a session unused for IDLE is refused, and any after SESSION_AGE.
+The key is looked up again on each request, so revoking it ends the session within seconds.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -16,11 +20,13 @@ from aiohttp import web
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from ..domain.apikeys import has_scope
-from .keys import API_KEYS, SETTINGS
+from ..storage import staff_queries
+from .keys import API_KEYS, DB, SETTINGS
 
 COOKIE = "optout_staff"
 LOGIN_COOKIE = "optout_staff_login"
 SESSION_AGE = timedelta(hours=12)
+IDLE = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -45,29 +51,70 @@ def may_use_console(scopes: tuple[str, ...] | None) -> bool:
     return scopes is not None and has_scope(scopes, "write")
 
 
-async def current(request: web.Request) -> StaffSession | None:
-    """The logged-in session, or None (no cookie, forged, expired, or the key was revoked)."""
+def _session_id(request: web.Request) -> bytes | None:
+    """The digest of the session id the cookie names, when its signature holds."""
     raw = request.cookies.get(COOKIE)
     if not raw:
         return None
     try:
-        data = _serializer(request, "optout.staff.session").loads(raw, max_age=SESSION_AGE.total_seconds())
-        session = StaffSession(bytes.fromhex(data["k"]), str(data["n"]), str(data["c"]))
-    except (BadData, KeyError, TypeError, ValueError):
+        session_id = _serializer(request, "optout.staff.session").loads(raw, max_age=SESSION_AGE.total_seconds())
+    except BadData:
         return None
+    return hashlib.sha256(session_id.encode()).digest() if isinstance(session_id, str) else None
+
+
+async def current(request: web.Request) -> StaffSession | None:
+    """The logged-in session, or None (no cookie, forged, ended by logout, idle too long,
+    too old, or the key was revoked)."""
+    id_hash = _session_id(request)
+    if id_hash is None:
+        return None
+    async with request.config_dict[DB].acquire() as conn:
+        row = await staff_queries.live_session(conn, id_hash, IDLE.total_seconds(), SESSION_AGE.total_seconds())
+    if row is None:
+        return None
+    session = StaffSession(bytes(row["key_digest"]), row["name"], row["csrf"])
     found = await request.config_dict[API_KEYS].lookup_digest(session.digest)
     return session if found is not None and may_use_console(found.scopes) else None
 
 
-def start(request: web.Request, response: web.StreamResponse, digest: bytes, name: str) -> None:
-    payload = {"k": digest.hex(), "n": name, "c": secrets.token_urlsafe(24)}
-    value = _serializer(request, "optout.staff.session").dumps(payload)
+async def start(request: web.Request, response: web.StreamResponse, digest: bytes, name: str) -> None:
+    session_id = secrets.token_urlsafe(32)
+    async with request.config_dict[DB].acquire() as conn:
+        await staff_queries.start_session(conn, hashlib.sha256(session_id.encode()).digest(), digest, name,
+                                          secrets.token_urlsafe(24))
+    value = _serializer(request, "optout.staff.session").dumps(session_id)
     response.set_cookie(COOKIE, value, **_cookie_options(request, SESSION_AGE))
     response.del_cookie(LOGIN_COOKIE, path="/staff")
 
 
-def end(response: web.StreamResponse) -> None:
+async def end(request: web.Request, response: web.StreamResponse) -> None:
+    """Log out: the session ends on the server (a copy of the cookie is refused from now on)."""
+    id_hash = _session_id(request)
+    if id_hash is not None:
+        async with request.config_dict[DB].acquire() as conn:
+            await staff_queries.end_session(conn, id_hash)
     response.del_cookie(COOKIE, path="/staff")
+
+
+LOGIN_WINDOW = timedelta(minutes=5)
+LOGIN_FAILURES_ALLOWED = 5
+
+
+async def too_many_failures(request: web.Request) -> bool:
+    """Whether this client failed to log in LOGIN_FAILURES_ALLOWED times in the last LOGIN_WINDOW."""
+    async with request.config_dict[DB].acquire() as conn:
+        failed = await staff_queries.recent_failures(conn, _client(request), LOGIN_WINDOW.total_seconds())
+    return failed >= LOGIN_FAILURES_ALLOWED
+
+
+async def failed_login(request: web.Request) -> None:
+    async with request.config_dict[DB].acquire() as conn:
+        await staff_queries.record_failure(conn, _client(request))
+
+
+def _client(request: web.Request) -> str:
+    return request.remote or "unknown"
 
 
 def new_login_token() -> str:

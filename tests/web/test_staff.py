@@ -144,3 +144,29 @@ async def test_a_phone_opt_out_in_a_scope_that_is_not_registered_is_recorded_wit
     text = await response.text()
     assert response.status == 200 and "Recorded." in text
     assert "scope &#39;nieuwsbrief&#39; is not registered (registered: newsletter). Did you mean newsletter?" in text
+
+
+async def test_logging_out_ends_the_session_on_the_server_and_the_old_cookie_is_refused(client, pool):
+    key = await make_key(pool, "write", name="Ann")
+    assert (await login(client, key)).status == 303
+    cookie = client.session.cookie_jar.filter_cookies(client.make_url("/staff/"))["optout_staff"].value
+    page = await (await client.get("/staff/")).text()
+    assert (await client.post("/staff/logout", data={"csrf": csrf_of(page)}, allow_redirects=False)).status == 303
+    replayed = await client.get("/staff/", cookies={"optout_staff": cookie}, allow_redirects=False)
+    assert replayed.status == 303 and replayed.headers["Location"] == "/staff/login"
+
+
+async def test_a_session_left_idle_ends(staff, pool):
+    assert (await staff.get("/staff/", allow_redirects=False)).status == 200
+    await pool.execute("UPDATE staff_sessions SET seen_at = now() - interval '31 minutes'")
+    assert (await staff.get("/staff/", allow_redirects=False)).status == 303
+
+
+async def test_failed_logins_are_throttled_per_client_even_for_the_right_key(client, pool):
+    key = await make_key(pool, "write", name="Ann")
+    for _ in range(5):
+        assert (await login(client, "oo_wrong" + "x" * 20)).status == 401
+    throttled = await login(client, key)
+    assert throttled.status == 429 and "Te veel mislukte aanmeldingen" in await throttled.text()
+    await pool.execute("UPDATE staff_login_failures SET at = now() - interval '6 minutes'")
+    assert (await login(client, key)).status == 303
