@@ -6,8 +6,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..logs import redact_secrets_in_logs
-from . import (check, confirm, consents, feed, health, inbound, links, openapi, staff, staff_messages, staff_outbox,
-               subjects, suppressions, transfer, unsubscribe, webhooks)
+from . import (check, confirm, consents, feed, health, inbound, links, openapi, staff, staff_lists, staff_messages,
+               staff_outbox, subjects, suppressions, transfer, unsubscribe, webhooks)
 from .middlewares import answering
 
 
@@ -87,6 +87,9 @@ def staff_app() -> web.Application:
             web.post("/suppress", staff.suppress),
             web.post("/lift", staff.lift),
             web.post("/consent", staff.give_consent),
+            web.get("/lists", staff_lists.lists),
+            web.post("/lists/import", staff_lists.upload),
+            web.get(r"/lists/export.{format:csv|ndjson}", staff_lists.download),
             web.get("/requests/{id}", staff.privacy_request),
             web.get(r"/requests/{id}/export.{format:json|html}", staff.request_export),
             web.post("/requests/{id}/close", staff.close_request),

@@ -165,6 +165,30 @@ DUTCH = {
     "Everything was sent.": "Alles werd verstuurd.",
     "Queued to be sent again.": "Klaar om opnieuw te versturen.",
     "Discarded.": "Weggegooid.",
+    # lists
+    "Lists": "Lijsten",
+    "Import a list of opt-outs": "Een lijst uitschrijvingen inlezen",
+    "A CSV file (as Excel saves it, with ; or ,) or NDJSON. One address per line, or a header row naming the "
+    "columns: email (or E-mail), scope, reason, source, note. Nothing is changed unless the whole file is read.":
+        "Een CSV-bestand (zoals Excel het bewaart, met ; of ,) of NDJSON. Eén adres per regel, of een eerste regel die "
+        "de kolommen noemt: email (of E-mail), scope, reason, source, note. Er verandert niets tenzij het hele bestand "
+        "gelezen kon worden.",
+    "File": "Bestand",
+    "Import": "Inlezen",
+    "Download the whole list": "De hele lijst downloaden",
+    "Nothing could be imported. The file needs an address in each line, or a header row naming its columns (email "
+    "or E-mail, scope, reason, source, note), separated by ',' or ';'.":
+        "Er kon niets ingelezen worden. Het bestand heeft een adres per regel nodig, of een eerste regel die de "
+        "kolommen noemt (email of E-mail, scope, reason, source, note), gescheiden door ',' of ';'.",
+    "lines read": "regels gelezen",
+    "imported": "ingelezen",
+    "already suppressed": "waren al uitgeschreven",
+    "not imported": "niet ingelezen",
+    "Lines not imported": "Niet ingelezen regels",
+    "Line": "Regel",
+    "Choose a file to import.": "Kies een bestand om in te lezen.",
+    "The form cannot be read: choose a file and send it again.":
+        "Het formulier kon niet gelezen worden: kies het bestand en verstuur opnieuw.",
     # errors
     "Database unavailable": "Databank niet bereikbaar",
     "The database cannot be reached; nothing was changed. Try again in a minute.":

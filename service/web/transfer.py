@@ -19,14 +19,18 @@ EXPORT_BATCH = 2000
 
 @requires("check")
 async def export(request: web.Request) -> web.StreamResponse:
-    fmt = request.match_info["format"]
+    return await stream_export(request, request.match_info["format"])
+
+
+async def stream_export(request: web.Request, fmt: str, filename: str = "suppressions") -> web.StreamResponse:
+    """The whole list as a download, streamed from one consistent read (the API and the console)."""
     response = web.StreamResponse(
         headers={
             "Content-Type": CONTENT_TYPES[fmt],
-            "Content-Disposition": f'attachment; filename="suppressions.{fmt}"',
+            "Content-Disposition": f'attachment; filename="{filename}.{fmt}"',
         }
     )
-    async with transaction(request.app[DB]) as conn:
+    async with transaction(request.config_dict[DB]) as conn:
         batch = []
         rows = transfer.export_rows(conn)
         first = await anext(rows, None)  # fail with 503 before any byte is sent

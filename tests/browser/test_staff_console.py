@@ -134,7 +134,12 @@ async def test_a_phone_call_a_privacy_request_and_a_held_message_in_dutch(site, 
     assert "jan.peeters@example.be" in await page.locator("h1").inner_text()
     assert "by staff" in await page.content()
 
+    session_cookie = [c for c in await context.cookies() if c["name"] == "optout_staff"]
     await page.get_by_role("button", name="Log out").click()
     await page.wait_for_load_state()
+    assert "/staff/login" in page.url
+    # The cookie from before the logout, put back as someone who copied it would: refused.
+    await context.add_cookies(session_cookie)
+    await page.goto(f"{site}/staff/")
     assert "/staff/login" in page.url
     await context.close()

@@ -87,3 +87,39 @@ async def test_a_request_page_for_an_unknown_id_or_without_login_changes_nothing
     forged = await staff.post("/staff/requests/1/close", data={"csrf": "forged", "note": "x"})
     assert forged.status == 403 and "form expired" in (await forged.text()).lower()
     assert csrf_of(page)
+
+
+async def test_staff_import_a_belgian_excel_list_and_download_the_whole_list(staff, auth):
+    import aiohttp
+
+    page = await (await staff.get("/staff/lists")).text()
+    form = aiohttp.FormData()
+    form.add_field("csrf", csrf_of(page))
+    form.add_field("file", "\ufeffE-mail;Opmerking\r\nJan@Example.be;belde\r\nnot an address;\r\n".encode(),
+                   filename="uitschrijvingen.csv", content_type="text/csv")
+    result = await staff.post("/staff/lists/import", data=form)
+    text = await result.text()
+    assert result.status == 200 and "<strong>1</strong> imported" in text and "Line 3" in text
+    shown = await (await staff.get("/v1/suppressions/jan@example.be", headers=auth)).json()
+    assert shown["suppressions"][0]["note"] == "belde"
+    exported = await staff.get("/staff/lists/export.csv")
+    assert exported.status == 200 and "jan@example.be" in await exported.text()
+
+
+async def test_an_import_without_its_csrf_token_or_a_file_changes_nothing(staff, pool):
+    import aiohttp
+
+    forged = aiohttp.FormData()
+    forged.add_field("csrf", "forged")
+    forged.add_field("file", b"a@example.be\n", filename="x.csv", content_type="text/csv")
+    assert (await staff.post("/staff/lists/import", data=forged)).status == 403
+    page = await (await staff.get("/staff/lists")).text()
+    empty = aiohttp.FormData()
+    empty.add_field("csrf", csrf_of(page))
+    assert (await staff.post("/staff/lists/import", data=empty)).status == 400
+    nothing = aiohttp.FormData()
+    nothing.add_field("csrf", csrf_of(page))
+    nothing.add_field("file", b"Naam;Telefoon\nJan;0470\n", filename="lijst.csv", content_type="text/csv")
+    answered = await (await staff.post("/staff/lists/import", data=nothing)).text()
+    assert "Nothing could be imported" in answered
+    assert await pool.fetchval("SELECT count(*) FROM suppressions") == 0
