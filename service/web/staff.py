@@ -136,9 +136,16 @@ async def dashboard(request: web.Request, session, form) -> web.Response:
         open_requests = await ledger.requests(conn, "open", 0, MAX_OPEN_REQUESTS_SHOWN)
     t = translator(request)
     first, last = activity.days[0].isoformat(), activity.days[-1].isoformat()
-    chart = "".join(charts.bars(t(title), activity.series[name], first, last, name) for name, title in (
-        ("unsubscribe", "Unsubscribes"), ("hard_bounce", "Hard bounces"), ("soft_bounce", "Soft bounces"),
-        ("complaint", "Complaints"), ("consent_given", "Consents given"), ("consent_withdrawn", "Consents withdrawn")))
+    sources = [(t.word("source", source), activity.unsubscribes_per_source[source])
+               for source, _ in activity.unsubscribes_by_source]
+    if len(sources) > 5:  # the four most used, and the rest together
+        rest = tuple(map(sum, zip(*(counts for _, counts in sources[4:]))))
+        sources = sources[:4] + [(t("Other sources"), rest)]
+    chart = charts.stacked(t("Unsubscribes"), sources or [(t("Unsubscribes"), activity.series["unsubscribe"])],
+                           first, last)
+    chart += "".join(charts.bars(t(title), activity.series[name], first, last, name) for name, title in (
+        ("hard_bounce", "Hard bounces"), ("soft_bounce", "Soft bounces"), ("complaint", "Complaints"),
+        ("consent_given", "Consents given"), ("consent_withdrawn", "Consents withdrawn")))
     return staff_render(request, "staff/dashboard.html", {
         "title": "Overview", "session": session, "days": DAYS, "chart": chart, "failed": failed,
         "by_source": activity.unsubscribes_by_source, "held": held, "not_sent": not_sent,

@@ -65,6 +65,7 @@ DUTCH = {
     "Consents given": "Toestemmingen gegeven",
     "Consents withdrawn": "Toestemmingen ingetrokken",
     "Unsubscribes by source": "Uitschrijvingen per bron",
+    "Other sources": "Andere bronnen",
     "None.": "Geen.",
     "Waiting for staff": "Wacht op een medewerker",
     "held message(s)": "bericht(en) om te lezen",

@@ -1,5 +1,6 @@
-"""The staff console in a real browser (Debian's Chromium), as Flemish staff use it: in Dutch, at
-phone width and on a desktop. Screenshots of each step go to tests/artifacts/.
+"""The staff console in a real browser (Debian's Chromium), as Flemish staff use it: in Dutch (and
+in English, by the browser's language), at phone width and on a desktop. Screenshots of each
+step go to tests/artifacts/.
 """
 
 from __future__ import annotations
@@ -16,6 +17,26 @@ from tests.browser.conftest import ARTIFACTS, PHONE
 from tests.conftest import make_key
 
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+# What the person sees and clicks, in each language of the console.
+UI = {
+    "nl": {"locale": "nl-BE", "login": "Aanmelden voor medewerkers", "key": "Sleutel (API key met recht write of admin)",
+           "log_in": "Aanmelden", "call": "Telefoontje", "newsletter": "Nieuwsbrief (newsletter)",
+           "record_optout": "Uitschrijving vastleggen", "recorded": "Vastgelegd.", "by_staff": "door een medewerker",
+           "phone": "telefoon", "record_consent": "Toestemming vastleggen", "consent_recorded": "Toestemming vastgelegd.",
+           "access": "inzage", "days_left": "5 dagen over", "request": "Privacyverzoek", "json": "Downloaden als JSON",
+           "page": "Openen als pagina (afdrukken of bewaren als PDF)", "article": "AVG art. 15", "close": "Afsluiten",
+           "closed": "afgesloten.", "held": "wacht op een medewerker", "handled": "Markeren als afgehandeld",
+           "was_handled": "Gemarkeerd als afgehandeld.", "log_out": "Afmelden", "other": "EN",
+           "other_words": "by staff", "other_log_out": "Log out"},
+    "en": {"locale": "en-GB", "login": "Staff login", "key": "API key (scope write or admin)", "log_in": "Log in",
+           "call": "Phone call", "newsletter": "Newsletter (newsletter)", "record_optout": "Record the opt-out",
+           "recorded": "Recorded.", "by_staff": "by staff", "phone": "phone", "record_consent": "Record the consent",
+           "consent_recorded": "Consent recorded.", "access": "access", "days_left": "5 days left",
+           "request": "Privacy request", "json": "Download as JSON", "page": "Open as a page (print or save as PDF)",
+           "article": "GDPR Art. 15", "close": "Close", "closed": "closed.", "held": "waiting for staff",
+           "handled": "Mark as handled", "was_handled": "Marked as handled.", "log_out": "Log out", "other": "NL",
+           "other_words": "door een medewerker", "other_log_out": "Afmelden"},
+}
 
 
 @pytest.fixture
@@ -46,39 +67,46 @@ async def waiting_mail(pool) -> tuple[int, uuid.UUID]:
     return request_id, held
 
 
+@pytest.mark.parametrize("lang", ["nl", "en"])
 @pytest.mark.parametrize("width", ["phone", "desktop"])
-async def test_a_phone_call_a_privacy_request_and_a_held_message_in_dutch(site, browser, auth, pool, width):
+async def test_a_phone_call_a_privacy_request_and_a_held_message(site, browser, auth, pool, width, lang):
+    ui = UI[lang]
+    shot = f"{width}-{lang}"
     ARTIFACTS.mkdir(exist_ok=True)
     await api(site, auth, "PUT", "/v1/scopes/newsletter", json={
         "labels": {"nl": "Nieuwsbrief", "en": "Newsletter"}, "consent": "required"})
     request_id, held = await waiting_mail(pool)
+    for n, source in enumerate(("one_click", "one_click", "link", "reply")):  # something for the chart
+        await api(site, auth, "PUT", f"/v1/suppressions/lezer{n}@example.be",
+                  json={"scope": "global", "reason": "unsubscribe", "source": source})
     key = await make_key(pool, "write", name="Ann aan de balie")
-    context = await browser.new_context(locale="nl-BE", accept_downloads=True,
+    context = await browser.new_context(locale=ui["locale"], accept_downloads=True,
+                                        extra_http_headers={"Accept-Language": ui["locale"]},
                                         **(PHONE if width == "phone" else DESKTOP))
     page = await context.new_page()
 
     await page.goto(f"{site}/staff/")
-    assert await page.locator("h1").inner_text() == "Aanmelden voor medewerkers"
-    assert "begint met oo_" in await page.content()
-    await page.screenshot(path=str(ARTIFACTS / f"staff-login-{width}.png"), full_page=True)
-    await page.get_by_label("Sleutel (API key met recht write of admin)").fill(key)
-    await page.get_by_role("button", name="Aanmelden").click()
+    assert await page.locator("h1").inner_text() == ui["login"]
+    assert "oo_" in await page.content()
+    await page.screenshot(path=str(ARTIFACTS / f"staff-login-{shot}.png"), full_page=True)
+    await page.get_by_label(ui["key"]).fill(key)
+    await page.get_by_role("button", name=ui["log_in"]).click()
     await page.wait_for_load_state()
-    assert await page.locator("h1").first.inner_text() == "Telefoontje"
-    await page.screenshot(path=str(ARTIFACTS / f"staff-dashboard-{width}.png"), full_page=True)
+    assert await page.locator("h1").first.inner_text() == ui["call"]
+    await page.screenshot(path=str(ARTIFACTS / f"staff-dashboard-{shot}.png"), full_page=True)
     # No sideways scrolling at phone width.
     assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
     # One form per call: the opt-out, with the scope chosen by its label.
     await page.locator("#optout-email").fill("jan.peeters@example.be")
-    await page.locator("#optout-scope").select_option(label="Nieuwsbrief (newsletter)")
+    await page.locator("#optout-scope").select_option(label=ui["newsletter"])
     await page.locator("#optout-note").fill("belde om 11:11")
-    await page.get_by_role("button", name="Uitschrijving vastleggen").click()
+    await page.get_by_role("button", name=ui["record_optout"]).click()
     await page.wait_for_load_state()
-    assert "Vastgelegd." in await page.locator("p.notice").inner_text()
+    assert ui["recorded"] in await page.locator("p.notice").inner_text()
     history = await page.content()
-    assert "door een medewerker" in history and "telefoon" in history and ("CET" in history or "CEST" in history)
-    await page.screenshot(path=str(ARTIFACTS / f"staff-optout-done-{width}.png"), full_page=True)
+    assert ui["by_staff"] in history and ui["phone"] in history and ("CET" in history or "CEST" in history)
+    await page.screenshot(path=str(ARTIFACTS / f"staff-optout-done-{shot}.png"), full_page=True)
     _, checked = await api(site, auth, "GET", "/v1/check", params={"email": "jan.peeters@example.be",
                                                                     "scope": "newsletter"})
     assert checked["reason"] == "manual"
@@ -86,56 +114,56 @@ async def test_a_phone_call_a_privacy_request_and_a_held_message_in_dutch(site, 
     # A consent given on the phone, from the dashboard too.
     await page.goto(f"{site}/staff/")
     await page.locator("#consent-email").fill("an.claes@example.be")
-    await page.locator("#consent-scope").select_option(label="Nieuwsbrief (newsletter)")
+    await page.locator("#consent-scope").select_option(label=ui["newsletter"])
     await page.locator("#consent-text").fill("Mogen wij u onze nieuwsbrief mailen? Ja.")
-    await page.get_by_role("button", name="Toestemming vastleggen").click()
+    await page.get_by_role("button", name=ui["record_consent"]).click()
     await page.wait_for_load_state()
-    assert "Toestemming vastgelegd." in await page.locator("p.notice").inner_text()
+    assert ui["consent_recorded"] in await page.locator("p.notice").inner_text()
     _, consents = await api(site, auth, "GET", "/v1/consents/an.claes@example.be")
     assert [(c["source"], c["proof"]["actor"]) for c in consents["consents"]] == [("phone", "Ann aan de balie")]
 
     # The privacy request: days left, its page, the export.
     await page.goto(f"{site}/staff/")
-    row = page.locator("li.urgent", has_text="inzage")
-    assert "5 dagen over" in await row.inner_text()
+    row = page.locator("li.urgent", has_text=ui["access"])
+    assert ui["days_left"] in await row.inner_text()
     await row.get_by_role("link").click()
     await page.wait_for_load_state()
-    assert await page.locator("h1").inner_text() == f"Privacyverzoek {request_id}"
-    await page.screenshot(path=str(ARTIFACTS / f"staff-request-{width}.png"), full_page=True)
+    assert await page.locator("h1").inner_text() == f"{ui['request']} {request_id}"
+    await page.screenshot(path=str(ARTIFACTS / f"staff-request-{shot}.png"), full_page=True)
     async with page.expect_download() as downloading:
-        await page.get_by_role("link", name="Downloaden als JSON").click()
+        await page.get_by_role("link", name=ui["json"]).click()
     downloaded = await (await downloading.value).path()
     assert json.loads(Path(downloaded).read_text(encoding="utf-8"))["email"] == "els@example.be"
-    await page.get_by_role("link", name="Openen als pagina (afdrukken of bewaren als PDF)").click()
+    await page.get_by_role("link", name=ui["page"]).click()
     await page.wait_for_load_state()
-    assert "AVG art. 15" in await page.content()
-    await page.screenshot(path=str(ARTIFACTS / f"staff-export-{width}.png"), full_page=True)
+    assert ui["article"] in await page.content()
+    await page.screenshot(path=str(ARTIFACTS / f"staff-export-{shot}.png"), full_page=True)
     await page.go_back()
     await page.locator("#close-note").fill("Overzicht per mail bezorgd op 3/12.")
-    await page.get_by_role("button", name="Afsluiten").click()
+    await page.get_by_role("button", name=ui["close"]).click()
     await page.wait_for_load_state()
-    assert f"Privacyverzoek {request_id} afgesloten." in await page.locator("p.notice").inner_text()
+    assert f"{ui['request']} {request_id} {ui['closed']}" in await page.locator("p.notice").inner_text()
 
     # A held question: read it, mark it handled.
     await page.goto(f"{site}/staff/messages")
     await page.get_by_role("link", name="Vraag over mijn factuur").click()
     await page.wait_for_load_state()
-    assert "wacht op een medewerker" in await page.content()
-    await page.screenshot(path=str(ARTIFACTS / f"staff-held-{width}.png"), full_page=True)
-    await page.get_by_role("button", name="Markeren als afgehandeld").click()
+    assert ui["held"] in await page.content()
+    await page.screenshot(path=str(ARTIFACTS / f"staff-held-{shot}.png"), full_page=True)
+    await page.get_by_role("button", name=ui["handled"]).click()
     await page.wait_for_load_state()
-    assert "Gemarkeerd als afgehandeld." in await page.locator("p.notice").inner_text()
+    assert ui["was_handled"] in await page.locator("p.notice").inner_text()
     assert await pool.fetchval("SELECT status FROM inbound_messages WHERE id = $1", held) == "processed"
 
     # The switch to English keeps the page.
     await page.goto(f"{site}/staff/address?email=jan.peeters@example.be")
-    await page.get_by_role("link", name="EN").click()
+    await page.get_by_role("link", name=ui["other"]).click()
     await page.wait_for_load_state()
     assert "jan.peeters@example.be" in await page.locator("h1").inner_text()
-    assert "by staff" in await page.content()
+    assert ui["other_words"] in await page.content()
 
     session_cookie = [c for c in await context.cookies() if c["name"] == "optout_staff"]
-    await page.get_by_role("button", name="Log out").click()
+    await page.get_by_role("button", name=ui["other_log_out"]).click()
     await page.wait_for_load_state()
     assert "/staff/login" in page.url
     # The cookie from before the logout, put back as someone who copied it would: refused.

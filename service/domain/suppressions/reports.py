@@ -23,6 +23,7 @@ class Activity:
     days: tuple[date, ...]  # oldest first, every day of the period
     series: dict[str, tuple[int, ...]]  # per SERIES name, one count per day
     unsubscribes_by_source: tuple[tuple[str, int], ...]  # most first
+    unsubscribes_per_source: dict[str, tuple[int, ...]]  # per source, one count per day
 
     def total(self, name: str) -> int:
         return sum(self.series[name])
@@ -40,14 +41,17 @@ async def recent_activity(conn: asyncpg.Connection, days: int, today: date | Non
     period = tuple(today - timedelta(days=n) for n in range(days - 1, -1, -1))
     counts: dict = defaultdict(lambda: defaultdict(int))
     by_source: dict = defaultdict(int)
+    per_source: dict = defaultdict(lambda: defaultdict(int))
     for row in await queries.activity_by_day(conn, days):
         name = _series_of(row)
         if name is not None:
             counts[name][row["day"]] += row["n"]
         if name == "unsubscribe":
             by_source[row["source"]] += row["n"]
+            per_source[row["source"]][row["day"]] += row["n"]
     return Activity(
         days=period,
         series={name: tuple(counts[name][day] for day in period) for name in SERIES},
         unsubscribes_by_source=tuple(sorted(by_source.items(), key=lambda item: -item[1])),
+        unsubscribes_per_source={source: tuple(per_source[source][day] for day in period) for source in per_source},
     )
