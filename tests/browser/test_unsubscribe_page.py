@@ -70,26 +70,3 @@ async def test_the_english_page_on_a_phone_offers_all_marketing(site, browser, a
     assert "all marketing mail from CETIT" in await page.locator("[role=status]").inner_text()
     await page.screenshot(path=str(ARTIFACTS / "done-en-phone.png"), full_page=True)
     await context.close()
-
-
-async def test_staff_record_a_phone_opt_out_in_the_console(site, browser, pool, auth):
-    from tests.conftest import make_key
-
-    key = await make_key(pool, "write", name="Ann at the desk")
-    context = await browser.new_context(**PHONE)
-    page = await context.new_page()
-    await page.goto(f"{site}/staff/")
-    await page.get_by_label("API key").fill(key)
-    await page.get_by_role("button", name="Log in").click()
-    await page.get_by_label("Email address").fill("caller@example.be")
-    await page.get_by_role("button", name="Find").click()
-    await page.get_by_label("Note (who called, when)").fill("called on 25/11 at 10:02")
-    await page.get_by_role("button", name="Suppress").click()
-    await page.wait_for_load_state()
-    assert "Recorded." in await page.locator("[role=status]").inner_text()
-    assert "phone" in await page.locator("table").first.inner_text()
-    await page.screenshot(path=str(ARTIFACTS / "staff-address-phone.png"), full_page=True)
-    assert not await is_allowed(site, auth, "caller@example.be")
-    await page.goto(f"{site}/staff/")
-    await page.screenshot(path=str(ARTIFACTS / "staff-dashboard-phone.png"), full_page=True)
-    await context.close()
