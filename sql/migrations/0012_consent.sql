@@ -129,7 +129,8 @@ CREATE FUNCTION optout_consent_mark(the_address text, the_scope text) RETURNS vo
     INSERT INTO check_marks (address, scope, mark, at)
     SELECT the_address, the_scope, 'consent', max(confirmed_at) FROM consents
      WHERE address = the_address AND scope = the_scope AND status = 'given'
-    HAVING count(*) > 0;
+    HAVING count(*) > 0
+    ON CONFLICT (address, scope, mark) DO UPDATE SET at = EXCLUDED.at;  -- another transaction's, just committed
 $$;
 CREATE FUNCTION optout_consent_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -71,3 +71,16 @@ async def test_the_marks_follow_every_write_path(pool):
 
     await pool.execute("TRUNCATE suppressions, consents")
     assert await pool.fetchval("SELECT count(*) FROM check_marks") == 0
+
+
+async def test_consents_of_one_address_given_at_the_same_moment_keep_one_mark(pool):
+    import asyncio
+
+    async def give():
+        async with transaction(pool) as conn:
+            await ledger.give(conn, consent("same@example.be", "events"), actor="t", pads=PADS)
+
+    await asyncio.gather(*(give() for _ in range(6)))
+    async with pool.acquire() as conn:
+        assert await marks(conn) == await expected(conn)
+        assert len(await marks(conn)) == 1
