@@ -187,7 +187,7 @@ async def check(services: Services, email: str, scope: str) -> int:
     conn = await _connect(services.settings)
     try:
         await warn_if_unregistered(conn, scope)
-        [result] = await suppression_list.check(conn, [email], scope, services.pads)
+        [result] = await suppression_list.check(conn, [email], scope, services.pads, services.erased)
     finally:
         await conn.close()
     if result.allowed:

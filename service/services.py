@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from .domain.outbox import Clock, SystemClock
+from .domain.suppressions.erased_hashes import ErasedHashes
 from .domain.suppressions.keyed_hash import KeyedHash
 from .domain.suppressions.return_paths import ReturnPaths
 from .domain.suppressions.tokens import TokenSigner
@@ -52,6 +53,7 @@ class Services:
     confirmations: ConfirmationTokens | None = None  # the double opt-in links (/c/{token})
     clock: Clock = field(default_factory=SystemClock)
     outbox: OutboxSignal = field(default_factory=OutboxSignal)
+    erased: ErasedHashes = field(default_factory=ErasedHashes)  # the erased HMACs the checks test
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None) -> "Services":

@@ -216,7 +216,8 @@ class Drainer:
                 by_scope.setdefault(row["scope"] or "global", []).append(row)
         for scope, group in by_scope.items():
             async with self.pool.acquire() as conn:
-                results = await operations.check(conn, [r["address"] for r in group], scope, self.services.pads)
+                results = await operations.check(conn, [r["address"] for r in group], scope, self.services.pads,
+                                                 self.services.erased)
                 blocked = [(row, result) for row, result in zip(group, results) if not result.allowed]
                 wanted += [row for row, result in zip(group, results) if result.allowed]
                 if blocked:

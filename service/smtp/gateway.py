@@ -188,7 +188,8 @@ class GatewayHandler:
         if len(envelope.rcpt_tos) >= self.config.max_recipients:
             return TOO_MANY_RECIPIENTS
         async with self.pool.acquire() as conn:
-            [result] = await operations.check(conn, [address], session_scope(session), self.config.pads)
+            [result] = await operations.check(conn, [address], session_scope(session), self.config.pads,
+                                                self.config.services.erased)
         if not result.allowed:
             log.info("gateway refused a recipient at RCPT in scope %s (%s)", session_scope(session), result.reason)
             return SUPPRESSED
@@ -206,7 +207,8 @@ class GatewayHandler:
             return answer_for(exc).smtp_reply
         async with self.pool.acquire() as conn:
             async with conn.transaction():
-                results = await operations.check(conn, envelope.rcpt_tos, scope, self.config.pads)
+                results = await operations.check(conn, envelope.rcpt_tos, scope, self.config.pads,
+                                                 self.config.services.erased)
                 allowed = [r.email for r in results if r.allowed]
                 if not allowed:
                     return ALL_SUPPRESSED

@@ -12,13 +12,19 @@ import asyncpg
 # - the suppressions that block scope $2: global ones, and for a scope its own; a person's own
 #   unsubscribe no longer blocks once a confirmed consent in $2 (or global) was given after it
 #   and is still given: the newest act wins;
-# - the erased addresses, matched by HMAC-SHA256 computed in the query from the key pads $3/$4
-#   (the EXISTS gate is a one-time filter: no hashing while no address has been erased);
 # - when $2 is registered `required`: the addresses without a given consent in $2 or global,
-#   as reason `no_consent`, found among what the probe read (no second lookup).
+#   as reason `no_consent`, found among what the probe read (no second lookup);
+# - one more row, its address NULL, with the erased addresses' generation (0014) as `scope`:
+#   read in the same snapshot as the rest, it says whether the erased addresses' HMACs that
+#   the process holds are this snapshot's (domain/suppressions/erased_hashes.py). The erasures
+#   are matched there, in Python, each address hashed once: no HMAC is computed here.
 # Each step costs the same whatever the planner's estimates: an index probe per address, a
 # hashed set difference, never a scan of one intermediate result per row of another.
-SUPPRESSIONS_FOR_ADDRESSES = """
+_GENERATION = """
+UNION ALL
+SELECT NULL, g.epoch::text || ':' || g.generation, NULL, NULL FROM erasure_generation g
+"""
+CHECK_MARKS = """
 WITH marks AS MATERIALIZED (
     SELECT address, scope, mark, at FROM check_marks
      WHERE address = ANY($1::text[])
@@ -31,22 +37,15 @@ SELECT h.address, h.scope, h.mark AS reason, h.at AS created_at
        SELECT 1 FROM check_marks c
         WHERE c.address = h.address AND c.scope IN ($2::text, 'global') AND c.mark = 'consent' AND c.at > h.at))
 UNION ALL
-SELECT u.address, 'global', e.reason, e.erased_at
-  FROM unnest($1::text[]) AS u(address)
-  JOIN erased_addresses e
-    ON e.address_hmac = sha256($4::bytea || sha256($3::bytea || convert_to(u.address, 'UTF8')))
- WHERE EXISTS (SELECT 1 FROM erased_addresses)
-UNION ALL
 SELECT missing.address, $2::text, 'no_consent', NULL
   FROM (SELECT unnest($1::text[]) AS address
          WHERE EXISTS (SELECT 1 FROM scopes WHERE scope = $2::text AND consent = 'required')
         EXCEPT
         SELECT address FROM marks WHERE mark = 'consent' AND scope IN ($2::text, 'global')) AS missing
-"""
-
+""" + _GENERATION
 
 # The same for one address: a plan PostgreSQL can keep, unlike one for a one-element array.
-SUPPRESSIONS_FOR_ADDRESS = """
+CHECK_MARKS_ONE = """
 WITH hits AS MATERIALIZED (
     SELECT address, scope, mark, at FROM check_marks
      WHERE address = $1::text
@@ -58,26 +57,18 @@ SELECT h.address, h.scope, h.mark AS reason, h.at AS created_at
    AND NOT (h.mark = 'unsubscribe' AND EXISTS (
        SELECT 1 FROM hits c WHERE c.mark = 'consent' AND c.scope IN ($2::text, 'global') AND c.at > h.at))
 UNION ALL
-SELECT $1::text, 'global', e.reason, e.erased_at
-  FROM erased_addresses e
- WHERE e.address_hmac = sha256($4::bytea || sha256($3::bytea || convert_to($1::text, 'UTF8')))
-UNION ALL
 SELECT $1::text, $2::text, 'no_consent', NULL
  WHERE EXISTS (SELECT 1 FROM scopes WHERE scope = $2::text AND consent = 'required')
    AND NOT EXISTS (SELECT 1 FROM hits c WHERE c.mark = 'consent' AND c.scope IN ($2::text, 'global'))
-"""
+""" + _GENERATION
 
 
-async def suppressions_for_address(
-    conn: asyncpg.Connection, address: str, scope: str, pads: tuple[bytes, bytes]
-) -> list[asyncpg.Record]:
-    return await conn.fetch(SUPPRESSIONS_FOR_ADDRESS, address, scope, pads[0], pads[1])
-
-
-async def suppressions_for_addresses(
-    conn: asyncpg.Connection, addresses: Sequence[str], scope: str, pads: tuple[bytes, bytes]
-) -> list[asyncpg.Record]:
-    return await conn.fetch(SUPPRESSIONS_FOR_ADDRESSES, addresses, scope, pads[0], pads[1])
+async def check_marks(conn: asyncpg.Connection, addresses: Sequence[str], scope: str) -> list[asyncpg.Record]:
+    """What blocks these distinct canonical addresses in `scope` (address, scope, reason,
+    created_at), but an erasure; and the generation row (address NULL)."""
+    if len(addresses) == 1:
+        return await conn.fetch(CHECK_MARKS_ONE, addresses[0], scope)
+    return await conn.fetch(CHECK_MARKS, addresses, scope)
 
 
 async def suppressions_of_address(conn: asyncpg.Connection, address: str) -> list[asyncpg.Record]:
@@ -237,23 +228,22 @@ SELECT address, scope, reason, source, note, created_at
 # new, the first of their events and the transaction (feed order is by transaction, then id).
 CREATE_IMPORT_BATCH = """
 CREATE TEMPORARY TABLE import_batch (
-    address text, scope text, reason text, source text, note text, created_at timestamptz
+    address text, scope text, reason text, source text, note text, created_at timestamptz, address_hmac bytea
 ) ON COMMIT DROP
 """
 
+# Each row comes with its address's HMAC, computed by the service: an erased address stays
+# erased (it is blocked already, by its HMAC) at the cost of one probe of erased_addresses.
 IMPORT_FROM_BATCH = """
 WITH inserted AS (
     INSERT INTO suppressions (address, scope, reason, source, note, created_at)
     SELECT address, scope, reason, source, note, coalesce(created_at, now()) FROM import_batch b
-     WHERE NOT EXISTS (SELECT 1 FROM erased_addresses)  -- one-time: no hashing while none is erased
-        OR NOT EXISTS (  -- an erased address stays erased: it is blocked already, by its HMAC
-           SELECT 1 FROM erased_addresses e
-            WHERE e.address_hmac = sha256($2::bytea || sha256($1::bytea || convert_to(b.address, 'UTF8'))))
+     WHERE NOT EXISTS (SELECT 1 FROM erased_addresses e WHERE e.address_hmac = b.address_hmac)
     ON CONFLICT (address, scope) DO NOTHING
     RETURNING address, scope, reason, source
 ), recorded AS (
     INSERT INTO events (address, type, scope, reason, source, actor)
-    SELECT address, 'suppressed', scope, reason, source, $3 FROM inserted
+    SELECT address, 'suppressed', scope, reason, source, $1 FROM inserted
     RETURNING id
 )
 SELECT count(*) AS inserted, min(id) AS first_event, pg_current_xact_id()::text AS tx FROM recorded
@@ -265,13 +255,12 @@ async def create_import_batch(conn: asyncpg.Connection) -> None:
     await conn.execute(CREATE_IMPORT_BATCH)
 
 
-async def import_batch(conn: asyncpg.Connection, records: Sequence[tuple], pads: tuple[bytes, bytes],
-                       actor: str | None = None) -> asyncpg.Record:
-    """Insert one batch of (address, scope, reason, source, note, created_at); return how many were
-    new (`inserted`), the id of the first event written (`first_event`, None when none) and the
-    writing transaction (`tx`, as text)."""
+async def import_batch(conn: asyncpg.Connection, records: Sequence[tuple], actor: str | None = None) -> asyncpg.Record:
+    """Insert one batch of (address, scope, reason, source, note, created_at, address_hmac);
+    return how many were new (`inserted`), the id of the first event written (`first_event`,
+    None when none) and the writing transaction (`tx`, as text)."""
     await conn.copy_records_to_table("import_batch", records=records)
-    written = await conn.fetchrow(IMPORT_FROM_BATCH, pads[0], pads[1], actor)
+    written = await conn.fetchrow(IMPORT_FROM_BATCH, actor)
     await conn.execute("TRUNCATE import_batch")
     return written
 
@@ -327,6 +316,27 @@ async def erased_among(conn: asyncpg.Connection, address_hmacs: Sequence[bytes])
     rows = await conn.fetch("SELECT address_hmac FROM erased_addresses WHERE address_hmac = ANY($1::bytea[])",
                             list(address_hmacs))
     return {bytes(r["address_hmac"]) for r in rows}
+
+
+# The erased addresses' generation (0014) and, from the same snapshot, up to $1 + 1 of them: a
+# process holds them when there are no more than $1 (see domain/suppressions/erased_hashes.py).
+ERASURES_HELD = """
+SELECT g.epoch::text || ':' || g.generation AS generation, e.address_hmac, e.reason, e.erased_at
+  FROM erasure_generation g
+  LEFT JOIN LATERAL (SELECT address_hmac, reason, erased_at FROM erased_addresses LIMIT $1 + 1) e ON true
+"""
+
+
+async def erasures_held(conn: asyncpg.Connection, limit: int) -> tuple[str, list[tuple]]:
+    rows = await conn.fetch(ERASURES_HELD, limit)
+    return rows[0]["generation"], [tuple(r)[1:] for r in rows if r["address_hmac"] is not None]
+
+
+async def erasures_among(conn: asyncpg.Connection, address_hmacs: Sequence[bytes]) -> list[asyncpg.Record]:
+    """The erasures (address_hmac, reason, erased_at) of these HMACs."""
+    return await conn.fetch(
+        "SELECT address_hmac, reason, erased_at FROM erased_addresses WHERE address_hmac = ANY($1::bytea[])",
+        list(address_hmacs))
 
 
 async def erased_since(conn: asyncpg.Connection, address_hmac: bytes) -> asyncpg.Record | None:

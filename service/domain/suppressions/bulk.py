@@ -32,6 +32,7 @@ from ..addresses import canonical_address
 from ..errors import DomainError, InvalidInput, TooMany
 from ..events.feed import cursor_before
 from ..events.model import EventType
+from .keyed_hash import hmacs_from_pads
 from .rules import GLOBAL, PERMANENT_REASONS, is_unicode_text, valid_reason, valid_scope, valid_source, valid_text
 
 if TYPE_CHECKING:
@@ -368,7 +369,8 @@ class Importer:
         if not self._staged:
             await queries.create_import_batch(self.conn)
             self._staged = True
-        written = await queries.import_batch(self.conn, rows, self.pads, self.actor)
+        hashes = await asyncio.to_thread(hmacs_from_pads, self.pads, [row[0] for row in rows])
+        written = await queries.import_batch(self.conn, [(*row, h) for row, h in zip(rows, hashes)], self.actor)
         inserted = written["inserted"]
         if self._first_event is None and written["first_event"] is not None:
             self._first_event = (int(written["tx"]), written["first_event"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import datetime
@@ -10,7 +11,8 @@ from typing import TYPE_CHECKING, Sequence
 from ...storage import queries
 from ..addresses import canonical_address, canonical_batch
 from ..events.model import EventType
-from .keyed_hash import address_hmac, hmac_from_pads
+from .erased_hashes import ErasedHashes, erasures_asked
+from .keyed_hash import address_hmac, hmac_from_pads, hmacs_from_pads
 from .model import (AddressSuppressions, CheckResults, History, HistoryEvent, Lifted, Suppression,
                     SuppressionPage)
 from ..errors import Conflict, InvalidInput, NotFound, TooMany, Unavailable
@@ -20,29 +22,48 @@ if TYPE_CHECKING:
     import asyncpg
 
 MAX_EVENTS = 10_000
+OVERLAPPED = 1_000  # from this many addresses, a check hashes them while its query runs
 
 
 async def check(
-    conn: asyncpg.Connection, emails: Sequence[object], scope: str, pads: tuple[bytes, bytes]
+    conn: asyncpg.Connection, emails: Sequence[object], scope: str, pads: tuple[bytes, bytes],
+    erased: ErasedHashes | None = None, *, canonical: Sequence[str | None] | None = None,
 ) -> CheckResults:
-    """One result per input, in input order, from one query over the distinct canonical forms."""
+    """One result per input, in input order, from one query over the distinct canonical forms.
+
+    The query finds what blocks each address (consent/rules.py), and the erased addresses'
+    generation in its snapshot. While the database works, the addresses' HMACs are computed,
+    for the erasures: `erased` (the process's ErasedHashes) holds those of the erased
+    addresses; without it, the database is asked for each check. `canonical`: canonical_batch(emails), when the
+    caller worked it out already (in a worker thread).
+    """
     if len(emails) > MAX_CHECK:
         raise TooMany(f"At most {MAX_CHECK} recipients per check; got {len(emails)}. Split the list.")
-    canonical = canonical_batch(emails)
-    # Sorted, the index is walked in order and PostgreSQL need not sort 100,000 strings itself.
+    if canonical is None:
+        canonical = canonical_batch(emails)
     unique = set(canonical)
     unique.discard(None)
+    # Sorted, the array reaches PostgreSQL in index order (an index scan sorts it otherwise).
     distinct = sorted(unique)
     blocks: dict[str, Block] = {}
-    if len(distinct) == 1:
-        rows = await queries.suppressions_for_address(conn, distinct[0], scope, pads)
-    elif distinct:
-        rows = await queries.suppressions_for_addresses(conn, distinct, scope, pads)
-    else:
-        rows = []
-    for address, row_scope, reason, since in rows:
-        blocks[address] = stronger(blocks.get(address), Block(reason, row_scope, since))
-    # `no_consent` comes last: a suppression is always the reason reported.
+    if distinct:
+        hashes = None
+        if len(distinct) < OVERLAPPED:
+            rows = await queries.check_marks(conn, distinct, scope)
+        else:
+            query = asyncio.ensure_future(queries.check_marks(conn, distinct, scope))
+            if erased is None or not erased.known_empty():
+                await asyncio.sleep(0)  # the query is on its way: hash while the database works
+                hashes = hmacs_from_pads(pads, distinct)
+            rows = await query
+        generation, blocks = decide(rows)
+        if erased is None or not erased.empty_at(generation):
+            if hashes is None:
+                hashes = hmacs_from_pads(pads, distinct)
+            found = (await erased.among(conn, generation, hashes) if erased is not None
+                     else await erasures_asked(conn, hashes))
+            for i, (reason, at) in found.items():
+                blocks[distinct[i]] = stronger(blocks.get(distinct[i]), Block(reason, GLOBAL, at))
     # Most recipients are allowed: only the others get a value of their own.
     blocked = {}
     if blocks or None in canonical:
@@ -52,6 +73,19 @@ async def check(
             elif c in blocks:
                 blocked[i] = check_result(emails[i], blocks[c])
     return CheckResults(emails, blocked)
+
+
+def decide(rows: Sequence[Sequence]) -> tuple[str, dict[str, Block]]:
+    """The erased addresses' generation, and what blocks each address (but an erasure), from
+    the check's rows: where an address has several, the one to report (rules.stronger)."""
+    generation = ""
+    blocks: dict[str, Block] = {}
+    for address, scope, reason, since in rows:
+        if address is None:
+            generation = scope
+        else:
+            blocks[address] = stronger(blocks.get(address), Block(reason, scope, since))
+    return generation, blocks
 
 
 async def suppress(

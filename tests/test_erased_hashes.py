@@ -1,0 +1,98 @@
+"""A check tests erasures against the erased addresses' HMACs that its process holds, read at a
+generation that every change to erased_addresses moves: an erasure blocks the first check whose
+snapshot sees it, in every process; past the limit held, or at another generation, the
+database answers."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from service.app import create_app
+from service.domain.suppressions import operations
+from service.domain.suppressions.erased_hashes import ErasedHashes
+from service.domain.suppressions.keyed_hash import address_hmac, hmac_pads, hmacs_from_pads
+from service.services import Services
+
+OTHERS = [f"reader.{i}@example.be" for i in range(200)]
+
+
+async def bulk(client, auth, emails: list[str], scope: str = "newsletter") -> dict[str, dict]:
+    response = await client.post("/v1/check", json={"scope": scope, "recipients": emails}, headers=auth)
+    assert response.status == 200
+    return {r["email"]: r for r in (await response.json())["results"]}
+
+
+async def erase(client, auth, email: str) -> None:
+    assert (await client.post("/v1/erasure", json={"email": email}, headers=auth)).status == 200
+
+
+async def generation(pool: asyncpg.Pool) -> tuple[str, int]:
+    row = await pool.fetchrow("SELECT epoch::text, generation FROM erasure_generation")
+    return row["epoch"], row["generation"]
+
+
+def test_many_hashes_at_once_are_each_the_keyed_hash_of_the_address():
+    key = b"k" * 40
+    addresses = ["jan@example.be", "zoë@bücher.example", ""]
+    assert hmacs_from_pads(hmac_pads(key), addresses) == [address_hmac(key, a) for a in addresses]
+
+
+async def test_every_change_to_the_erased_addresses_moves_the_generation(pool):
+    epoch, first = await generation(pool)
+    await pool.execute("INSERT INTO erased_addresses (address_hmac, reason) VALUES ($1, 'manual')", b"x" * 32)
+    assert await generation(pool) == (epoch, first + 1)
+    await pool.execute("UPDATE erased_addresses SET reason = 'unsubscribe'")
+    await pool.execute("DELETE FROM erased_addresses")
+    await pool.execute("TRUNCATE erased_addresses")
+    assert await generation(pool) == (epoch, first + 4)
+
+
+async def test_an_erasure_in_one_process_blocks_at_once_where_another_holds_the_erased(
+    aiohttp_client, client, auth, settings, pool
+):
+    # `client` and `other` keep their own ErasedHashes, as two processes of the service do.
+    other = await aiohttp_client(create_app(settings, pool, Services.build(settings)))
+    first, second = "first.gone@example.be", "second.gone@example.be"
+    await erase(other, auth, first)
+    seen = await bulk(client, auth, [first, second, *OTHERS])  # `client` reads the erased now
+    assert seen[first]["allowed"] is False and seen[first]["scope"] == "global"
+    assert seen[second]["allowed"] is True
+
+    await erase(other, auth, second)
+    seen = await bulk(client, auth, [first, second, *OTHERS])
+    assert (seen[first]["allowed"], seen[second]["allowed"]) == (False, False)
+    assert seen[second]["scope"] == "global" and seen[second]["reason"] == "unsubscribe"
+    assert all(seen[a]["allowed"] for a in OTHERS)
+    single = await client.get("/v1/check", params={"email": second.upper(), "scope": "events"}, headers=auth)
+    assert (await single.json())["allowed"] is False
+
+
+async def test_past_the_limit_held_the_database_answers_for_each_check(client, auth, pool, settings):
+    held = ErasedHashes(limit=1)
+    pads = hmac_pads(settings.hash_key)
+    gone = ["one.gone@example.be", "two.gone@example.be"]
+    for email in gone:
+        await erase(client, auth, email)
+    async with pool.acquire() as conn:
+        for _ in range(2):
+            results = await operations.check(conn, [*gone, *OTHERS], "newsletter", pads, held)
+            assert [r.allowed for r in results[:2]] == [False, False]
+            assert all(r.allowed for r in results[2:])
+
+
+async def test_a_generation_the_set_cannot_be_read_at_is_answered_by_the_database(pool, settings, client, auth):
+    await erase(client, auth, "jan@example.be")
+    held = ErasedHashes()
+    hashes = hmacs_from_pads(hmac_pads(settings.hash_key), ["an@example.be", "jan@example.be"])
+    async with pool.acquire() as conn:
+        # A snapshot older than what is read now (a standby behind, a check begun before an
+        # erasure committed) names a generation that the set read now is not at.
+        found = await held.among(conn, "00000000-0000-0000-0000-000000000000:0", hashes)
+    assert list(found) == [1] and found[1][0] == "unsubscribe"
+
+
+async def test_without_a_holder_the_check_asks_the_database(pool, settings, client, auth):
+    await erase(client, auth, "jan@example.be")
+    async with pool.acquire() as conn:
+        results = await operations.check(conn, ["JAN@example.be", "an@example.be"], "global", hmac_pads(settings.hash_key))
+    assert [r.allowed for r in results] == [False, True]
