@@ -138,8 +138,11 @@ async def reset_connection(conn: asyncpg.Connection) -> None:
 
 # The service's statements are index lookups and short writes. PostgreSQL's JIT compiles a
 # plan whose estimated cost is high, as a 100,000-recipient check's is: that took 0.3 s of a
-# 0.9 s check and saved nothing, so the service's sessions do without it.
-SESSION_SETTINGS = {"jit": "off"}
+# 0.9 s check and saved nothing, so the service's sessions do without it. Nor do they start
+# parallel workers: a big check's scan builds its hashed array of addresses once per worker,
+# which on two cores made it slower (0.36 s against 0.24 s beside a 1,000,000-row list), and
+# the web tier's many requests use the cores already.
+SESSION_SETTINGS = {"jit": "off", "max_parallel_workers_per_gather": "0"}
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
