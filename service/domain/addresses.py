@@ -3,19 +3,16 @@
 Trimmed, the domain IDNA-encoded (A-labels) and lower-cased, the local part lower-cased;
 plus tags and dots are kept. Plain ASCII addresses of the common shape take a fast path
 (one regular expression); everything else goes through email-validator's steps, its costly
-domain step remembered per domain. That still costs microseconds an address: for a large
-batch, `full_forms` runs it in a worker thread beforehand and `known_forms` hands the
-answers to the code that canonicalises the batch.
+domain step remembered per domain. That still costs microseconds an address: a large
+batch is canonicalised in a worker thread (web/check.py).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from contextlib import contextmanager
-from contextvars import ContextVar
 from functools import lru_cache
-from typing import Iterator, Mapping, Sequence
+from typing import Sequence
 
 import email_validator
 from email_validator import EmailNotValidError, validate_email
@@ -50,49 +47,6 @@ def _fast_canonical(lowered: str) -> str | None:
     if "--" in domain or domain in _SPECIAL or domain.endswith(_SPECIAL_SUFFIXES):
         return None  # punycode and special-use names: let the full check decide
     return lowered
-
-
-# Canonical forms (or the InvalidAddress) of stripped addresses, computed ahead by full_forms.
-_KNOWN: ContextVar[Mapping[str, str | InvalidAddress] | None] = ContextVar("known_forms", default=None)
-
-
-def _known(stripped: str) -> str | InvalidAddress | None:
-    known = _KNOWN.get()
-    return known.get(stripped) if known is not None else None
-
-
-def full_forms(items: Sequence[object]) -> dict[str, str | InvalidAddress]:
-    """The answer of the full validator for each distinct item the fast paths do not decide.
-
-    CPU-bound, tens of microseconds an address: run it in a worker thread, then canonicalise
-    the batch inside `known_forms(...)`, where each of these items costs a lookup.
-    """
-    forms: dict[str, str | InvalidAddress] = {}
-    for start in range(0, len(items), BATCH):
-        chunk = items[start:start + BATCH]
-        if _fast_chunk(chunk) is not None:
-            continue
-        for item in chunk:
-            if type(item) is not str:
-                continue
-            stripped = item.strip()
-            if stripped in forms or (stripped.isascii() and _fast_canonical(stripped.lower()) is not None):
-                continue
-            try:
-                forms[stripped] = _slow_canonical(stripped) if stripped else InvalidAddress("The address is empty.")
-            except InvalidAddress as exc:
-                forms[stripped] = exc
-    return forms
-
-
-@contextmanager
-def known_forms(forms: Mapping[str, str | InvalidAddress]) -> Iterator[None]:
-    """Within this block, canonical_address and the batch functions take these answers as given."""
-    token = _KNOWN.set(forms)
-    try:
-        yield
-    finally:
-        _KNOWN.reset(token)
 
 
 def _slow_canonical(stripped: str) -> str:
@@ -171,11 +125,6 @@ def canonical_address(text: object) -> str:
         fast = _fast_canonical(stripped.lower())
         if fast is not None:
             return fast
-    known = _known(stripped)
-    if known is not None:
-        if isinstance(known, InvalidAddress):
-            raise InvalidAddress(known.message)
-        return known
     if not stripped:
         raise InvalidAddress("The address is empty.")
     return _slow_canonical(stripped)
@@ -189,9 +138,6 @@ def canonical_or_none(text: object) -> str | None:
             fast = _fast_canonical(stripped.lower())
             if fast is not None:
                 return fast
-        known = _known(stripped)
-        if known is not None:
-            return None if isinstance(known, InvalidAddress) else known
     try:
         return canonical_address(text)
     except InvalidAddress:

@@ -21,10 +21,12 @@ def check_result(result: CheckResult) -> dict:
 
 
 def check_results(results: CheckResults) -> list[dict]:
-    """Most of 100,000 results are allowed: theirs is made inline, without a call each."""
-    blocked = results.blocked
-    return [{"email": email, "allowed": True} if (r := blocked.get(i)) is None else check_result(r)
-            for i, email in enumerate(results.emails)]
+    """Most of 100,000 results are allowed: all are made so, in one pass without a call or a
+    lookup each, and then the blocked ones are put in their places."""
+    out = [{"email": email, "allowed": True} for email in results.emails]
+    for i, result in results.blocked.items():
+        out[i] = check_result(result)
+    return out
 
 
 def suppression(item: Suppression) -> dict:
