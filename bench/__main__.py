@@ -10,6 +10,7 @@ import sys
 
 from . import check_bulk, check_single, corpus, gateway, import_1m, inbound, mail_bomb, one_click, scaling, webhooks
 from .harness import DATABASE_VARIABLES, database_url
+from .production import LIST_SIZE
 
 BENCHMARKS = {
     "check_bulk": check_bulk,
@@ -48,8 +49,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     option("--duration", type=float, default=5.0,
            help="check_single, one_click, gateway, scaling: seconds per timed run (5)")
     option("--senders", type=int, default=8, help="gateway: concurrent SMTP clients (8)")
-    option("--list-size", type=int, default=300_000,
-           help="check_bulk: suppressions of other addresses already on the list (300000)")
+    option("--list-size", type=int, default=LIST_SIZE,
+           help="check_bulk, check_single, import_1m, inbound, one_click: suppressions of other "
+           f"addresses already on the list, as in production ({LIST_SIZE})")
     option("--rows", type=int, default=1_000_000, help="import_1m: rows in the CSV file (1000000)")
     option("--events", type=int, default=20_000, help="webhooks: events delivered per run (20000)")
     option("--addresses", type=int, default=5_000,

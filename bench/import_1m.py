@@ -1,8 +1,12 @@
 """import_1m: POST /v1/suppressions/import of a generated CSV file (1,000,000 rows by default,
---rows for a quick run) streamed from disk into an empty table, beside COPY of the same file
-into an empty copy of the suppressions table.
+--rows for a quick run) streamed from disk, beside COPY of the same file into a plain copy of
+the suppressions table.
 
-The service also records one event per imported row (the history), which COPY does not.
+Both tables hold what production holds (bench/production.py: a list of --list-size other
+suppressions, erased addresses, consents) and grow as production's does: each timed run
+imports a file of new addresses, one row in a thousand of them an erased address, which the
+service leaves out (it stays erased) and COPY writes like any other row. The service also
+records one event per imported row (the history) and keeps check_marks, which COPY does not.
 Memory: the process's peak RSS (ru_maxrss) before and after the service's import, and the
 highest RSS sampled while it ran, show whether the import holds the file in memory.
 """
@@ -24,28 +28,39 @@ import asyncpg
 from service.storage.db import create_pool
 
 from .harness import fresh_schema, median, report, running_service, stopwatch, verdict
+from .production import ERASED_ELSEWHERE, described, load_production
 
 COLUMNS = ["address", "scope", "reason", "source", "note"]
 WARMUP_ROWS = 10_000
+ERASED_EVERY = 1_000
+RUNS_AT_MOST = 8  # the warm-up and up to seven timed runs, each with erased addresses of its own
 TARGET_RATIO = 0.5
 MIB = 1 << 20
 
 
-def write_csv(path: Path, rows: int) -> None:
-    """email,scope,reason,source,note lines in every valid mix; one note in ten is quoted."""
+def write_csv(path: Path, rows: int, run: int) -> int:
+    """email,scope,reason,source,note lines in every valid mix; one note in ten is quoted; one
+    address in a thousand is erased (a different one in each run). Returns how many are erased."""
     reasons = {
         "global": ("unsubscribe", "bounce", "complaint", "manual"),
         "newsletter": ("unsubscribe", "manual"),
         "events": ("unsubscribe", "manual"),
     }
     scopes = list(reasons)
+    per_run = ERASED_ELSEWHERE // RUNS_AT_MOST
+    if rows // ERASED_EVERY > per_run:
+        raise ValueError(f"at most {per_run * ERASED_EVERY:,} rows per file: the erased addresses would repeat")
     with path.open("w", encoding="utf-8", newline="") as out:
         out.write("email,scope,reason,source,note\n")
         for i in range(rows):
             scope = scopes[i % 3]
             reason = reasons[scope][i % len(reasons[scope])]
             note = '"from the old list, 2019"' if i % 10 == 0 else ("" if i % 2 else "legacy")
-            out.write(f"member.{i}@example{i % 997}.be,{scope},{reason},import,{note}\n")
+            if i % ERASED_EVERY == ERASED_EVERY - 1:
+                out.write(f"gone.{run * per_run + i // ERASED_EVERY}@example.org,{scope},{reason},import,{note}\n")
+            else:
+                out.write(f"run{run}.member.{i}@example{i % 997}.be,{scope},{reason},import,{note}\n")
+    return rows // ERASED_EVERY
 
 
 def rss_now() -> int:
@@ -60,15 +75,16 @@ def peak_rss() -> int:
 
 
 async def import_over_http(
-    session: aiohttp.ClientSession, url: str, headers: dict, path: Path, rows: int
+    session: aiohttp.ClientSession, url: str, headers: dict, path: Path, rows: int, erased: int
 ) -> None:
     """POST the file as the body; aiohttp streams a file object in chunks."""
     headers = {**headers, "Content-Type": "text/csv"}
     with path.open("rb") as body:
         async with session.post(f"{url}/v1/suppressions/import", data=body, headers=headers) as response:
             summary = await response.json()
-    if summary.get("imported") != rows:
-        raise RuntimeError(f"the service imported {summary.get('imported')} of {rows} rows: {summary}")
+    if summary.get("imported") != rows - erased:
+        raise RuntimeError(f"the service imported {summary.get('imported')} of {rows} rows, "
+                           f"{erased} of them erased: {summary}")
 
 
 async def sampled(run, samples: list[int]) -> float:
@@ -88,22 +104,30 @@ async def sampled(run, samples: list[int]) -> float:
 async def run(base_dsn: str, args: argparse.Namespace) -> None:
     rows = args.rows
     with tempfile.TemporaryDirectory(prefix="optout-bench-") as tmp:
-        path, warmup_path = Path(tmp) / "import.csv", Path(tmp) / "warmup.csv"
-        write_csv(path, rows)
-        write_csv(warmup_path, min(rows, WARMUP_ROWS))
-        size = path.stat().st_size
+        warmup = Path(tmp) / "warmup.csv", write_csv(Path(tmp) / "warmup.csv", min(rows, WARMUP_ROWS), 0)
+        files = []
+        for run_number in range(1, args.repeat + 1):
+            path = Path(tmp) / f"import-{run_number}.csv"
+            files.append((path, write_csv(path, rows, run_number)))
+        size = files[0][0].stat().st_size
         async with fresh_schema(base_dsn) as dsn:
             pool = await create_pool(dsn)
             try:
-                service, memory = await service_imports(pool, dsn, path, warmup_path, rows, args.repeat)
                 async with pool.acquire() as conn:
-                    baseline = await baseline_copies(conn, path, warmup_path, args.repeat)
+                    held = await load_production(conn, args.list_size)
+                    await conn.execute("CREATE TABLE raw_copy (LIKE suppressions INCLUDING ALL)")
+                    await conn.execute("INSERT INTO raw_copy SELECT * FROM suppressions")
+                    await conn.execute("VACUUM ANALYZE raw_copy")
+                service, memory = await service_imports(pool, dsn, files, warmup, rows)
+                async with pool.acquire() as conn:
+                    baseline = await baseline_copies(conn, files, warmup[0])
             finally:
                 await pool.close()
 
     ratio = report("import_1m", "rows", rows / median(service), rows / median(baseline))
-    print(f"  {rows:,} rows ({size / MIB:.0f} MiB CSV): service {median(service):.1f} s, "
+    print(f"  {rows:,} rows ({size / MIB:.0f} MiB CSV), {files[0][1]:,} of them erased: service {median(service):.1f} s, "
           f"baseline COPY {median(baseline):.1f} s (median of {args.repeat})")
+    print(f"  {described(held)}; each run's rows are added to it")
     verdict(f"ratio >= {TARGET_RATIO}", ratio >= TARGET_RATIO)
     peak_before, peak_after, start, highest = (value / MIB for value in memory)
     print(f"  memory of this process: RSS {start:.0f} MiB when the service's imports started, "
@@ -112,35 +136,26 @@ async def run(base_dsn: str, args: argparse.Namespace) -> None:
 
 
 async def service_imports(
-    pool: asyncpg.Pool, dsn: str, path: Path, warmup_path: Path, rows: int, repeat: int
+    pool: asyncpg.Pool, dsn: str, files: list[tuple[Path, int]], warmup: tuple[Path, int], rows: int
 ) -> tuple[list[float], tuple[int, int, int, int]]:
-    """Seconds of each import into empty tables after a warm-up, and the memory of this process:
-    (peak RSS before, peak RSS after, RSS at the start, highest RSS sampled during the imports)."""
+    """Seconds of each import after a warm-up, and the memory of this process: (peak RSS
+    before, peak RSS after, RSS at the start, highest RSS sampled during the imports)."""
     timeout = aiohttp.ClientTimeout(total=None)
     async with running_service(dsn, pool) as (url, headers):
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            await import_over_http(session, url, headers, warmup_path, min(rows, WARMUP_ROWS))
+            await import_over_http(session, url, headers, warmup[0], min(rows, WARMUP_ROWS), warmup[1])
             times, samples = [], []
             before, start = peak_rss(), rss_now()
-            for _ in range(repeat):
-                await pool.execute("TRUNCATE suppressions, events")
-                upload = functools.partial(import_over_http, session, url, headers, path, rows)
+            for path, erased in files:
+                upload = functools.partial(import_over_http, session, url, headers, path, rows, erased)
                 times.append(await sampled(upload, samples))
             return times, (before, peak_rss(), start, max(samples))
 
 
-async def baseline_copies(
-    conn: asyncpg.Connection, path: Path, warmup_path: Path, repeat: int
-) -> list[float]:
-    """Seconds of each COPY of the file into an empty copy of the table, after a warm-up."""
-    await conn.execute("CREATE TABLE raw_copy (LIKE suppressions INCLUDING ALL)")
-
+async def baseline_copies(conn: asyncpg.Connection, files: list[tuple[Path, int]], warmup: Path) -> list[float]:
+    """Seconds of each COPY of the same files into raw_copy, after a warm-up."""
     async def copy(source: Path) -> None:
         await conn.copy_to_table("raw_copy", source=source, columns=COLUMNS, format="csv", header=True)
 
-    await copy(warmup_path)
-    times = []
-    for _ in range(repeat):
-        await conn.execute("TRUNCATE raw_copy")
-        times.append(await stopwatch(lambda: copy(path)))
-    return times
+    await copy(warmup)
+    return [await stopwatch(functools.partial(copy, path)) for path, _ in files]

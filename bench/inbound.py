@@ -4,7 +4,8 @@ worker, beside the raw rate of `email.message_from_bytes` with the same policy o
 The messages are the labeled corpus (bounces, complaints, auto-replies, replies), each copy
 with a Message-ID of its own, repeated to --messages. The senders run in a separate process
 so that their work is charged to neither side. The worker's figure covers claiming, parsing,
-classifying, suppressing, counting soft bounces and recording the outcome in PostgreSQL.
+classifying, suppressing, counting soft bounces and recording the outcome in PostgreSQL, whose
+database holds what production holds (bench/production.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from service.storage.db import create_pool
 from service.worker import Worker, WorkerConfig
 
 from .harness import fresh_schema, report, verdict
+from .production import described, load_production
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 SENDERS = 8
@@ -92,6 +94,8 @@ async def run(dsn: str, args: argparse.Namespace) -> None:
     async with fresh_schema(dsn) as schema_dsn:
         pool = await create_pool(schema_dsn, min_size=2, max_size=10)
         try:
+            async with pool.acquire() as conn:
+                held = await load_production(conn, args.list_size)
             receiver = Receiver(pool, "127.0.0.1", 0, max_bytes=26214400)
             await receiver.start()
             loop = asyncio.get_running_loop()
@@ -113,6 +117,7 @@ async def run(dsn: str, args: argparse.Namespace) -> None:
             await pool.close()
     baseline = parse_rate(messages, getattr(args, "repeat", 3))
     ratio = report("inbound worker", "messages", classified, baseline)
+    print(f"  {stored:,} messages; {described(held)}")
     verdict(f"worker >= {TARGET_RATIO} x raw parse rate", ratio >= TARGET_RATIO)
     # The worker parses with SAFE_POLICY plus a per-message header memo (mime.parse), which is
     # faster than the plain standard-library parse above: its own parse rate, for comparison.

@@ -3,7 +3,8 @@ address (a suppression and its event committed before the 200), beside 32 asyncp
 each committing single-row `INSERT ... ON CONFLICT DO NOTHING` (autocommit) for new addresses.
 
 The service runs in this process with its default pool; the clients and the raw inserts run in
-a separate process, so the load's own work is charged to neither. Each timed run lasts
+a separate process, so the load's own work is charged to neither. The database holds what
+production holds (bench/production.py), and both sides write to its suppressions table. Each timed run lasts
 --duration seconds after a warm-up; the figures are the medians of the runs. Then, in this
 process on one core: TokenSigner.sign and .verify per second beside a bare HMAC-SHA256 of what a
 token signs, and the length of a token and of its List-Unsubscribe header.
@@ -34,6 +35,7 @@ from service.settings import Settings
 from service.storage.db import create_pool
 
 from .harness import fresh_schema, load_summary, median, report, serve, verdict
+from .production import described, load_production
 
 POOL_SIZE = 10  # the service's default pool (storage.db.create_pool)
 SCOPE = "newsletter"
@@ -150,6 +152,8 @@ async def one_click_rates(base_dsn: str, args: argparse.Namespace) -> None:
     async with fresh_schema(base_dsn) as dsn:
         pool = await create_pool(dsn, min_size=POOL_SIZE, max_size=POOL_SIZE)
         try:
+            async with pool.acquire() as conn:
+                held = await load_production(conn, args.list_size)
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as loader:
                 async with serve(create_app(SETTINGS.with_overrides(database_url=dsn), pool)) as url:
                     runs = await alternating(loader, url, dsn, args)
@@ -166,6 +170,7 @@ async def one_click_rates(base_dsn: str, args: argparse.Namespace) -> None:
     ratio = report("one_click", "requests", figures["service"]["rps"], figures["baseline"]["rps"])
     print(f"  {args.concurrency} clients, {args.duration:g} s per run, median of {args.repeat}; "
           f"service pool {POOL_SIZE}; baseline: {args.concurrency} connections, a request is one INSERT")
+    print(f"  both write to the same suppressions table: {described(held)}")
     for name, f in figures.items():
         print(f"  {name:<8} p50 {f['p50'] * 1000:.2f} ms, p99 {f['p99'] * 1000:.2f} ms, "
               f"errors {sum(r['errors'] for r in runs[name])}, CPU: this process {f['server_cpu']:.0%}, "
