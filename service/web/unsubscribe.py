@@ -8,6 +8,7 @@ answer is sent after the suppression is committed.
 from __future__ import annotations
 
 import logging
+from html import escape
 
 from aiohttp import web
 
@@ -22,7 +23,7 @@ from ..domain.suppressions.rules import GLOBAL
 from ..domain.suppressions.tokens import LinkClaim
 from ..storage.db import UNAVAILABLE, transaction
 from .keys import DB, HASH_PADS, METRICS, READS, SETTINGS, SIGNER
-from .pages import render
+from .pages import SECURITY_HEADERS, render
 from .payload import form_fields
 from .texts import LANGUAGES, TEXTS, choose_language, scope_name
 
@@ -156,14 +157,27 @@ async def confirm(request: web.Request) -> web.Response:
         claim = await links.resolve(conn, claim)
         registered = frozenset([scope]) if scope != claim.scope and await ledger.registered_scope(
             conn, scope) is not None else frozenset()
-        created = await links.unsubscribe(conn, claim, scope, source, pads, registered)
-    if created:
+        done = await links.unsubscribe(conn, claim, scope, source, pads, registered)
+    if done.created:
         request.config_dict[METRICS].suppressions.labels("unsubscribe", source).inc()
         log.info("unsubscribed by %s in scope %s%s", source, scope, " (old link)" if claim.expired else "")
-    erased = await _erased(request, claim)
+    if one_click:
+        return _one_click_answer(lang, _page_context(claim, lang, scope, done.erased))
     return page(request, "done.html", lang, title_key="done_title", token=request.match_info["token"],
-                can_undo=not claim.expired and not erased,
-                **_page_context(claim, lang, scope, erased, registered=await _registered(request)))
+                can_undo=not claim.expired and not done.erased,
+                **_page_context(claim, lang, scope, done.erased, registered=await _registered(request)))
+
+
+def _one_click_answer(lang: str, said: dict) -> web.Response:
+    """The answer to an RFC 8058 one-click POST. It comes from the mail program, which shows it
+    to no one: a page of two lines, without the template, the undo button or the registered
+    scopes that the page offers a person (reading those cost a third of the answer's time)."""
+    t = TEXTS[lang]
+    done = t["done"].format(address=said["address"], scope=said["scope_name"])
+    return web.Response(
+        text=f'<!doctype html>\n<html lang="{lang}"><meta charset="utf-8"><title>{escape(t["done_title"])}</title>'
+             f'\n<h1>{escape(t["done_title"])}</h1>\n<p role="status">{escape(done)}</p>\n',
+        content_type="text/html", headers=SECURITY_HEADERS)
 
 
 async def resubscribe(request: web.Request) -> web.Response:

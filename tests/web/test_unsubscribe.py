@@ -44,6 +44,17 @@ async def test_one_click_post_unsubscribes_with_200_and_no_redirect(client, auth
         ("suppressed", "newsletter", "unsubscribe", "one_click")]
 
 
+async def test_the_one_click_answer_is_a_short_page_in_the_persons_language_without_undo(client):
+    response = await one_click(client, token_for("jan.peeters@example.be"))
+    text = await response.text()
+    assert response.content_type == "text/html" and response.headers["X-Frame-Options"] == "DENY"
+    assert "U bent uitgeschreven" in text and "j…@example.be" in text and "jan.peeters" not in text
+    assert "<form" not in text  # no one sees it: nothing to press
+    english = await client.post(f"/u/{token_for('an@example.be')}", data="List-Unsubscribe=One-Click", headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Accept-Language": "en"})
+    assert '<html lang="en">' in await english.text()
+
+
 async def test_one_click_post_is_idempotent(client, auth):
     token = token_for()
     assert (await one_click(client, token)).status == 200

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote
 
 from ...storage import consent_queries, known_queries, queries
@@ -115,24 +115,29 @@ async def resolve(conn: asyncpg.Connection, claim: LinkClaim) -> LinkClaim:
 
 
 async def unsubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, source: str,
-                      pads: tuple[bytes, bytes], registered: frozenset[str] = frozenset()) -> bool:
+                      pads: tuple[bytes, bytes], registered: frozenset[str] = frozenset()) -> Unsubscribed:
     """Suppress the link's address in its scope (or global, when the person chose all mail).
 
     The page lists the registered scopes (`registered`): the person may leave any of them.
     Idempotent: a second call finds the suppression and changes nothing. Returns whether
-    it was new. An old link (expired signature) unsubscribes all the same. The event names
+    it was new, and whether the address is erased (the same statement found out). An old link (expired signature) unsubscribes all the same. The event names
     the link, so that only this link can undo what it did. An erased address (found by its
     keyed hash from `pads`) is blocked already and is not written again.
     """
     if scope not in (claim.scope, GLOBAL) and scope not in registered:
         raise InvalidInput("A link unsubscribes from its own kind of mail, another registered kind, or all of it.")
     if claim.address is None:  # the link names no one any more (erased): blocked already, nothing is written
-        return False
+        return Unsubscribed(False, True)
     detail = {"campaign": claim.campaign} if claim.campaign else {}
     detail.update(link_scope=claim.scope, link=claim.link_id)
-    created, _ = await suppression_list.suppress(conn, claim.address, scope, "unsubscribe", source, detail=detail,
-                                                 pads=pads, actor=Actor.RECIPIENT)
-    return created
+    created, item = await suppression_list.suppress(conn, claim.address, scope, "unsubscribe", source, detail=detail,
+                                                    pads=pads, actor=Actor.RECIPIENT)
+    return Unsubscribed(created, item.erased)
+
+
+class Unsubscribed(NamedTuple):
+    created: bool  # the suppression is new
+    erased: bool  # the address was erased: nothing was written, its page names no one
 
 
 async def is_erased(conn: asyncpg.Connection, address: str, pads: tuple[bytes, bytes]) -> bool:

@@ -76,6 +76,7 @@ class Suppression:
     created_at: datetime
     note: str | None
     email: str | None = None  # set where a listing names the address of each row
+    erased: bool = False  # the erasure of an erased address, which stands for its suppressions
 
 
 @dataclass(frozen=True, slots=True)

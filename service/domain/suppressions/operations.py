@@ -223,7 +223,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str, str]:
 
 def _erased_suppression(reason: str, erased_at: datetime) -> Suppression:
     """How an erased address shows: one global suppression, since the erasure."""
-    return Suppression(GLOBAL, reason, "api", erased_at, "erased on request: kept only as a keyed hash")
+    return Suppression(GLOBAL, reason, "api", erased_at, "erased on request: kept only as a keyed hash", erased=True)
 
 
 def _suppression(row, email: str | None = None) -> Suppression:
