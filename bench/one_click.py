@@ -20,9 +20,11 @@ import hashlib
 import hmac
 import multiprocessing
 import resource
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 from typing import Awaitable, Callable
 
 import aiohttp
@@ -35,6 +37,7 @@ from service.settings import Settings
 from service.storage.db import create_pool
 
 from .harness import fresh_schema, load_summary, median, report, serve, verdict
+from .scaling import SECRET_KEY, optout_serve
 from .production import described, load_production
 
 POOL_SIZE = 10  # the service's default pool (storage.db.create_pool)
@@ -143,6 +146,22 @@ async def alternating(
     return runs
 
 
+async def deployed_runs(loader: ProcessPoolExecutor, dsn: str, args: argparse.Namespace) -> dict[int, list[dict]]:
+    """The same load on `optout serve` as deployed, with one web process and with two (the
+    service, PostgreSQL and the load share this machine's cores): a warm-up and the timed runs."""
+    sign = TokenSigner([SECRET_KEY], timedelta(days=SETTINGS.link_max_age_days)).sign
+    runs: dict[int, list[dict]] = {}
+    with tempfile.TemporaryDirectory(prefix="optout-bench-") as folder:
+        for processes in (1, 2):
+            async with optout_serve(dsn, {}, Path(folder), processes) as server:
+                runs[processes] = []
+                for n, duration in enumerate([1.0] + [args.duration] * args.repeat):
+                    prefix = f"serve{processes}x{n}"
+                    tokens = [sign(a, SCOPE) for a in new_addresses(prefix, int(TOKENS_PER_SECOND * duration))]
+                    runs[processes].append(await measure(loader, server.url, tokens, args, duration))
+    return runs
+
+
 async def run(base_dsn: str, args: argparse.Namespace) -> None:
     await one_click_rates(base_dsn, args)
     token_rates(args)
@@ -157,9 +176,10 @@ async def one_click_rates(base_dsn: str, args: argparse.Namespace) -> None:
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as loader:
                 async with serve(create_app(SETTINGS.with_overrides(database_url=dsn), pool)) as url:
                     runs = await alternating(loader, url, dsn, args)
+                deployed = await deployed_runs(loader, dsn, args)
             stored = await pool.fetchrow(
                 "SELECT (SELECT count(*) FROM suppressions WHERE address LIKE 'service%') AS suppressions,"
-                " (SELECT count(*) FROM events WHERE source = 'one_click') AS events"
+                " (SELECT count(*) FROM events WHERE source = 'one_click' AND address LIKE 'service%') AS events"
             )
         finally:
             await pool.close()
@@ -177,6 +197,11 @@ async def one_click_rates(base_dsn: str, args: argparse.Namespace) -> None:
               f"load process {f['client_cpu']:.0%}")
         if any(r["exhausted"] for r in runs[name]):
             print(f"  {name}: a run ran out of new addresses, so its figures are too low")
+    for processes, rs in deployed.items():
+        f = {key: median(r[key] for r in rs[1:]) for key in ("rps", "p50", "p99")}
+        print(f"  `optout serve`, WEB_CONCURRENCY={processes}: {f['rps']:,.0f} requests/s "
+              f"(ratio {f['rps'] / figures['baseline']['rps']:.2f}), p50 {f['p50'] * 1000:.2f} ms, "
+              f"p99 {f['p99'] * 1000:.2f} ms, errors {sum(r['errors'] for r in rs)}")
     print(f"  service answered 200 {answered:,} times; stored {stored['suppressions']:,} suppressions "
           f"and {stored['events']:,} events")
     verdict(f"requests/s ratio >= {TARGET_RPS_RATIO}", ratio >= TARGET_RPS_RATIO)
