@@ -110,8 +110,7 @@ async def run(dsn: str, args: argparse.Namespace) -> None:
             settings = Settings(database_url=schema_dsn, secret_keys=KEYS, hash_key=b"h" * 32)
             worker = Worker(pool, settings, WorkerConfig(batch=100))
             started = time.perf_counter()
-            while await worker.run_once():
-                pass
+            await worker.run_until_empty()
             classified = stored / (time.perf_counter() - started)
         finally:
             await pool.close()

@@ -56,6 +56,9 @@ class WorkerConfig:
     max_abandoned: int = 10  # workers that died holding one message before it is `failed`
     classify_seconds: float = TIME_LIMIT
     classify_processes: int = PROCESSES
+    # Batches in hand at once: while one is committed, the next is classified, so neither the
+    # classifying processes nor the database wait for the other (a third of the time, measured).
+    lanes: int = 2
     retry_seconds: float = 5.0
     outbox: DrainerConfig = DrainerConfig()
     retention_interval: float = 600.0  # seconds between two retention passes
@@ -97,20 +100,7 @@ class Worker:
         retention = asyncio.create_task(self.run_retention(stop))
         draining = asyncio.create_task(self.outbox.run(stop))
         try:
-            while not stop.is_set():
-                try:
-                    done = await self.run_once()
-                except UNAVAILABLE + (asyncpg.PostgresConnectionError,) as exc:
-                    log.warning("worker: database unavailable (%s); retrying", exc.__class__.__name__)
-                    done = 0
-                except Exception:  # a bug must not stop the queue: log it and go on after a pause
-                    log.exception("worker: unexpected error; going on")
-                    done = 0
-                if not done:
-                    try:
-                        await asyncio.wait_for(stop.wait(), self.config.idle_seconds)
-                    except asyncio.TimeoutError:
-                        pass
+            await asyncio.gather(*(self._lane(stop) for _ in range(self.config.lanes)))
         except asyncio.CancelledError:
             retention.cancel()
             draining.cancel()
@@ -120,6 +110,34 @@ class Worker:
             await asyncio.gather(retention, draining, return_exceptions=True)
             self.close()
         log.info("worker stopped")
+
+    async def _lane(self, stop: asyncio.Event) -> None:
+        """Batch after batch until `stop` is set, the one in hand finished first."""
+        while not stop.is_set():
+            try:
+                done = await self.run_once()
+            except UNAVAILABLE + (asyncpg.PostgresConnectionError,) as exc:
+                log.warning("worker: database unavailable (%s); retrying", exc.__class__.__name__)
+                done = 0
+            except Exception:  # a bug must not stop the queue: log it and go on after a pause
+                log.exception("worker: unexpected error; going on")
+                done = 0
+            if not done:
+                try:
+                    await asyncio.wait_for(stop.wait(), self.config.idle_seconds)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def run_until_empty(self) -> int:
+        """Work the queue as `run` does, `lanes` batches in hand, until none is left to claim;
+        return how many messages were claimed."""
+        async def lane() -> int:
+            claimed = 0
+            while done := await self.run_once():
+                claimed += done
+            return claimed
+
+        return sum(await asyncio.gather(*(lane() for _ in range(self.config.lanes))))
 
     def close(self) -> None:
         """Let the classifying processes go; a Worker used through run_once is closed by its owner."""

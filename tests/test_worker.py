@@ -426,3 +426,14 @@ async def test_erasure_removes_the_stored_messages_from_the_address(client, pool
     erased = await client.post("/v1/erasure", json={"email": "pieter@bakkerij-goossens.be"}, headers=auth)
     assert erased.status == 200 and (await erased.json())["removed"]["messages"] == 1
     assert await pool.fetchval("SELECT count(*) FROM inbound_messages") == 0
+
+
+async def test_batches_in_hand_at_once_see_every_message_through_once(pool, settings, workers):
+    raws = [marked("plain", n) for n in range(13)]
+    ids = await post_all(pool, raws)
+    worker = workers(settings, dataclasses.replace(FAST, batch=2, lanes=2))
+    assert await worker.run_until_empty() == 13
+    rows = [await inbound_row(pool, message_id) for message_id in ids]
+    # Questions to a person, with no relay to forward them: each held for staff, read once.
+    assert [r["status"] for r in rows] == ["held"] * 13 and all(r["attempts"] == 0 for r in rows)
+    assert await pool.fetchval("SELECT count(*) FROM inbound_messages WHERE classification = 'human'") == 13
