@@ -107,6 +107,30 @@ def verdict(target: str, met: bool) -> None:
     print(f"  target {target}: {'pass' if met else 'miss'} (info only)")
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU seconds used so far by the PostgreSQL servers on this machine: their processes that
+    run, and through each postmaster's count of its children, those that ended. NaN when
+    /proc cannot tell (another system, or the server on another machine)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    processes: dict[int, tuple[str, int, list[int]]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # it ended meanwhile
+        name, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        processes[int(entry.name)] = (name, int(rest[1]), [int(v) for v in rest[11:15]])
+    postmasters = {pid for pid, (name, parent, _) in processes.items()
+                   if name == "postgres" and processes.get(parent, ("",))[0] != "postgres"}
+    if not postmasters:
+        return float("nan")
+    total = sum(sum(times) for pid, (_, _, times) in processes.items() if pid in postmasters)
+    total += sum(sum(times[:2]) for _, parent, times in processes.values() if parent in postmasters)
+    return total / tick
+
+
 def load_summary(latencies: list[float], elapsed: float, errors: int, cpu: float) -> dict:
     """Requests per second, p50 and p99 latency, and the load process's CPU share of a run."""
     latencies.sort()

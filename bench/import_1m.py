@@ -27,7 +27,7 @@ import asyncpg
 
 from service.storage.db import create_pool
 
-from .harness import fresh_schema, median, report, running_service, stopwatch, verdict
+from .harness import fresh_schema, median, postgres_cpu_seconds, report, running_service, stopwatch, verdict
 from .production import ERASED_ELSEWHERE, described, load_production
 
 COLUMNS = ["address", "scope", "reason", "source", "note"]
@@ -118,9 +118,9 @@ async def run(base_dsn: str, args: argparse.Namespace) -> None:
                     await conn.execute("CREATE TABLE raw_copy (LIKE suppressions INCLUDING ALL)")
                     await conn.execute("INSERT INTO raw_copy SELECT * FROM suppressions")
                     await conn.execute("VACUUM ANALYZE raw_copy")
-                service, memory = await service_imports(pool, dsn, files, warmup, rows)
+                service, memory, cpu = await service_imports(pool, dsn, files, warmup, rows)
                 async with pool.acquire() as conn:
-                    baseline = await baseline_copies(conn, files, warmup[0])
+                    baseline, copy_cpu = await baseline_copies(conn, files, warmup[0])
             finally:
                 await pool.close()
 
@@ -128,6 +128,8 @@ async def run(base_dsn: str, args: argparse.Namespace) -> None:
     print(f"  {rows:,} rows ({size / MIB:.0f} MiB CSV), {files[0][1]:,} of them erased: service {median(service):.1f} s, "
           f"baseline COPY {median(baseline):.1f} s (median of {args.repeat})")
     print(f"  {described(held)}; each run's rows are added to it")
+    print(f"  CPU while the service imported: this process {cpu[0]:.0%}, PostgreSQL {cpu[1]:.0%} (an import is "
+          f"one transaction: one server process); while COPY ran: PostgreSQL {copy_cpu:.0%} ({os.cpu_count()} cores)")
     verdict(f"ratio >= {TARGET_RATIO}", ratio >= TARGET_RATIO)
     peak_before, peak_after, start, highest = (value / MIB for value in memory)
     print(f"  memory of this process: RSS {start:.0f} MiB when the service's imports started, "
@@ -137,25 +139,35 @@ async def run(base_dsn: str, args: argparse.Namespace) -> None:
 
 async def service_imports(
     pool: asyncpg.Pool, dsn: str, files: list[tuple[Path, int]], warmup: tuple[Path, int], rows: int
-) -> tuple[list[float], tuple[int, int, int, int]]:
+) -> tuple[list[float], tuple[int, int, int, int], tuple[float, float]]:
     """Seconds of each import after a warm-up, and the memory of this process: (peak RSS
-    before, peak RSS after, RSS at the start, highest RSS sampled during the imports)."""
+    before, peak RSS after, RSS at the start, highest RSS sampled during the imports), and the CPU
+    share of this process and of PostgreSQL while they ran."""
     timeout = aiohttp.ClientTimeout(total=None)
     async with running_service(dsn, pool) as (url, headers):
         async with aiohttp.ClientSession(timeout=timeout) as session:
             await import_over_http(session, url, headers, warmup[0], min(rows, WARMUP_ROWS), warmup[1])
             times, samples = [], []
             before, start = peak_rss(), rss_now()
+            cpu = resource.getrusage(resource.RUSAGE_SELF)
+            database = postgres_cpu_seconds()
             for path, erased in files:
                 upload = functools.partial(import_over_http, session, url, headers, path, rows, erased)
                 times.append(await sampled(upload, samples))
-            return times, (before, peak_rss(), start, max(samples))
+            database = (postgres_cpu_seconds() - database) / sum(times)
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            own = (after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime) / sum(times)
+            return times, (before, peak_rss(), start, max(samples)), (own, database)
 
 
-async def baseline_copies(conn: asyncpg.Connection, files: list[tuple[Path, int]], warmup: Path) -> list[float]:
-    """Seconds of each COPY of the same files into raw_copy, after a warm-up."""
+async def baseline_copies(
+    conn: asyncpg.Connection, files: list[tuple[Path, int]], warmup: Path
+) -> tuple[list[float], float]:
+    """Seconds of each COPY of the same files into raw_copy, after a warm-up; PostgreSQL's CPU share."""
     async def copy(source: Path) -> None:
         await conn.copy_to_table("raw_copy", source=source, columns=COLUMNS, format="csv", header=True)
 
     await copy(warmup)
-    return [await stopwatch(functools.partial(copy, path)) for path, _ in files]
+    database = postgres_cpu_seconds()
+    times = [await stopwatch(functools.partial(copy, path)) for path, _ in files]
+    return times, (postgres_cpu_seconds() - database) / sum(times)

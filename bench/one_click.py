@@ -19,6 +19,7 @@ import functools
 import hashlib
 import hmac
 import multiprocessing
+import os
 import resource
 import tempfile
 import time
@@ -36,7 +37,7 @@ from service.domain.suppressions.links import ONE_CLICK_BODY, link_for
 from service.settings import Settings
 from service.storage.db import create_pool
 
-from .harness import fresh_schema, load_summary, median, report, serve, verdict
+from .harness import fresh_schema, load_summary, median, postgres_cpu_seconds, report, serve, verdict
 from .scaling import SECRET_KEY, optout_serve
 from .production import described, load_production
 
@@ -125,10 +126,11 @@ async def measure(
 ) -> dict:
     """One run of the load process, with this process's CPU use while it lasted."""
     loop = asyncio.get_running_loop()
-    usage, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    usage, started, database = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter(), postgres_cpu_seconds()
     result = await loop.run_in_executor(loader, drive, target, items, args.concurrency, duration)
     after, elapsed = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - started
     result["server_cpu"] = (after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime) / elapsed
+    result["database_cpu"] = (postgres_cpu_seconds() - database) / elapsed
     return result
 
 
@@ -194,14 +196,16 @@ async def one_click_rates(base_dsn: str, args: argparse.Namespace) -> None:
     for name, f in figures.items():
         print(f"  {name:<8} p50 {f['p50'] * 1000:.2f} ms, p99 {f['p99'] * 1000:.2f} ms, "
               f"errors {sum(r['errors'] for r in runs[name])}, CPU: this process {f['server_cpu']:.0%}, "
+              f"PostgreSQL {f['database_cpu']:.0%}, "
               f"load process {f['client_cpu']:.0%}")
         if any(r["exhausted"] for r in runs[name]):
             print(f"  {name}: a run ran out of new addresses, so its figures are too low")
     for processes, rs in deployed.items():
-        f = {key: median(r[key] for r in rs[1:]) for key in ("rps", "p50", "p99")}
+        f = {key: median(r[key] for r in rs[1:]) for key in ("rps", "p50", "p99", "database_cpu", "client_cpu")}
         print(f"  `optout serve`, WEB_CONCURRENCY={processes}: {f['rps']:,.0f} requests/s "
               f"(ratio {f['rps'] / figures['baseline']['rps']:.2f}), p50 {f['p50'] * 1000:.2f} ms, "
-              f"p99 {f['p99'] * 1000:.2f} ms, errors {sum(r['errors'] for r in rs)}")
+              f"p99 {f['p99'] * 1000:.2f} ms, errors {sum(r['errors'] for r in rs)}, CPU: PostgreSQL "
+              f"{f['database_cpu']:.0%}, load process {f['client_cpu']:.0%} ({os.cpu_count()} cores in all)")
     print(f"  service answered 200 {answered:,} times; stored {stored['suppressions']:,} suppressions "
           f"and {stored['events']:,} events")
     verdict(f"requests/s ratio >= {TARGET_RPS_RATIO}", ratio >= TARGET_RPS_RATIO)
