@@ -137,7 +137,9 @@ class Worker:
                 claimed += done
             return claimed
 
-        return sum(await asyncio.gather(*(lane() for _ in range(self.config.lanes))))
+        async with asyncio.TaskGroup() as lanes:  # one lane failing stops the others
+            claimed = [lanes.create_task(lane()) for _ in range(self.config.lanes)]
+        return sum(task.result() for task in claimed)
 
     def close(self) -> None:
         """Let the classifying processes go; a Worker used through run_once is closed by its owner."""

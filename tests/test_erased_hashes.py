@@ -5,7 +5,10 @@ database answers."""
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
+import pytest
 
 from service.app import create_app
 from service.domain.suppressions import operations
@@ -26,9 +29,9 @@ async def erase(client, auth, email: str) -> None:
     assert (await client.post("/v1/erasure", json={"email": email}, headers=auth)).status == 200
 
 
-async def generation(pool: asyncpg.Pool) -> tuple[str, int]:
-    row = await pool.fetchrow("SELECT epoch::text, generation FROM erasure_generation")
-    return row["epoch"], row["generation"]
+async def generation(pool: asyncpg.Pool) -> tuple[int, str]:
+    row = await pool.fetchrow("SELECT changes, token::text FROM erasure_generation")
+    return row["changes"], row["token"]
 
 
 def test_many_hashes_at_once_are_each_the_keyed_hash_of_the_address():
@@ -38,13 +41,30 @@ def test_many_hashes_at_once_are_each_the_keyed_hash_of_the_address():
 
 
 async def test_every_change_to_the_erased_addresses_moves_the_generation(pool):
-    epoch, first = await generation(pool)
-    await pool.execute("INSERT INTO erased_addresses (address_hmac, reason) VALUES ($1, 'manual')", b"x" * 32)
-    assert await generation(pool) == (epoch, first + 1)
-    await pool.execute("UPDATE erased_addresses SET reason = 'unsubscribe'")
-    await pool.execute("DELETE FROM erased_addresses")
-    await pool.execute("TRUNCATE erased_addresses")
-    assert await generation(pool) == (epoch, first + 4)
+    seen = [await generation(pool)]
+    for change in ("INSERT INTO erased_addresses (address_hmac, reason) VALUES ('\\x01', 'manual')",
+                   "UPDATE erased_addresses SET reason = 'unsubscribe'", "DELETE FROM erased_addresses",
+                   "TRUNCATE erased_addresses"):
+        await pool.execute(change)
+        seen.append(await generation(pool))
+    assert [changes for changes, _ in seen] == list(range(seen[0][0], seen[0][0] + 5))
+    assert len({token for _, token in seen}) == 5
+
+
+async def test_a_change_rolled_back_leaves_no_generation_that_comes_again(pool):
+    before = await generation(pool)
+    async with pool.acquire() as conn:
+        transaction = conn.transaction()
+        await transaction.start()
+        await conn.execute("INSERT INTO erased_addresses (address_hmac, reason) VALUES ('\\x02', 'manual')")
+        undone = await conn.fetchrow("SELECT changes, token::text FROM erasure_generation")
+        await transaction.rollback()
+    assert await generation(pool) == before
+    await pool.execute("INSERT INTO erased_addresses (address_hmac, reason) VALUES ('\\x03', 'manual')")
+    after = await generation(pool)
+    # The same count as the change that was undone, but not the same generation: a process that
+    # read the set inside that transaction cannot take it for this one.
+    assert after[0] == undone["changes"] and after[1] != undone["token"]
 
 
 async def test_an_erasure_in_one_process_blocks_at_once_where_another_holds_the_erased(
@@ -87,7 +107,7 @@ async def test_a_generation_the_set_cannot_be_read_at_is_answered_by_the_databas
     async with pool.acquire() as conn:
         # A snapshot older than what is read now (a standby behind, a check begun before an
         # erasure committed) names a generation that the set read now is not at.
-        found = await held.among(conn, "00000000-0000-0000-0000-000000000000:0", hashes)
+        found = await held.among(conn, "0:00000000-0000-0000-0000-000000000000", hashes)
     assert list(found) == [1] and found[1][0] == "unsubscribe"
 
 
@@ -96,3 +116,16 @@ async def test_without_a_holder_the_check_asks_the_database(pool, settings, clie
     async with pool.acquire() as conn:
         results = await operations.check(conn, ["JAN@example.be", "an@example.be"], "global", hmac_pads(settings.hash_key))
     assert [r.allowed for r in results] == [False, True]
+
+
+async def test_a_big_check_cancelled_while_it_hashes_leaves_no_query_on_its_connection(pool, settings):
+    emails = [f"reader.{i}@example.be" for i in range(20_000)]
+    async with pool.acquire() as conn:
+        for _ in range(3):
+            checking = asyncio.ensure_future(
+                operations.check(conn, emails, "newsletter", hmac_pads(settings.hash_key), ErasedHashes()))
+            await asyncio.sleep(0.005)  # the query is sent, the HMACs are being worked out
+            checking.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await checking
+            assert await conn.fetchval("SELECT 1") == 1  # not "another operation is in progress"

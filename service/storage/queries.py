@@ -22,7 +22,7 @@ import asyncpg
 # hashed set difference, never a scan of one intermediate result per row of another.
 _GENERATION = """
 UNION ALL
-SELECT NULL, g.epoch::text || ':' || g.generation, NULL, NULL FROM erasure_generation g
+SELECT NULL, g.changes || ':' || g.token, NULL, NULL FROM erasure_generation g
 """
 CHECK_MARKS = """
 WITH marks AS MATERIALIZED (
@@ -299,16 +299,22 @@ async def lock_for_erasure(conn: asyncpg.Connection, address: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", address)
 
 
-async def erase_address(conn: asyncpg.Connection, address: str, address_hmac: bytes, reason: str) -> tuple[int, int]:
-    """Keep the address only as its HMAC; drop its suppressions and events in clear."""
+async def erase_address(conn: asyncpg.Connection, address: str) -> tuple[int, int]:
+    """Drop the address's suppressions and events in clear; how many of each."""
+    suppressions = await conn.execute("DELETE FROM suppressions WHERE address = $1", address)
+    events = await conn.execute("DELETE FROM events WHERE address = $1", address)
+    return int(suppressions.split()[-1]), int(events.split()[-1])
+
+
+async def keep_erased(conn: asyncpg.Connection, address_hmac: bytes, reason: str) -> None:
+    """Keep the address only as its HMAC. The erased addresses' generation row (0014) stays
+    locked until the transaction ends: the erasure does this last, so erasures wait for one
+    another only for their commits."""
     await conn.execute(
         """INSERT INTO erased_addresses (address_hmac, reason) VALUES ($1, $2)
            ON CONFLICT (address_hmac) DO NOTHING""",
         address_hmac, reason,
     )
-    suppressions = await conn.execute("DELETE FROM suppressions WHERE address = $1", address)
-    events = await conn.execute("DELETE FROM events WHERE address = $1", address)
-    return int(suppressions.split()[-1]), int(events.split()[-1])
 
 
 async def erased_among(conn: asyncpg.Connection, address_hmacs: Sequence[bytes]) -> set[bytes]:
@@ -321,7 +327,7 @@ async def erased_among(conn: asyncpg.Connection, address_hmacs: Sequence[bytes])
 # The erased addresses' generation (0014) and, from the same snapshot, up to $1 + 1 of them: a
 # process holds them when there are no more than $1 (see domain/suppressions/erased_hashes.py).
 ERASURES_HELD = """
-SELECT g.epoch::text || ':' || g.generation AS generation, e.address_hmac, e.reason, e.erased_at
+SELECT g.changes || ':' || g.token AS generation, e.address_hmac, e.reason, e.erased_at
   FROM erasure_generation g
   LEFT JOIN LATERAL (SELECT address_hmac, reason, erased_at FROM erased_addresses LIMIT $1 + 1) e ON true
 """

@@ -4,18 +4,23 @@
 -- uses the set in memory only when it was read at exactly that generation. An erasure is
 -- therefore blocked by the first check whose snapshot sees it, in every process.
 --
--- The epoch is new with every database this migration runs in: a process that moved from one
--- database to another (a restored copy, a test's fresh schema) cannot take a set for another's.
+-- `changes` counts the changes; `token` is new and random with each one, so two generations
+-- are equal only when they are the same committed change: not after a rolled-back one, not
+-- after a failover that lost commits, not in a copy of the database that went its own way.
+-- Erasures wait for one another on this row, for their commits only (the erasure writes
+-- erased_addresses last). Writing erased_addresses with its triggers disabled (a data-only
+-- restore without them, session_replication_role = replica) leaves the generation behind:
+-- restart the service after such a load.
 CREATE TABLE erasure_generation (
-    only_row   boolean PRIMARY KEY DEFAULT true CHECK (only_row),
-    epoch      uuid    NOT NULL DEFAULT gen_random_uuid(),
-    generation bigint  NOT NULL DEFAULT 0
+    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    changes  bigint  NOT NULL DEFAULT 0,
+    token    uuid    NOT NULL DEFAULT gen_random_uuid()
 );
 INSERT INTO erasure_generation DEFAULT VALUES;
 
 CREATE FUNCTION optout_erasures_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE erasure_generation SET generation = generation + 1;
+    UPDATE erasure_generation SET changes = changes + 1, token = gen_random_uuid();
     RETURN NULL;
 END
 $$;

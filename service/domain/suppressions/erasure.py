@@ -75,7 +75,7 @@ async def erase(conn: asyncpg.Connection, hash_key: bytes, email: str, actor: st
     bodies = await mentions.outgoing_bodies_mentioning(conn, address)
     held = await queries.suppressions_of_address(conn, address)
     reason = max((r["reason"] for r in held), key=_REASON_WEIGHT.__getitem__, default="unsubscribe")
-    suppressions, events = await queries.erase_address(conn, address, hashed, reason)
+    suppressions, events = await queries.erase_address(conn, address)
     await known_queries.forget_address(conn, address)
     consents = await consent_queries.erase_address(conn, address)
     messages = await erasure_queries.delete_messages(conn, about, address)
@@ -83,6 +83,7 @@ async def erase(conn: asyncpg.Connection, hash_key: bytes, email: str, actor: st
     outgoing = to_them + await outbox_queries.delete_bodies(conn, bodies)
     await outbox_queries.delete_unused_bodies(conn, their_bodies)
     removed = Removed(suppressions, events, messages, outgoing, consents)
+    await queries.keep_erased(conn, hashed, reason)
     # The event names no one; its webhook deliveries carry the address (other systems must
     # erase it too, GDPR Art. 19) until they are delivered.
     await queries.insert_event(conn, None, "erased", scope=GLOBAL, reason=reason, source="api",

@@ -51,11 +51,16 @@ async def check(
         if len(distinct) < OVERLAPPED:
             rows = await queries.check_marks(conn, distinct, scope)
         else:
+            # The HMACs are worked out in a thread while the database works: the loop stays free.
             query = asyncio.ensure_future(queries.check_marks(conn, distinct, scope))
-            if erased is None or not erased.known_empty():
-                await asyncio.sleep(0)  # the query is on its way: hash while the database works
-                hashes = hmacs_from_pads(pads, distinct)
-            rows = await query
+            try:
+                if erased is None or not erased.known_empty():
+                    hashes = await asyncio.to_thread(hmacs_from_pads, pads, distinct)
+                rows = await query
+            except BaseException:  # cancelled, say: no query may be left running on `conn`
+                query.cancel()
+                await asyncio.wait([query])
+                raise
         generation, blocks = decide(rows)
         if erased is None or not erased.empty_at(generation):
             if hashes is None:
