@@ -57,7 +57,7 @@ class WorkerConfig:
     classify_seconds: float = TIME_LIMIT
     classify_processes: int = PROCESSES
     # Batches in hand at once: while one is committed, the next is classified, so neither the
-    # classifying processes nor the database wait for the other (a third of the time, measured).
+    # classifying processes nor the database wait for the other (bench inbound: 427 to 497 a second).
     lanes: int = 2
     retry_seconds: float = 5.0
     outbox: DrainerConfig = DrainerConfig()

@@ -19,6 +19,7 @@ from .auth import requires
 from .keys import HASH_PADS, METRICS, READS, SERVICES
 from .payload import json_object
 
+
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """No cyclic garbage collection in a synchronous block (it cannot await, so nothing else runs)."""

@@ -120,9 +120,10 @@ async def unsubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, so
 
     The page lists the registered scopes (`registered`): the person may leave any of them.
     Idempotent: a second call finds the suppression and changes nothing. Returns whether
-    it was new, and whether the address is erased (the same statement found out). An old link (expired signature) unsubscribes all the same. The event names
-    the link, so that only this link can undo what it did. An erased address (found by its
-    keyed hash from `pads`) is blocked already and is not written again.
+    it was new, and whether the address is erased (the same statement found out). An old
+    link (expired signature) unsubscribes all the same. The event names the link, so that
+    only this link can undo what it did. An erased address (found by its keyed hash from
+    `pads`) is blocked already and is not written again.
     """
     if scope not in (claim.scope, GLOBAL) and scope not in registered:
         raise InvalidInput("A link unsubscribes from its own kind of mail, another registered kind, or all of it.")
