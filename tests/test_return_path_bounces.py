@@ -112,3 +112,65 @@ async def test_a_bounce_at_the_return_path_of_an_erased_address_writes_nothing_i
     await drain(worker)
     assert await suppressions(pool) == []
     assert await pool.fetchval("SELECT count(*) FROM events WHERE address IS NOT NULL") == 0
+
+
+def forged_dsn(recipients: list[str], number: int = 1) -> bytes:
+    """What anyone can send to info@: a well-formed report naming addresses CETIT mailed."""
+    blocks = "".join(f"Final-Recipient: rfc822; {r}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+                     f"Diagnostic-Code: smtp; 550 5.1.1 no such user\r\n\r\n" for r in recipients)
+    return (
+        "From: Mail Delivery System <postmaster@attacker.example>\r\nTo: info@cetit.be\r\n"
+        f"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <forged-{number}@attacker.example>\r\n"
+        'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; attacker.example\r\n\r\n"
+        f"{blocks}--b--\r\n"
+    ).encode()
+
+
+async def test_a_forged_report_at_info_about_mailed_addresses_suppresses_no_one(client, auth, pool, worker):
+    mailed = [f"klant{n}@example.be" for n in range(10)]
+    for address in mailed:
+        await return_path(client, auth, address)
+    message_id = await receive(pool, forged_dsn(mailed), "info@cetit.be", "")
+    await drain(worker)
+    assert await suppressions(pool) == []
+    row = await pool.fetchrow("SELECT classification, actions FROM inbound_messages WHERE id = $1::uuid", message_id)
+    assert row["classification"] == "bounce"
+    assert sorted(a["email"] for a in row["actions"] if a["type"] == "not_acted") == sorted(mailed)
+    assert all("return path" in a["reason"] for a in row["actions"])
+
+
+async def test_a_soft_bounce_at_info_about_an_address_given_a_return_path_is_not_counted(client, auth, pool, worker):
+    await return_path(client, auth, "jan@example.be")
+    await receive(pool, dsn("jan@example.be", "4.2.2"), "info@cetit.be", "")
+    await drain(worker)
+    assert await pool.fetchval("SELECT count(*) FROM soft_bounces") == 0
+
+
+async def test_a_report_at_another_recipient_s_return_path_acts_only_on_that_recipient(client, auth, pool, worker):
+    jan = await return_path(client, auth, "jan@example.be")
+    mailed = [f"klant{n}@example.be" for n in range(5)]
+    for address in mailed:
+        await return_path(client, auth, address)
+    await receive(pool, forged_dsn(mailed, number=2), jan, "")
+    await drain(worker)
+    assert await suppressions(pool) == [("jan@example.be", "bounce", "verp")]
+
+
+async def test_a_return_path_token_at_another_domain_is_no_return_path(client, auth, pool, worker):
+    jan = await return_path(client, auth, "jan@example.be")
+    elsewhere = jan.rpartition("@")[0] + "@evil.example"
+    message_id = await receive(pool, dsn("jan@example.be", "5.1.1"), elsewhere, "")
+    await drain(worker)
+    assert await suppressions(pool) == []
+    row = await pool.fetchrow("SELECT actions FROM inbound_messages WHERE id = $1::uuid", message_id)
+    assert [a["type"] for a in row["actions"]] == ["not_acted"]
+
+
+async def test_a_report_at_info_still_counts_for_a_known_address_never_given_a_return_path(pool, settings, worker):
+    from tests.test_worker import known
+    await known(pool, settings, ["oud@example.be"])  # known from a list, before return paths
+    await receive(pool, dsn("oud@example.be", "5.1.1"), "info@cetit.be", "")
+    await drain(worker)
+    assert await suppressions(pool) == [("oud@example.be", "bounce", "dsn")]

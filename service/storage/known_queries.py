@@ -1,5 +1,6 @@
 """Which addresses CETIT knows: a link or return path was issued for them, or they have a
-suppression or an event. Inbound mail acts only on these (evidence against spoofed mail)."""
+suppression or an event. Inbound mail acts only on these (evidence against spoofed mail), and
+a bounce about an address that was given a return path only when it came back through it."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import asyncpg
 # An erased address is never written in clear again (matched by its HMAC from the key pads
 # $3/$4, as the check does; the gate costs nothing while nobody was erased).
 REMEMBER_ADDRESSES = """
-INSERT INTO known_addresses (address, source)
-SELECT DISTINCT u.a, $2::text FROM unnest($1::text[]) AS u(a)
+INSERT INTO known_addresses (address, source, return_path_at)
+SELECT DISTINCT u.a, $2::text, CASE WHEN $5::bool THEN now() END FROM unnest($1::text[]) AS u(a)
  WHERE NOT (EXISTS (SELECT 1 FROM erased_addresses) AND EXISTS (
        SELECT 1 FROM erased_addresses e
         WHERE e.address_hmac = sha256($4::bytea || sha256($3::bytea || convert_to(u.a, 'UTF8')))))
@@ -21,28 +22,37 @@ ON CONFLICT (address) DO NOTHING
 # Suppressions and events made after the seeding migration are read from their own tables:
 # no write on every suppression is needed to keep this record complete.
 KNOWN_AMONG = """
-SELECT address FROM known_addresses WHERE address = ANY($1::text[])
-UNION
-SELECT address FROM suppressions WHERE address = ANY($1::text[])
-UNION
-SELECT address FROM events WHERE address = ANY($1::text[]) AND address IS NOT NULL
+SELECT address, bool_or(return_path) AS return_path FROM (
+    SELECT address, return_path_at IS NOT NULL AS return_path FROM known_addresses WHERE address = ANY($1::text[])
+    UNION ALL
+    SELECT DISTINCT address, false FROM suppressions WHERE address = ANY($1::text[])
+    UNION ALL
+    SELECT DISTINCT address, false FROM events WHERE address = ANY($1::text[]) AND address IS NOT NULL
+) AS known GROUP BY address
 """
 
 
 async def remember_addresses(
-    conn: asyncpg.Connection, addresses: Sequence[str], source: str, pads: tuple[bytes, bytes]
+    conn: asyncpg.Connection, addresses: Sequence[str], source: str, pads: tuple[bytes, bytes],
+    return_path: bool = False,
 ) -> None:
     """Record canonical addresses as known (a link or return path was issued), in one statement;
-    erased ones are left out."""
+    erased ones are left out. `return_path`: each was given one now."""
     if addresses:
-        await conn.execute(REMEMBER_ADDRESSES, list(addresses), source, pads[0], pads[1])
+        await conn.execute(REMEMBER_ADDRESSES, list(addresses), source, pads[0], pads[1], return_path)
 
 
 async def known_among(conn: asyncpg.Connection, addresses: Sequence[str]) -> set[str]:
     """The canonical addresses among `addresses` that CETIT knows."""
+    return set(await return_paths_among(conn, addresses))
+
+
+async def return_paths_among(conn: asyncpg.Connection, addresses: Sequence[str]) -> dict[str, bool]:
+    """The canonical addresses among `addresses` that CETIT knows, each with whether it was
+    given a return path (then its bounces count only through it); one statement."""
     if not addresses:
-        return set()
-    return {r["address"] for r in await conn.fetch(KNOWN_AMONG, list(addresses))}
+        return {}
+    return {r["address"]: r["return_path"] for r in await conn.fetch(KNOWN_AMONG, list(addresses))}
 
 
 async def forget_address(conn: asyncpg.Connection, address: str) -> None:
@@ -50,20 +60,23 @@ async def forget_address(conn: asyncpg.Connection, address: str) -> None:
     await conn.execute("DELETE FROM known_addresses WHERE address = $1", address)
 
 
-# Addresses known before 0011 have no recipient id yet: it is given when first needed.
+# Addresses known before 0011 have no recipient id yet: it is given when first needed; one
+# known from elsewhere (a suppression, a list) is marked as given a return path the first time.
 NUMBER_RECIPIENTS = """
-UPDATE known_addresses SET recipient_id = nextval('known_addresses_recipient_id_seq')
- WHERE address = ANY($1::text[]) AND recipient_id IS NULL
+UPDATE known_addresses
+   SET recipient_id = coalesce(recipient_id, nextval('known_addresses_recipient_id_seq')),
+       return_path_at = coalesce(return_path_at, now())
+ WHERE address = ANY($1::text[]) AND (recipient_id IS NULL OR return_path_at IS NULL)
 """
 
 
 async def recipient_ids(conn: asyncpg.Connection, addresses: Sequence[str], source: str,
                         pads: tuple[bytes, bytes]) -> dict[str, int]:
-    """Record the canonical addresses as known and return each one's recipient id (an erased
-    address gets none, and is not written)."""
+    """Record the canonical addresses as known, each given a return path, and return each one's
+    recipient id (an erased address gets none, and is not written)."""
     if not addresses:
         return {}
-    await remember_addresses(conn, addresses, source, pads)
+    await remember_addresses(conn, addresses, source, pads, return_path=True)
     await conn.execute(NUMBER_RECIPIENTS, list(addresses))
     rows = await conn.fetch("SELECT address, recipient_id FROM known_addresses WHERE address = ANY($1::text[])",
                             list(addresses))

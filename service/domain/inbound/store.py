@@ -24,7 +24,7 @@ from ..errors import DomainError, InvalidInput, NotFound, TooMany
 from ..events.model import Actor, EventType
 from ..suppressions import operations as suppression_list
 from ..suppressions.keyed_hash import hmac_from_pads
-from .classify import Basis, Verdict
+from .classify import Basis, Classification, Verdict
 from .mime import message_id_of
 from .model import InboundMessage, InboundStatus, ListedMessage, MessagePage
 
@@ -55,6 +55,11 @@ NOT_KNOWN = {
     Basis.NAMED: "named in someone else's words, and CETIT does not know this address: "
                  "not acted on; the message goes to staff to act on",
 }
+
+
+# A bounce that did not come back through the return path of the address it names.
+NOT_THROUGH_RETURN_PATH = ("a bounce about an address that was given a return path counts only when it comes "
+                           "back through that return path: recorded, no one suppressed")
 
 
 class MessageTooLarge(TooMany):
@@ -152,12 +157,22 @@ def held_by_limit(actions: Sequence[dict]) -> bool:
     return any(a.get("type") == Action.HELD and "limit" in a for a in actions)
 
 
-async def _known(conn: asyncpg.Connection, verdict: Verdict) -> set[str]:
-    """Which addresses taken from a report or named in words CETIT knows: one query."""
+async def _known(conn: asyncpg.Connection, verdict: Verdict) -> dict[str, bool]:
+    """Which addresses taken from a report or named in words CETIT knows, each with whether it
+    was given a return path: one query."""
     wanted = {canonical_or_none(s.address) for s in verdict.suppress if s.basis.needs_known}
     wanted |= {canonical_or_none(a) for a in verdict.soft_bounces}
     wanted.discard(None)
-    return await known_queries.known_among(conn, sorted(wanted))
+    return await known_queries.return_paths_among(conn, sorted(wanted))
+
+
+def _bounced_elsewhere(verdict: Verdict, known: dict[str, bool]) -> set[str]:
+    """The addresses a bounce that did not reach a return path names and must not act on: each
+    was given a return path, and its real bounces come back through it (a report sent to info@
+    about them is anyone's to forge)."""
+    if verdict.classification is not Classification.BOUNCE:
+        return set()
+    return {address for address, return_path in known.items() if return_path}
 
 
 async def act_on(
@@ -170,7 +185,8 @@ async def act_on(
     does nothing and returns one `held` action (with `limit`; `held_by_limit` tells it): the
     caller keeps the message held for staff. Otherwise a verified token or the sender's own
     request acts at once, while an address taken from a report or named in someone's words
-    acts only when CETIT knows it; the rest are `not_acted`. Every suppression is an event
+    acts only when CETIT knows it; the rest are `not_acted`. A bounce about an address that was
+    given a return path acts only through it (`_return_path_bounce`). Every suppression is an event
     whose detail names the message. Soft bounces are counted, and the one that reaches
     OPTOUT_SOFT_BOUNCE_LIMIT within OPTOUT_SOFT_BOUNCE_DAYS suppresses like a hard bounce.
     `pads` (hmac_pads of OPTOUT_HASH_KEY) keep an erased address from being written again.
@@ -183,6 +199,7 @@ async def act_on(
                  "reason": f"the message would act on {count} addresses, more than "
                            f"OPTOUT_MAX_ACTIONS_PER_MESSAGE={max_actions}: nothing was done; kept for staff"}]
     known = await _known(conn, verdict)
+    elsewhere = _bounced_elsewhere(verdict, known)
     actions = []
     for item in verdict.suppress:
         if item.recipient_id is not None:  # a link token: its recipient id names the address, until erased
@@ -195,11 +212,18 @@ async def act_on(
         if item.basis.needs_known and address is not None and address not in known:
             actions.append({"type": Action.NOT_ACTED, "email": address, "reason": NOT_KNOWN[item.basis]})
             continue
+        if address in elsewhere:
+            actions.append({"type": Action.NOT_ACTED, "email": address, "reason": NOT_THROUGH_RETURN_PATH})
+            continue
         actions.append(await _suppress(conn, message_id, item.address, item.scope, item.reason, item.source, pads))
     for item in verdict.withheld:
         actions.append({"type": Action.NOT_ACTED, "email": item.address[:254], "reason": verdict.withheld_reason})
     for written in verdict.soft_bounces:
-        actions.extend(await _soft_bounce(conn, message_id, written, known, soft_limit, soft_days, pads))
+        if canonical_or_none(written) in elsewhere:
+            actions.append({"type": Action.NOT_ACTED, "email": canonical_or_none(written),
+                            "reason": NOT_THROUGH_RETURN_PATH})
+            continue
+        actions.extend(await _soft_bounce(conn, message_id, written, set(known), soft_limit, soft_days, pads))
     for address in verdict.mentioned:
         actions.append({"type": Action.RECORDED, "email": address,
                         "note": "named in the bounce, not said to have failed"})
