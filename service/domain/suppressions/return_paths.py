@@ -5,7 +5,8 @@ whatever the bounce says or quotes. TOKEN is lower-case base32 (mail systems may
 the case) of 16 bytes: one byte naming the key, five bytes of recipient id (the address's
 number among the addresses CETIT knows, which erasure deletes), and a MAC of 80 bits over
 both. It is the same for the same address while the key is the same, it names no address,
-and no one without the service's keys can make one. Keys rotate as OPTOUT_SECRET_KEYS do:
+and no one without the service's keys can make one. It has one form (case aside): a token
+whose last character carries other unused bits does not verify. Keys rotate as OPTOUT_SECRET_KEYS do:
 the newest signs, every one verifies.
 """
 
@@ -56,6 +57,8 @@ class ReturnPaths:
             raw = base64.b32decode(token.upper() + "======")
         except ValueError:
             return None
+        if base64.b32encode(raw).decode("ascii").rstrip("=") != token.upper():
+            return None  # the last character's two unused bits are part of the one canonical form
         body, mac = raw[:1 + _ID_BYTES], raw[1 + _ID_BYTES:]
         for key in self.keys:
             if key.tag == body[0] and hmac.compare_digest(hmac.digest(key.secret, body, "sha256")[:_MAC_BYTES], mac):

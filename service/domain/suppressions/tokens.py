@@ -7,6 +7,9 @@ finds the address by the id; a link whose id names no one any more resolves to t
 state. Links issued before carry itsdangerous's signed JSON with the address in it: they are
 still verified as they were, so that no link in a mailbox stops working.
 
+Every token has one canonical form: one that differs from it in any character (the unused
+bits of its last character included) does not verify.
+
 OPTOUT_SECRET_KEYS lists keys newest first: the first signs, all verify. An expired token is
 still a valid token: the link keeps unsubscribing forever, and only resubscribing is limited
 by age (a max age of zero: links never resubscribe).
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_decode, base64_encode
 
 from ..addresses import canonical_address
 from ..errors import BadToken, InvalidAddress
@@ -94,6 +98,8 @@ class TokenSigner:
             raise BadToken("This link is not valid.")
         if "." not in token:
             return self._verify_opaque(token)
+        if not _canonical_dotted(token):
+            raise BadToken("This link is not valid: it is damaged or was not made by CETIT.")
         expired = self.max_age <= timedelta(0)  # OPTOUT_LINK_MAX_AGE_DAYS=0: never resubscribes
         try:
             payload, signed_at = self._serializer.loads(
@@ -116,6 +122,10 @@ class TokenSigner:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except (binascii.Error, ValueError):
             raise BadToken("This link is not valid: it is damaged or was not made by CETIT.") from None
+        if base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=") != token:
+            # The decoder skips characters outside the alphabet and ignores the unused bits of
+            # the last one: only the one encoding of the signed bytes is their token.
+            raise BadToken("This link is not valid: it is damaged or was not made by CETIT.")
         body, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
         if len(body) < 1 + _ID_BYTES + 2 + 2 or not any(
                 tag == body[0] and hmac.compare_digest(hmac.digest(key, body, "sha256")[:_MAC_BYTES], mac)
@@ -148,6 +158,21 @@ class TokenSigner:
         if campaign is not None and not isinstance(campaign, str):
             raise BadToken("This link is not valid.")
         return LinkClaim(address, scope, campaign, signed_at or datetime.now(timezone.utc), expired)
+
+
+def _canonical_dotted(token: str) -> bool:
+    """Whether each part of an itsdangerous token (payload, timestamp, signature; a compressed
+    payload starts with ".") is the one encoding of what it decodes to: its signature is checked
+    on the decoded bytes, so a last character with other unused bits would verify too."""
+    parts = token.split(".")
+    if parts[0] == "":  # compressed
+        parts = parts[1:]
+    if len(parts) != 3:
+        return False
+    try:
+        return all(part and base64_encode(base64_decode(part)).decode("ascii") == part for part in parts)
+    except (BadData, ValueError, UnicodeError):
+        return False
 
 
 def _link_key(secret_key: str) -> tuple[int, bytes]:
