@@ -170,6 +170,63 @@ async def test_a_copy_the_relay_refuses_for_good_dies_and_is_counted_in_metrics(
     assert 'optout_outbox_rows{kind="gateway",status="dead"} 1.0' in metrics
 
 
+async def test_a_copy_deferred_by_the_relay_is_checked_again_before_its_next_try(pool, settings, unused_tcp_port,
+                                                                                  client, auth):
+    """A real relay greylists jan (450 at RCPT); jan unsubscribes meanwhile: the next try does
+    not send to jan, while marie, deferred alike and still allowed, gets her copy."""
+    class Greylisting(Sink):
+        def __init__(self):
+            super().__init__()
+            self.tried: set[str] = set()
+
+        async def handle_RCPT(self, server, session, envelope, address, options):
+            if address not in self.tried:
+                self.tried.add(address)
+                return "450 4.2.0 Greylisted, try again later"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+    sink = Greylisting()
+    controller = start_sink(sink, unused_tcp_port)
+    gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{unused_tcp_port}")
+    try:
+        await asyncio.to_thread(send, gateway.port, ["jan@example.be", "marie@example.be"])
+        await settled(pool, gateway)
+        assert sink.messages == [] and await pool.fetchval("SELECT count(*) FROM outbox WHERE attempts = 1") == 2
+        response = await client.put("/v1/suppressions/jan@example.be", headers=auth,
+                                    json={"scope": "newsletter", "reason": "unsubscribe", "source": "api"})
+        assert response.status == 201
+        gateway.services.clock.advance(minutes=10)
+        await settled(pool, gateway)
+    finally:
+        await gateway.stop()
+        controller.stop()
+    assert [rcpts for rcpts, _ in sink.messages] == [["marie@example.be"]]
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_a_copy_refused_for_good_after_its_data_is_not_tried_again(pool, settings, unused_tcp_port, client):
+    class RejectingContent(Sink):
+        async def handle_DATA(self, server, session, envelope):
+            self.messages.append((list(envelope.rcpt_tos), b""))
+            return "554 5.7.1 Message rejected as spam"
+
+    sink = RejectingContent()
+    controller = start_sink(sink, unused_tcp_port)
+    gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{unused_tcp_port}")
+    try:
+        await asyncio.to_thread(send, gateway.port, ["jan@example.be"])
+        await settled(pool, gateway)
+        gateway.services.clock.advance(days=1)
+        await settled(pool, gateway)
+    finally:
+        await gateway.stop()
+        controller.stop()
+    assert len(sink.messages) == 1  # one try: a 5xx is final
+    dead = await pool.fetchrow("SELECT status, attempts, last_error FROM outbox")
+    assert dead["status"] == "dead" and "554" in dead["last_error"]
+
+
 async def test_a_relay_that_refuses_the_session_costs_a_try_never_a_copy(pool, settings, unused_tcp_port):
     """A 554 greeting (a relay in maintenance, a login refused after a password change) says
     nothing about the copies: they wait for the next try, none is given up."""
