@@ -2,22 +2,36 @@
 
 The token names no address (a scanner's log learns nothing) and cannot be made for another
 consent without the service's keys: a key tag, the consent id (8 bytes) and a MAC of 96 bits,
-in URL-safe base64 (26 characters). Every key of OPTOUT_SECRET_KEYS verifies; the first signs.
-Whether the consent may still be confirmed is the ledger's to say, not the token's.
+in URL-safe base64 without padding (28 characters). Every key of OPTOUT_SECRET_KEYS verifies;
+the first signs. A token verifies only in that one spelling: base64 decoders also take the `+/`
+letters, padding, stray characters and set unused bits, and each such spelling would be a second
+link to the same consent that no comparison of links as text would recognise.
+Whether the consent may still be confirmed, and until when, is the ledger's to say.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
+import re
 
 from ..errors import BadToken
 
 _CONTEXT = b"optout.consent-confirmation.v1"
 _ID_BYTES, _MAC_BYTES = 8, 12
 _LENGTH = 1 + _ID_BYTES + _MAC_BYTES
+_URL_SAFE = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def decode_canonical(text: str) -> bytes:
+    """The bytes of unpadded URL-safe base64 text; ValueError unless the text is exactly their encoding."""
+    if _URL_SAFE.fullmatch(text) is None:
+        raise ValueError("not unpadded URL-safe base64")
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if base64.urlsafe_b64encode(raw).rstrip(b"=") != text.encode("ascii"):
+        raise ValueError("not the canonical encoding of its bytes")
+    return raw
 
 
 class ConfirmationTokens:
@@ -39,8 +53,8 @@ class ConfirmationTokens:
         if not isinstance(token, str) or len(token) > 64:
             raise BadToken("This confirmation link is not valid.")
         try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        except (binascii.Error, ValueError):
+            raw = decode_canonical(token)
+        except ValueError:
             raise BadToken("This confirmation link is not valid: it is damaged or was not made by CETIT.") from None
         if len(raw) != _LENGTH:
             raise BadToken("This confirmation link is not valid: it is damaged or was not made by CETIT.")
