@@ -158,6 +158,20 @@ async def test_a_consent_never_lifts_what_blocks_for_good_and_needs_confirmation
         assert await ledger.consents_of(conn, WHO) == []
 
 
+@pytest.mark.parametrize("unsubscribed, scope", [
+    ("news", "global"), ("news", "events"), ("news", "news"), ("events", "news"), ("global", "shop"),
+])
+async def test_after_an_unsubscribe_in_any_scope_an_unconfirmed_consent_is_refused_in_every_scope(
+        registry, unsubscribed, scope):
+    async with registry.acquire() as conn:
+        await run(conn, f"unsubscribe {unsubscribed}")
+        with pytest.raises(Conflict, match="unsubscribed"):
+            await ledger.give(conn, consent(scope), actor="web", pads=PADS, compose=compose)
+        assert await ledger.consents_of(conn, WHO) == []
+        pending = await ledger.give(conn, consent(scope, confirm=True), actor="web", pads=PADS, compose=compose)
+        assert pending.status == "pending"
+
+
 async def test_a_confirmation_link_replayed_after_a_withdrawal_changes_nothing(registry):
     async with registry.acquire() as conn:
         pending = await ledger.give(conn, consent("news", confirm=True), actor="web", pads=PADS, compose=compose)

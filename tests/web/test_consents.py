@@ -125,6 +125,26 @@ async def test_after_an_unsubscribe_only_a_confirmed_consent_is_taken(client, au
     assert response.status == 202
 
 
+async def test_after_a_one_click_unsubscribe_in_one_scope_an_unconfirmed_consent_is_refused_in_every_scope(
+        client, auth, pool):
+    links = await (await client.post("/v1/links", headers=auth, json={
+        "recipients": [{"email": WHO, "scope": "newsletter"}]})).json()
+    url = links["links"][0]["url"]
+    one_click = await client.post(url[url.index("/u/"):], data={"List-Unsubscribe": "One-Click"})
+    assert one_click.status == 200
+    for scope in ("global", "events", "newsletter"):
+        response = await client.post("/v1/consents", headers=auth, json={**CONSENT, "scope": scope})
+        assert response.status == 409, (scope, await response.text())
+        error = (await response.json())["error"]
+        assert error["code"] == "conflict"
+        assert "unsubscribed" in error["message"] and '"confirm": true' in error["message"]
+    assert await pool.fetchval("SELECT count(*) FROM consents") == 0
+    for scope in ("global", "events", "newsletter"):
+        response = await client.post("/v1/consents", headers=auth, json={**CONSENT, "scope": scope, "confirm": True})
+        assert response.status == 202, (scope, await response.text())
+    assert await pool.fetchval("SELECT count(*) FROM consents WHERE status = 'given'") == 0
+
+
 async def test_a_bounced_address_takes_no_consent(client, auth, pool):
     await client.put(f"/v1/suppressions/{WHO}", headers=auth, json={"scope": "global", "reason": "bounce",
                                                                    "source": "dsn"})

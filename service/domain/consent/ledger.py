@@ -16,6 +16,7 @@ from ...storage import consent_queries, outbox_queries, queries
 from ..addresses import canonical_address
 from ..errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from ..suppressions.keyed_hash import hmac_from_pads
+from ..suppressions.model import Reason
 from ..suppressions.rules import GLOBAL, is_unicode_text, valid_scope, valid_text
 from .model import Consent, Request, Scope
 from .rules import (MAX_CONFIRMATIONS_A_DAY, REQUEST_KINDS, due_date, label_of, valid_consent_text, valid_ip,
@@ -75,19 +76,22 @@ async def give(conn: asyncpg.Connection, given: ConsentInput, *, actor: str, pad
                compose: Compose | None = None, now: datetime | None = None) -> Consent:
     """Record a consent: given at once, or pending with its confirmation mail queued.
 
-    Refused (Conflict) for an address blocked for good (bounce, complaint, manual, erased), and
-    without confirmation for one that unsubscribed: only a confirmed consent outweighs the
-    person's own unsubscribe. At most 3 confirmation mails per address a day.
+    Refused (Conflict) for an address blocked for good in that scope (bounce, complaint, manual,
+    erased), and without confirmation for one that unsubscribed in any scope: only the person's
+    own confirmation outweighs their unsubscribe, and a consent recorded by someone else in
+    another scope (or in `global`) must not be a way around it. At most 3 confirmation mails
+    per mailbox a day.
     """
     address = canonical_address(given.email)
-    for row in await queries.suppressions_of_address(conn, address):
-        if row["scope"] not in (GLOBAL, given.scope):
-            continue
-        if row["reason"] in _NOT_LIFTED_BY_CONSENT:
+    suppressions = await queries.suppressions_of_address(conn, address)
+    for row in suppressions:
+        if row["scope"] in (GLOBAL, given.scope) and row["reason"] in _NOT_LIFTED_BY_CONSENT:
             raise Conflict(f"This address is suppressed ({row['reason']}); a consent does not lift that.")
-        if not given.confirm:
-            raise Conflict("This address unsubscribed: only a confirmed consent counts now. Send it with "
-                           "\"confirm\": true, so that the person confirms by mail.")
+    unsubscribed = sorted(row["scope"] for row in suppressions if row["reason"] == Reason.UNSUBSCRIBE)
+    if unsubscribed and not given.confirm:
+        raise Conflict(f"This address unsubscribed ({', '.join(unsubscribed)}): in every scope, only a consent the "
+                       "person confirms counts now. Send it with \"confirm\": true, so that the person confirms "
+                       "by mail.")
     now = now or datetime.now(timezone.utc)
     if given.confirm:
         if compose is None:
