@@ -10,6 +10,7 @@ from typing import Sequence
 
 import asyncpg
 
+from service.domain.addresses import mailbox_of
 from service.domain.consent import ledger
 from service.domain.suppressions.keyed_hash import hmac_pads, hmacs_from_pads
 
@@ -47,12 +48,13 @@ async def load_production(
                                      columns=["address_hmac", "reason"])
     consenting = [a for i, a in enumerate(recipients) if a and i % 10]
     others = max(len(consenting), CONSENTS_ELSEWHERE)
-    rows = [(a, CONSENT_SCOPE, "given", "web_form", "Ja, stuur mij het nieuws.", "v1", "nl", GIVEN, GIVEN)
-            for a in consenting]
+    rows = [(a, CONSENT_SCOPE, "given", "web_form", "Ja, stuur mij het nieuws.", "v1", "nl", GIVEN, GIVEN,
+             mailbox_of(a)) for a in consenting]
     rows += [(f"fan.{i}@example.net", CONSENT_SCOPE if i % 2 else "global", "given", "event",
-              "Ja, houd mij op de hoogte.", "v1", "nl", GIVEN, GIVEN) for i in range(others)]
+              "Ja, houd mij op de hoogte.", "v1", "nl", GIVEN, GIVEN, f"fan.{i}@example.net") for i in range(others)]
     await conn.copy_records_to_table("consents", records=rows, columns=[
-        "address", "scope", "status", "source", "text", "text_version", "language", "given_at", "confirmed_at"])
+        "address", "scope", "status", "source", "text", "text_version", "language", "given_at", "confirmed_at",
+        "mailbox"])
     await ledger.register_scope(conn, CONSENT_SCOPE, {"nl": "Nieuws"}, "required")
     for table in ("suppressions", "erased_addresses", "consents", "scopes", "check_marks"):
         await conn.execute(f"VACUUM ANALYZE {table}")

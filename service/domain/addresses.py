@@ -1,7 +1,8 @@
 """Canonical form of an email address: how two spellings of one mailbox become one key.
 
 Trimmed, the domain IDNA-encoded (A-labels) and lower-cased, the local part lower-cased;
-plus tags and dots are kept. Plain ASCII addresses of the common shape take a fast path
+plus tags and dots are kept. The mailbox of an address (without its plus tag) is what limits
+on mail to a person count by. Plain ASCII addresses of the common shape take a fast path
 (one regular expression); everything else goes through email-validator's steps, its costly
 domain step remembered per domain. That still costs microseconds an address: a large
 batch is canonicalised in a worker thread (web/check.py).
@@ -173,6 +174,21 @@ def _fast_chunk(chunk: Sequence[object]) -> list[str] | None:
     if len(lines) != len(chunk) or max(map(len, lines)) > SHORT_ENOUGH:
         return None  # an item held a line break, or is long enough to need the length checks
     return lines
+
+
+def mailbox_of(text: object) -> str:
+    """The mailbox an address reaches: its canonical form without the `+tag` of its local part.
+
+    Mail to `jan+news@` and `jan+1@` lands in the one mailbox of `jan@` wherever subaddressing
+    is on (RFC 5233), so a limit on what is sent to a person counts per mailbox (confirmation and
+    self-service mails): else every `+tag` is a fresh allowance to flood that person. Only the
+    tag goes; dots stay, as in the canonical form, since not every provider ignores them. A local
+    part that is only a tag (`+x@`) leaves an empty one: all such forms count as one. The result
+    is a key for counting, not an address to write to. Raises InvalidAddress as
+    canonical_address does.
+    """
+    local, _, domain = canonical_address(text).rpartition("@")
+    return f"{local.partition('+')[0]}@{domain}"
 
 
 def masked_address(address: str) -> str:

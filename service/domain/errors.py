@@ -29,7 +29,7 @@ class TooMany(InvalidInput):
 
 
 class TooManyRequests(DomainError):
-    """Too many of one thing in a short time (confirmation mails to one address); `retry_after` in seconds."""
+    """Too many of one thing in a short time (confirmation mails to one mailbox); `retry_after` in seconds."""
 
     code = "too_many_requests"
 

@@ -35,14 +35,14 @@ _NULLS = ", ".join(["NULL"] * len(_CONSENT_COLUMNS.split(",")))
 
 # A consent, the address made known (evidence for inbound mail), and for a consent given at
 # once its event and webhook deliveries: one statement. An erased address ($12: its HMAC) is
-# written nowhere; the answer says so.
+# written nowhere; the answer says so. $13 is the mailbox of the address.
 INSERT_CONSENT = f"""
 WITH erased AS (
     SELECT 1 FROM optout_erasure_of($1, $12::bytea)
 ), inserted AS (
     INSERT INTO consents (address, scope, status, source, text, text_version, language, ip, user_agent, note, actor,
-                          given_at)
-    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $3 = 'given' THEN now() END
+                          given_at, mailbox)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $3 = 'given' THEN now() END, $13
      WHERE NOT EXISTS (SELECT 1 FROM erased)
     RETURNING {_CONSENT_COLUMNS}
 ), known AS (
@@ -68,10 +68,10 @@ SELECT true, {_NULLS} FROM erased
 async def insert_consent(
     conn: asyncpg.Connection, address: str, scope: str, status: str, source: str, text: str,
     text_version: str | None, language: str, ip: str | None, user_agent: str | None, note: str | None,
-    actor: str | None, address_hmac: bytes,
+    actor: str | None, address_hmac: bytes, mailbox: str,
 ) -> asyncpg.Record:
     return await conn.fetchrow(INSERT_CONSENT, address, scope, status, source, text, text_version, language, ip,
-                               user_agent, note, actor, address_hmac)
+                               user_agent, note, actor, address_hmac, mailbox)
 
 
 async def consents_of_address(conn: asyncpg.Connection, address: str) -> list[asyncpg.Record]:
@@ -86,16 +86,17 @@ async def consent_for_update(conn: asyncpg.Connection, consent_id: int) -> async
     return await conn.fetchrow(f"SELECT {_CONSENT_COLUMNS} FROM consents WHERE id = $1 FOR UPDATE", consent_id)
 
 
-async def confirmations_since(conn: asyncpg.Connection, address: str, since: datetime) -> int:
-    """Confirmation mails asked for this address since then (each pending consent sent one).
-    Held until the caller's transaction ends, so that requests at the same moment are counted
-    one after the other, not all against the same count."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 13))", address)
+async def confirmations_since(conn: asyncpg.Connection, mailbox: str, since: datetime) -> int:
+    """Confirmation mails asked for this mailbox (any form of its address) since then: each consent
+    that was pending sent one. Locks the mailbox until the caller's transaction ends, so that
+    requests at the same moment, in whatever form, are counted one after the other, not all
+    against the same count."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 13))", mailbox)
     return await conn.fetchval(
         """SELECT count(*) FROM consents
-            WHERE address = $1 AND created_at >= $2 AND (confirmed_at IS NOT NULL OR status = 'pending'
+            WHERE mailbox = $1 AND created_at >= $2 AND (confirmed_at IS NOT NULL OR status = 'pending'
                   OR (status = 'withdrawn' AND given_at IS NULL))""",
-        address, since,
+        mailbox, since,
     )
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from service.domain.addresses import canonical_address, canonical_or_none, masked_address, _full_canonical
+from service.domain.addresses import canonical_address, canonical_or_none, mailbox_of, masked_address, _full_canonical
 from service.domain.errors import InvalidAddress
 
 
@@ -127,3 +127,26 @@ def test_the_international_shortcut_agrees_with_the_validator_on_random_addresse
         except InvalidAddress:
             shortcut = None
         assert shortcut == _validator_or_none(text), repr(text)
+
+
+@pytest.mark.parametrize(
+    "given, mailbox",
+    [
+        ("victim@example.be", "victim@example.be"),
+        ("victim+0@example.be", "victim@example.be"),
+        ("Victim+News@Example.BE", "victim@example.be"),
+        ("victim+a+b@example.be", "victim@example.be"),
+        ("victim+@example.be", "victim@example.be"),
+        ("first.last+x@example.be", "first.last@example.be"),  # dots are kept, as in the canonical form
+        ("VICTIM+1@BÜCHER.BE", "victim@xn--bcher-kva.be"),
+        ("victim@xn--bcher-kva.be", "victim@xn--bcher-kva.be"),
+        ("+tag@example.be", "@example.be"),  # every +form of the empty local part is one mailbox
+    ],
+)
+def test_the_mailbox_of_an_address_is_its_canonical_form_without_the_plus_tag(given, mailbox):
+    assert mailbox_of(given) == mailbox
+
+
+def test_the_mailbox_of_an_invalid_address_is_refused():
+    with pytest.raises(InvalidAddress):
+        mailbox_of("victim+1@")

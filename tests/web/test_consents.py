@@ -206,3 +206,39 @@ async def test_confirmation_requests_at_the_same_moment_still_send_at_most_three
                                      for _ in range(8)))
     assert sorted(r.status for r in answers) == [202] * 3 + [429] * 5
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE kind = 'confirmation'") == 3
+
+
+async def ask_confirmation(client, auth, email: str) -> int:
+    response = await client.post("/v1/consents", headers=auth, json={**CONSENT, "email": email, "confirm": True})
+    return response.status
+
+
+async def test_ten_plus_tags_of_one_mailbox_get_three_confirmation_mails(client, auth, pool):
+    await register(client, auth)
+    answers = [await ask_confirmation(client, auth, f"victim+{n}@example.be") for n in range(10)]
+    assert answers == [202] * 3 + [429] * 7
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE kind = 'confirmation'") == 3
+
+
+async def test_every_form_of_a_mailbox_counts_toward_its_three_confirmation_mails(client, auth, pool):
+    await register(client, auth)
+    for first in ("victim+1@exämple.be", "VICTIM@XN--EXMPLE-CUA.BE", "victim+news@xn--exmple-cua.be"):
+        assert await ask_confirmation(client, auth, first) == 202, first
+    for form in ("victim@exämple.be", "Victim+2@EXÄMPLE.BE", "VICTIM+3@xn--exmple-cua.be", "victim+@exämple.be"):
+        response = await client.post("/v1/consents", headers=auth,
+                                     json={**CONSENT, "email": form, "confirm": True})
+        assert response.status == 429 and response.headers["Retry-After"] == "86400", form
+        assert (await response.json())["error"]["code"] == "too_many_requests"
+    # another mailbox at the same domain, and a dotted local part (dots are kept), are their own
+    assert await ask_confirmation(client, auth, "other+1@exämple.be") == 202
+    assert await ask_confirmation(client, auth, "vic.tim@exämple.be") == 202
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE kind = 'confirmation'") == 5
+
+
+async def test_confirmation_requests_for_one_mailbox_at_the_same_moment_still_send_at_most_three(client, auth, pool):
+    import asyncio
+
+    await register(client, auth)
+    answers = await asyncio.gather(*(ask_confirmation(client, auth, f"Victim+{n}@Example.be") for n in range(8)))
+    assert sorted(answers) == [202] * 3 + [429] * 5
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE kind = 'confirmation'") == 3

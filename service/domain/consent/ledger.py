@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Callable
 
 from ...storage import consent_queries, outbox_queries, queries
-from ..addresses import canonical_address
+from ..addresses import canonical_address, mailbox_of
 from ..errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from ..suppressions.keyed_hash import hmac_from_pads
 from ..suppressions.model import Reason
@@ -83,6 +83,7 @@ async def give(conn: asyncpg.Connection, given: ConsentInput, *, actor: str, pad
     per mailbox a day.
     """
     address = canonical_address(given.email)
+    mailbox = mailbox_of(address)
     suppressions = await queries.suppressions_of_address(conn, address)
     for row in suppressions:
         if row["scope"] in (GLOBAL, given.scope) and row["reason"] in _NOT_LIFTED_BY_CONSENT:
@@ -96,14 +97,15 @@ async def give(conn: asyncpg.Connection, given: ConsentInput, *, actor: str, pad
     if given.confirm:
         if compose is None:
             raise Conflict("No confirmation mail can be sent from here.")
-        sent = await consent_queries.confirmations_since(conn, address, now - timedelta(days=1))
+        sent = await consent_queries.confirmations_since(conn, mailbox, now - timedelta(days=1))
         if sent >= MAX_CONFIRMATIONS_A_DAY:
-            raise TooManyRequests(f"At most {MAX_CONFIRMATIONS_A_DAY} confirmation mails per address a day; "
-                                  "try again tomorrow.", retry_after=86_400)
+            raise TooManyRequests(f"At most {MAX_CONFIRMATIONS_A_DAY} confirmation mails a day go to one mailbox, "
+                                  "counting every form of its address (a +tag, upper case, IDNA); try again "
+                                  "tomorrow.", retry_after=86_400)
     row = await consent_queries.insert_consent(
         conn, address, given.scope, "pending" if given.confirm else "given", given.source, given.text,
         given.text_version, given.language, given.ip, given.user_agent, given.note, actor,
-        hmac_from_pads(pads, address))
+        hmac_from_pads(pads, address), mailbox)
     if row["erased"]:
         raise Conflict("This address was erased on request: nothing is recorded for it.")
     consent = Consent.of(row)
