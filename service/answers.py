@@ -89,6 +89,10 @@ ANSWERS: dict[type[errors.DomainError], Answer] = {
         400, errors.BadToken.code, "550 5.7.0 Not a valid link token",
         Titles("Deze link werkt niet", "This link does not work", "Ce lien ne fonctionne pas"),
         "The link is damaged or incomplete."),
+    errors.Expired: Answer(
+        410, errors.Expired.code, "550 5.7.0 The link has expired",
+        Titles("Deze link is verlopen", "This link has expired", "Ce lien a expiré"),
+        "The link has expired."),
     errors.Unauthorized: Answer(
         401, errors.Unauthorized.code, "535 5.7.8 Authentication credentials invalid",
         Titles("Meld u eerst aan", "Please log in first", "Veuillez d'abord vous connecter"),

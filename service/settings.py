@@ -39,6 +39,7 @@ class Settings:
     hash_key: bytes = b""
     max_message_bytes: int = 26214400
     link_max_age_days: int = 90
+    confirm_max_age_days: int = 7
     soft_bounce_limit: int = 3
     soft_bounce_days: int = 30
     retention_days: int = 90
@@ -71,16 +72,19 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def _whole_number(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+def _whole_number(env: Mapping[str, str], name: str, default: int, minimum: int = 1, maximum: int | None = None,
+                  unit: str = "") -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+        raise SettingsError(f"{name} must be a whole number{f' of {unit}' if unit else ''}, got {raw!r}") from None
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {raw!r}")
+    if maximum is not None and value > maximum:
+        raise SettingsError(f"{name} must be at most {maximum}, got {raw!r}")
     return value
 
 
@@ -258,6 +262,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         hash_key=hash_key.encode(),
         max_message_bytes=_whole_number(env, "OPTOUT_MAX_MESSAGE_BYTES", 26214400),
         link_max_age_days=_whole_number(env, "OPTOUT_LINK_MAX_AGE_DAYS", 90, minimum=0),
+        confirm_max_age_days=_whole_number(env, "OPTOUT_CONFIRM_MAX_AGE_DAYS", 7, maximum=3650, unit="days"),
         soft_bounce_limit=_whole_number(env, "OPTOUT_SOFT_BOUNCE_LIMIT", 3),
         soft_bounce_days=_whole_number(env, "OPTOUT_SOFT_BOUNCE_DAYS", 30),
         retention_days=_whole_number(env, "OPTOUT_RETENTION_DAYS", 90),

@@ -55,7 +55,7 @@ def test_every_domain_error_has_a_row_of_its_own_kind_with_an_answer_for_every_e
 @pytest.mark.parametrize("error_class, status", [
     (errors.InvalidAddress, 400), (errors.InvalidScope, 400), (errors.TooMany, 413), (errors.InvalidInput, 400),
     (errors.BadToken, 400), (errors.Unauthorized, 401), (errors.Forbidden, 403), (errors.NotFound, 404),
-    (errors.Conflict, 409), (errors.Unavailable, 503), (errors.DomainError, 400),
+    (errors.Conflict, 409), (errors.Expired, 410), (errors.Unavailable, 503), (errors.DomainError, 400),
 ])
 def test_the_http_statuses_are_those_the_api_has_always_given(error_class, status):
     assert answer_for_class(error_class).status == status

@@ -7,13 +7,13 @@ scope asked about. `news` is registered `required`, `events` `none`, `shop` `sof
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from service.domain.consent import ledger
 from service.domain.consent.ledger import ConsentInput
-from service.domain.errors import Conflict, TooManyRequests
+from service.domain.errors import Conflict, Expired, TooManyRequests
 from service.domain.suppressions import links, operations
 from service.domain.suppressions.keyed_hash import hmac_pads
 from service.domain.suppressions.erasure import erase
@@ -24,6 +24,7 @@ HASH_KEY = b"consent-test-hash-key-" + b"k" * 10
 PADS = hmac_pads(HASH_KEY)
 WHO = "lena.peeters@example.be"
 SENT: list[tuple[int, str, str, str]] = []
+MAX_AGE = timedelta(days=7)
 
 
 def compose(consent_id: int, address: str, language: str, scope: str) -> tuple[bytes, str, str]:
@@ -43,7 +44,7 @@ async def run(conn, step: str) -> None:
         await ledger.give(conn, consent(arg), actor="web", pads=PADS, compose=compose)
     elif kind == "confirmed":  # double opt-in, confirmed by the person
         pending = await ledger.give(conn, consent(arg, confirm=True), actor="web", pads=PADS, compose=compose)
-        await ledger.confirm(conn, pending.id, "203.0.113.9", "Safari")
+        await ledger.confirm(conn, pending.id, "203.0.113.9", "Safari", max_age=MAX_AGE)
     elif kind == "pending":  # double opt-in, never confirmed
         await ledger.give(conn, consent(arg, confirm=True), actor="web", pads=PADS, compose=compose)
     elif kind in ("unsubscribe", "complaint", "bounce", "manual"):
@@ -177,17 +178,35 @@ async def test_a_confirmation_link_replayed_after_a_withdrawal_changes_nothing(r
         pending = await ledger.give(conn, consent("news", confirm=True), actor="web", pads=PADS, compose=compose)
         await run(conn, "unsubscribe news")
         with pytest.raises(Conflict):
-            await ledger.confirm(conn, pending.id, None, None)
+            await ledger.confirm(conn, pending.id, None, None, max_age=MAX_AGE)
         [news] = await ledger.consents_of(conn, WHO)
         assert news.status == "withdrawn" and news.confirmed_at is None
         assert await answers(conn, ("news",)) == {"news": "unsubscribe:news"}
 
 
+async def test_a_confirmation_older_than_its_max_age_is_refused_and_changes_nothing(registry):
+    async with registry.acquire() as conn:
+        pending = await ledger.give(conn, consent("news", confirm=True), actor="web", pads=PADS, compose=compose)
+        later = datetime.now(timezone.utc) + MAX_AGE + timedelta(minutes=1)
+        with pytest.raises(Expired):
+            await ledger.pending(conn, pending.id, max_age=MAX_AGE, now=later)
+        with pytest.raises(Expired):
+            await ledger.confirm(conn, pending.id, "203.0.113.9", "Safari", max_age=MAX_AGE, now=later)
+        [news] = await ledger.consents_of(conn, WHO)
+        assert (news.status, news.given_at, news.confirmed_at) == ("pending", None, None)
+        assert await answers(conn, ("news",)) == {"news": "no_consent:news"}
+        in_time = datetime.now(timezone.utc) + MAX_AGE - timedelta(minutes=1)
+        assert (await ledger.pending(conn, pending.id, max_age=MAX_AGE, now=in_time)).status == "pending"
+        confirmed = await ledger.confirm(conn, pending.id, None, None, max_age=MAX_AGE, now=in_time)
+        assert confirmed.status == "given"
+        assert (await ledger.pending(conn, pending.id, max_age=MAX_AGE, now=later)).status == "given"
+
+
 async def test_confirming_twice_is_confirming_once(registry):
     async with registry.acquire() as conn:
         pending = await ledger.give(conn, consent("news", confirm=True), actor="web", pads=PADS, compose=compose)
-        first = await ledger.confirm(conn, pending.id, "203.0.113.9", "Safari")
-        again = await ledger.confirm(conn, pending.id, "192.0.2.1", "curl")
+        first = await ledger.confirm(conn, pending.id, "203.0.113.9", "Safari", max_age=MAX_AGE)
+        again = await ledger.confirm(conn, pending.id, "192.0.2.1", "curl", max_age=MAX_AGE)
         assert first.confirmed_at == again.confirmed_at and again.proof["confirmed_ip"] == "203.0.113.9"
         assert first.proof["ip"] == "198.51.100.7" and first.proof["user_agent"] == "Firefox"
 

@@ -40,11 +40,20 @@ def test_secret_keys_are_newest_first():
     ("OPTOUT_GATEWAY_MAX_RECIPIENTS", "many", "OPTOUT_GATEWAY_MAX_RECIPIENTS must be a whole number"),
     ("OPTOUT_TRUSTED_AUTHSERV_ID", "mx.cetit.be; evil", "OPTOUT_TRUSTED_AUTHSERV_ID must be one host name"),
     ("OPTOUT_TLS_CERT", "/nonexistent/cert.pem", "OPTOUT_TLS_CERT and OPTOUT_TLS_KEY go together"),
+    ("OPTOUT_CONFIRM_MAX_AGE_DAYS", "x", "OPTOUT_CONFIRM_MAX_AGE_DAYS must be a whole number of days, got 'x'"),
+    ("OPTOUT_CONFIRM_MAX_AGE_DAYS", "1.5", "OPTOUT_CONFIRM_MAX_AGE_DAYS must be a whole number of days, got '1.5'"),
+    ("OPTOUT_CONFIRM_MAX_AGE_DAYS", "0", "OPTOUT_CONFIRM_MAX_AGE_DAYS must be at least 1, got '0'"),
+    ("OPTOUT_CONFIRM_MAX_AGE_DAYS", "99999999999", "OPTOUT_CONFIRM_MAX_AGE_DAYS must be at most 3650"),
 ])
 def test_a_bad_value_is_named(name, value, says):
     with pytest.raises(SettingsError) as error:
         load_settings({**BASE, name: value})
     assert says in str(error.value)
+
+
+def test_a_confirmation_link_lasts_seven_days_unless_set():
+    assert load_settings(BASE).confirm_max_age_days == 7
+    assert load_settings({**BASE, "OPTOUT_CONFIRM_MAX_AGE_DAYS": "14"}).confirm_max_age_days == 14
 
 
 def test_a_link_max_age_of_zero_is_valid():

@@ -46,6 +46,12 @@ class BadToken(DomainError):
     code = "bad_token"
 
 
+class Expired(DomainError):
+    """A valid link past its max age (a confirmation link): it no longer does what it did."""
+
+    code = "expired"
+
+
 class Unauthorized(DomainError):
     code = "unauthorized"
 

@@ -2,12 +2,14 @@
 
 A GET never changes anything (mail scanners and link previews fetch every link); only the
 page's button confirms, and the answer comes after the consent is committed, with the time,
-IP and user agent of the confirmation. Dutch (formal "u") first, English and French.
+IP and user agent of the confirmation. A link older than OPTOUT_CONFIRM_MAX_AGE_DAYS confirms
+nothing, and its page says what to do instead. Dutch (formal "u") first, English and French.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from aiohttp import web
 
@@ -15,11 +17,11 @@ from ..answers import Answer
 from ..domain.addresses import masked_address
 from ..domain.consent import ledger
 from ..domain.consent.rules import label_of
-from ..domain.errors import BadToken, Conflict, NotFound
+from ..domain.errors import BadToken, Conflict, Expired, NotFound
 from ..storage import consent_queries
 from ..storage.db import transaction
 from .consents import confirmation_tokens
-from .keys import DB, READS
+from .keys import DB, READS, SETTINGS
 from .pages import render
 from .payload import form_fields
 from .texts import LANGUAGES, choose_language
@@ -42,6 +44,10 @@ TEXTS = {
         "gone_title": "Deze bevestiging geldt niet meer",
         "gone": "Deze inschrijving werd intussen ingetrokken of gewist. Schrijf u opnieuw in als u toch mails "
                 "wilt ontvangen.",
+        "expired_title": "Deze link is verlopen",
+        "expired": "Een bevestigingslink is maar een beperkte tijd geldig, en deze is verlopen: er is niets "
+                   "bevestigd. Wilt u toch mails van CETIT ontvangen? Schrijf u opnieuw in waar u zich had "
+                   "ingeschreven; u krijgt dan een nieuwe link.",
         "problem": "Er is niets veranderd. Probeer het over enkele minuten opnieuw.",
         "not_done": "Gebruik de knop hieronder om te bevestigen.",
         "language": "Taal",
@@ -57,6 +63,10 @@ TEXTS = {
         "bad_link": "The link is damaged or incomplete. Copy the whole link from the mail, or subscribe again.",
         "gone_title": "This confirmation no longer counts",
         "gone": "This subscription was withdrawn or erased since. Subscribe again if you still want mail.",
+        "expired_title": "This link has expired",
+        "expired": "A confirmation link is valid for a limited time only, and this one has expired: nothing has "
+                   "been confirmed. If you still want mail from CETIT, sign up again where you signed up; you will "
+                   "get a new link.",
         "problem": "Nothing has changed. Please try again in a few minutes.",
         "not_done": "Use the button below to confirm.",
         "language": "Language",
@@ -74,6 +84,10 @@ TEXTS = {
         "gone_title": "Cette confirmation n'est plus valable",
         "gone": "Cette inscription a été retirée ou effacée entre-temps. Inscrivez-vous à nouveau si vous souhaitez "
                 "toujours recevoir des e-mails.",
+        "expired_title": "Ce lien a expiré",
+        "expired": "Un lien de confirmation n'est valable que pendant une durée limitée, et celui-ci a expiré : "
+                   "rien n'a été confirmé. Si vous souhaitez toujours recevoir des e-mails de CETIT, "
+                   "inscrivez-vous à nouveau là où vous vous étiez inscrit ; vous recevrez un nouveau lien.",
         "problem": "Rien n'a changé. Veuillez réessayer dans quelques minutes.",
         "not_done": "Utilisez le bouton ci-dessous pour confirmer.",
         "language": "Langue",
@@ -99,6 +113,8 @@ def error_page(request: web.Request, answer: Answer, error: BaseException) -> we
     t = TEXTS[lang]
     if isinstance(error, BadToken):
         return _page(request, lang, answer.status, t["bad_link_title"], t["bad_link"])
+    if isinstance(error, Expired):
+        return _page(request, lang, answer.status, t["expired_title"], t["expired"])
     if isinstance(error, (Conflict, NotFound)):
         return _page(request, lang, answer.status, t["gone_title"], t["gone"])
     return _page(request, lang, answer.status, answer.title(lang), t["problem"])
@@ -106,6 +122,10 @@ def error_page(request: web.Request, answer: Answer, error: BaseException) -> we
 
 def _consent_id(request: web.Request) -> int:
     return confirmation_tokens(request.config_dict).verify(request.match_info["token"])
+
+
+def _max_age(request: web.Request) -> timedelta:
+    return timedelta(days=request.config_dict[SETTINGS].confirm_max_age_days)
 
 
 async def _describe(conn, consent, lang: str) -> dict:
@@ -119,7 +139,7 @@ async def show(request: web.Request) -> web.Response:
     consent_id = _consent_id(request)
 
     async def read(conn):
-        consent = await ledger.pending(conn, consent_id)
+        consent = await ledger.pending(conn, consent_id, max_age=_max_age(request))
         return consent, await _describe(conn, consent, lang)
 
     consent, described = await request.config_dict[READS].read(read)
@@ -137,10 +157,12 @@ async def confirm(request: web.Request) -> web.Response:
     form = await form_fields(request)
     lang = _language(request, form)
     t = TEXTS[lang]
-    if form.get("confirm") != "yes":
+    if form.get("confirm") != "yes":  # no button pressed: offer it again, unless the link has expired
+        await request.config_dict[READS].read(lambda conn: ledger.pending(conn, consent_id, max_age=_max_age(request)))
         return _page(request, lang, 400, t["title"], t["not_done"], show_form=True)
     async with transaction(request.config_dict[DB]) as conn:
-        consent = await ledger.confirm(conn, consent_id, request.remote, request.headers.get("User-Agent"))
+        consent = await ledger.confirm(conn, consent_id, request.remote, request.headers.get("User-Agent"),
+                                       max_age=_max_age(request))
         described = await _describe(conn, consent, lang)
     log.info("consent %d confirmed in scope %s", consent.id, consent.scope)
     return _page(request, lang, 200, t["done_title"], t["done"].format(**described))

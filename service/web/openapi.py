@@ -327,12 +327,15 @@ def _paths() -> dict:
             "get": _op("The double opt-in page (nl, en, fr); never changes anything", None, {
                 "200": HTML, "400": {"description": "Malformed or forged token", **HTML_BODY},
                 "404": {"description": "The consent is no longer known (erased)", **HTML_BODY},
-                "409": {"description": "Withdrawn since", **HTML_BODY}},
+                "409": {"description": "Withdrawn since", **HTML_BODY},
+                "410": {"description": "Expired (older than OPTOUT_CONFIRM_MAX_AGE_DAYS)", **HTML_BODY}},
                 parameters=[_query("lang", "nl, en or fr")]),
             "post": _op("Confirm: the consent is given, with the time, IP and user agent", None, {
                 "200": HTML, "400": {"description": "Malformed token or no confirmation", **HTML_BODY},
                 "404": {"description": "The consent is no longer known (erased)", **HTML_BODY},
                 "409": {"description": "Withdrawn since, or suppressed for good", **HTML_BODY},
+                "410": {"description": "Expired (older than OPTOUT_CONFIRM_MAX_AGE_DAYS): nothing confirmed",
+                        **HTML_BODY},
                 "413": {"description": "The form is larger than a page's form can be", **HTML_BODY},
                 "503": {"description": "Not saved; try again", **HTML_BODY}},
                 requestBody={"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {

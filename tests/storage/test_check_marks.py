@@ -4,6 +4,8 @@ resubscribe, a TRUNCATE."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from service.domain.consent import ledger
 from service.domain.consent.ledger import ConsentInput
 from service.domain.suppressions import operations
@@ -48,7 +50,7 @@ async def test_the_marks_follow_every_write_path(pool):
         pending = await ledger.give(conn, consent("a@example.be", "events", confirm=True), actor="t", pads=PADS,
                                     compose=compose)
         assert await marks(conn) == await expected(conn)
-        await ledger.confirm(conn, pending.id, "192.0.2.1", "ua")
+        await ledger.confirm(conn, pending.id, "192.0.2.1", "ua", max_age=timedelta(days=7))
         assert ("a@example.be", "events", "consent") in {m[:3] for m in await marks(conn)}
         assert await marks(conn) == await expected(conn)
 

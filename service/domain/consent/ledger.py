@@ -4,6 +4,11 @@ A consent is recorded with its proof (the exact text and its version, the langua
 source, IP and user agent on the web, a note on the phone) and never rewritten: it is given,
 confirmed and withdrawn as events. With `confirm`, it is pending until the person confirms
 through the link of a confirmation mail, queued in the same transaction.
+
+That link expires. Its age is the pending consent's (`created_at`), not a time inside the
+token: a pending consent has one link, queued in the transaction that wrote the row, so the row
+already says when the link was issued; a time in the token would be a second copy of that fact;
+and links already in mailboxes, which carry none, are judged by the same rule.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import TYPE_CHECKING, Callable
 
 from ...storage import consent_queries, outbox_queries, queries
 from ..addresses import canonical_address, mailbox_of
-from ..errors import Conflict, InvalidInput, NotFound, TooManyRequests
+from ..errors import Conflict, Expired, InvalidInput, NotFound, TooManyRequests
 from ..suppressions.keyed_hash import hmac_from_pads
 from ..suppressions.model import Reason
 from ..suppressions.rules import GLOBAL, is_unicode_text, valid_scope, valid_text
@@ -122,19 +127,29 @@ async def consents_of(conn: asyncpg.Connection, email: str) -> list[Consent]:
     return [Consent.of(r) for r in await consent_queries.consents_of_address(conn, address)]
 
 
-async def pending(conn: asyncpg.Connection, consent_id: int) -> Consent:
-    """The consent a confirmation link names, for its page; NotFound once erased."""
+def _refuse_when_expired(row, max_age: timedelta, now: datetime | None) -> None:
+    if row["status"] == "pending" and row["created_at"] + max_age <= (now or datetime.now(timezone.utc)):
+        raise Expired("This confirmation link has expired: ask again where the consent was given.")
+
+
+async def pending(conn: asyncpg.Connection, consent_id: int, *, max_age: timedelta,
+                  now: datetime | None = None) -> Consent:
+    """The consent a confirmation link names, for its page; NotFound once erased, Expired when
+    it is still pending and its link is older than max_age."""
     row = await consent_queries.consent_by_id(conn, consent_id)
     if row is None:
         raise NotFound("This confirmation is no longer known.")
+    _refuse_when_expired(row, max_age, now)
     return Consent.of(row)
 
 
-async def confirm(conn: asyncpg.Connection, consent_id: int, ip: str | None, user_agent: str | None) -> Consent:
+async def confirm(conn: asyncpg.Connection, consent_id: int, ip: str | None, user_agent: str | None, *,
+                  max_age: timedelta, now: datetime | None = None) -> Consent:
     """The person confirmed: the consent is given, with the time, IP and user agent of the click.
 
     Twice is once. A consent withdrawn since (an unsubscribe after the mail left) is not given
-    again by an old confirmation link: Conflict, nothing changes.
+    again by an old confirmation link: Conflict, nothing changes. A link older than max_age
+    confirms nothing: Expired, the consent stays pending.
     """
     row = await consent_queries.consent_for_update(conn, consent_id)
     if row is None:
@@ -143,6 +158,7 @@ async def confirm(conn: asyncpg.Connection, consent_id: int, ip: str | None, use
         return Consent.of(row)
     if row["status"] == "withdrawn":
         raise Conflict("This consent was withdrawn since: this confirmation link no longer counts.")
+    _refuse_when_expired(row, max_age, now)
     for suppression in await queries.suppressions_of_address(conn, row["address"]):
         if suppression["scope"] in (GLOBAL, row["scope"]) and suppression["reason"] in _NOT_LIFTED_BY_CONSENT:
             raise Conflict(f"This address is suppressed ({suppression['reason']}); a consent does not lift that.")
