@@ -14,24 +14,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 
 from ..errors import BadToken
+from ..token_text import urlsafe_b64_bytes
 
 _CONTEXT = b"optout.consent-confirmation.v1"
 _ID_BYTES, _MAC_BYTES = 8, 12
 _LENGTH = 1 + _ID_BYTES + _MAC_BYTES
-_URL_SAFE = re.compile(r"[A-Za-z0-9_-]*")
-
-
-def decode_canonical(text: str) -> bytes:
-    """The bytes of unpadded URL-safe base64 text; ValueError unless the text is exactly their encoding."""
-    if _URL_SAFE.fullmatch(text) is None:
-        raise ValueError("not unpadded URL-safe base64")
-    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    if base64.urlsafe_b64encode(raw).rstrip(b"=") != text.encode("ascii"):
-        raise ValueError("not the canonical encoding of its bytes")
-    return raw
 
 
 class ConfirmationTokens:
@@ -53,7 +42,7 @@ class ConfirmationTokens:
         if not isinstance(token, str) or len(token) > 64:
             raise BadToken("This confirmation link is not valid.")
         try:
-            raw = decode_canonical(token)
+            raw = urlsafe_b64_bytes(token)
         except ValueError:
             raise BadToken("This confirmation link is not valid: it is damaged or was not made by CETIT.") from None
         if len(raw) != _LENGTH:

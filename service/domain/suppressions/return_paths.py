@@ -17,6 +17,8 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
+from ..token_text import base32_bytes
+
 TOKEN_LENGTH = 26  # base32 of 16 bytes, without padding
 _ID_BYTES = 5
 _MAC_BYTES = 10  # 80 bits
@@ -54,11 +56,9 @@ class ReturnPaths:
         if len(token) != TOKEN_LENGTH or not token.isascii() or not token.isalnum():
             return None
         try:
-            raw = base64.b32decode(token.upper() + "======")
+            raw = base32_bytes(token)  # the last character's two unused bits are part of its one form
         except ValueError:
             return None
-        if base64.b32encode(raw).decode("ascii").rstrip("=") != token.upper():
-            return None  # the last character's two unused bits are part of the one canonical form
         body, mac = raw[:1 + _ID_BYTES], raw[1 + _ID_BYTES:]
         for key in self.keys:
             if key.tag == body[0] and hmac.compare_digest(hmac.digest(key.secret, body, "sha256")[:_MAC_BYTES], mac):
