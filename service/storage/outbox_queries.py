@@ -88,8 +88,8 @@ async def retry_later(conn: asyncpg.Connection, row, retry_at: datetime, error: 
         )
 
 
-# A dead delivery of an erasure would keep the erased address (in its row, or quoted in the
-# receiver's answer): it is kept without either.
+# A dead delivery of an erasure would keep the erased address in its row: it is kept without it
+# (a receiver's answer is never kept, of any delivery: its status code alone names a failure).
 MARK_DEAD = """
 WITH about_erasure AS (
     SELECT EXISTS (SELECT 1 FROM outbox o JOIN events e ON e.id = o.event_id

@@ -171,14 +171,14 @@ async def test_a_delivery_is_a_signed_compact_json_post_that_verifies(receiver):
     assert Webhook(secret).verify(body, headers) == PAYLOAD
 
 
-@pytest.mark.parametrize("status, error", [(500, "answered 500: busy, try later"),
+@pytest.mark.parametrize("status, error", [(500, "answered 500"),
                                            (302, "answered 302 (redirects are not followed)")])
-async def test_anything_but_a_2xx_is_a_failure_with_a_short_reason(receiver, status, error):
+async def test_anything_but_a_2xx_is_a_failure_that_names_only_its_status(receiver, status, error):
     url, got, answer = receiver
     answer["status"] = status
     async with aiohttp.ClientSession() as session:
         result = await deliver(session, url, new_secret(), PAYLOAD, datetime.now(timezone.utc))
-    assert not result.delivered and result.error.startswith(error) and len(got) == 1
+    assert not result.delivered and result.error == error and len(got) == 1
 
 
 async def test_no_answer_in_time_no_connection_and_a_broken_secret_are_failures_not_exceptions(receiver, unused_tcp_port):
