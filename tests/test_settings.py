@@ -40,6 +40,7 @@ def test_secret_keys_are_newest_first():
     ("OPTOUT_GATEWAY_MAX_RECIPIENTS", "many", "OPTOUT_GATEWAY_MAX_RECIPIENTS must be a whole number"),
     ("OPTOUT_TRUSTED_AUTHSERV_ID", "mx.cetit.be; evil", "OPTOUT_TRUSTED_AUTHSERV_ID must be one host name"),
     ("OPTOUT_TLS_CERT", "/nonexistent/cert.pem", "OPTOUT_TLS_CERT and OPTOUT_TLS_KEY go together"),
+    ("OPTOUT_WEBHOOK_ALLOW_PRIVATE", "maybe", "OPTOUT_WEBHOOK_ALLOW_PRIVATE must be on or off"),
 ])
 def test_a_bad_value_is_named(name, value, says):
     with pytest.raises(SettingsError) as error:
@@ -107,3 +108,10 @@ def test_dkim_takes_all_three_or_none_and_a_key_as_pem_or_as_a_file(tmp_path):
     with pytest.raises(SettingsError, match="could not be read as an unencrypted PEM private key.*openssl genpkey"):
         load_settings({**BASE, **dkim, "OPTOUT_DKIM_KEY": "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"})
     assert "PRIVATE" not in repr(settings)
+
+
+@pytest.mark.parametrize("value, allowed", [(None, False), ("", False), ("off", False), ("0", False), ("false", False),
+                                            ("no", False), ("on", True), ("1", True), ("TRUE", True), ("yes", True)])
+def test_private_webhook_receivers_are_off_unless_switched_on(value, allowed):
+    env = BASE if value is None else {**BASE, "OPTOUT_WEBHOOK_ALLOW_PRIVATE": value}
+    assert load_settings(env).webhook_allow_private is allowed

@@ -22,7 +22,6 @@ import logging
 from dataclasses import dataclass
 from typing import Sequence
 
-import aiohttp
 import asyncpg
 
 from ..domain.events.model import event_from_row
@@ -39,6 +38,7 @@ from ..storage.db import UNAVAILABLE
 from .copies import copy_for, split_message
 from .forward import forward_message
 from .relay import LazySession, RelayError
+from .receivers import ReceiverClient
 from .webhooks import deliver
 
 log = logging.getLogger("optout.outbox")
@@ -70,7 +70,7 @@ class Drainer:
         self.settings = services.settings
         self.config = config
         self.kinds = tuple(kinds)
-        self._http: aiohttp.ClientSession | None = None
+        self._receivers = ReceiverClient(services.settings.webhook_allow_private)
         self._in_flight = _ByteBudget(config.bytes_in_flight)
 
     def _lanes(self) -> list[list[str]]:
@@ -109,9 +109,7 @@ class Drainer:
             self.services.outbox.unsubscribe(wake)
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
+        await self._receivers.close()
 
     async def drain_once(self) -> int:
         """One batch of each lane, seen through; how many rows were claimed."""
@@ -309,8 +307,6 @@ class Drainer:
     async def _send_webhooks(self, rows: list[asyncpg.Record]) -> None:
         async with self.pool.acquire() as conn:
             found = {d["outbox_id"]: d for d in await outbox_queries.webhook_deliveries(conn, [r["id"] for r in rows])}
-        if self._http is None:
-            self._http = aiohttp.ClientSession()
         limit = asyncio.Semaphore(self.config.webhook_concurrency)
 
         async def one(row: asyncpg.Record) -> None:
@@ -322,7 +318,7 @@ class Drainer:
                 return
             payload = event.as_published(address=delivery["about"])
             async with limit:
-                result = await deliver(self._http, delivery["url"], delivery["secret"], payload,
+                result = await deliver(self._receivers, delivery["url"], delivery["secret"], payload,
                                        self.services.clock.now(), timeout=self.config.webhook_timeout)
             if result.delivered:
                 async with self.pool.acquire() as conn:

@@ -17,6 +17,7 @@ import aiohttp
 import orjson
 
 from ..domain.events.webhooks import sign
+from .receivers import ReceiverClient, RefusedAddress
 
 USER_AGENT = "optout"
 
@@ -27,19 +28,23 @@ class DeliveryResult:
     error: str | None = None
 
 
-async def deliver(session: aiohttp.ClientSession, url: str, secret: str, payload: dict, now: datetime,
+async def deliver(client: ReceiverClient, url: str, secret: str, payload: dict, now: datetime,
                   timeout: float = 10.0) -> DeliveryResult:
     """POST `payload` to `url`; a 2xx answer within `timeout` seconds is a delivery.
 
     Redirects are not followed (the signature is for the URL subscribed). Never raises: a
-    refused connection, a timeout or a bad certificate is a failed delivery like a 500.
+    refused connection, a timeout, a bad certificate or an address that may not receive
+    webhooks is a failed delivery like a 500.
     """
+    refused = client.refusal(url)
+    if refused is not None:
+        return DeliveryResult(False, f"refused: {refused}")
     try:
         body, headers = signed_request(secret, payload, now)
     except (ValueError, TypeError, KeyError):  # a secret that is not base64, an event that is not JSON
         return DeliveryResult(False, "cannot be signed: the secret or the event is malformed")
     try:
-        async with session.post(url, data=body, headers=headers, allow_redirects=False,
+        async with client.session().post(url, data=body, headers=headers, allow_redirects=False,
                                 timeout=aiohttp.ClientTimeout(total=timeout)) as response:
             if 200 <= response.status < 300:
                 return DeliveryResult(True)
@@ -48,6 +53,8 @@ async def deliver(session: aiohttp.ClientSession, url: str, secret: str, payload
     except (aiohttp.ClientSSLError, ssl.SSLError) as exc:
         return DeliveryResult(False, f"TLS failed ({type(exc).__name__})")
     except aiohttp.ClientConnectorError as exc:
+        if isinstance(exc.os_error, RefusedAddress):
+            return DeliveryResult(False, f"refused: {exc.os_error}")
         return DeliveryResult(False, f"connection failed ({type(exc).__name__})")
     except aiohttp.InvalidURL:
         return DeliveryResult(False, "the URL cannot be used")
