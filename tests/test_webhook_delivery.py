@@ -4,6 +4,7 @@ given up only after days, and an erasure that leaves nothing of the person once 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -28,6 +29,7 @@ class Receiver:
     def __init__(self):
         self.status = 200
         self.received: list[tuple[dict, dict]] = []
+        self.arrived: list[float] = []  # the loop's clock at each request
         self.verified = True  # every request so far carried a good signature
         self.secret = ""
         self.answer = ""  # the body of a failing answer; "down" when not set
@@ -35,6 +37,7 @@ class Receiver:
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         self.received.append((dict(request.headers), json.loads(body)))
+        self.arrived.append(asyncio.get_running_loop().time())
         self.verified = self.verified and verify(self.secret, request.headers, body)
         return web.Response(status=self.status, text="ok" if self.status < 300 else self.answer or "down")
 
