@@ -9,9 +9,9 @@ between the other side's acceptance and that record.
 
 Mail and webhook deliveries are drained in two lanes, so that a receiver that never answers
 does not hold up forwards and gateway copies; the webhook lane (webhook_lane.py) delivers to
-each subscription on its own. Mail goes over several relay connections at once. At send time a mail to a person is checked against the list again: a recipient
-suppressed or erased since the row was queued is not sent to (the row goes, and the log
-says so).
+each subscription on its own. Mail goes over several relay connections at once. At send time
+a mail to a person is checked against the list again: a recipient suppressed or erased since
+the row was queued is not sent to (the row goes, and the log says so).
 """
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ class Drainer:
         self.config = config
         self.kinds = tuple(kinds)
         self._in_flight = _ByteBudget(config.bytes_in_flight)
-        self._webhooks = WebhookLane(pool, services, config, self._failed) if OutboxKind.WEBHOOK in self.kinds else None
+        self._webhooks = (WebhookLane(pool, services, config, self._failed) if OutboxKind.WEBHOOK in self.kinds
+                          else None)
 
     def _mail_kinds(self) -> list[str]:
         """The kinds the mail lane claims. Without a relay, mail other than forwards waits (a
