@@ -40,7 +40,6 @@ def test_secret_keys_are_newest_first():
     ("OPTOUT_GATEWAY_MAX_RECIPIENTS", "many", "OPTOUT_GATEWAY_MAX_RECIPIENTS must be a whole number"),
     ("OPTOUT_TRUSTED_AUTHSERV_ID", "mx.cetit.be; evil", "OPTOUT_TRUSTED_AUTHSERV_ID must be one host name"),
     ("OPTOUT_TLS_CERT", "/nonexistent/cert.pem", "OPTOUT_TLS_CERT and OPTOUT_TLS_KEY go together"),
-    ("OPTOUT_WEBHOOK_ALLOW_PRIVATE", "maybe", "OPTOUT_WEBHOOK_ALLOW_PRIVATE must be on or off"),
 ])
 def test_a_bad_value_is_named(name, value, says):
     with pytest.raises(SettingsError) as error:
@@ -115,3 +114,9 @@ def test_dkim_takes_all_three_or_none_and_a_key_as_pem_or_as_a_file(tmp_path):
 def test_private_webhook_receivers_are_off_unless_switched_on(value, allowed):
     env = BASE if value is None else {**BASE, "OPTOUT_WEBHOOK_ALLOW_PRIVATE": value}
     assert load_settings(env).webhook_allow_private is allowed
+
+
+def test_a_private_switch_that_is_neither_on_nor_off_is_named():
+    with pytest.raises(SettingsError) as error:
+        load_settings({**BASE, "OPTOUT_WEBHOOK_ALLOW_PRIVATE": "maybe"})
+    assert "OPTOUT_WEBHOOK_ALLOW_PRIVATE must be on or off (on/off, 1/0, true/false, yes/no), got 'maybe'" in str(error.value)
