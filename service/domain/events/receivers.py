@@ -16,21 +16,21 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 LOOPBACK_NAMES = frozenset({"localhost", "localhost."})
 # The names under which clouds serve their instance metadata (credentials among it).
 METADATA_NAMES = frozenset({"metadata", "metadata.google.internal", "metadata.goog", "instance-data",
-                            "instance-data.ec2.internal", "metadata.tencentyun.com", "metadata.azure.com"})
-_NETWORKS = ipaddress.ip_network
+                            "instance-data.ec2.internal", "metadata.tencentyun.com"})
+_net = ipaddress.ip_network
 # Never delivered to, whatever the configuration says: (networks, what they are, in words).
 NEVER = (
-    ((_NETWORKS("169.254.0.0/16"), _NETWORKS("fe80::/10")), "link-local"),
-    ((_NETWORKS("100.100.100.200/32"), _NETWORKS("fd00:ec2::254/128")), "a cloud metadata service"),
-    ((_NETWORKS("0.0.0.0/8"), _NETWORKS("::/128")), "unspecified"),
-    ((_NETWORKS("224.0.0.0/4"), _NETWORKS("ff00::/8")), "multicast"),
-    ((_NETWORKS("240.0.0.0/4"), _NETWORKS("::/8")), "reserved"),
+    ((_net("169.254.0.0/16"), _net("fe80::/10")), "link-local"),
+    ((_net("100.100.100.200/32"), _net("fd00:ec2::254/128")), "a cloud metadata service"),
+    ((_net("0.0.0.0/8"), _net("::/128")), "unspecified"),
+    ((_net("224.0.0.0/4"), _net("ff00::/8")), "multicast"),
+    ((_net("240.0.0.0/4"), _net("::/8")), "reserved"),
 )
-PRIVATE = (_NETWORKS("10.0.0.0/8"), _NETWORKS("172.16.0.0/12"), _NETWORKS("192.168.0.0/16"),
-           _NETWORKS("100.64.0.0/10"), _NETWORKS("fc00::/7"), _NETWORKS("fec0::/10"))
+PRIVATE = (_net("10.0.0.0/8"), _net("172.16.0.0/12"), _net("192.168.0.0/16"),
+           _net("100.64.0.0/10"), _net("fc00::/7"), _net("fec0::/10"))
 PRIVATE_SWITCH = "OPTOUT_WEBHOOK_ALLOW_PRIVATE"
-# IPv6 forms that carry an IPv4 address a connection may end up at: NAT64 and 6to4.
-NAT64 = _NETWORKS("64:ff9b::/96")
+# NAT64 addresses carry the IPv4 address a connection ends up at in their last 32 bits.
+NAT64 = _net("64:ff9b::/96")
 
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 _NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
