@@ -1,6 +1,6 @@
 """webhooks: the outbox drainer delivering --events (20,000) suppression.created events to one
 subscription, beside the same payloads signed the same way and POSTed by a bare aiohttp session
-with the drainer's concurrency, to the same receiver.
+with as many in flight as the drainer sends one subscription at once, to the same receiver.
 
 The database is as in production: a list of LIST_ROWS suppressions (200,000) and ERASED erased
 addresses (10,000). The events are about --addresses (5,000) people, four each (one suppression
@@ -149,7 +149,7 @@ async def service_run(pool: asyncpg.Pool, drainer: Drainer, webhook_id, received
 async def baseline_run(session: aiohttp.ClientSession, url: str, secret: str, payloads: list[dict],
                        received) -> dict:
     """The same payloads, each signed as a delivery is, POSTed by as many workers as the drainer
-    sends at once."""
+    sends one subscription at once."""
     key = base64.b64decode(secret.removeprefix("whsec_"))
     pending = iter(payloads)
     answered = 0
@@ -173,7 +173,7 @@ async def baseline_run(session: aiohttp.ClientSession, url: str, secret: str, pa
 
     reset(received)
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(CONFIG.webhook_concurrency)))
+    await asyncio.gather(*(worker() for _ in range(CONFIG.webhook_per_subscription)))
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "sent": answered, "received": received.value, "left": 0}
 
@@ -216,7 +216,7 @@ async def run(base_dsn: str, args: argparse.Namespace) -> None:
     report("webhooks", "deliveries", rates["service"], rates["baseline"])
     print(f"  {events:,} events (suppression.created) about {addresses:,} addresses, to one subscription; "
           f"list of {LIST_ROWS:,} suppressions, {ERASED:,} erased addresses; "
-          f"{CONFIG.webhook_concurrency} deliveries at once, batches of {CONFIG.batch}")
+          f"{CONFIG.webhook_per_subscription} deliveries at once to the one subscription")
     for name, rs in runs.items():
         print(f"  {name:<8} {median(r['seconds'] for r in rs):.2f} s a run (median of {args.repeat})")
     mismatches = [

@@ -83,7 +83,7 @@ async def keys_revoke(settings: Settings, key_id: int) -> int:
 async def webhooks_add(settings: Settings, url: str, events: list[str]) -> int:
     conn = await _connect(settings)
     try:
-        made = await webhooks.subscribe(conn, url, events, Actor.CLI)
+        made = await webhooks.subscribe(conn, url, events, Actor.CLI, settings.webhook_allow_private)
     finally:
         await conn.close()
     print(f"webhook {made.subscription.id} sends {', '.join(made.subscription.events)} to {url}; "

@@ -53,6 +53,7 @@ class Settings:
     dkim_selector: str | None = None
     dkim_domain: str | None = None
     log_format: str = "text"
+    webhook_allow_private: bool = False  # webhooks to RFC 1918 and fc00::/7 addresses
     var_dir: Path = field(default_factory=lambda: Path("var"))
 
     def with_overrides(self, **changes) -> "Settings":
@@ -86,6 +87,19 @@ def _whole_number(env: Mapping[str, str], name: str, default: int, minimum: int 
     if maximum is not None and value > maximum:
         raise SettingsError(f"{name} must be at most {maximum}, got {raw!r}")
     return value
+
+
+SWITCHED_ON = ("on", "1", "true", "yes")
+SWITCHED_OFF = ("off", "0", "false", "no")
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw not in SWITCHED_ON + SWITCHED_OFF:
+        raise SettingsError(f"{name} must be on or off (on/off, 1/0, true/false, yes/no), got {env[name]!r}")
+    return raw in SWITCHED_ON
 
 
 def _database_url(env: Mapping[str, str], name: str) -> str | None:
@@ -276,5 +290,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dkim_selector=dkim_selector,
         dkim_domain=dkim_domain,
         log_format=_choice(env, "OPTOUT_LOG_FORMAT", "text", ("text", "json")),
+        webhook_allow_private=_switch(env, "OPTOUT_WEBHOOK_ALLOW_PRIVATE", False),
         var_dir=var_dir,
     )

@@ -116,3 +116,16 @@ def test_dkim_takes_all_three_or_none_and_a_key_as_pem_or_as_a_file(tmp_path):
     with pytest.raises(SettingsError, match="could not be read as an unencrypted PEM private key.*openssl genpkey"):
         load_settings({**BASE, **dkim, "OPTOUT_DKIM_KEY": "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"})
     assert "PRIVATE" not in repr(settings)
+
+
+@pytest.mark.parametrize("value, allowed", [(None, False), ("", False), ("off", False), ("0", False), ("false", False),
+                                            ("no", False), ("on", True), ("1", True), ("TRUE", True), ("yes", True)])
+def test_private_webhook_receivers_are_off_unless_switched_on(value, allowed):
+    env = BASE if value is None else {**BASE, "OPTOUT_WEBHOOK_ALLOW_PRIVATE": value}
+    assert load_settings(env).webhook_allow_private is allowed
+
+
+def test_a_private_switch_that_is_neither_on_nor_off_is_named():
+    with pytest.raises(SettingsError) as error:
+        load_settings({**BASE, "OPTOUT_WEBHOOK_ALLOW_PRIVATE": "maybe"})
+    assert "OPTOUT_WEBHOOK_ALLOW_PRIVATE must be on or off (on/off, 1/0, true/false, yes/no), got 'maybe'" in str(error.value)

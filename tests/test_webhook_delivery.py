@@ -4,10 +4,12 @@ given up only after days, and an erasure that leaves nothing of the person once 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
+import logging
 
 import pytest
 from aiohttp import web
@@ -15,6 +17,10 @@ from aiohttp import web
 from service.mail.outbox import Drainer
 from service.services import Services
 from tests.clock import ManualClock
+from tests.conftest import make_key
+from tests.web.conftest import login
+
+MARKER = "receiver-secret-7f3a"
 
 
 class Receiver:
@@ -23,14 +29,17 @@ class Receiver:
     def __init__(self):
         self.status = 200
         self.received: list[tuple[dict, dict]] = []
+        self.arrived: list[float] = []  # the loop's clock at each request
         self.verified = True  # every request so far carried a good signature
         self.secret = ""
+        self.answer = ""  # the body of a failing answer; "down" when not set
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         self.received.append((dict(request.headers), json.loads(body)))
+        self.arrived.append(asyncio.get_running_loop().time())
         self.verified = self.verified and verify(self.secret, request.headers, body)
-        return web.Response(status=self.status, text="ok" if self.status < 300 else "down")
+        return web.Response(status=self.status, text="ok" if self.status < 300 else self.answer or "down")
 
 
 def verify(secret: str, headers, body: bytes) -> bool:
@@ -206,3 +215,25 @@ async def test_a_subscription_that_is_removed_gets_nothing_more(client, auth, po
     assert (await client.delete(f"/v1/webhooks/{created['id']}", headers=auth)).status == 200
     assert await drain(drainer) == 0 and receiver.received == []
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_what_a_failing_receiver_answers_is_kept_nowhere_but_its_status(
+        client, auth, pool, receiver, drainer, caplog):
+    """A receiver's answer may read back an internal service (an error page, a metadata
+    document): only its status code is stored, logged or shown to staff."""
+    caplog.set_level(logging.DEBUG)
+    await subscribe(client, auth, receiver, ["suppression.created"])
+    receiver.status, receiver.answer = 500, f"internal error; {MARKER}: 10.0.0.7 db-primary"
+    await suppress(client, auth, "jan@example.be")
+    await drain(drainer)
+    pending = await pool.fetchval("SELECT row_to_json(o)::text FROM outbox o")
+    assert MARKER not in pending and "answered 500" in pending
+    for _ in range(30):
+        drainer.services.clock.advance(hours=4)
+        await drain(drainer)
+    dead = await pool.fetchrow("SELECT status, last_error, row_to_json(o)::text AS whole FROM outbox o")
+    assert dead["status"] == "dead" and dead["last_error"].startswith("answered 500")
+    assert MARKER not in dead["whole"] and MARKER not in caplog.text and "answered 500" in caplog.text
+    assert (await login(client, await make_key(pool, "write", name="Ann"))).status == 303
+    page = await (await client.get("/staff/outbox")).text()
+    assert "answered 500" in page and MARKER not in page

@@ -12,6 +12,10 @@ row is given up:
 
 Waits grow with each try and carry jitter (so that many rows that failed together do not
 come back together); the first retry of a webhook comes within a minute.
+
+A webhook subscription whose receiver fails several times in a row has its circuit opened:
+its deliveries wait, without spending their tries, while one of them at a time probes the
+receiver after a pause that grows; the first success closes it.
 """
 
 from __future__ import annotations
@@ -107,3 +111,27 @@ def after_failure(kind: OutboxKind, tries: int, created_at: datetime, now: datet
 
 def _days(span: timedelta) -> str:
     return f"{span.days} days" if span.days else f"{span.total_seconds() / 3600:.0f} hours"
+
+
+@dataclass(frozen=True)
+class CircuitRule:
+    failures: int  # failed deliveries in a row that open a subscription's circuit
+    pauses: tuple[float, ...]  # seconds before each probe while it is open; the last one repeats
+
+
+CIRCUIT = CircuitRule(failures=5, pauses=(30, MINUTE, 2 * MINUTE, 5 * MINUTE, 10 * MINUTE))
+
+
+def circuit_pause(failures: int, rule: CircuitRule = CIRCUIT) -> timedelta | None:
+    """How long a subscription's deliveries wait after its `failures`-th failure in a row;
+    None while its circuit is closed."""
+    if failures < rule.failures:
+        return None
+    return timedelta(seconds=rule.pauses[min(failures - rule.failures, len(rule.pauses) - 1)])
+
+
+def held_back_expiry(now: datetime) -> tuple[datetime, str]:
+    """Webhook deliveries held back by an open circuit are never tried: those queued before
+    the first value are given up as a try of theirs would be, the second saying why."""
+    lifetime = RULES[OutboxKind.WEBHOOK].lifetime
+    return now - lifetime, f"not taken within {_days(lifetime)} (held back while the receiver kept failing)"

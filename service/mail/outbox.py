@@ -8,10 +8,10 @@ be claimed again when the lease runs out; a row is sent twice only if the draine
 between the other side's acceptance and that record.
 
 Mail and webhook deliveries are drained in two lanes, so that a receiver that never answers
-does not hold up forwards and gateway copies. Mail goes over several relay connections at
-once. At send time a mail to a person is checked against the list again: a recipient
-suppressed or erased since the row was queued is not sent to (the row goes, and the log
-says so).
+does not hold up forwards and gateway copies; the webhook lane (webhook_lane.py) delivers to
+each subscription on its own. Mail goes over several relay connections at once. At send time
+a mail to a person is checked against the list again: a recipient suppressed or erased since
+the row was queued is not sent to (the row goes, and the log says so).
 """
 
 from __future__ import annotations
@@ -22,10 +22,8 @@ import logging
 from dataclasses import dataclass
 from typing import Sequence
 
-import aiohttp
 import asyncpg
 
-from ..domain.events.model import event_from_row
 from ..domain.inbound.classify import FORWARD_MARKER
 from ..domain.inbound.model import InboundStatus
 from ..domain.outbox import MAIL_KINDS, FailureOutcome, OutboxKind, after_failure
@@ -35,11 +33,11 @@ from ..domain.suppressions.model import LinkRefused
 from ..domain.suppressions.return_paths import ERASED_ID
 from ..services import Services
 from ..storage import inbound_queries, known_queries, outbox_queries
-from ..storage.db import UNAVAILABLE
 from .copies import copy_for, split_message
 from .forward import forward_message
+from .lanes import database_unavailable, first_of
 from .relay import LazySession, RelayError
-from .webhooks import deliver
+from .webhook_lane import WebhookLane
 
 log = logging.getLogger("optout.outbox")
 
@@ -52,7 +50,8 @@ class DrainerConfig:
     relay_connections: int = 8  # mail sent at once, one relay connection each
     bytes_in_flight: int = 8 << 20  # copies being sent at once hold at most this much (a large one goes alone)
     record_every: int = 20  # sent copies recorded together (a crash may send these again)
-    webhook_concurrency: int = 20
+    webhook_concurrency: int = 200  # deliveries in flight at once, over every subscription
+    webhook_per_subscription: int = 20  # in flight at once to one subscription (1 while its circuit is open)
     webhook_timeout: float = 10.0
 
 
@@ -70,23 +69,25 @@ class Drainer:
         self.settings = services.settings
         self.config = config
         self.kinds = tuple(kinds)
-        self._http: aiohttp.ClientSession | None = None
         self._in_flight = _ByteBudget(config.bytes_in_flight)
+        self._webhooks = (WebhookLane(pool, services, config, self._failed) if OutboxKind.WEBHOOK in self.kinds
+                          else None)
 
-    def _lanes(self) -> list[list[str]]:
-        """The kinds each lane claims. Without a relay, mail other than forwards waits (a forward
-        goes to staff as `held`)."""
-        mail = [k for k in self.kinds if k in MAIL_KINDS and (self.services.relay is not None or k is OutboxKind.FORWARD)]
-        hooks = [k for k in self.kinds if k is OutboxKind.WEBHOOK]
-        return [[str(k) for k in lane] for lane in (mail, hooks) if lane]
+    def _mail_kinds(self) -> list[str]:
+        """The kinds the mail lane claims. Without a relay, mail other than forwards waits (a
+        forward goes to staff as `held`)."""
+        return [str(k) for k in self.kinds
+                if k in MAIL_KINDS and (self.services.relay is not None or k is OutboxKind.FORWARD)]
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Drain until `stop` is set; the batches in hand are finished first."""
-        lanes = self._lanes()
-        log.info("outbox drainer started (%s)", "; ".join(", ".join(lane) for lane in lanes) or
-                 "nothing to send without a relay")
+        """Drain until `stop` is set; what is in hand is finished first."""
+        lanes = [", ".join(kinds) for kinds in (self._mail_kinds(), ["webhook"] if self._webhooks else []) if kinds]
+        log.info("outbox drainer started (%s)", "; ".join(lanes) or "nothing to send without a relay")
+        running = [self._run_lane(self._mail_kinds(), stop)] if self._mail_kinds() else []
+        if self._webhooks is not None:
+            running.append(self._webhooks.run(stop))
         try:
-            await asyncio.gather(*(self._run_lane(lane, stop) for lane in lanes))
+            await asyncio.gather(*running)
         finally:
             await self.close()
 
@@ -97,25 +98,25 @@ class Drainer:
                 try:
                     done = await self._drain(kinds)
                 except Exception as exc:  # a fault must not stop the outbox: log it, go on after a pause
-                    if _database_unavailable(exc):
+                    if database_unavailable(exc):
                         log.warning("outbox: database unavailable (%s); retrying", exc.__class__.__name__)
                     else:
                         log.exception("outbox: unexpected error; going on")
                     done = 0
                 if not done:
-                    await _first_of(stop, wake, self.config.idle_seconds)
+                    await first_of(stop, wake, self.config.idle_seconds)
                     wake.clear()
         finally:
             self.services.outbox.unsubscribe(wake)
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
+        if self._webhooks is not None:
+            await self._webhooks.close()
 
     async def drain_once(self) -> int:
-        """One batch of each lane, seen through; how many rows were claimed."""
-        return sum([await self._drain(kinds) for kinds in self._lanes()])
+        """One batch of mail, and webhooks until none is due, seen through; how many rows were claimed."""
+        claimed = await self._drain(self._mail_kinds()) if self._mail_kinds() else 0
+        return claimed + (await self._webhooks.until_idle() if self._webhooks is not None else 0)
 
     async def _drain(self, kinds: list[str]) -> int:
         async with self.pool.acquire() as conn:
@@ -125,10 +126,7 @@ class Drainer:
             return 0
         renewal = asyncio.create_task(self._keep_leases(rows))
         try:
-            if kinds == [str(OutboxKind.WEBHOOK)]:
-                await self._send_webhooks(rows)
-            else:
-                await self._send_mail(rows)
+            await self._send_mail(rows)
         finally:
             renewal.cancel()
             await asyncio.gather(renewal, return_exceptions=True)
@@ -280,7 +278,9 @@ class Drainer:
                 await inbound_queries.finish_forward(conn, row["inbound_id"], InboundStatus.FORWARDED, [action])
         log.info("inbound %s: forwarded to staff (try %d)", row["inbound_id"], row["attempts"] + 1)
 
-    async def _failed(self, row: asyncpg.Record, error: str, permanent: bool) -> None:
+    async def _failed(self, row: asyncpg.Record, error: str, permanent: bool, also=None) -> None:
+        """Record a failed try: retried later, held for staff or dead, as the domain decides.
+        `also(conn, row)` runs in the same transaction and may return a line for the log."""
         now = self.services.clock.now()
         kind = OutboxKind(row["kind"])
         tries = row["attempts"] + 1
@@ -297,44 +297,15 @@ class Drainer:
                         await inbound_queries.finish_forward(conn, row["inbound_id"], InboundStatus.HELD, [action])
                 else:
                     await outbox_queries.mark_dead(conn, row["id"], row["lease_token"], now, f"{error}; {step.why}")
+                note = await also(conn, row) if also is not None else None
         what = f"inbound {row['inbound_id']}: forward" if kind is OutboxKind.FORWARD else f"outbox {kind} {row['id']}"
         if step.outcome is FailureOutcome.RETRY:
             log.info("%s try %d failed (%s); next try at %s", what, tries, error, step.retry_at.isoformat())
         else:
             log.warning("%s given up (%s; %s): %s", what, error, step.why,
                         "held for staff" if step.outcome is FailureOutcome.HOLD_FOR_STAFF else "dead, shown to staff")
-
-    # Webhook deliveries, concurrently (never two of one subscription and address: see the claim).
-
-    async def _send_webhooks(self, rows: list[asyncpg.Record]) -> None:
-        async with self.pool.acquire() as conn:
-            found = {d["outbox_id"]: d for d in await outbox_queries.webhook_deliveries(conn, [r["id"] for r in rows])}
-        if self._http is None:
-            self._http = aiohttp.ClientSession()
-        limit = asyncio.Semaphore(self.config.webhook_concurrency)
-
-        async def one(row: asyncpg.Record) -> None:
-            delivery = found.get(row["id"])
-            event = event_from_row(delivery) if delivery is not None else None
-            if event is None:  # the event is gone (erased) or not published: nothing to send
-                async with self.pool.acquire() as conn:
-                    await outbox_queries.delete_leased(conn, row["id"], row["lease_token"])
-                return
-            payload = event.as_published(address=delivery["about"])
-            async with limit:
-                result = await deliver(self._http, delivery["url"], delivery["secret"], payload,
-                                       self.services.clock.now(), timeout=self.config.webhook_timeout)
-            if result.delivered:
-                async with self.pool.acquire() as conn:
-                    await outbox_queries.delete_leased(conn, row["id"], row["lease_token"])
-                log.info("outbox webhook %d: %s %s delivered (try %d)", row["id"], payload["type"], payload["id"],
-                         row["attempts"] + 1)
-            else:
-                await self._failed(row, result.error or "not delivered", permanent=False)
-
-        async with asyncio.TaskGroup() as group:  # an error in one cancels the rest: no send after it
-            for row in rows:
-                group.create_task(one(row))
+        if note:
+            log.warning("%s", note)
 
 
 class _ByteBudget:
@@ -358,23 +329,6 @@ class _ByteBudget:
             async with self._changed:
                 self.used -= size
                 self._changed.notify_all()
-
-
-def _database_unavailable(exc: BaseException) -> bool:
-    """Whether the error (or every error of a group) is the database being away."""
-    if isinstance(exc, BaseExceptionGroup):
-        return all(_database_unavailable(inner) for inner in exc.exceptions)
-    return isinstance(exc, UNAVAILABLE + (asyncpg.PostgresConnectionError,))
-
-
-async def _first_of(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:
-    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-        await asyncio.gather(*waiters, return_exceptions=True)
 
 
 def _summary_line(action: dict) -> str:

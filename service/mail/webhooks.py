@@ -1,7 +1,10 @@
 """One webhook delivery: a signed POST (Standard Webhooks headers), judged by its status.
 
 The outbox drainer decides what happens after a failure; this only says whether the receiver
-took the event, and if not, why, in a few words fit for a log line and for staff.
+took the event, and if not, why, in a few words of our own fit for a log line and for staff.
+What a failing receiver answers is never read: beyond its status code it may be a read-back
+of an internal service (an error page, a metadata document), which must not reach a log line,
+the outbox or the console.
 """
 
 from __future__ import annotations
@@ -14,10 +17,9 @@ import aiohttp
 import orjson
 
 from ..domain.events.webhooks import sign
+from .receivers import ReceiverClient, RefusedAddress
 
 USER_AGENT = "optout"
-ANSWER_BYTES = 1024  # of an answer, read so that a short one completes; its start names a failure
-SHOWN_CHARS = 100
 
 
 @dataclass(frozen=True)
@@ -26,28 +28,33 @@ class DeliveryResult:
     error: str | None = None
 
 
-async def deliver(session: aiohttp.ClientSession, url: str, secret: str, payload: dict, now: datetime,
+async def deliver(client: ReceiverClient, url: str, secret: str, payload: dict, now: datetime,
                   timeout: float = 10.0) -> DeliveryResult:
     """POST `payload` to `url`; a 2xx answer within `timeout` seconds is a delivery.
 
     Redirects are not followed (the signature is for the URL subscribed). Never raises: a
-    refused connection, a timeout or a bad certificate is a failed delivery like a 500.
+    refused connection, a timeout, a bad certificate or an address that may not receive
+    webhooks is a failed delivery like a 500.
     """
+    refused = client.refusal(url)
+    if refused is not None:
+        return DeliveryResult(False, f"refused: {refused}")
     try:
         body, headers = signed_request(secret, payload, now)
     except (ValueError, TypeError, KeyError):  # a secret that is not base64, an event that is not JSON
         return DeliveryResult(False, "cannot be signed: the secret or the event is malformed")
     try:
-        async with session.post(url, data=body, headers=headers, allow_redirects=False,
+        async with client.session().post(url, data=body, headers=headers, allow_redirects=False,
                                 timeout=aiohttp.ClientTimeout(total=timeout)) as response:
             if 200 <= response.status < 300:
                 return DeliveryResult(True)
-            answer = await _start_of_answer(response)
     except TimeoutError:
         return DeliveryResult(False, f"timed out after {timeout:g} s")
     except (aiohttp.ClientSSLError, ssl.SSLError) as exc:
         return DeliveryResult(False, f"TLS failed ({type(exc).__name__})")
     except aiohttp.ClientConnectorError as exc:
+        if isinstance(exc.os_error, RefusedAddress):
+            return DeliveryResult(False, f"refused: {exc.os_error}")
         return DeliveryResult(False, f"connection failed ({type(exc).__name__})")
     except aiohttp.InvalidURL:
         return DeliveryResult(False, "the URL cannot be used")
@@ -55,10 +62,9 @@ async def deliver(session: aiohttp.ClientSession, url: str, secret: str, payload
         return DeliveryResult(False, f"request failed ({type(exc).__name__})")
     except Exception as exc:  # whatever else a stranger's server can cause is a failed delivery too
         return DeliveryResult(False, f"request failed ({type(exc).__name__})")
-    error = f"answered {response.status}"
     if 300 <= response.status < 400:
-        error += " (redirects are not followed)"
-    return DeliveryResult(False, f"{error}: {answer}" if answer else error)
+        return DeliveryResult(False, f"answered {response.status} (redirects are not followed)")
+    return DeliveryResult(False, f"answered {response.status}")
 
 
 def signed_request(secret: str, payload: dict, now: datetime) -> tuple[bytes, dict[str, str]]:
@@ -73,12 +79,3 @@ def signed_request(secret: str, payload: dict, now: datetime) -> tuple[bytes, di
         "user-agent": USER_AGENT,
     }
 
-
-async def _start_of_answer(response: aiohttp.ClientResponse) -> str:
-    """The first words of a failure's answer, on one line; nothing when it cannot be read."""
-    try:
-        raw = await response.content.read(ANSWER_BYTES)
-    except (aiohttp.ClientError, TimeoutError):
-        return ""
-    text = raw.decode("utf-8", "replace")
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:SHOWN_CHARS]

@@ -10,13 +10,10 @@ import asyncpg
 
 from .inbound_queries import storable
 
-# Due rows, oldest first, skipping rows another drainer holds (SKIP LOCKED) and rows whose
-# lease has not run out. A webhook delivery waits while an earlier one to the same
-# subscription about the same address (its order key, '' for none) is still pending: per
-# subscription and address, events arrive in order. When a delivery is put off, the later
-# ones of its order key are put off with it (retry_later), so that they are not due and the
-# claim does not walk over them again and again. $1 is the drainer's clock for what is due
-# (tests move it); leases go by the database's clock, one for every host.
+# Due mail rows, oldest first, skipping rows another drainer holds (SKIP LOCKED) and rows whose
+# lease has not run out. Webhook deliveries are claimed per subscription (delivery_queries).
+# $1 is the drainer's clock for what is due (tests move it); leases go by the database's clock,
+# one for every host.
 CLAIM_OUTBOX = """
 UPDATE outbox o
    SET lease_token = gen_random_uuid(),
@@ -26,10 +23,6 @@ UPDATE outbox o
         WHERE d.status = 'pending' AND d.next_attempt_at <= $1
           AND (d.lease_until IS NULL OR d.lease_until < clock_timestamp())
           AND d.kind = ANY ($3::text[])
-          AND (d.kind <> 'webhook' OR NOT EXISTS (
-               SELECT 1 FROM outbox e
-                WHERE e.status = 'pending' AND e.kind = 'webhook' AND e.webhook_id = d.webhook_id
-                  AND coalesce(e.address, '') = coalesce(d.address, '') AND e.id < d.id))
         ORDER BY d.next_attempt_at, d.id
         LIMIT $4
         FOR UPDATE SKIP LOCKED)
@@ -72,7 +65,9 @@ async def delete_many_leased(conn: asyncpg.Connection, rows: Sequence) -> int:
 
 
 async def retry_later(conn: asyncpg.Connection, row, retry_at: datetime, error: str) -> None:
-    """The row's next try; a webhook delivery's later ones for the same order key wait as long."""
+    """The row's next try. A webhook delivery's later ones for the same order key (its address,
+    '' for none) wait as long, so that they are not due and the claim does not walk over them
+    again and again."""
     await conn.execute(
         """UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $3, last_error = $4,
                   lease_token = NULL, lease_until = NULL
@@ -88,8 +83,8 @@ async def retry_later(conn: asyncpg.Connection, row, retry_at: datetime, error: 
         )
 
 
-# A dead delivery of an erasure would keep the erased address (in its row, or quoted in the
-# receiver's answer): it is kept without either.
+# A dead delivery of an erasure would keep the erased address in its row: it is kept without it
+# (a receiver's answer is never kept, of any delivery: its status code alone names a failure).
 MARK_DEAD = """
 WITH about_erasure AS (
     SELECT EXISTS (SELECT 1 FROM outbox o JOIN events e ON e.id = o.event_id
@@ -97,8 +92,7 @@ WITH about_erasure AS (
 )
 UPDATE outbox o
    SET status = 'dead', dead_at = $3, attempts = attempts + 1,
-       last_error = CASE WHEN a.yes THEN 'not delivered within 3 days (the answer is not kept: it may name the person)'
-                         ELSE $4 END,
+       last_error = CASE WHEN a.yes THEN $5 ELSE $4 END,
        lease_token = NULL, lease_until = NULL,
        address = CASE WHEN a.yes THEN NULL ELSE o.address END
   FROM about_erasure a
@@ -106,8 +100,11 @@ UPDATE outbox o
 """
 
 
+ERASURE_GIVEN_UP = "not delivered within 3 days (the answer is not kept: it may name the person)"
+
+
 async def mark_dead(conn: asyncpg.Connection, outbox_id: int, token: uuid.UUID, now: datetime, error: str) -> None:
-    await conn.execute(MARK_DEAD, outbox_id, token, now, storable(error[:1000]))
+    await conn.execute(MARK_DEAD, outbox_id, token, now, storable(error[:1000]), ERASURE_GIVEN_UP)
 
 
 async def queue_gateway_message(conn: asyncpg.Connection, message: bytes,
@@ -149,17 +146,6 @@ async def delete_unused_bodies(conn: asyncpg.Connection, ids: Sequence[int]) -> 
         """DELETE FROM outbox_bodies b WHERE b.id = ANY($1::bigint[])
              AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.body_id = b.id)""",
         list(set(ids)),
-    )
-
-
-async def webhook_deliveries(conn: asyncpg.Connection, ids: Sequence[int]) -> list[asyncpg.Record]:
-    """For claimed webhook rows: the subscription's URL and secret, and the event."""
-    return await conn.fetch(
-        """SELECT o.id AS outbox_id, o.address AS about, w.url, w.secret,
-                  e.id, e.at, e.address, e.type, e.scope, e.reason, e.source, e.actor, e.detail
-             FROM outbox o JOIN webhooks w ON w.id = o.webhook_id JOIN events e ON e.id = o.event_id
-            WHERE o.id = ANY($1::bigint[])""",
-        list(ids),
     )
 
 

@@ -272,7 +272,10 @@ def _paths() -> dict:
                         {"201": _json("Webhook", "Created")},
                         requestBody=_body({"type": "object", "required": ["url", "events"], "properties": {
                             "url": {"type": "string", "maxLength": 2048, "pattern": "^https?://\\S+$",
-                                    "description": "https://, or http:// on 127.0.0.1, ::1 or localhost"},
+                                    "description": "https://, or http:// on 127.0.0.1, ::1 or localhost; the host a DNS "
+                                                   "name or an IP address in its usual form, not a cloud metadata "
+                                                   "name, not link-local, unspecified, multicast or reserved, and "
+                                                   "private only with OPTOUT_WEBHOOK_ALLOW_PRIVATE=on"},
                             "events": {"type": "array", "minItems": 1,
                                        "items": {"type": "string", "enum": EVENT_TYPES}}}})),
             "get": _op("The subscriptions (never their secrets)", "admin", {"200": _json({"type": "object", "properties": {

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from ..domain.events import webhooks
 from .auth import requires
-from .keys import DB, KEY_NAME
+from .keys import DB, KEY_NAME, SETTINGS
 from .payload import json_object
 
 
@@ -19,8 +19,9 @@ def _as_json(subscription: webhooks.Subscription) -> dict:
 async def create(request: web.Request) -> web.Response:
     """The secret is in this answer only: the receiver keeps it to verify every delivery."""
     body = await json_object(request)
+    allow_private = request.config_dict[SETTINGS].webhook_allow_private
     async with request.app[DB].acquire() as conn:
-        made = await webhooks.subscribe(conn, body.get("url"), body.get("events"), request[KEY_NAME])
+        made = await webhooks.subscribe(conn, body.get("url"), body.get("events"), request[KEY_NAME], allow_private)
     subscription = made.subscription
     return web.json_response({"id": str(subscription.id), "secret": made.secret, "url": subscription.url,
                               "events": [str(t) for t in subscription.events]}, status=201)

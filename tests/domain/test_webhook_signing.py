@@ -11,7 +11,8 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from service.domain.errors import InvalidInput
 from service.domain.events.model import EventType
-from service.domain.events.webhooks import is_loopback, new_secret, sign, valid_events, valid_url
+from service.domain.events.receivers import is_loopback
+from service.domain.events.webhooks import new_secret, sign, valid_events, valid_url
 
 
 def test_a_signature_verifies_with_the_standard_webhooks_library():

@@ -5,12 +5,12 @@ import base64
 import os
 from datetime import datetime, timezone
 
-import aiohttp
 import pytest
 from aiohttp import web
 from standardwebhooks import Webhook
 
 from service.domain.events.webhooks import new_secret
+from service.mail.receivers import ReceiverClient
 from service.mail.webhooks import deliver
 from tests.conftest import make_key
 from tests.test_cli import optout
@@ -61,6 +61,28 @@ async def test_a_bad_subscription_is_a_400_that_says_what_is_wrong(client, auth,
     assert response.status == 400
     error = (await response.json())["error"]
     assert error["code"] == "invalid_input" and error["field"] in ("url", "events") and error["message"]
+
+
+ODD_HOSTS = ["https://2852039166/", "https://0xa9fea9fe/", "https://0251.0376.0251.0376/",
+             "https://metadata.google.internal/", "https://[::ffff:169.254.169.254]/", "https://[::ffff:a9fe:a9fe]/"]
+
+
+@pytest.mark.parametrize("url", ODD_HOSTS + ["https://10.0.0.8/hooks"])
+async def test_a_host_in_an_odd_form_a_metadata_name_or_a_private_address_is_a_400(client, auth, pool, url):
+    response = await client.post("/v1/webhooks", json={"url": url, "events": [CREATED]}, headers=auth)
+    assert response.status == 400
+    assert (await response.json())["error"]["field"] == "url"
+    assert await pool.fetchval("SELECT count(*) FROM webhooks") == 0
+
+
+async def test_a_private_address_is_accepted_when_private_delivery_is_switched_on(aiohttp_client, settings, pool, auth):
+    from service.app import create_app
+
+    client = await aiohttp_client(create_app(settings.with_overrides(webhook_allow_private=True), pool))
+    status, made = await subscribe(client, auth, url="https://10.0.0.8/hooks")
+    assert status == 201 and made["url"] == "https://10.0.0.8/hooks"
+    status, _ = await subscribe(client, auth, url="https://[::ffff:169.254.169.254]/")
+    assert status == 400
 
 
 async def test_http_on_a_loopback_address_is_accepted(client, auth):
@@ -128,6 +150,21 @@ def test_the_cli_refuses_a_bad_url_or_event_type(env, pool):
     assert unknown.returncode == 2 and "invalid choice" in unknown.stderr
 
 
+@pytest.mark.parametrize("url", ODD_HOSTS)
+def test_the_cli_refuses_a_host_in_an_odd_form_or_a_metadata_name(env, pool, url):
+    refused = optout(["webhooks", "add", url, "--event", CREATED], env)
+    assert refused.returncode == 2 and refused.stdout == "" and "url" in refused.stderr.lower()
+
+
+def test_the_cli_takes_a_private_address_only_when_private_delivery_is_switched_on(env, pool):
+    url = "https://192.168.1.20/hooks"
+    refused = optout(["webhooks", "add", url, "--event", CREATED], env)
+    assert refused.returncode == 2 and "OPTOUT_WEBHOOK_ALLOW_PRIVATE" in refused.stderr
+    added = optout(["webhooks", "add", url, "--event", CREATED], {**env, "OPTOUT_WEBHOOK_ALLOW_PRIVATE": "on"})
+    assert added.returncode == 0, added.stderr
+    assert url in optout(["webhooks", "list"], env).stdout
+
+
 @pytest.mark.parametrize("command", [["webhooks"], ["webhooks", "add"], ["webhooks", "list"], ["webhooks", "remove"]])
 def test_every_webhooks_command_has_help(command):
     result = optout([*command, "--help"], os.environ)
@@ -162,8 +199,8 @@ PAYLOAD = {"id": "evt_12", "type": CREATED, "at": "2026-01-05T10:00:00+00:00",
 async def test_a_delivery_is_a_signed_compact_json_post_that_verifies(receiver):
     url, got, _ = receiver
     secret = "whsec_" + base64.b64encode(b"k" * 24).decode()
-    async with aiohttp.ClientSession() as session:
-        result = await deliver(session, url, secret, PAYLOAD, datetime.now(timezone.utc))
+    async with ReceiverClient() as client:
+        result = await deliver(client, url, secret, PAYLOAD, datetime.now(timezone.utc))
     assert result.delivered and result.error is None
     [(headers, body)] = got
     assert headers["webhook-id"] == "evt_12" and headers["Content-Type"] == "application/json"
@@ -171,24 +208,24 @@ async def test_a_delivery_is_a_signed_compact_json_post_that_verifies(receiver):
     assert Webhook(secret).verify(body, headers) == PAYLOAD
 
 
-@pytest.mark.parametrize("status, error", [(500, "answered 500: busy, try later"),
+@pytest.mark.parametrize("status, error", [(500, "answered 500"),
                                            (302, "answered 302 (redirects are not followed)")])
-async def test_anything_but_a_2xx_is_a_failure_with_a_short_reason(receiver, status, error):
+async def test_anything_but_a_2xx_is_a_failure_that_names_only_its_status(receiver, status, error):
     url, got, answer = receiver
     answer["status"] = status
-    async with aiohttp.ClientSession() as session:
-        result = await deliver(session, url, new_secret(), PAYLOAD, datetime.now(timezone.utc))
-    assert not result.delivered and result.error.startswith(error) and len(got) == 1
+    async with ReceiverClient() as client:
+        result = await deliver(client, url, new_secret(), PAYLOAD, datetime.now(timezone.utc))
+    assert not result.delivered and result.error == error and len(got) == 1
 
 
 async def test_no_answer_in_time_no_connection_and_a_broken_secret_are_failures_not_exceptions(receiver, unused_tcp_port):
     url, _, answer = receiver
     answer["status"] = "never"
-    async with aiohttp.ClientSession() as session:
-        late = await deliver(session, url, new_secret(), PAYLOAD, datetime.now(timezone.utc), timeout=0.2)
-        refused = await deliver(session, f"http://127.0.0.1:{unused_tcp_port}/hook", new_secret(), PAYLOAD,
+    async with ReceiverClient() as client:
+        late = await deliver(client, url, new_secret(), PAYLOAD, datetime.now(timezone.utc), timeout=0.2)
+        refused = await deliver(client, f"http://127.0.0.1:{unused_tcp_port}/hook", new_secret(), PAYLOAD,
                                 datetime.now(timezone.utc))
-        unsigned = await deliver(session, url, "whsec_abc", PAYLOAD, datetime.now(timezone.utc))
+        unsigned = await deliver(client, url, "whsec_abc", PAYLOAD, datetime.now(timezone.utc))
     assert (late.delivered, late.error) == (False, "timed out after 0.2 s")
     assert (unsigned.delivered, unsigned.error) == (False, "cannot be signed: the secret or the event is malformed")
     assert (refused.delivered, refused.error) == (False, "connection failed (ClientConnectorError)")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit
 from ...storage import webhook_queries
 from ..errors import InvalidInput, NotFound
 from .model import EventType
+from .receivers import host_refusal, is_loopback
 
 if TYPE_CHECKING:
     import asyncpg
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 24
 MAX_URL_LENGTH = 2048
-LOOPBACK_NAMES = frozenset({"localhost", "localhost."})
 
 
 @dataclass(frozen=True)
@@ -59,16 +58,17 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode("ascii")
 
 
-def valid_url(url: object) -> str:
+def valid_url(url: object, allow_private: bool = False) -> str:
     """An https URL, or http to this machine only (a sidecar, a test): deliveries carry the
-    addresses of people, which must not cross a network in clear."""
+    addresses of people, which must not cross a network in clear. Its host is a DNS name or
+    an IP address in its usual form, of a range that may receive webhooks (see receivers)."""
     if not isinstance(url, str) or not url:
         raise InvalidInput("'url' must be the https:// URL that receives the deliveries.", field="url")
     if len(url) > MAX_URL_LENGTH:
         raise InvalidInput(f"'url' is longer than {MAX_URL_LENGTH} characters.", field="url")
-    if not url.isascii() or not url.isprintable() or " " in url:
-        raise InvalidInput("'url' must be printable ASCII without spaces (a domain name in its xn-- form).",
-                           field="url")
+    if not url.isascii() or not url.isprintable() or " " in url or "\\" in url:
+        raise InvalidInput("'url' must be printable ASCII without spaces or backslashes (a domain name in its "
+                           "xn-- form).", field="url")
     if not url.startswith(("https://", "http://")):
         raise InvalidInput("'url' must start with https:// (or http:// for this machine itself).", field="url")
     try:
@@ -82,36 +82,13 @@ def valid_url(url: object) -> str:
         raise InvalidInput("Put no user name or password in 'url': every delivery is signed instead.", field="url")
     if parts.fragment:
         raise InvalidInput("'url' must not have a #fragment: it is never sent.", field="url")
+    refused = host_refusal(parts.hostname, allow_private)
+    if refused is not None:
+        raise InvalidInput(refused, field="url")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise InvalidInput("An http:// URL must be on this machine (127.0.0.1, ::1, localhost); "
                            "use https:// for any other host.", field="url")
-    if is_link_local(parts.hostname):
-        raise InvalidInput("'url' is a link-local address (such as a cloud metadata service), which receives "
-                           "no webhooks; use the receiver's own name or address.", field="url")
     return url
-
-
-def is_link_local(host: str) -> bool:
-    """169.254.0.0/16, fe80::/10, and the unspecified and multicast addresses: never a receiver."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_link_local or address.is_unspecified or address.is_multicast
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback
 
 
 def valid_events(events: object) -> tuple[EventType, ...]:
@@ -136,8 +113,9 @@ def subscription_id(text: str) -> uuid.UUID:
         raise NotFound("No webhook with this id; see GET /v1/webhooks.") from None
 
 
-async def subscribe(conn: asyncpg.Connection, url: object, events: object, created_by: str) -> NewSubscription:
-    url, types = valid_url(url), valid_events(events)
+async def subscribe(conn: asyncpg.Connection, url: object, events: object, created_by: str,
+                    allow_private: bool = False) -> NewSubscription:
+    url, types = valid_url(url, allow_private), valid_events(events)
     secret = new_secret()
     row = await webhook_queries.insert_webhook(conn, url, [str(t) for t in types], secret, created_by)
     return NewSubscription(_subscription(row), secret)
