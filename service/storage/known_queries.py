@@ -1,6 +1,9 @@
 """Which addresses CETIT knows: a link or return path was issued for them, or they have a
-suppression or an event. Inbound mail acts only on these (evidence against spoofed mail), and
-a bounce about an address that was given a return path only when it came back through it."""
+suppression or an event. Inbound mail acts only on these (evidence against spoofed mail).
+
+An address with a recipient id was given a return path: since 0011 a number is given with
+every link and every gateway copy (and to an address first known by a consent, which is
+never sent marketing without a link), so its bounces come back through that return path."""
 
 from __future__ import annotations
 
@@ -11,8 +14,8 @@ import asyncpg
 # An erased address is never written in clear again (matched by its HMAC from the key pads
 # $3/$4, as the check does; the gate costs nothing while nobody was erased).
 REMEMBER_ADDRESSES = """
-INSERT INTO known_addresses (address, source, return_path_at)
-SELECT DISTINCT u.a, $2::text, CASE WHEN $5::bool THEN now() END FROM unnest($1::text[]) AS u(a)
+INSERT INTO known_addresses (address, source)
+SELECT DISTINCT u.a, $2::text FROM unnest($1::text[]) AS u(a)
  WHERE NOT (EXISTS (SELECT 1 FROM erased_addresses) AND EXISTS (
        SELECT 1 FROM erased_addresses e
         WHERE e.address_hmac = sha256($4::bytea || sha256($3::bytea || convert_to(u.a, 'UTF8')))))
@@ -20,39 +23,38 @@ ON CONFLICT (address) DO NOTHING
 """
 
 # Suppressions and events made after the seeding migration are read from their own tables:
-# no write on every suppression is needed to keep this record complete.
+# no write on every suppression is needed to keep this record complete. One index probe per
+# address and table, however many events an address has.
 KNOWN_AMONG = """
-SELECT address, bool_or(return_path) AS return_path FROM (
-    SELECT address, return_path_at IS NOT NULL AS return_path FROM known_addresses WHERE address = ANY($1::text[])
-    UNION ALL
-    SELECT DISTINCT address, false FROM suppressions WHERE address = ANY($1::text[])
-    UNION ALL
-    SELECT DISTINCT address, false FROM events WHERE address = ANY($1::text[]) AND address IS NOT NULL
-) AS known GROUP BY address
+SELECT u.a AS address, k.recipient_id
+  FROM unnest($1::text[]) AS u(a)
+  LEFT JOIN known_addresses k ON k.address = u.a
+ WHERE k.address IS NOT NULL
+    OR EXISTS (SELECT 1 FROM suppressions s WHERE s.address = u.a)
+    OR EXISTS (SELECT 1 FROM events e WHERE e.address = u.a)
 """
 
 
 async def remember_addresses(
-    conn: asyncpg.Connection, addresses: Sequence[str], source: str, pads: tuple[bytes, bytes],
-    return_path: bool = False,
+    conn: asyncpg.Connection, addresses: Sequence[str], source: str, pads: tuple[bytes, bytes]
 ) -> None:
     """Record canonical addresses as known (a link or return path was issued), in one statement;
-    erased ones are left out. `return_path`: each was given one now."""
+    erased ones are left out."""
     if addresses:
-        await conn.execute(REMEMBER_ADDRESSES, list(addresses), source, pads[0], pads[1], return_path)
+        await conn.execute(REMEMBER_ADDRESSES, list(addresses), source, pads[0], pads[1])
 
 
 async def known_among(conn: asyncpg.Connection, addresses: Sequence[str]) -> set[str]:
     """The canonical addresses among `addresses` that CETIT knows."""
-    return set(await return_paths_among(conn, addresses))
+    return set(await recipients_among(conn, addresses))
 
 
-async def return_paths_among(conn: asyncpg.Connection, addresses: Sequence[str]) -> dict[str, bool]:
-    """The canonical addresses among `addresses` that CETIT knows, each with whether it was
-    given a return path (then its bounces count only through it); one statement."""
+async def recipients_among(conn: asyncpg.Connection, addresses: Sequence[str]) -> dict[str, int | None]:
+    """The canonical addresses among `addresses` that CETIT knows, each with its recipient id:
+    None for one never given a return path; one statement."""
     if not addresses:
         return {}
-    return {r["address"]: r["return_path"] for r in await conn.fetch(KNOWN_AMONG, list(addresses))}
+    return {r["address"]: r["recipient_id"] for r in await conn.fetch(KNOWN_AMONG, list(dict.fromkeys(addresses)))}
 
 
 async def forget_address(conn: asyncpg.Connection, address: str) -> None:
@@ -60,23 +62,20 @@ async def forget_address(conn: asyncpg.Connection, address: str) -> None:
     await conn.execute("DELETE FROM known_addresses WHERE address = $1", address)
 
 
-# Addresses known before 0011 have no recipient id yet: it is given when first needed; one
-# known from elsewhere (a suppression, a list) is marked as given a return path the first time.
+# Addresses known before 0011 have no recipient id yet: it is given when first needed.
 NUMBER_RECIPIENTS = """
-UPDATE known_addresses
-   SET recipient_id = coalesce(recipient_id, nextval('known_addresses_recipient_id_seq')),
-       return_path_at = coalesce(return_path_at, now())
- WHERE address = ANY($1::text[]) AND (recipient_id IS NULL OR return_path_at IS NULL)
+UPDATE known_addresses SET recipient_id = nextval('known_addresses_recipient_id_seq')
+ WHERE address = ANY($1::text[]) AND recipient_id IS NULL
 """
 
 
 async def recipient_ids(conn: asyncpg.Connection, addresses: Sequence[str], source: str,
                         pads: tuple[bytes, bytes]) -> dict[str, int]:
-    """Record the canonical addresses as known, each given a return path, and return each one's
-    recipient id (an erased address gets none, and is not written)."""
+    """Record the canonical addresses as known and return each one's recipient id (an erased
+    address gets none, and is not written)."""
     if not addresses:
         return {}
-    await remember_addresses(conn, addresses, source, pads, return_path=True)
+    await remember_addresses(conn, addresses, source, pads)
     await conn.execute(NUMBER_RECIPIENTS, list(addresses))
     rows = await conn.fetch("SELECT address, recipient_id FROM known_addresses WHERE address = ANY($1::text[])",
                             list(addresses))

@@ -157,22 +157,22 @@ def held_by_limit(actions: Sequence[dict]) -> bool:
     return any(a.get("type") == Action.HELD and "limit" in a for a in actions)
 
 
-async def _known(conn: asyncpg.Connection, verdict: Verdict) -> dict[str, bool]:
-    """Which addresses taken from a report or named in words CETIT knows, each with whether it
-    was given a return path: one query."""
+async def _known(conn: asyncpg.Connection, verdict: Verdict) -> dict[str, int | None]:
+    """Which addresses taken from a report or named in words CETIT knows, each with its
+    recipient id (None: never given a return path): one query."""
     wanted = {canonical_or_none(s.address) for s in verdict.suppress if s.basis.needs_known}
     wanted |= {canonical_or_none(a) for a in verdict.soft_bounces}
     wanted.discard(None)
-    return await known_queries.return_paths_among(conn, sorted(wanted))
+    return await known_queries.recipients_among(conn, sorted(wanted))
 
 
-def _bounced_elsewhere(verdict: Verdict, known: dict[str, bool]) -> set[str]:
+def _bounced_elsewhere(verdict: Verdict, known: dict[str, int | None]) -> set[str]:
     """The addresses a bounce that did not reach a return path names and must not act on: each
     was given a return path, and its real bounces come back through it (a report sent to info@
     about them is anyone's to forge)."""
     if verdict.classification is not Classification.BOUNCE:
         return set()
-    return {address for address, return_path in known.items() if return_path}
+    return {address for address, recipient_id in known.items() if recipient_id is not None}
 
 
 async def act_on(
