@@ -174,3 +174,52 @@ async def test_a_report_at_info_still_counts_for_a_known_address_never_given_a_r
     await receive(pool, dsn("oud@example.be", "5.1.1"), "info@cetit.be", "")
     await drain(worker)
     assert await suppressions(pool) == [("oud@example.be", "bounce", "dsn")]
+
+
+def fetched(raw: bytes, field: str, value: str) -> bytes:
+    """The message as a mailbox automation fetches it: its delivery written in a header, its To
+    the bounce address as written (or the return path itself, when that is the field)."""
+    if field == "To":
+        return raw.replace(b"To: bounces@cetit.be\r\n", f"To: {value}\r\n".encode(), 1)
+    return f"{field}: {value}\r\n".encode() + raw
+
+
+async def post(client, auth, raw: bytes) -> str:
+    response = await client.post("/v1/inbound", data=raw, headers={**auth, "Content-Type": "message/rfc822"})
+    assert response.status == 202, await response.text()
+    return (await response.json())["id"]
+
+
+@pytest.mark.parametrize("field", ["Delivered-To", "X-Original-To", "Envelope-To", "To"])
+async def test_a_bounce_posted_over_http_is_read_at_the_return_path_its_headers_name(client, auth, pool, worker,
+                                                                                     field):
+    jan = await return_path(client, auth, "jan@example.be")
+    await return_path(client, auth, "marie@example.be")
+    await post(client, auth, fetched(dsn("j.old-alias@example.be", "5.1.1", "See also marie@example.be."), field, jan))
+    await drain(worker)
+    assert await suppressions(pool) == [("jan@example.be", "bounce", "verp")]
+
+
+async def test_the_topmost_delivered_to_names_the_mailbox_a_posted_message_was_fetched_from(client, auth, pool,
+                                                                                            worker):
+    jan = await return_path(client, auth, "jan@example.be")
+    forged = fetched(dsn("jan@example.be", "5.1.1"), "Delivered-To", jan)  # written by the sender
+    message_id = await post(client, auth, b"Delivered-To: info@cetit.be\r\n" + forged)
+    await drain(worker)
+    assert await suppressions(pool) == []
+    row = await pool.fetchrow("SELECT rcpt_to, actions FROM inbound_messages WHERE id = $1::uuid", message_id)
+    assert row["rcpt_to"] == ["info@cetit.be"] and row["actions"][0]["type"] == "not_acted"
+
+
+async def test_three_unreadable_reports_posted_from_a_return_path_count_soft_for_its_recipient(client, auth, pool,
+                                                                                                worker):
+    jan = await return_path(client, auth, "jan@example.be")
+    for number in range(3):
+        odd = (f"Delivered-To: {jan}\r\nFrom: postmaster@mx.example.net\r\nTo: bounces@cetit.be\r\n"
+               f"Subject: Kennisgeving\r\nMessage-ID: <odd-{number}@mx.example.net>\r\n\r\n"
+               f"Uw bericht kon niet worden afgeleverd ({number}).\r\n").encode()
+        message_id = await post(client, auth, odd)
+        await drain(worker)
+        row = await pool.fetchrow("SELECT classification, kind FROM inbound_messages WHERE id = $1::uuid", message_id)
+        assert (row["classification"], row["kind"]) == ("bounce", "soft")
+    assert await suppressions(pool) == [("jan@example.be", "bounce", "verp")]

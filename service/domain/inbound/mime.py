@@ -8,8 +8,10 @@ decoding, and every header read survives bytes that are not what they claim to b
 from __future__ import annotations
 
 import email
+import email.parser
 import re
 from email import policy
+from email.policy import compat32
 from email.message import EmailMessage, Message
 from html import unescape
 from typing import Iterator
@@ -88,6 +90,28 @@ def header_block(raw: bytes, limit: int = 256 * 1024) -> bytes:
     head = raw[:limit]
     end = _HEADER_END.search(head)
     return head[: end.start()] if end else head
+
+
+# Where a message posted without its envelope (POST /v1/inbound) was delivered, in this order:
+# the first of these fields that the header block holds names its recipients.
+DELIVERY_FIELDS = ("delivered-to", "x-original-to", "envelope-to", "to")
+MAX_POSTED_RECIPIENTS = 100
+
+
+def delivered_to(raw: bytes) -> list[str]:
+    """The recipients of a message that arrived without its envelope: the addresses of the
+    first of DELIVERY_FIELDS present (of Delivered-To, the topmost: each delivery adds one on
+    top, so it names the mailbox the message was fetched from). Bounded, never raises."""
+    try:
+        fields = email.parser.BytesHeaderParser(policy=compat32).parsebytes(header_block(raw))
+        for name in DELIVERY_FIELDS:
+            values = fields.get_all(name)
+            if values:
+                value = str(values[0])[:MAX_HEADER]
+                return addresses_in(value)[:MAX_POSTED_RECIPIENTS]
+    except Exception:  # a header block that cannot be read names no recipient
+        return []
+    return []
 
 
 def message_id_of(raw: bytes) -> str | None:

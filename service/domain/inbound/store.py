@@ -25,7 +25,7 @@ from ..events.model import Actor, EventType
 from ..suppressions import operations as suppression_list
 from ..suppressions.keyed_hash import hmac_from_pads
 from .classify import Basis, Classification, Verdict
-from .mime import message_id_of
+from .mime import delivered_to, message_id_of
 from .model import InboundMessage, InboundStatus, ListedMessage, MessagePage
 
 if TYPE_CHECKING:
@@ -115,13 +115,17 @@ def envelope_text(value: str) -> str:
 async def store(
     conn: asyncpg.Connection, via: str, raw: bytes, mail_from: str | None = None, rcpt_to: Sequence[str] = ()
 ) -> Stored:
-    """Keep the raw message (committed by the caller); report a duplicate instead of a second row."""
+    """Keep the raw message (committed by the caller); report a duplicate instead of a second row.
+    A message posted over HTTP without recipients has them read from its delivery headers, so
+    that a bounce fetched from a return path's mailbox is read as if it had arrived there."""
     if via not in VIAS:
         raise InvalidInput(f"unknown route {via!r}")
     if not raw.strip():
         raise InvalidInput("The message is empty.")
     key = dedup_key(raw)
     sender = envelope_text(mail_from or "").strip().strip("<>") or None  # "<>": the null sender of a bounce
+    if via == "http" and not rcpt_to:
+        rcpt_to = delivered_to(raw)
     recipients = [envelope_text(r) for r in rcpt_to]
     new_id = await inbound_queries.insert_inbound_message(conn, via, sender, recipients, raw, key)
     if new_id is not None:
