@@ -223,3 +223,13 @@ async def test_three_unreadable_reports_posted_from_a_return_path_count_soft_for
         row = await pool.fetchrow("SELECT classification, kind FROM inbound_messages WHERE id = $1::uuid", message_id)
         assert (row["classification"], row["kind"]) == ("bounce", "soft")
     assert await suppressions(pool) == [("jan@example.be", "bounce", "verp")]
+
+
+def test_a_bounce_domain_written_in_unicode_is_matched_in_the_form_mta_s_send():
+    from service.domain.suppressions.return_paths import ReturnPaths
+    paths = ReturnPaths(("k" * 32,), "bounces@exämple.be")
+    token = paths.token(7)
+    assert paths.address(7) == f"bounces+{token}@xn--exmple-cua.be"
+    for written in (f"bounces+{token}@xn--exmple-cua.be", f"<BOUNCES+{token.upper()}@EXÄMPLE.BE>"):
+        assert paths.token_in([written]) == token
+    assert paths.token_in([f"bounces+{token}@exämple.be.evil.example"]) is None

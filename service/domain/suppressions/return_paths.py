@@ -17,6 +17,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
+from ..addresses import canonical_or_none
 from ..token_text import base32_bytes
 
 TOKEN_LENGTH = 26  # base32 of 16 bytes, without padding
@@ -37,9 +38,8 @@ class ReturnPaths:
         if not secret_keys:
             raise ValueError("at least one secret key is needed")
         self.keys = tuple(_derive(k) for k in secret_keys)
-        local, _, self.domain = bounce_address.rpartition("@")
+        local, _, self.domain = _domain_as_sent(bounce_address).rpartition("@")
         self.prefix = local.lower() + "+"
-        self.domain = self.domain.lower()
 
     def token(self, recipient_id: int) -> str:
         key = self.keys[0]
@@ -68,10 +68,18 @@ class ReturnPaths:
     def token_in(self, recipients: tuple[str, ...] | list[str]) -> str | None:
         """The token of the first envelope recipient that is a `+` form of the bounce address."""
         for recipient in recipients:
-            local, _, domain = recipient.strip().strip("<>").rpartition("@")
-            if domain.lower() == self.domain and local.lower().startswith(self.prefix):
+            local, _, domain = _domain_as_sent(recipient.strip().strip("<>")).rpartition("@")
+            if domain == self.domain and local.lower().startswith(self.prefix):
                 return local[len(self.prefix):].lower()
         return None
+
+
+def _domain_as_sent(address: str) -> str:
+    """The address with its domain in the ASCII form (IDNA) and lower case that MTAs write in an
+    envelope, whichever form it was written in; as it is when it is no address."""
+    local, _, domain = address.rpartition("@")
+    canonical = canonical_or_none("postmaster@" + domain) if domain else None
+    return f"{local}@{canonical.rpartition('@')[2] if canonical else domain.lower()}"
 
 
 def _derive(secret_key: str) -> _Key:
