@@ -294,7 +294,7 @@ class Worker:
                                                        pads=self.pads, max_actions=settings.max_actions_per_message)
                         decision = after_classification(verdict, actions, self.forwarding)
                         addresses, recorded = await inbound.without_erased(
-                            conn, verdict.addresses, actions + list(decision.notes), self.pads)
+                            conn, inbound.addresses_about(verdict, actions), actions + list(decision.notes), self.pads)
                         outcome = Classified(work.row["id"], decision.status, verdict.classification, verdict.kind,
                                              tuple(addresses), tuple(recorded), verdict.sender, verdict.subject,
                                              decision.forward)

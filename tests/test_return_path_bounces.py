@@ -233,3 +233,26 @@ def test_a_bounce_domain_written_in_unicode_is_matched_in_the_form_mta_s_send():
     for written in (f"bounces+{token}@xn--exmple-cua.be", f"<BOUNCES+{token.upper()}@EXÄMPLE.BE>"):
         assert paths.token_in([written]) == token
     assert paths.token_in([f"bounces+{token}@exämple.be.evil.example"]) is None
+
+
+async def test_the_record_of_a_return_path_bounce_names_its_recipient(client, auth, pool, worker):
+    jan = await return_path(client, auth, "jan@example.be")
+    message_id = await receive(pool, dsn("j.old-alias@example.be", "5.1.1"), jan)
+    await drain(worker)
+    shown = await (await client.get(f"/v1/inbound/{message_id}", headers=auth)).json()
+    assert shown["addresses"] == ["jan@example.be"]
+
+
+async def test_the_record_of_an_unsubscribe_by_an_opaque_token_in_the_subject_names_its_address(client, auth, pool,
+                                                                                                 worker):
+    links = await (await client.post("/v1/links", headers=auth,
+                                     json={"recipients": [{"email": "lezer@example.be", "scope": "events"}]})).json()
+    token = links["links"][0]["url"].rsplit("/", 1)[1]
+    raw = (f"From: Lezer <ander@example.net>\r\nTo: info@cetit.be\r\nSubject: unsubscribe {token}\r\n"
+           f"Message-ID: <opaque-1@example.net>\r\n\r\n").encode()
+    message_id = await receive(pool, raw, "info@cetit.be", "ander@example.net")
+    await drain(worker)
+    shown = await (await client.get(f"/v1/inbound/{message_id}", headers=auth)).json()
+    assert (shown["status"], shown["classification"]) == ("processed", "unsubscribe")
+    assert shown["addresses"] == ["lezer@example.be"]
+    assert await suppressions(pool) == [("lezer@example.be", "unsubscribe", "reply")]

@@ -156,6 +156,18 @@ def addresses_to_act_on(verdict: Verdict) -> set[str]:
     return {canonical_or_none(a) or a.strip().lower() for a in written}
 
 
+def addresses_about(verdict: Verdict, actions: Sequence[dict]) -> list[str]:
+    """What a message's record names (GET /v1/inbound/{id} `addresses`): the addresses its reading
+    found, then every address an action acted on, once each. A token names its address only
+    when it is acted on (an opaque link token and a return path carry a recipient id)."""
+    acted = [a["email"] for a in actions
+             if a.get("type") in _ACTED and isinstance(a.get("email"), str)]
+    return list(dict.fromkeys([*verdict.addresses, *acted]))
+
+
+_ACTED = frozenset({Action.SUPPRESSED, Action.ALREADY_SUPPRESSED, Action.SOFT_BOUNCE})
+
+
 def held_by_limit(actions: Sequence[dict]) -> bool:
     """Whether act_on held the message for staff and did nothing (see act_on)."""
     return any(a.get("type") == Action.HELD and "limit" in a for a in actions)
