@@ -1,7 +1,9 @@
 -- Confirmation mails are limited per mailbox, not per address: `jan+1@` and `jan+2@` reach the
--- one mailbox of `jan@`. A consent keeps the mailbox of its address (service.domain.addresses
--- .mailbox_of: the canonical address without the `+tag` of its local part), written with it;
--- the rows already there get it by the same rule here.
+-- one mailbox of `jan@`, as `jan.peeters@gmail.com` and `janpeeters@googlemail.com` reach one
+-- Gmail mailbox. A consent keeps the mailbox of its address (service.domain.addresses
+-- .mailbox_of: the canonical address without the `+tag` of its local part; at gmail.com and
+-- googlemail.com without its dots too, under gmail.com), written with it; the rows already
+-- there get it by the same rule here. A canonical address has one @ (no quoted local part).
 ALTER TABLE consents ADD COLUMN mailbox text;
 -- The confirmation mails asked for a mailbox in the last day: every consent of the mailbox
 -- since then is a candidate, so consents_by_mailbox (below) holds them all, and this index of
@@ -15,6 +17,10 @@ DROP INDEX consents_pending_recent;
 -- A rewrite fires no row trigger and builds each index once (1 s). The marks do not read the
 -- mailbox (only address, scope, status and confirmed_at), so they stay as they are.
 ALTER TABLE consents
-    ALTER COLUMN mailbox TYPE text USING regexp_replace(address, '^([^+@]*)\+[^@]*@', '\1@'),
+    ALTER COLUMN mailbox TYPE text USING
+        CASE WHEN split_part(address, '@', 2) IN ('gmail.com', 'googlemail.com')
+             THEN replace(split_part(split_part(address, '@', 1), '+', 1), '.', '') || '@gmail.com'
+             ELSE split_part(split_part(address, '@', 1), '+', 1) || '@' || split_part(address, '@', 2)
+        END,
     ALTER COLUMN mailbox SET NOT NULL;
 CREATE INDEX consents_by_mailbox ON consents (mailbox, created_at);

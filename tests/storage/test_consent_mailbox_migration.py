@@ -17,7 +17,9 @@ from tests.conftest import with_search_path
 
 ADDRESSES = ["jan@example.be", "jan+news@example.be", "jan+a+b@example.be", "jan+@example.be", "j.a.n+x@example.be",
              "+only@example.be", "o'neil+1@example.ie", "victim+7@xn--exmple-cua.be", "zoë+x@xn--caf-dma.fr",
-             "a_b%c+d@example.org"]
+             "a_b%c+d@example.org", "jan.peeters@gmail.com", "j.anpeeters+x.y@gmail.com", "jan.peeters@googlemail.com",
+             "j.a.n+x@googlemail.com", "+z@gmail.com", "jan.peeters@mail.gmail.com", "jan.peeters@gmail.be",
+             "jan.peeters@notgmail.com", "jan.peeters@gmail.com.example.be"]
 
 
 @contextlib.asynccontextmanager

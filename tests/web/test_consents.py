@@ -242,3 +242,16 @@ async def test_confirmation_requests_for_one_mailbox_at_the_same_moment_still_se
     answers = await asyncio.gather(*(ask_confirmation(client, auth, f"Victim+{n}@Example.be") for n in range(8)))
     assert sorted(answers) == [202] * 3 + [429] * 5
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE kind = 'confirmation'") == 3
+
+
+async def test_the_gmail_forms_of_one_mailbox_get_three_confirmation_mails_not_fifteen(client, auth, pool):
+    await register(client, auth)
+    forms = ["jan.peeters@gmail.com", "janpeeters@gmail.com", "j.anpeeters@gmail.com", "jan.peeters@googlemail.com",
+             "J.A.N.Peeters+news@GoogleMail.com"]
+    answers = [await ask_confirmation(client, auth, form) for form in forms for _ in range(3)]
+    assert answers == [202] * 3 + [429] * 12
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE kind = 'confirmation'") == 3
+    assert await pool.fetchval("SELECT count(DISTINCT mailbox) FROM consents") == 1
+    # dots elsewhere may tell two mailboxes apart
+    assert await ask_confirmation(client, auth, "jan.peeters@example.be") == 202
+    assert await ask_confirmation(client, auth, "janpeeters@example.be") == 202
