@@ -44,7 +44,6 @@ def _is_own_opt_out(suppression) -> bool:
         suppression["reason"] == Reason.MANUAL and suppression["source"] in _OWN_OPT_OUT_SOURCES)
 
 
-
 @dataclass(frozen=True, slots=True)
 class ConsentInput:
     """A consent as asked for: checked by `read`, before anything is written."""
