@@ -1,11 +1,11 @@
 """Canonical form of an email address: how two spellings of one mailbox become one key.
 
 Trimmed, the domain IDNA-encoded (A-labels) and lower-cased, the local part lower-cased;
-plus tags and dots are kept. The mailbox of an address (without its plus tag) is what limits
-on mail to a person count by. Plain ASCII addresses of the common shape take a fast path
-(one regular expression); everything else goes through email-validator's steps, its costly
-domain step remembered per domain. That still costs microseconds an address: a large
-batch is canonicalised in a worker thread (web/check.py).
+plus tags and dots are kept. The mailbox of an address (without its plus tag, and at Gmail
+without dots) is what limits on mail to a person count by. Plain ASCII addresses of the
+common shape take a fast path (one regular expression); everything else goes through
+email-validator's steps, its costly domain step remembered per domain. That still costs
+microseconds an address: a large batch is canonicalised in a worker thread (web/check.py).
 """
 
 from __future__ import annotations
@@ -176,19 +176,31 @@ def _fast_chunk(chunk: Sequence[object]) -> list[str] | None:
     return lines
 
 
+# Gmail delivers to one mailbox whatever dots its local part has, and googlemail.com is the
+# same service under another name: the name the mailbox is counted under.
+_DOTS_IGNORED = frozenset({"gmail.com", "googlemail.com"})
+_GMAIL = "gmail.com"
+
+
 def mailbox_of(text: object) -> str:
-    """The mailbox an address reaches: its canonical form without the `+tag` of its local part.
+    """The mailbox an address reaches: its canonical form without the `+tag` of its local part,
+    and at Gmail without the dots of it, `googlemail.com` counted as `gmail.com`.
 
     Mail to `jan+news@` and `jan+1@` lands in the one mailbox of `jan@` wherever subaddressing
-    is on (RFC 5233), so a limit on what is sent to a person counts per mailbox (confirmation and
-    self-service mails): else every `+tag` is a fresh allowance to flood that person. Only the
-    tag goes; dots stay, as in the canonical form, since not every provider ignores them. A local
-    part that is only a tag (`+x@`) leaves an empty one: all such forms count as one. The result
-    is a key for counting, not an address to write to. Raises InvalidAddress as
-    canonical_address does.
+    is on (RFC 5233), and Gmail delivers `jan.peeters@`, `j.anpeeters@` and `janpeeters@` (at
+    gmail.com or googlemail.com) to one mailbox too. A limit on what is sent to a person counts
+    per mailbox (confirmation and self-service mails): else every form is a fresh allowance to
+    flood that person. Elsewhere dots stay, as in the canonical form: other providers may tell
+    `jan.peeters@` and `janpeeters@` apart. A local part that is only a tag (`+x@`) leaves an
+    empty one: all such forms count as one. The result is a key for counting, never shown and
+    never written to. Migration 0017 computes the same key in SQL for the consents recorded
+    before it. Raises InvalidAddress as canonical_address does.
     """
     local, _, domain = canonical_address(text).rpartition("@")
-    return f"{local.partition('+')[0]}@{domain}"
+    local = local.partition("+")[0]
+    if domain in _DOTS_IGNORED:
+        return f"{local.replace('.', '')}@{_GMAIL}"
+    return f"{local}@{domain}"
 
 
 def masked_address(address: str) -> str:

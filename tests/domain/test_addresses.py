@@ -141,9 +141,20 @@ def test_the_international_shortcut_agrees_with_the_validator_on_random_addresse
         ("VICTIM+1@BÜCHER.BE", "victim@xn--bcher-kva.be"),
         ("victim@xn--bcher-kva.be", "victim@xn--bcher-kva.be"),
         ("+tag@example.be", "@example.be"),  # every +form of the empty local part is one mailbox
+        # Gmail ignores the dots of a local part, and googlemail.com is gmail.com
+        ("jan.peeters@gmail.com", "janpeeters@gmail.com"),
+        ("janpeeters@gmail.com", "janpeeters@gmail.com"),
+        ("j.anpeeters@gmail.com", "janpeeters@gmail.com"),
+        ("Jan.Peeters+Nieuws@GoogleMail.com", "janpeeters@gmail.com"),
+        ("j.a.n+x.y@googlemail.com", "jan@gmail.com"),
+        ("+x@gmail.com", "@gmail.com"),
+        # elsewhere dots may tell mailboxes apart, also at a name that merely resembles Gmail's
+        ("jan.peeters@mail.gmail.com", "jan.peeters@mail.gmail.com"),
+        ("jan.peeters@gmail.be", "jan.peeters@gmail.be"),
+        ("jan.peeters@notgmail.com", "jan.peeters@notgmail.com"),
     ],
 )
-def test_the_mailbox_of_an_address_is_its_canonical_form_without_the_plus_tag(given, mailbox):
+def test_the_mailbox_of_an_address_is_its_canonical_form_without_the_plus_tag_or_gmail_dots(given, mailbox):
     assert mailbox_of(given) == mailbox
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from service.domain.consent.tokens import ConfirmationTokens
@@ -145,6 +147,45 @@ async def test_after_a_one_click_unsubscribe_in_one_scope_an_unconfirmed_consent
     assert await pool.fetchval("SELECT count(*) FROM consents WHERE status = 'given'") == 0
 
 
+
+async def opt_out_by_phone(client, auth) -> None:
+    """As the staff console records an opt-out given on the phone: reason manual, source phone."""
+    response = await client.put(f"/v1/suppressions/{WHO}", headers=auth, json={
+        "scope": "events", "reason": "manual", "source": "phone", "note": "belde op"})
+    assert response.status in (200, 201), await response.text()
+
+
+async def opt_out_from_an_old_list(client, auth) -> None:
+    """An old opt-out list imported as CSV: reason manual and source import by default."""
+    response = await client.post("/v1/suppressions/import", data=io.BytesIO(f"email,scope\n{WHO},events\n".encode()),
+                                 headers={**auth, "Content-Type": "text/csv"})
+    assert response.status == 200 and (await response.json())["imported"] == 1
+
+
+@pytest.mark.parametrize("opt_out", [opt_out_by_phone, opt_out_from_an_old_list])
+async def test_after_an_opt_out_by_phone_or_from_an_old_list_only_a_confirmed_consent_is_taken(
+        client, auth, pool, opt_out):
+    await opt_out(client, auth)
+    assert await pool.fetchval("SELECT reason FROM suppressions") == "manual"
+    for scope in ("newsletter", "global", "events"):
+        response = await client.post("/v1/consents", headers=auth, json={**CONSENT, "scope": scope})
+        assert response.status == 409, (scope, await response.text())
+    assert await pool.fetchval("SELECT count(*) FROM consents") == 0
+    for scope in ("newsletter", "global"):
+        response = await client.post("/v1/consents", headers=auth, json={**CONSENT, "scope": scope, "confirm": True})
+        assert response.status == 202, (scope, await response.text())
+    # in its own scope a manual suppression is lifted by no consent, confirmed or not
+    response = await client.post("/v1/consents", headers=auth, json={**CONSENT, "scope": "events", "confirm": True})
+    assert response.status == 409
+
+
+async def test_a_manual_suppression_from_elsewhere_leaves_other_scopes_open_to_a_consent(client, auth):
+    response = await client.put(f"/v1/suppressions/{WHO}", headers=auth, json={
+        "scope": "events", "reason": "manual", "source": "api"})
+    assert response.status in (200, 201), await response.text()
+    response = await client.post("/v1/consents", headers=auth, json={**CONSENT, "scope": "newsletter"})
+    assert response.status == 201, await response.text()
+
 async def test_a_bounced_address_takes_no_consent(client, auth, pool):
     await client.put(f"/v1/suppressions/{WHO}", headers=auth, json={"scope": "global", "reason": "bounce",
                                                                    "source": "dsn"})
@@ -242,3 +283,16 @@ async def test_confirmation_requests_for_one_mailbox_at_the_same_moment_still_se
     answers = await asyncio.gather(*(ask_confirmation(client, auth, f"Victim+{n}@Example.be") for n in range(8)))
     assert sorted(answers) == [202] * 3 + [429] * 5
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE kind = 'confirmation'") == 3
+
+
+async def test_the_gmail_forms_of_one_mailbox_get_three_confirmation_mails_not_fifteen(client, auth, pool):
+    await register(client, auth)
+    forms = ["jan.peeters@gmail.com", "janpeeters@gmail.com", "j.anpeeters@gmail.com", "jan.peeters@googlemail.com",
+             "J.A.N.Peeters+news@GoogleMail.com"]
+    answers = [await ask_confirmation(client, auth, form) for form in forms for _ in range(3)]
+    assert answers == [202] * 3 + [429] * 12
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE kind = 'confirmation'") == 3
+    assert await pool.fetchval("SELECT count(DISTINCT mailbox) FROM consents") == 1
+    # dots elsewhere may tell two mailboxes apart
+    assert await ask_confirmation(client, auth, "jan.peeters@example.be") == 202
+    assert await ask_confirmation(client, auth, "janpeeters@example.be") == 202

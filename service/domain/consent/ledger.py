@@ -32,6 +32,16 @@ if TYPE_CHECKING:
 
 # What blocks for good: no consent lifts these (CONTRACT: Consent).
 _NOT_LIFTED_BY_CONSENT = ("bounce", "complaint", "manual")
+# A `manual` suppression from these sources is the person's own opt-out: one given on the phone
+# (the staff console records it so) or one on an old opt-out list (an import's default).
+_OWN_OPT_OUT_SOURCES = ("phone", "import")
+
+
+def _is_own_opt_out(suppression) -> bool:
+    """Did the person opt out themselves? Then, as after an unsubscribe, only a consent they
+    confirm counts, in every scope: one recorded by someone else must not outweigh it."""
+    return suppression["reason"] == Reason.UNSUBSCRIBE or (
+        suppression["reason"] == Reason.MANUAL and suppression["source"] in _OWN_OPT_OUT_SOURCES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +92,10 @@ async def give(conn: asyncpg.Connection, given: ConsentInput, *, actor: str, pad
     """Record a consent: given at once, or pending with its confirmation mail queued.
 
     Refused (Conflict) for an address blocked for good in that scope (bounce, complaint, manual,
-    erased), and without confirmation for one that unsubscribed in any scope: only the person's
-    own confirmation outweighs their unsubscribe, and a consent recorded by someone else in
-    another scope (or in `global`) must not be a way around it. At most 3 confirmation mails
-    per mailbox a day.
+    erased), and without confirmation for one that opted out in any scope (an unsubscribe, or
+    an opt-out by phone or from an imported list): only the person's own confirmation outweighs
+    their opt-out, and a consent recorded by someone else in another scope (or in `global`)
+    must not be a way around it. At most 3 confirmation mails per mailbox a day.
     """
     address = canonical_address(given.email)
     mailbox = mailbox_of(address)
@@ -93,7 +103,7 @@ async def give(conn: asyncpg.Connection, given: ConsentInput, *, actor: str, pad
     for row in suppressions:
         if row["scope"] in (GLOBAL, given.scope) and row["reason"] in _NOT_LIFTED_BY_CONSENT:
             raise Conflict(f"This address is suppressed ({row['reason']}); a consent does not lift that.")
-    unsubscribed = sorted(row["scope"] for row in suppressions if row["reason"] == Reason.UNSUBSCRIBE)
+    unsubscribed = sorted(row["scope"] for row in suppressions if _is_own_opt_out(row))
     if unsubscribed and not given.confirm:
         raise Conflict(f"This address unsubscribed ({', '.join(unsubscribed)}): in every scope, only a consent the "
                        "person confirms counts now. Send it with \"confirm\": true, so that the person confirms "
