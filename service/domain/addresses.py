@@ -193,7 +193,7 @@ def mailbox_of(text: object) -> str:
     flood that person. Elsewhere dots stay, as in the canonical form: other providers may tell
     `jan.peeters@` and `janpeeters@` apart. A local part that is only a tag (`+x@`) leaves an
     empty one: all such forms count as one. The result is a key for counting, never shown and
-    never written to. Migration 0017 computes the same key in SQL for the consents recorded
+    never written to. Migration 0016 computes the same key in SQL for the consents recorded
     before it. Raises InvalidAddress as canonical_address does.
     """
     local, _, domain = canonical_address(text).rpartition("@")

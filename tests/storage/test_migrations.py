@@ -60,7 +60,7 @@ def test_the_migrations_are_found_through_the_installed_package():
     assert (resources.files("service.sql") / "migrations" / "0001_init.sql").is_file()
 
 
-async def test_the_answers_of_failing_receivers_kept_before_0018_are_forgotten_but_their_status(pool):
+async def test_the_answers_of_failing_receivers_kept_before_0017_are_forgotten_but_their_status(pool):
     webhook = await pool.fetchval("INSERT INTO webhooks (url, events, secret, created_by) "
                                   "VALUES ('https://crm.example.be/in', '{}', 'whsec_x', 'test') RETURNING id")
     kept = ["answered 500: db-primary 10.0.0.7 down; retry", "answered 302 (redirects are not followed): /login",
@@ -68,7 +68,7 @@ async def test_the_answers_of_failing_receivers_kept_before_0018_are_forgotten_b
     for error in kept:
         await pool.execute("INSERT INTO outbox (kind, webhook_id, event_id, last_error) VALUES ('webhook', $1, 1, $2)",
                            webhook, error)
-    [(_v, _name, path)] = [f for f in migration_files() if f[1] == "0018_webhook_answers_forgotten"]
+    [(_v, _name, path)] = [f for f in migration_files() if f[1] == "0017_webhook_answers_forgotten"]
     await pool.execute(path.read_text())
     assert [r["last_error"] for r in await pool.fetch("SELECT last_error FROM outbox ORDER BY id")] == [
         "answered 500", "answered 302 (redirects are not followed)",
