@@ -38,7 +38,8 @@ from .bounces import looks_like_bounce, read_bounce
 from .complaints import read_complaint
 from .mime import addresses_in, all_text, body_text, first_address, header, parse, raw_header, walk
 from .privacy import privacy_request
-from .replies import is_away_notice, own_words, unsubscribe_request
+from .away import is_away_notice
+from .replies import own_words, unsubscribe_request
 
 FORWARD_MARKER = "X-Optout-Forwarded"
 

@@ -55,20 +55,6 @@ _WEIGHED = frozenset(ALONE) | frozenset(FILLERS)  # the words a one-word request
 MAX_NAME_WORDS = 3
 MAX_ADDRESSEE_WORDS = 4
 
-AWAY_SUBJECT = re.compile(
-    r"^(?:out of (?:the )?office|automatic reply|auto(?:matic)?[- ]?reply|autoreply|auto[- ]?respons\w*|"
-    r"automatisch antwoord|afwezig\w*|niet aanwezig|réponse automatique|absent\w*|abwesen\w*|"
-    r"away(?: until)?|on vacation|vacation|congé|met verlof)\b",
-    re.I,
-)
-AWAY_TEXT = re.compile(
-    r"out of (?:the )?office|i am (?:currently )?away|i'm (?:currently )?away|on (?:annual )?leave|"
-    r"on vacation|ben (?:momenteel )?afwezig|met verlof|niet (?:op kantoor|aanwezig)|"
-    r"je suis (?:actuellement )?absente?|absente? du bureau|en congé|no access to (?:my )?e-?mail",
-    re.I,
-)
-AWAY_RETURN = re.compile(r"\buntil\b|\btot\b|\bjusqu|back on|terug op|de retour|weer aanwezig|return", re.I)
-
 
 @dataclass(frozen=True, slots=True)
 class Request:
@@ -210,15 +196,3 @@ def unsubscribe_request(subject: str, words: str, ignore: set[str]) -> Request |
     if language is None:
         return None
     return Request(language, (), bool(_QUESTION.search(_undotted(words))))
-
-
-def is_away_notice(subject: str, words: str) -> bool:
-    """An out-of-office notice by its subject, or by short words that say away and until when.
-
-    A person who mentions a holiday in a question must still reach staff, so the words
-    alone count only without a question and with a date of return.
-    """
-    if AWAY_SUBJECT.search(subject.strip()):
-        return True
-    return (len(words) < 1500 and "?" not in words and bool(AWAY_TEXT.search(words))
-            and bool(AWAY_RETURN.search(words)))
