@@ -261,6 +261,15 @@ def _unless_dmarc_failed(verdict: Verdict, failure: str) -> Verdict:
                    withheld_reason=failure, forward=True)
 
 
+def _asked_for(sender: str, request, self_too: bool = False) -> tuple[Suppress, ...]:
+    """What a person's request asks to stop: the sender when it is for them (a request about an
+    old address only is not), and every address it names, which counts only when known."""
+    named = request.named if request is not None else ()
+    mine = self_too or (request is not None and request.for_sender)
+    return (*((Suppress(sender, GLOBAL, "unsubscribe", "reply", Basis.SELF),) if mine else ()),
+            *(Suppress(a, GLOBAL, "unsubscribe", "reply", Basis.NAMED) for a in named))
+
+
 def _report_verdict(msg: Message, sender: str | None, subject: str, text: str, own: frozenset[str],
                     base: dict) -> Verdict | None:
     """A complaint or a bounce: addresses taken from a report, so acted on only when known."""
@@ -330,15 +339,13 @@ def classify(
     if ask is not None:
         # Recorded with its due date and read by staff; an objection to direct marketing, or a
         # request to stop written beside it, also suppresses the sender (CONTRACT: Inbound mail).
-        stops = "objection" in ask.kinds or request is not None
-        asked = Verdict(Classification.PRIVACY_REQUEST, f"privacy:{'+'.join(ask.kinds)}:{ask.language}", sender_list,
-                        suppress=(Suppress(sender, GLOBAL, "unsubscribe", "reply", Basis.SELF),) if stops else (),
-                        forward=True, privacy=ask.kinds, **base)
-        return _unless_dmarc_failed(asked, dmarc_failure(msg, sender, trusted_authserv_id)) if stops else asked
+        wanted = _asked_for(sender, request, self_too="objection" in ask.kinds)
+        asked = Verdict(Classification.PRIVACY_REQUEST, f"privacy:{'+'.join(ask.kinds)}:{ask.language}",
+                        (sender, *(request.named if request else ())), suppress=wanted, forward=True,
+                        privacy=ask.kinds, **base)
+        return _unless_dmarc_failed(asked, dmarc_failure(msg, sender, trusted_authserv_id)) if wanted else asked
     if request is not None:
-        wanted = (Suppress(sender, GLOBAL, "unsubscribe", "reply", Basis.SELF),
-                  *(Suppress(a, GLOBAL, "unsubscribe", "reply", Basis.NAMED) for a in request.named))
-        asked = Verdict(Classification.UNSUBSCRIBE, f"request:{request.language}", (sender, *request.named), suppress=wanted,
-                        forward=request.says_more or bool(request.named), **base)
+        asked = Verdict(Classification.UNSUBSCRIBE, f"request:{request.language}", (sender, *request.named),
+                        suppress=_asked_for(sender, request), forward=request.says_more or bool(request.named), **base)
         return _unless_dmarc_failed(asked, dmarc_failure(msg, sender, trusted_authserv_id))
     return Verdict(Classification.HUMAN, "person", sender_list, forward=True, **base)
