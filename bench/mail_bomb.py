@@ -114,6 +114,12 @@ def reply_header_words(size: int) -> bytes:
     return PERSON + _repeat(b"op " + b"schreef " * 24 + b"\n", size)
 
 
+def privacy_words(size: int) -> bytes:
+    """One sentence of every kind of privacy word (verbs, data, "over mij", questions, business,
+    negations) without an end: every word is a cue the reader pairs within its window."""
+    return PERSON + _repeat(b"wis mijn gegevens over mij welke stuur mij inzage factuur niet , avg art 17 ", size)
+
+
 def deep_nesting(size: int) -> bytes:
     """Multiparts nested as deep as the parser reads, padded with text to `size`."""
     depth = 300
@@ -191,6 +197,7 @@ BOMBS: dict[str, Callable[[int], bytes]] = {
     "dots before an @": dots_before_an_at,
     "huge Subject": huge_subject,
     "reply header words": reply_header_words,
+    "privacy words": privacy_words,
     "deep nesting": deep_nesting,
     "many parts": many_parts,
     "SES open lists": ses_open_lists,

@@ -35,13 +35,57 @@ def types(description: dict) -> list[tuple[str, str]]:
     return [(a["type"], a.get("email", "")) for a in description["actions"]]
 
 
-async def test_a_stranger_asking_to_unsubscribe_someone_unknown_suppresses_only_the_sender(pool, settings):
+async def test_a_stranger_asking_to_unsubscribe_someone_unknown_suppresses_no_one(pool, settings):
+    """The request is about the address it names, not its sender: who writes from a new address
+    about an old one still wants mail at the new one."""
     raw = mail("From: Kwaad <attacker@evil.example>\nSubject: uitschrijven",
                "Please unsubscribe victim@example.be from all your mailings.\n")
     description = await handled(pool, settings, raw)
-    assert await suppressed(pool) == ["attacker@evil.example"]
+    assert await suppressed(pool) == []
     assert ("not_acted", "victim@example.be") in types(description)
     assert description["status"] == "held"  # no relay here: the request waits for staff to act on
+
+
+OLD_ADDRESS_REQUESTS = [
+    pytest.param("Graag mijn oude adres jan@oudbedrijf.be uitschrijven, ik werk daar niet meer\n", "jan@oudbedrijf.be",
+                 id="Flemish"),
+    pytest.param("Please unsubscribe my old address jan@old.example, I no longer use it\n", "jan@old.example",
+                 id="English"),
+    pytest.param("I no longer use jan@old.example. Please unsubscribe it.\n", "jan@old.example",
+                 id="English, the address in the sentence before"),
+]
+
+
+async def given_a_return_path(pool, address: str) -> None:
+    """Known as an address mailed since return paths: it has a recipient id."""
+    await pool.execute("INSERT INTO known_addresses (address, source) VALUES ($1, 'link')", address)
+
+
+@pytest.mark.parametrize("remember", [known, None], ids=["mailed before return paths", "given a return path"])
+@pytest.mark.parametrize("body, old", OLD_ADDRESS_REQUESTS)
+async def test_an_old_address_cetit_knows_named_from_a_new_one_is_suppressed_and_the_new_one_is_not(
+        pool, settings, body, old, remember):
+    if remember is known:
+        await known(pool, settings, [old])
+    else:
+        await given_a_return_path(pool, old)
+    raw = mail("From: Jan Peeters <jan.nieuw@example.com>\nSubject: Oud adres", body)
+    description = await handled(pool, settings, raw)
+    assert description["classification"] == "unsubscribe"
+    assert await suppressed(pool) == [old]
+    row = await pool.fetchrow("SELECT scope, reason, source FROM suppressions WHERE address = $1", old)
+    assert dict(row) == {"scope": "global", "reason": "unsubscribe", "source": "reply"}
+    assert types(description)[0] == ("suppressed", old)
+    assert description["status"] == "held"  # staff see who asked for whom (no relay here)
+
+
+@pytest.mark.parametrize("body, old", OLD_ADDRESS_REQUESTS)
+async def test_an_old_address_cetit_does_not_know_is_not_acted_on_and_left_to_staff(pool, settings, body, old):
+    raw = mail("From: Jan Peeters <jan.nieuw@example.com>\nSubject: Oud adres", body)
+    description = await handled(pool, settings, raw)
+    assert await suppressed(pool) == []
+    assert types(description) == [("not_acted", old), ("held", "")]
+    assert "staff" in description["actions"][0]["reason"] and description["status"] == "held"
 
 
 async def test_an_address_cetit_knows_named_in_a_request_is_suppressed(pool, settings):

@@ -138,3 +138,26 @@ async def test_an_erasure_keeps_the_request_without_the_address(pool, settings, 
     later = (await (await client.get("/v1/requests", headers=auth)).json())["requests"]
     assert [(r["kind"], r["email"]) for r in later] == [("erasure", None), ("access", None)]
     assert await pool.fetchval("SELECT count(*) FROM privacy_requests WHERE address IS NOT NULL") == 0
+
+
+@pytest.mark.parametrize("body, kind", [
+    ("mag ik eens zien wat jullie allemaal over mij bijhouden?", "access"),
+    ("Graag wil ik dat u al mijn gegevens wist", "erasure"),
+    ("I want you to delete all personal data you hold about me. This is an erasure request under GDPR.", "erasure"),
+])
+async def test_a_request_in_plain_words_gets_its_due_date(pool, settings, workers, client, auth, body, kind):
+    await post_all(pool, [request_mail(body, number=11)])
+    await drain(workers(settings))
+    [item] = (await (await client.get("/v1/requests?status=open", headers=auth)).json())["requests"]
+    assert (item["kind"], item["email"]) == (kind, SENDER)
+    assert item["due"] == due_date(datetime.fromisoformat(item["received_at"])).isoformat()
+    message = await (await client.get(f"/v1/inbound/{item['message_id']}", headers=auth)).json()
+    assert message["classification"] == "privacy_request" and message["status"] == "held"  # no relay: kept for staff
+    assert (await (await client.get("/v1/check", headers=auth, params={"email": SENDER})).json())["allowed"] is True
+
+
+async def test_business_mail_with_the_same_verbs_records_no_request(pool, settings, workers, client, auth):
+    await post_all(pool, [request_mail("Can you correct the invoice address? Please delete my previous order.",
+                                       number=12)])
+    await drain(workers(settings))
+    assert (await (await client.get("/v1/requests", headers=auth)).json())["requests"] == []

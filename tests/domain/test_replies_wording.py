@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from service.domain.inbound import replies, wording
+from service.domain.inbound import addressed, away, replies, wording
 from service.domain.inbound.classify import Envelope, classify
 from service.domain.inbound.replies import own_words, unsubscribe_request
 from service.domain.suppressions.tokens import TokenSigner
@@ -114,6 +114,8 @@ NOT_REQUESTS = [
     ("Stop", "Graag mijn inschrijving voor de opleiding annuleren.", "a one-word subject about cancelling a course"),
     ("Re: CETIT nieuwsbrief", "Stop Levering", "two words, the second is no name"),
     ("Re: CETIT nieuwsbrief", "hallo levering stop", "a word after the greeting that greets no one"),
+    ("Project kick-off", "Please remove me from the meeting, An will go instead.", "English: leave a meeting"),
+    ("Re: Invitation", "Can you remove me from tomorrow's call?", "English: leave a call"),
 ]
 
 
@@ -193,9 +195,9 @@ def test_short_replies_are_classified_end_to_end(subject, body, classification):
 
 
 def wording_patterns() -> dict[str, re.Pattern]:
-    """Every compiled pattern of the wording and replies modules (each once), found by walking them."""
+    """Every compiled pattern of the wording, replies, addressed and away modules (each once), found by walking them."""
     found: dict[str, re.Pattern] = {}
-    for module in (wording, replies):
+    for module in (wording, replies, addressed, away):
         for name, value in vars(module).items():
             if isinstance(value, re.Pattern):
                 found.setdefault(f"{module.__name__}.{name}", value)
@@ -221,6 +223,9 @@ FRAGMENTS = [
     "ik wil niks meer ", "geen mails ", "niet meer ", "ik heb ", "don't ", "do not send me ", "stop sending ", "no more ",
     "arrêtez l'", "n'", "ne veux plus de ", ", plus ", "gelieve te ", "schrap ", "mijn adres ", "a.u.b. ", "s'il vous ",
     "verstuurd vanaf ", "op heeft ", "stop\n", " ", "\t \n", "a", ".",
+    "out of the office starting ", "[", "[x] ", "is out of the ", "dit is een automatisch ", "absent ",
+    "remove ", "remove me from the ", "stop sending to ", "mijn oude ", "uitgeschreven te ", "het ook ", "ons ",
+    "let me ", "retirez mon ancienne ",
 ]
 WATCHDOG = 300  # seconds for every pattern over every run; a linear set takes well under a minute
 CHILD = """

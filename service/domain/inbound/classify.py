@@ -28,8 +28,6 @@ from email.message import Message
 from enum import StrEnum
 from typing import Callable, Iterable
 
-import authres
-
 from ..addresses import canonical_or_none
 from ..errors import BadToken
 from ..suppressions.rules import GLOBAL
@@ -38,7 +36,9 @@ from .bounces import looks_like_bounce, read_bounce
 from .complaints import read_complaint
 from .mime import addresses_in, all_text, body_text, first_address, header, parse, raw_header, walk
 from .privacy import privacy_request
-from .replies import is_away_notice, own_words, unsubscribe_request
+from .authentication import dmarc_failure
+from .away import is_away_notice
+from .replies import own_words, unsubscribe_request
 
 FORWARD_MARKER = "X-Optout-Forwarded"
 
@@ -57,8 +57,6 @@ class Classification(StrEnum):
 LOOP = "loop"
 MAX_SUBJECT = 998  # characters of the Subject searched for a token (RFC 5322's line limit)
 MAX_TOKEN_CANDIDATES = 20
-MAX_AUTH_RESULTS = 20  # Authentication-Results headers read, each up to MAX_AUTH_RESULT_CHARS
-MAX_AUTH_RESULT_CHARS = 2048
 # A token is itsdangerous' payload.timestamp.signature (the payload starts with "." when
 # compressed). Each word of the subject is matched whole: the dots delimit the runs, so
 # nothing backtracks and the cost is linear in the subject.
@@ -152,44 +150,6 @@ def _sender(msg: Message, envelope: Envelope) -> str | None:
     return from_address(msg) or plain_address((envelope.mail_from or "").strip().strip("<>"))
 
 
-def _domain_of(address: str) -> str:
-    domain = address.rpartition("@")[2].strip().rstrip(".").lower()
-    canonical = canonical_or_none("postmaster@" + domain)
-    return canonical.rpartition("@")[2] if canonical else domain
-
-
-def _auth_results(msg: Message) -> Iterable:
-    values = [v for n, v in msg.raw_items() if n.lower() == "authentication-results"][:MAX_AUTH_RESULTS]
-    for value in values:
-        try:
-            yield authres.AuthenticationResultsHeader.parse_value(" ".join(str(value)[:MAX_AUTH_RESULT_CHARS].split()))
-        except Exception:  # authres raises its own errors, and RecursionError on nested comments
-            continue
-
-
-def dmarc_failure(msg: Message, sender: str | None, trusted_authserv_id: str | None) -> str:
-    """Why the sender's words must not be acted on, or "" (RFC 8601, RFC 7489).
-
-    Only results stamped by the trusted authserv-id count (anyone can write the header);
-    a dmarc=fail for the sender's domain, or one that names no domain, is a failure.
-    """
-    if not trusted_authserv_id or not sender or "@" not in sender:
-        return ""
-    trusted, domain = trusted_authserv_id.lower(), _domain_of(sender)
-    for results in _auth_results(msg):
-        if (results.authserv_id or "").lower() != trusted:
-            continue
-        for result in results.results:
-            if (result.method or "").lower() != "dmarc" or (result.result or "").lower() != "fail":
-                continue
-            header_from = next((p.value or "" for p in result.properties
-                                if (p.type or "").lower() == "header" and (p.name or "").lower() == "from"), "")
-            if not header_from or _domain_of(header_from) == domain:
-                return (f"Authentication-Results from {trusted} says DMARC failed for {domain}: "
-                        "the sender may be forged, so their words are not acted on; staff decide")
-    return ""
-
-
 def _recipients(msg, envelope: Envelope) -> list[str]:
     found = list(envelope.recipients)
     for name in ("Delivered-To", "X-Original-To", "To", "Cc"):
@@ -258,6 +218,15 @@ def _unless_dmarc_failed(verdict: Verdict, failure: str) -> Verdict:
         return verdict
     return replace(verdict, evidence=f"{verdict.evidence};dmarc=fail", suppress=(), withheld=verdict.suppress,
                    withheld_reason=failure, forward=True)
+
+
+def _asked_for(sender: str, request, self_too: bool = False) -> tuple[Suppress, ...]:
+    """What a person's request asks to stop: the sender when it is for them (a request about an
+    old address only is not), and every address it names, which counts only when known."""
+    named = request.named if request is not None else ()
+    mine = self_too or (request is not None and request.for_sender)
+    return (*((Suppress(sender, GLOBAL, "unsubscribe", "reply", Basis.SELF),) if mine else ()),
+            *(Suppress(a, GLOBAL, "unsubscribe", "reply", Basis.NAMED) for a in named))
 
 
 def _report_verdict(msg: Message, sender: str | None, subject: str, text: str, own: frozenset[str],
@@ -329,15 +298,13 @@ def classify(
     if ask is not None:
         # Recorded with its due date and read by staff; an objection to direct marketing, or a
         # request to stop written beside it, also suppresses the sender (CONTRACT: Inbound mail).
-        stops = "objection" in ask.kinds or request is not None
-        asked = Verdict(Classification.PRIVACY_REQUEST, f"privacy:{'+'.join(ask.kinds)}:{ask.language}", sender_list,
-                        suppress=(Suppress(sender, GLOBAL, "unsubscribe", "reply", Basis.SELF),) if stops else (),
-                        forward=True, privacy=ask.kinds, **base)
-        return _unless_dmarc_failed(asked, dmarc_failure(msg, sender, trusted_authserv_id)) if stops else asked
+        wanted = _asked_for(sender, request, self_too="objection" in ask.kinds)
+        asked = Verdict(Classification.PRIVACY_REQUEST, f"privacy:{'+'.join(ask.kinds)}:{ask.language}",
+                        (sender, *(request.named if request else ())), suppress=wanted, forward=True,
+                        privacy=ask.kinds, **base)
+        return _unless_dmarc_failed(asked, dmarc_failure(msg, sender, trusted_authserv_id)) if wanted else asked
     if request is not None:
-        wanted = (Suppress(sender, GLOBAL, "unsubscribe", "reply", Basis.SELF),
-                  *(Suppress(a, GLOBAL, "unsubscribe", "reply", Basis.NAMED) for a in request.named))
-        asked = Verdict(Classification.UNSUBSCRIBE, f"request:{request.language}", (sender, *request.named), suppress=wanted,
-                        forward=request.says_more or bool(request.named), **base)
+        asked = Verdict(Classification.UNSUBSCRIBE, f"request:{request.language}", (sender, *request.named),
+                        suppress=_asked_for(sender, request), forward=request.says_more or bool(request.named), **base)
         return _unless_dmarc_failed(asked, dmarc_failure(msg, sender, trusted_authserv_id))
     return Verdict(Classification.HUMAN, "person", sender_list, forward=True, **base)

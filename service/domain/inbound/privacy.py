@@ -1,82 +1,108 @@
 """A person asking, in their own words, to see, correct or erase what CETIT holds about them, or
 objecting to direct marketing (GDPR Art. 15, 16, 17, 21; Dutch and Flemish, English, French).
 
-A request must be about the person's data ("mijn gegevens", "my personal data", "mes données")
-or name the law ("AVG", "GDPR", "RGPD", "recht op inzage"): "can you correct the invoice address?"
-is a question about an invoice, and "verwijder mij van de lijst" an unsubscribe. Each pattern
-is searched in one sentence and reads a bounded stretch (`.{0,n}` between words), so a
-sentence is read in time linear in its length.
+People rarely name the law: "mag ik eens zien wat jullie allemaal over mij bijhouden?", "Graag
+wil ik dat u al mijn gegevens wist". So each sentence is read as words and scored: a kind is
+asked when a word of wanting it done ("zien", "wist", "delete", "corriger") stands within a few
+words of the person's data ("al mijn gegevens", "what you hold about me", "mes données",
+"personal data") or of the law, and nothing nearer makes it other business: "can you correct the
+invoice address?" names no data of theirs, "mijn gegevens in de offerte" is about a quote,
+"welke gegevens hebben jullie van mij nodig" asks what is needed, "please do not delete my data"
+is negated, and "verwijder mijn gegevens uit jullie lijst" is an unsubscribe. A right or an
+article named for what it is ("recht op inzage", "GDPR Art. 17") is a request on its own. The
+words are tables (`privacy_words`); reading them is linear in the words of a sentence, each table
+looked up at each word and each pairing bounded by WINDOW.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
+from itertools import accumulate
 
-# The person's own data, or the law that gives the right.
-_DATA_NL = (r"(?:mijn|onze|m'n|al\s{1,3}mijn|alle|welke)\s{1,3}(?:\w+\s{1,3})?(?:persoons)?gegevens|persoonsgegevens|"
-            r"(?:mijn|m'n)\s{1,3}(?:data|dossier|profiel)\b")
-_DATA_EN = (r"(?:my|our|all\s{1,3}my|all\s{1,3}(?:the\s{1,3})?|what|which)\s{1,3}(?:\w+\s{1,3})?(?:personal\s{1,3})?"
-            r"(?:data|information|details|records)\b|personal\s{1,3}(?:data|information)")
-_DATA_FR = (r"(?:mes|nos|toutes\s{1,3}mes|quelles)\s{1,3}(?:\w+\s{1,3})?(?:données|donnees|informations|coordonnées)|"
-            r"données\s{1,3}personnelles|donnees\s{1,3}personnelles|données\s{1,3}(?:à|a)\s{1,3}caractère\s{1,3}personnel")
-_LAW = (r"\b(?:avg|gdpr|rgpd|gdp?r|privacywet|privacy\s{0,3}wet|data\s{1,3}protection\s{1,3}act|"
-        r"art(?:\.|ikel|icle)?\s{0,3}(?:15|16|17|21)\b)")
+from . import privacy_words as W
 
-_KINDS: dict[str, dict[str, str]] = {
-    "access": {
-        "nl": rf"(?:inzage|inzien|inkijken|kopie|afschrift|overzicht|opvragen|welke\s{{1,3}}(?:\w+\s{{1,3}})?gegevens)"
-              rf".{{0,80}}(?:{_DATA_NL}|{_LAW})|(?:{_DATA_NL}).{{0,80}}(?:inzage|inzien|inkijken|kopie|afschrift|"
-              rf"overzicht|opvragen|bewaren|bijhouden|hebben|heeft)|recht\s{{1,3}}op\s{{1,3}}inzage",
-        "en": rf"(?:access|copy|see|view|obtain|request|send\s{{1,3}}me).{{0,60}}(?:{_DATA_EN})|"
-              rf"(?:what|which)\s{{1,3}}(?:\w+\s{{1,3}})?(?:personal\s{{1,3}})?(?:data|information)\s{{1,3}}"
-              rf"(?:do|does)\s{{1,3}}(?:you|cetit)\s{{1,3}}(?:hold|have|keep|store|process)|"
-              rf"right\s{{1,3}}of\s{{1,3}}access|subject\s{{1,3}}access\s{{1,3}}request|\bdsar\b",
-        "fr": rf"(?:accès|acces|accéder|acceder|copie|consulter|communiquer|obtenir).{{0,60}}(?:{_DATA_FR})|"
-              rf"droit\s{{1,3}}d['’]\s?(?:accès|acces)",
-    },
-    "correction": {
-        "nl": rf"(?:verbeter|corrigeer|corrigeren|rechtzet|recht\s{{1,3}}te\s{{1,3}}zetten|aanpassen|aan\s{{1,3}}te\s{{1,3}}passen|"
-              rf"wijzig|bijwerken|bij\s{{1,3}}te\s{{1,3}}werken|klopt|kloppen|fout|onjuist)\w*+.{{0,60}}(?:{_DATA_NL})|"
-              rf"(?:{_DATA_NL}).{{0,60}}(?:verbeter|corrigeer|corrigeren|recht\s{{1,3}}(?:te\s{{1,3}})?zetten|"
-              rf"aanpassen|aan\s{{1,3}}te\s{{1,3}}passen|wijzigen|bijwerken|kloppen\s{{1,3}}niet|klopt\s{{1,3}}niet|"
-              rf"zijn\s{{1,3}}(?:fout|onjuist|verouderd))|recht\s{{1,3}}op\s{{1,3}}(?:verbetering|rectificatie)",
-        "en": rf"(?:correct|rectify|update|fix|amend)\w*+.{{0,40}}(?:{_DATA_EN})|(?:{_DATA_EN}).{{0,40}}"
-              rf"(?:(?:is|are)\s{{1,3}}(?:wrong|incorrect|inaccurate|out\s{{1,3}}of\s{{1,3}}date)|be\s{{1,3}}corrected)|"
-              rf"right\s{{1,3}}to\s{{1,3}}rectification",
-        "fr": rf"(?:corriger|rectifier|modifier|mettre\s{{1,3}}à\s{{1,3}}jour|mettre\s{{1,3}}a\s{{1,3}}jour)"
-              rf".{{0,40}}(?:{_DATA_FR})|droit\s{{1,3}}de\s{{1,3}}rectification",
-    },
-    "erasure": {
-        "nl": r"(?:wis|wissen|verwijder|schrap|vernietig)\w*+.{0,40}(?:al\s{1,3}mijn|alle)\s{1,3}"
-              r"(?:\w+\s{1,3})?(?:persoons)?gegevens|(?:al\s{1,3}mijn|alle|mijn)\s{1,3}(?:persoons)?gegevens"
-              r".{0,60}(?:wissen|gewist|verwijderen|verwijderd|vernietigen|vernietigd|schrappen)|"
-              r"recht\s{1,3}op\s{1,3}(?:vergetelheid|vergeten\s{1,3}te\s{1,3}worden|gegevenswissing|wissing)",
-        "en": r"(?:delete|erase|remove|destroy|wipe)\w*+.{0,30}(?:all\s{1,3}(?:of\s{1,3})?(?:my|the)\s{1,3}"
-              r"(?:personal\s{1,3})?(?:data|information|details)|my\s{1,3}personal\s{1,3}(?:data|information))|"
-              r"right\s{1,3}to\s{1,3}(?:be\s{1,3}forgotten|erasure)|forget\s{1,3}(?:about\s{1,3})?me\b",
-        "fr": r"(?:effacer|supprimer|détruire|detruire|effacement|suppression).{0,30}(?:toutes\s{1,3}mes|"
-              r"mes)\s{1,3}(?:données|donnees|informations)|droit\s{1,3}(?:à|a)\s{1,3}(?:l['’]\s?oubli|"
-              r"l['’]\s?effacement)",
-    },
-    "objection": {
-        "nl": r"(?:ik\s{1,3}maak|maak\s{1,3}ik|teken\s{1,3}ik|ik\s{1,3}teken|ik\s{1,3}tek)\s{1,3}"
-              r"(?:hierbij\s{1,3})?bezwaar|bezwaar\s{1,3}tegen\s{1,3}(?:het\s{1,3}|de\s{1,3})?"
-              r"(?:gebruik|verwerking|direct\s{0,3}marketing|marketing)|verzet\s{1,3}mij\s{1,3}tegen|"
-              r"recht\s{1,3}(?:op|van)\s{1,3}(?:bezwaar|verzet)",
-        "en": r"\bi\s{1,3}(?:hereby\s{1,3})?object\s{1,3}to|objection\s{1,3}to\s{1,3}(?:the\s{1,3})?"
-              r"(?:processing|use|direct\s{1,3}marketing|marketing)|right\s{1,3}to\s{1,3}object",
-        "fr": r"je\s{1,3}m['’]\s?oppose|opposition\s{1,3}(?:au|à|a)\s{1,3}(?:traitement|la\s{1,3}prospection|"
-              r"l['’]\s?utilisation)|droit\s{1,3}d['’]\s?opposition",
-    },
-}
-_PATTERNS = {kind: {lang: re.compile(p, re.I) for lang, p in by_lang.items()} for kind, by_lang in _KINDS.items()}
-# What a sentence about an invoice, an order or a delivery is about: not the person's data held for marketing.
-_BUSINESS = re.compile(r"\b(?:factuur|facturatie|facturen|invoice|invoicing|billing|facture|facturation|bestelling|"
-                       r"order|commande|levering|delivery|livraison|offerte|quote|devis|leveringsadres|"
-                       r"shipping\s{1,3}address)\b", re.I)
-_SENTENCES = re.compile(r"[^.!?\n]++[.!?]*+|[.!?]++")
 MAX_WORDS = 20_000  # characters of own words read for a request
+WINDOW = 8  # words between what is wanted and the data it is done to
+AFTER_DATA = 5  # words after the data that still say what it is ("mijn gegevens in de offerte")
+BEFORE_DATA = 3
+NEGATED_WITHIN = 5  # words before the verb, in its clause, that a negation reaches
+KINDS = tuple(W.ACTIONS)
+
+_WORD = re.compile(r"[^\W_]++|[,;:]")
+_SENTENCES = re.compile(r"[^.!?\n]++[.!?]*+|[.!?]++")
+_ARTICLE_DOT = re.compile(r"\b(art(?:ikel|icle)?)\.(?=[^\S\n]{0,3}\d)", re.I)  # "Art. 17" ends no sentence
+
+
+def plain_words(text: str) -> list[str]:
+    """The words of a text in lower case without accents ("Données" is "donnees"), and its commas,
+    semicolons and colons, which end the reach of a negation."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return _WORD.findall("".join(c for c in decomposed if not unicodedata.combining(c)))
+
+
+class _Table:
+    """One table's entries as word tuples, found where they start among a sentence's words."""
+
+    def __init__(self, entries: dict[str, object]) -> None:
+        self.by_first: dict[str, list[tuple[tuple[str, ...], object]]] = {}
+        self.prefixes: list[tuple[str, object]] = []
+        for text, value in entries.items():
+            if text.endswith("*"):
+                self.prefixes.append((plain_words(text[:-1])[0], value))
+                continue
+            words = tuple(plain_words(text))
+            self.by_first.setdefault(words[0], []).append((words, value))
+        for candidates in self.by_first.values():
+            candidates.sort(key=lambda entry: -len(entry[0]))
+        self.starts = tuple(prefix for prefix, _ in self.prefixes)
+
+    def match(self, words: list[str], at: int) -> tuple[int, object] | None:
+        """The longest entry that starts at `at`: where it ends (exclusive) and its value."""
+        word = words[at]
+        for entry, value in self.by_first.get(word, ()):
+            if tuple(words[at:at + len(entry)]) == entry:
+                return at + len(entry), value
+        if self.starts and word.startswith(self.starts):
+            return at + 1, next(value for prefix, value in self.prefixes if word.startswith(prefix))
+        return None
+
+    def found(self, words: list[str]) -> list[tuple[int, int, object]]:
+        return [(at, hit[0], hit[1]) for at in range(len(words)) if (hit := self.match(words, at)) is not None]
+
+
+def _by_language(table: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    return {text: language for language, texts in table.items() for text in texts}
+
+
+def _by_kind(table: dict[str, dict[str, tuple[str, ...]]]) -> dict[str, tuple[str, str]]:
+    return {text: (kind, language) for kind, by_language in table.items() for language, texts in by_language.items()
+            for text in texts}
+
+
+_ACTIONS = _Table(_by_kind(W.ACTIONS))
+_SENDS = _Table({text: ("access", language) for text, language in _by_language(W.SENDS).items()})
+_TO_ME = frozenset(W.TO_ME)
+_RIGHTS = _Table(_by_kind(W.RIGHTS))
+_LAWS = _Table(_by_language(W.LAWS))
+_DATA = _Table(_by_language(W.DATA_WORDS))
+_PERSONAL = _Table(dict.fromkeys(W.PERSONAL_DATA, True))
+_POSSESSIVES = _Table(dict.fromkeys(W.POSSESSIVES, True))
+_ABOUT_ME = _Table(dict.fromkeys(W.ABOUT_ME, True))
+_HOLDING = _Table(dict.fromkeys(W.HOLDING, True))
+_QUESTIONS = _Table(_by_language(W.QUESTION_WORDS))
+_MARKETING = _Table(dict.fromkeys(W.MARKETING, True))
+_BUSINESS = _Table(dict.fromkeys(W.BUSINESS, True))
+_LISTS = _Table(dict.fromkeys(W.LISTS, True))
+_NOT_ASKING = _Table(dict.fromkeys(W.NOT_ASKING, True))
+_SOURCES = _Table(_by_language(W.SOURCE_QUESTIONS))
+_ADDRESSES = _Table(dict.fromkeys(W.ADDRESS_WORDS, True))
+_NEED = frozenset(plain_words(" ".join(W.NEED)))
+_CLAUSE_ENDS = frozenset(W.CLAUSE_ENDS)
+_PRONOUNS = frozenset(W.PRONOUNS)
+_EVERYTHING = frozenset(W.EVERYTHING)
+_ARTICLE_WORDS = frozenset(W.ARTICLE_WORDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,20 +111,146 @@ class PrivacyAsk:
     language: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Data:
+    at: int
+    strong: bool  # personal by its own name, or the law: no list makes it an unsubscribe
+
+
+class _Sentence:
+    """One sentence's words and where each table's entries stand among them."""
+
+    def __init__(self, words: list[str], after_data: bool = False) -> None:
+        self.words = words
+        self.not_asking = {end for _start, end, _ in _NOT_ASKING.found(words)}
+        flags = [0] * (len(words) + 1)
+        for start, _end, _ in _BUSINESS.found(words):
+            flags[start] = 1
+        self.business = list(accumulate(flags, initial=0))  # business words before each position
+        self.lists = {start for start, _end, _ in _LISTS.found(words)}
+        self.mine = {end for _start, end, _ in _POSSESSIVES.found(words)}
+        self.data = self._data()
+        self.names_data = bool(self.data)  # what a pronoun in the next sentence may stand for
+        if after_data:  # "Zo ja, gelieve die te verwijderen": the data of the sentence before
+            self.data += [_Data(at, False) for at, word in enumerate(words) if word in _PRONOUNS]
+        self.data_at: dict[int, list[_Data]] = {}
+        for data in self.data:
+            self.data_at.setdefault(data.at, []).append(data)
+        self.marketing = {start for start, _end, _ in _MARKETING.found(words)}
+
+    def business_in(self, low: int, high: int) -> bool:
+        low, high = max(low, 0), min(high, len(self.words) - 1)
+        return low <= high and self.business[high + 1] > self.business[low]
+
+    def _data(self) -> list[_Data]:
+        """Where the person's data is named: personal by its name, the law, a data word with
+        "mijn"/"my" just before it or "over mij"/"about me" after it, or "over mij" beside a verb
+        of keeping ("wat jullie over mij bijhouden") or after "alles"/"wat"."""
+        words = self.words
+        found = [_Data(start, True) for start, _end, _ in (*_PERSONAL.found(words), *_LAWS.found(words))]
+        mine = self.mine
+        about = _ABOUT_ME.found(words)
+        about_starts = {start for start, _end, _ in about}
+        for start, end, _ in _DATA.found(words):
+            if any(at in mine for at in range(start - 2, start + 1)) or any(at in about_starts for at in range(end, end + 7)):
+                found.append(_Data(start, False))
+        holding = {start for start, _end, _ in _HOLDING.found(words)}
+        for start, end, _ in about:
+            kept = any(at in holding for at in range(start - 3, end + 3))
+            asked = any(w in _EVERYTHING or _QUESTIONS.match(words, at) for at, w in self._before(start, 4))
+            if kept or asked:
+                found.append(_Data(start, False))
+        return found
+
+    def _before(self, at: int, count: int):
+        return ((i, self.words[i]) for i in range(max(at - count, 0), at))
+
+    def negated(self, at: int) -> bool:
+        """A negation or thanks ends in the words before `at`, in its clause."""
+        for i, word in reversed(list(self._before(at, NEGATED_WITHIN))):
+            if i + 1 in self.not_asking:
+                return True
+            if word in _CLAUSE_ENDS:
+                return False
+        return False
+
+    def sent_to_me(self) -> list[tuple[int, int, object]]:
+        """The verbs of sending with "mij", "me", "moi" beside them."""
+        near = W.TO_ME_WITHIN
+        return [(start, end, value) for start, end, value in _SENDS.found(self.words)
+                if any(word in _TO_ME for word in self.words[max(start - near, 0):end + near])]
+
+    def asks_the_source(self) -> str | None:
+        """The language of "waar hebben jullie mijn gegevens vandaan?", "where did you get my address?"."""
+        addresses = {start for start, _end, _ in _ADDRESSES.found(self.words)
+                     if any(at in self.mine for at in range(start - 2, start + 1))}
+        for start, _end, language in _SOURCES.found(self.words):
+            near = range(start - WINDOW, start + WINDOW + 1)
+            if any(i in addresses or i in self.data_at for i in near):
+                return language
+        return None
+
+    def another_verb(self, at: int) -> bool:
+        beside = W.OTHER_VERB_BESIDE.get(self.words[at])
+        return beside is not None and any(
+            0 <= i < len(self.words) and self.words[i] in beside for i in (at - 1, at + 1))
+
+    def done_to_data(self, at: int, kind: str) -> bool:
+        """Whether the verb at `at` is done to the person's data (or, for an objection, to their
+        being mailed), with no other business between or beside."""
+        near = range(at - WINDOW, at + WINDOW + 1)
+        targets = [data for i in near for data in self.data_at.get(i, ())]
+        if kind == "objection":
+            targets += [_Data(i, True) for i in near if i in self.marketing]
+        for data in targets:
+            if self.business_in(min(at, data.at - BEFORE_DATA), max(at, data.at + AFTER_DATA)):
+                continue
+            if kind == "erasure" and not data.strong and any(i in self.lists for i in range(data.at, data.at + 6)):
+                continue
+            return True
+        return False
+
+
+def _kinds_in(words: list[str], after_data: bool = False) -> tuple[dict[str, str], bool]:
+    """The kinds one sentence asks for, each with the language it is asked in, and whether it
+    names the person's data (a pronoun in the next sentence may stand for it)."""
+    found: dict[str, str] = {}
+    for _start, _end, (kind, language) in _RIGHTS.found(words):
+        found.setdefault(kind, language)
+    laws = _LAWS.found(words)
+    for at, word in enumerate(words[:-1]):
+        if laws and word in _ARTICLE_WORDS and words[at + 1] in W.ARTICLES:
+            found.setdefault(W.ARTICLES[words[at + 1]], laws[0][2])
+    if _NEED.intersection(words):
+        return found, False
+    sentence = _Sentence(words, after_data)
+    for start, _end, (kind, language) in (*_ACTIONS.found(words), *sentence.sent_to_me()):
+        if kind in found or sentence.negated(start) or sentence.another_verb(start):
+            continue
+        if sentence.done_to_data(start, kind):
+            found[kind] = language
+    if "access" not in found:
+        for start, _end, language in _QUESTIONS.found(words):
+            near = (d for i in range(start + 1, start + 5) for d in sentence.data_at.get(i, ()))
+            if any(not sentence.business_in(start, d.at + AFTER_DATA) for d in near):
+                found["access"] = language
+                break
+    source = sentence.asks_the_source() if "access" not in found else None
+    if source is not None:
+        found["access"] = source
+    return found, sentence.names_data
+
+
 def privacy_request(subject: str, words: str) -> PrivacyAsk | None:
     """The privacy requests a subject and the sender's own words make, if any."""
+    text = _ARTICLE_DOT.sub(r"\1", f"{subject[:998]}\n{words[:MAX_WORDS]}")
     found: dict[str, str] = {}
-    for sentence in _SENTENCES.findall(f"{subject[:998]}\n{words[:MAX_WORDS]}"):
-        if len(sentence) < 8 or _BUSINESS.search(sentence):
-            continue
-        for kind, by_lang in _PATTERNS.items():
-            if kind in found:
-                continue
-            for lang, pattern in by_lang.items():
-                if pattern.search(sentence):
-                    found[kind] = lang
-                    break
+    after_data = False
+    for sentence in _SENTENCES.findall(text):
+        kinds, after_data = _kinds_in(plain_words(sentence), after_data)
+        for kind, language in kinds.items():
+            found.setdefault(kind, language)
     if not found:
         return None
-    ordered = tuple(k for k in _KINDS if k in found)
+    ordered = tuple(kind for kind in KINDS if kind in found)
     return PrivacyAsk(ordered, found[ordered[0]])

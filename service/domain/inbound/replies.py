@@ -4,7 +4,7 @@ Only the sender's own words count: the quoted message below a reply header ("Op 
 schreef", Apple Mail's "Op ... heeft ... het volgende geschreven", "On ... wrote", "Le ... a
 écrit", an Outlook "Van:/From:" block), lines quoted with ">", and the signature are cut away
 first. That keeps a question written above a quoted newsletter footer that says "uitschrijven"
-a question. The wording of a request is in `wording`.
+a question. The wording of a request is in `wording`, whom it is for in `addressed`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .mime import addresses_in
+from .addressed import addressed
 from .wording import (ADDRESSEES, ALONE, AMBIGUOUS, DEVICE_LINE, FILLER_PHRASES, FILLERS, GREETINGS, NEGATED, NO_LONGER,
                       OTHER_STOP, RECEIPT, REQUEST, UNABLE, WISH)
 
@@ -55,28 +55,15 @@ _WEIGHED = frozenset(ALONE) | frozenset(FILLERS)  # the words a one-word request
 MAX_NAME_WORDS = 3
 MAX_ADDRESSEE_WORDS = 4
 
-AWAY_SUBJECT = re.compile(
-    r"^(?:out of (?:the )?office|automatic reply|auto(?:matic)?[- ]?reply|autoreply|auto[- ]?respons\w*|"
-    r"automatisch antwoord|afwezig\w*|niet aanwezig|réponse automatique|absent\w*|abwesen\w*|"
-    r"away(?: until)?|on vacation|vacation|congé|met verlof)\b",
-    re.I,
-)
-AWAY_TEXT = re.compile(
-    r"out of (?:the )?office|i am (?:currently )?away|i'm (?:currently )?away|on (?:annual )?leave|"
-    r"on vacation|ben (?:momenteel )?afwezig|met verlof|niet (?:op kantoor|aanwezig)|"
-    r"je suis (?:actuellement )?absente?|absente? du bureau|en congé|no access to (?:my )?e-?mail",
-    re.I,
-)
-AWAY_RETURN = re.compile(r"\buntil\b|\btot\b|\bjusqu|back on|terug op|de retour|weer aanwezig|return", re.I)
-
 
 @dataclass(frozen=True, slots=True)
 class Request:
     """An unsubscribe request found in the sender's words."""
 
     language: str
-    named: tuple[str, ...]  # other addresses named in the request sentence
+    named: tuple[str, ...]  # other addresses the request names or points to
     says_more: bool  # a question or other business that staff must read
+    for_sender: bool = True  # False: the request is about the named addresses only
 
 
 def own_words(text: str) -> str:
@@ -116,11 +103,15 @@ def _asks(sentence: str) -> str | None:
     return next((language for language, pattern in NO_LONGER.items() if pattern.search(sentence)), None)
 
 
-def _request_sentence(text: str) -> tuple[str, str] | None:
-    for sentence in _SENTENCES.findall(_undotted(text)):
+def _request_sentence(text: str, before: str = "") -> tuple[str, str, str, str] | None:
+    """The language and sentence of the first request in `text`, with the sentences beside it
+    (`before` stands before the first)."""
+    sentences = _SENTENCES.findall(_undotted(text))
+    for at, sentence in enumerate(sentences):
         language = _asks(sentence)
         if language is not None:
-            return language, sentence
+            after = sentences[at + 1] if at + 1 < len(sentences) else ""
+            return language, sentence, sentences[at - 1] if at else before, after
     return None
 
 
@@ -188,7 +179,8 @@ def _alone_in(text: str, other: str) -> str | None:
 
 
 def unsubscribe_request(subject: str, words: str, ignore: set[str]) -> Request | None:
-    """The request to be unsubscribed in a subject or the sender's own words, if any.
+    """The request to be unsubscribed in a subject or the sender's own words, if any, and whom
+    it is for (`addressed`; `ignore`: the sender's and CETIT's own addresses).
 
     A subject that is a reply to our mail ("Re: CETIT nieuwsbrief") carries no request of
     its own; a subject written by the sender ("Uitschrijven", "stop emailing me") does. One
@@ -196,29 +188,19 @@ def unsubscribe_request(subject: str, words: str, ignore: set[str]) -> Request |
     sender wrote.
     """
     subject = bare_subject(subject)
-    found = _request_sentence(words)
+    found = _request_sentence(words, before=subject)
     if found is not None:
-        language, sentence = found
-        named = tuple(a for a in addresses_in(sentence) if a not in ignore)
+        language, sentence, before, after = found
+        whom = addressed(sentence, before, after, ignore)
         rest = _undotted(words).replace(sentence, " ")
-        return Request(language, named, bool(_QUESTION.search(rest)) or bool(named))
+        return Request(language, whom.named, bool(_QUESTION.search(rest)) or bool(whom.named), whom.for_sender)
     language = _alone_in(words, subject)
     if language is not None:
         return Request(language, (), False)
     found = _request_sentence(subject)
-    language = found[0] if found is not None else _alone_in(subject, words)
-    if language is None:
-        return None
-    return Request(language, (), bool(_QUESTION.search(_undotted(words))))
-
-
-def is_away_notice(subject: str, words: str) -> bool:
-    """An out-of-office notice by its subject, or by short words that say away and until when.
-
-    A person who mentions a holiday in a question must still reach staff, so the words
-    alone count only without a question and with a date of return.
-    """
-    if AWAY_SUBJECT.search(subject.strip()):
-        return True
-    return (len(words) < 1500 and "?" not in words and bool(AWAY_TEXT.search(words))
-            and bool(AWAY_RETURN.search(words)))
+    if found is None:
+        language = _alone_in(subject, words)
+        return None if language is None else Request(language, (), bool(_QUESTION.search(_undotted(words))))
+    language, sentence, _before, _after = found
+    whom = addressed(sentence, "", words[:MAX_ALONE], ignore)
+    return Request(language, whom.named, bool(_QUESTION.search(_undotted(words))) or bool(whom.named), whom.for_sender)

@@ -39,7 +39,10 @@ REQUEST = {
         r"uit te schrijven", r"schrijf\s+(?:mij|me|ons)\b.{0,30}?\buit\b", r"af\s+te\s+melden",
         r"(?<!haal\s)(?<!zet\s)(?:mij|me|ons)\s+(?:graag\s+)?af\b",
         r"verwijder\w*\b.{0,60}\b(?:lijst|verzendlijst|mailinglijst|adressenbestand|bestand|database)",
-        r"(?:mijn|ons)\s+(?:e-?mail)?adres\b.{0,40}\b(?:verwijder|schrap|wis\b|wissen)",
+        r"(?:mijn|ons|m['’]n)\s{1,3}(?:(?:oude?|vorige?|vroegere?|andere?)\s{1,3})?(?:e-?mail-?)?adres\b.{0,40}"
+        r"\b(?:verwijder|schrap|wis\b|wissen)",
+        # mijn oude adres mag uitgeschreven worden
+        rf"\b(?:uitgeschreven|afgemeld)\s{{1,3}}(?:(?:te|{_ADVERB})\s{{1,3}}){{0,2}}worden\b",
         # haal mij eruit, zet me van de lijst, schrap mij uit jullie bestand
         rf"(?:haal|zet|gooi|smijt|doe|schrap|verwijder|wis)\s{{1,3}}(?:mij|me|ons|mijn\s{{1,3}}(?:e-?mail)?(?:adres|naam|gegevens))"
         rf"\s{{1,3}}(?:{_ADVERB}\s{{1,3}}){{0,2}}(?:er\s?uit\b|hier\s?uit\b|(?:van|uit|af)\s{{1,3}}{_LIST})",
@@ -64,7 +67,17 @@ REQUEST = {
         rf"{_MAIL_NL}\s{{1,3}}(?:(?:te|{_ADVERB})\s{{1,3}}){{0,2}}(?:stop\s{{0,2}}(?:te\s{{1,3}})?zetten|stopzetten)\b",
     )),
     "en": _one_of(("un-?subscri",), (
-        r"take me off", r"remove me\b", r"remove my\s+(?:e-?mail\s+)?(?:address|name|details)",
+        r"take me off", r"remove my\s+(?:e-?mail\s+)?(?:address|name|details)",
+        # remove me, but not from a meeting or a call
+        r"remove me\b(?!\s{1,3}from\s{1,3}(?:(?:the|this|that|our|your|tomorrow['’]s|today['’]s)\s{1,3})?"
+        r"(?:meeting|call|invite|invitation|calendar|event|thread|conversation|chat|group|project|agenda|appointment)s?\b)",
+        # remove my old address (from your list); remove jan@old.example from your mailing list
+        r"remove\s{1,3}(?:my|our)\s{1,3}(?:old|previous|former|other|work)\s{1,3}(?:e-?mail\s{1,3})?address",
+        r"remove\b.{0,80}\bfrom\s{1,3}(?:(?:your|the|all\s{1,3}your|this)\s{1,3})?(?:(?:mailing|e-?mail|distribution|"
+        r"contact|newsletter|marketing)\s{1,3})?(?:list|lists|database)\b",
+        # stop sending to jan@old.example, stop sending newsletters to my old address
+        r"stop\s{1,3}sending(?:\s{1,3}(?:anything|mail|e-?mails?|newsletters?|them|it))?\s{1,3}to\s{1,3}"
+        r"(?:(?:my|this|that|the)\s{1,3}(?:(?:old|previous|former)\s{1,3})?(?:e-?mail\s{1,3})?address\b|[^\s@]{1,64}+@)",
         r"stop\s+(?:e-?mailing|mailing|contacting|spamming|messaging)", r"opt(?:ed)?[- ]out", r"opt\s{1,3}(?:me|us)\s{1,3}out",
         r"no longer\s+(?:wish|want)\s+to\s+receive", r"do(?:\s+not|n['’]t)\s+(?:contact|e-?mail|mail|message)\s+(?:me|us)\b",
         r"off (?:your|the) (?:mailing )?list",
@@ -85,6 +98,9 @@ REQUEST = {
         r"ne\s+(?:plus|pas)\s+(?:me\s+)?(?:recevoir|envoyer)", r"ne\s+souhaite\s+plus\s+recevoir",
         r"ne\s+(?:veux|désire|desire)\s+plus\s+recevoir",
         r"(?:retirer|supprimer|effacer|enlever|rayer)\s+(?:mon|mes|notre|nos)\s+(?:adresses?|e-?mails?|coordonnées|noms?)",
+        # retirer mon ancienne adresse
+        r"(?:retir|supprim|effac|enlev|ray)(?:er|ez)\s{1,3}(?:mon|notre|cette)\s{1,3}(?:ancienne|vieille|autre|précédente)"
+        r"\s{1,3}(?:adresse|e-?mail)",
         r"me\s+retirer\s+de", r"(?:retirez|supprimez|enlevez|effacez|rayez|ôtez|otez|sortez)[-\s]moi\b",
         r"ne\s{1,3}plus\s{1,3}(?:me\s{1,3}|m['’]\s?|nous\s{1,3})(?:envoyer|écrire|ecrire|contacter|solliciter|mailer)",
         r"ne\s{1,3}(?:veux|voudrais|souhaite|souhaiterais|désire|desire|désirerais)\s{1,3}plus\s{1,3}(?:recevoir|"
