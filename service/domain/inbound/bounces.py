@@ -2,8 +2,9 @@
 
 Evidence is read in order of trust: RFC 3464 `message/delivery-status` fields
 (Final-Recipient, Action, Status, Diagnostic-Code), an `X-Failed-Recipients` header, DSN
-fields quoted in the text, an Amazon SES notification, then the explanation an MTA wrote
-in prose (Exim, qmail, Gmail, Exchange, Domino, ...), and flufl.bounce's detectors.
+fields quoted in the text, the families of `bounce_detectors` (Amazon SES, fml, ...), then
+the explanation an MTA wrote in prose (Exim, qmail, Gmail, Domino, ...), and flufl.bounce's
+detectors.
 Only the recipients the bounce says failed are returned; other addresses it names (the
 original sender, the returned message's headers) are reported as merely mentioned.
 """
@@ -11,13 +12,12 @@ original sender, the returned message's headers) are reported as merely mentione
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass
 from email.message import Message
 
-from .bounce_formats import (introduced_as_other, is_kddi_notice, is_path, labeled_as_sender, list_server_refusal,
-                             listed_recipients, ses_items, ses_kind, ses_text)
+from .bounce_detectors import Failure, Report, detected_failures, recognised
+from .bounce_formats import introduced_as_other, is_kddi_notice, is_path, labeled_as_sender, listed_recipients
 from .bounce_wording import is_hard
 from .mime import MAX_PARTS, address_spans, addresses_in, content_param, content_type, first_address, header_values, html_text, part_text, raw_header, report_field_groups, walk
 
@@ -65,15 +65,6 @@ _DELAYED = re.compile(
     r"warning message only|delivery (?:has been|is) delayed|will be retried|still being retried|"
     r"\(delay\)|delayed mail|message will be retried|not yet been delivered", re.I
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    address: str
-    status: str
-    action: str
-    diagnostic: str
-    hard: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,28 +184,6 @@ def _from_quoted_dsn(text: str) -> list[Failure]:
         failure = _failure_from_fields(fields, text)
         if failure is not None:
             failures.append(failure)
-    return failures
-
-
-def _from_ses_notification(text: str) -> list[Failure]:
-    """An Amazon SES bounce notification (JSON, often wrapped so that it no longer parses)."""
-    if '"notificationType"' not in text or '"bouncedRecipients"' not in text:
-        return []
-    permanent = '"bounceType":"Permanent"' in text.replace(" ", "")
-    failures = []
-    for item in ses_items(text, "bouncedRecipients"):
-        try:
-            fields = json.loads(item)
-        except ValueError:
-            continue
-        address = str(fields.get("emailAddress", "")).lower()
-        if first_address(address) != address:
-            continue
-        status = str(fields.get("status") or ("5.0.0" if permanent else "4.0.0"))
-        action = str(fields.get("action") or "failed")
-        diagnostic = str(fields.get("diagnosticCode", ""))
-        hard = is_hard(address, status, action, diagnostic, "", "", known={address})
-        failures.append(Failure(address, status, action, diagnostic[:500], hard))
     return failures
 
 
@@ -347,16 +316,16 @@ def looks_like_bounce(msg: Message, sender: str, subject: str, text: str = "") -
         return True
     from_header = raw_header(msg, "From") or ""
     by_sender = bool(_BOUNCE_SENDER.match(sender or "")) or bool(_BOUNCE_NAME.search(from_header))
-    if by_sender or _BOUNCE_SUBJECT.search(subject) or ses_kind(text) == "Bounce" or is_kddi_notice(text):
+    if by_sender or _BOUNCE_SUBJECT.search(subject) or is_kddi_notice(text):
         return True
-    return list_server_refusal(msg, text) is not None
+    return recognised(msg, text)
 
 
 def read_bounce(msg: Message, sender: str, own: set[str]) -> Bounce | None:
     """The failures a bounce reports, or None when it names no recipient that failed.
 
-    In order of trust: the report's DSN fields, DSN fields quoted in its text, an Amazon SES
-    notification, the recipients the prose lists one a line, the `X-Failed-Recipients`
+    In order of trust: the report's DSN fields, DSN fields quoted in its text, the families of
+    `bounce_detectors` (Amazon SES, fml, ...), the recipients the prose lists one a line, the `X-Failed-Recipients`
     header, any other address of the prose; last, flufl.bounce and the returned message's To.
     """
     explanation = _explanation(msg)
@@ -370,10 +339,7 @@ def read_bounce(msg: Message, sender: str, own: set[str]) -> Bounce | None:
     exclude = listed_exclude | set(addresses_in(raw_header(msg, "To") or ""))
     exclude |= set(addresses_in(raw_header(msg, "Return-Path") or ""))
     if not failures:
-        failures = _from_quoted_dsn(explanation) or _from_ses_notification(ses_text(explanation))
-    if not failures:
-        refusal = list_server_refusal(msg, explanation)
-        failures = [Failure(refusal[0], "5.0.0", "failed", refusal[1], False)] if refusal else []
+        failures = _from_quoted_dsn(explanation) or detected_failures(Report(msg, explanation))
     if not failures:
         listed = [a for a in listed_recipients(_prose_section(explanation)[1]) if a not in listed_exclude]
         failures = _from_prose(explanation, exclude, listed, only=True) if listed else []
