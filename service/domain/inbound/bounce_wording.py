@@ -55,11 +55,17 @@ SOFT = re.compile(
     r"improper sequence|syntax|service unavailable|resources|ldap|google groups|groups\.google|"
     r"rejected by|(?:message|mail) rejected|refused|access denied|loop|hop count|retries|attempts|aborted after|requests to connect|"
     r"not implemented|transaction failed|protocol|currently unavailable|at a rate|preferences|^\W*(?:5\d\d\W+)?rejected\W*$|"
-    r"name service error|name server",
+    r"name service error|name server|not authori[sz]ed|permission to send|authentication required",
     re.I,
 )
 _ENHANCED_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?!\d)")
 _HARD_STATUS = ("5.1.0", "5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.2.1", "5.4.1", "5.4.4")
+
+
+def enhanced_status(text: str) -> str:
+    """The first enhanced status code (RFC 3463) written in `text`, as "5.1.1", or ""."""
+    found = _ENHANCED_STATUS.search(text)
+    return ".".join(found.groups()) if found else ""
 
 
 @functools.lru_cache(maxsize=8)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from email.message import Message
 
 from .bounce_detectors import Failure, Report, detected_failures, recognised
+from .bounce_detectors.exchange import dda_smtp
 from .bounce_formats import introduced_as_other, is_kddi_notice, is_path, labeled_as_sender, listed_recipients
 from .bounce_wording import is_hard
 from .mime import MAX_PARTS, address_spans, addresses_in, content_param, content_type, first_address, header_values, html_text, part_text, raw_header, report_field_groups, walk
@@ -110,7 +111,10 @@ def _without_header_lines(text: str) -> str:
 
 
 def _local_address(value: str) -> str:
+    """The address of a DSN recipient field (`rfc822; a@b`), or the SMTP address an X.400 one gives."""
     value = value.strip()
+    if value[:5].lower() == "x400;":
+        return dda_smtp(value) or ""
     if ";" in value:
         value = value.split(";", 1)[1]
     return value.strip().strip("<>").strip().lower()

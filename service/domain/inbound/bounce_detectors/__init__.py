@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from email.message import Message
 
-from . import mailing_list, ses
+from . import exchange, mailing_list, ses
 from .values import Detector, Failure, Report
 
-DETECTORS: tuple[Detector, ...] = (ses.DETECTOR, mailing_list.DETECTOR)
+DETECTORS: tuple[Detector, ...] = (ses.DETECTOR, mailing_list.DETECTOR, exchange.DETECTOR)
 
 __all__ = ["DETECTORS", "Detector", "Failure", "Report", "detected_failures", "recognised"]
 
