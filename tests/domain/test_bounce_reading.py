@@ -18,6 +18,7 @@ from datetime import timedelta
 
 import pytest
 
+from bench.agreement import expected, reading
 from service.domain.inbound.bounce_formats import introduced_as_other, is_path, listed_recipients
 from service.domain.inbound.classify import Envelope, classify
 from service.domain.suppressions.tokens import TokenSigner
@@ -455,21 +456,14 @@ def _larger_set() -> list:
 def test_every_message_of_the_larger_set_gets_its_label_or_a_listed_reason(row):
     """Class, failed recipients and hard/soft as sisimai labeled them; where this reading is kept
     against the label, the file and field are listed with the reason, and must still differ
-    (a listed disagreement that no longer holds is taken off the list)."""
-    verdict = verdict_of((SHARED_CORPUS / row["file"]).read_bytes())
-    acted = acted_on(verdict) if verdict.classification == "bounce" else set(verdict.addresses)
-    got = {
-        "class": verdict.classification,
-        "addresses": sorted(acted),
-        "kind": ("hard+soft" if verdict.suppress and verdict.soft_bounces else verdict.kind or "-"),
-    }
-    expected = {"class": row["classification"], "addresses": sorted(a for a in row["addresses"].split(",") if a),
-                "kind": row["kind"] or "-"}
+    (a listed disagreement that no longer holds is taken off the list). `python -m bench.agreement`
+    counts them the same way."""
+    got, want = reading(verdict_of((SHARED_CORPUS / row["file"]).read_bytes())), expected(row)
     for field in ("class", "addresses", "kind"):
         if (row["file"], field) in DISAGREEMENTS:
-            assert got[field] != expected[field], f"{row['file']} {field} now agrees: take it off disagreements.tsv"
+            assert got[field] != want[field], f"{row['file']} {field} now agrees: take it off disagreements.tsv"
         else:
-            assert got[field] == expected[field], field
+            assert got[field] == want[field], field
 
 
 def test_every_listed_disagreement_names_a_labeled_file_and_says_why():
