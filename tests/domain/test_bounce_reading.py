@@ -347,6 +347,8 @@ def test_an_au_one_net_notice_is_a_soft_bounce():
     ("5.0.0", "550 Host does not accept mail", "hard"),
     ("5.4.1", "550 5.4.1 Recipient address rejected: Access denied", "hard"),
     ("4.0.0", "The domain doesn't receive email according to the administrator: returned Null MX", "soft"),
+    ("5.7.1", "550 5.7.1 <person@example.org>: Recipient address rejected: User person@example.org temporarily "
+              "locked. Please try again later!", "soft"),
 ])
 def test_hard_only_when_the_address_itself_cannot_receive(status, diagnostic, kind):
     verdict = verdict_of(dsn(status, diagnostic))
@@ -403,6 +405,48 @@ The following recipients did not receive this message:
 
 <kijitora@ezweb.ne.jp>
 """
+
+
+POSTFIX_ONE_GONE_ONE_FULL = b"""\
+From: MAILER-DAEMON@mx.example.net (Mail Delivery System)
+To: info@cetit.be
+Subject: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b"
+
+--b
+Content-Type: text/plain
+
+This is the mail system at host mx.example.net.
+
+<gone@example.org>: host mx.example.org[192.0.2.22] said: 550 5.2.1
+    <gone@example.org>... User Unknown (in reply to RCPT TO command)
+<full@example.org>: host mx.example.org[192.0.2.22] said: 552 5.2.2
+    <full@example.org>... Mailbox Full (in reply to RCPT TO command)
+
+--b
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+
+Final-Recipient: rfc822; gone@example.org
+Action: failed
+Status: 5.2.1
+Diagnostic-Code: smtp; 550 5.2.1 <gone@example.org>... User Unknown
+
+Final-Recipient: rfc822; full@example.org
+Action: failed
+Status: 5.2.2
+Diagnostic-Code: smtp; 552 5.2.2 <full@example.org>... Mailbox Full
+
+--b--
+"""
+
+
+def test_a_full_mailbox_in_the_opening_is_not_every_recipient_s_when_it_names_them():
+    verdict = verdict_of(POSTFIX_ONE_GONE_ONE_FULL)
+    assert [s.address for s in verdict.suppress] == ["gone@example.org"]
+    assert verdict.soft_bounces == ("full@example.org",)
 
 
 def test_a_refusal_of_the_sender_after_mail_from_is_soft():
