@@ -449,6 +449,23 @@ def test_a_full_mailbox_in_the_opening_is_not_every_recipient_s_when_it_names_th
     assert verdict.soft_bounces == ("full@example.org",)
 
 
+RECEIVED_FROM_THE_SENDER = b"""\
+From: MAILER-DAEMON@relay.example.net
+To: info@cetit.be
+Subject: Returned mail: User unknown
+
+The original message was received at Mon, 12 Jan 2026 10:00:00 +0100
+from info@cetit.be
+---The following addresses had delivery errors---
+gone@example.org [User unknown]
+"""
+
+
+def test_the_sender_a_report_says_the_message_came_from_does_not_make_it_about_the_sender():
+    verdict = verdict_of(RECEIVED_FROM_THE_SENDER.replace(b"from info@cetit.be", b"from news@cetit.be"))
+    assert verdict.kind == "hard" and [s.address for s in verdict.suppress] == ["gone@example.org"]
+
+
 def test_a_refusal_of_the_sender_after_mail_from_is_soft():
     verdict = verdict_of(EXIM_AFTER_MAIL_FROM)
     assert verdict.classification == "bounce" and verdict.kind == "soft"

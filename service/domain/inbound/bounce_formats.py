@@ -48,7 +48,7 @@ def labeled_as_sender(text: str, start: int) -> bool:
     """Whether the line's words before `start` say the address is the sender ("Original Sender:")."""
     newline = text.rfind("\n", max(0, start - LOOK_BACK), start)
     lead = " ".join(text[newline + 1:start].split()).lower().rstrip("<").rstrip()
-    return lead.endswith(("sender", "sender:", "sent by", "from:"))
+    return lead.endswith(("sender", "sender:", "sent by", "from:")) or lead.rpartition(" ")[2] == "from"
 
 
 def _ends_listed(text: str, end: int, lead: str) -> bool:

@@ -227,7 +227,7 @@ def _from_prose(explanation: str, exclude: set[str], failed_hint: list[str], onl
     introduced = set(other) - set(plain)
     hinted = set(failed_hint)
     candidates = [] if only else [a for a in written if a not in exclude and a not in introduced and a not in hinted
-                                  and not _looks_like_id(a) and not is_path(a)]
+                                  and a not in senders and not _looks_like_id(a) and not is_path(a)]
     candidates = (failed_hint + candidates)[:MAX_PROSE_RECIPIENTS]
     if not candidates:
         return []
