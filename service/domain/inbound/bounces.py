@@ -20,7 +20,8 @@ from .bounce_detectors import Failure, Report, detected_failures, recognised
 from .bounce_detectors.exchange import dda_smtp
 from .bounce_formats import introduced_as_other, is_kddi_notice, is_path, labeled_as_sender, listed_recipients
 from .bounce_wording import is_hard
-from .mime import MAX_PARTS, address_spans, addresses_in, content_param, content_type, first_address, header_values, html_text, part_text, raw_header, report_field_groups, walk
+from .flufl_fallback import flufl_failures
+from .mime import address_spans, addresses_in, content_param, content_type, first_address, header_values, html_text, part_text, raw_header, report_field_groups, walk
 
 _BOUNCE_SENDER = re.compile(
     r"^(?:mailer[-_]?daemon|postmaster|post_master|mail[-_ ]?delivery[-_ ]?(?:system|subsystem)?|sysadmin)@", re.I
@@ -53,13 +54,9 @@ _TO_LINE = re.compile(r"^[^\S\n]*+To:\s*+(.*)$", re.I | re.M)
 # by one match only.
 _MAIL_FROM = re.compile(r"mail from:?\s*+<?[^\s<>]+@[^\s<>]+>?", re.I)
 _QUOTED_DSN = re.compile(r"^Final-Recipient:.*(?:\n(?![ \t]*+\n).*){0,8}", re.I | re.M)
-# flufl.bounce's detectors scan every line with patterns that backtrack (quadratic, and
-# cubic for Netscape's); they are a last resort, run only on a message this small.
 # Recipients read from a report's prose: a real one names a few; far more than
 # OPTOUT_MAX_ACTIONS_PER_MESSAGE already holds the message for staff, who read it whole.
 MAX_PROSE_RECIPIENTS = 1000
-FLUFL_MAX_TEXT = 16_384
-FLUFL_MAX_LINE = 200
 _ENHANCED_STATUS = re.compile(r"(?<![\d.])#?([245])\.(\d{1,3})\.(\d{1,3})(?![\d])")
 _SMTP_REPLY = re.compile(r"(?<![\d.])([45])\d\d(?:[ -]|$)")
 _DELAYED = re.compile(
@@ -265,48 +262,6 @@ def _returned_message(msg: Message) -> Message | None:
     return None
 
 
-def _small_for_flufl(msg: Message) -> bool:
-    """Whether the lines flufl.bounce reads (every part's payload, as written and decoded,
-    split at newlines) are short, and all of them together few."""
-    size = 0
-    try:
-        for count, part in enumerate(msg.walk()):
-            if count >= MAX_PARTS:
-                return False
-            if part.is_multipart():
-                continue
-            written, decoded = part.get_payload(), part.get_payload(decode=True) or b""
-            if not isinstance(written, str) or not isinstance(decoded, bytes):
-                return False
-            size += len(written) + len(decoded)
-            if size > FLUFL_MAX_TEXT:
-                return False
-            if any(len(line) > FLUFL_MAX_LINE for line in written.split("\n")) or any(
-                    len(line) > FLUFL_MAX_LINE for line in decoded.split(b"\n")):
-                return False
-    except Exception:  # RecursionError on a deep tree; a payload that cannot be read
-        return False
-    return True
-
-
-def _flufl_failures(msg: Message, exclude: set[str]) -> list[str]:
-    if not _small_for_flufl(msg):
-        return []
-    try:
-        from flufl.bounce import all_failures
-
-        temporary, permanent = all_failures(msg)
-    except Exception:  # the detectors are heuristics over hostile input
-        return []
-    found = []
-    for raw in list(permanent) + list(temporary):
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-        address = first_address(text)
-        if address and address == text.strip().strip("<>").lower() and address not in exclude:
-            found.append(address)
-    return found
-
-
 def is_mail_system(sender: str | None) -> bool:
     """An empty envelope sender, MAILER-DAEMON, postmaster and the like: a machine, not a person."""
     return not sender or bool(_BOUNCE_SENDER.match(sender))
@@ -354,7 +309,7 @@ def read_bounce(msg: Message, sender: str, own: set[str]) -> Bounce | None:
     if not failures:
         failures = _from_prose(explanation, exclude, [])
     if not failures:
-        flufl = _flufl_failures(msg, exclude)
+        flufl = flufl_failures(msg, exclude)
         if not flufl and returned is not None:
             flufl = [a for a in addresses_in(raw_header(returned, "To") or "") if a not in exclude][:1]
         if not flufl:
