@@ -166,6 +166,18 @@ def many_dsn_groups(size: int) -> bytes:
             + b"".join(group % i for i in range(count)) + b"--b--\r\n")
 
 
+def exchange_recipient_list(size: int) -> bytes:
+    """An old Exchange report whose list runs on: as many recipients as are read, each with
+    ' on ' again and again in its name, `dda:SMTP=` attributes that never end and its own reason."""
+    head = (b"Your message did not reach some or all of the intended recipients.\n\n"
+            b"The following recipient(s) could not be reached:\n\n")
+    unit = (b"c=BE;a= ;p=" + b" on" * 6 + b";dda:SMTP=r%06d@example.org; on 12/01/2026 10:00\n"
+            b"    The recipient name is not recognized " + b"dda:SMTP=" * 40 + b" on " * 100 + b"\n"
+            b"    #550 5.1.1 RESOLVER.ADR.RecipNotFound; " + b"x@" * 100 + b"##\n")
+    count = max(1, (size - len(head)) // len(unit % 0))
+    return BOUNCER + head + b"".join(unit % i for i in range(count))
+
+
 def commas_for_flufl(size: int) -> bytes:
     """Long lines of ',a' and no address: flufl.bounce's LLNL detector backtracks from every comma."""
     return BOUNCER + _repeat(_repeat(b",a", 4000) + b"\n", size)
@@ -204,6 +216,7 @@ BOMBS: dict[str, Callable[[int], bytes]] = {
     "SES open braces": ses_open_braces,
     "many recipients in prose": many_recipients_in_prose,
     "many DSN groups": many_dsn_groups,
+    "Exchange recipient list": exchange_recipient_list,
     "commas for flufl": commas_for_flufl,
     "brackets for flufl": brackets_for_flufl,
     "unclosed HTML": unclosed_html,

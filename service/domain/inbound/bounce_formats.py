@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 
-from .mime import address_spans, addresses_in, raw_header
+from .mime import address_spans
 
 MAX_LEAD = 12  # indentation (and a "<") before an address that starts a line
 LOOK_BACK = 80  # characters before an address read for what introduces it
@@ -48,7 +48,7 @@ def labeled_as_sender(text: str, start: int) -> bool:
     """Whether the line's words before `start` say the address is the sender ("Original Sender:")."""
     newline = text.rfind("\n", max(0, start - LOOK_BACK), start)
     lead = " ".join(text[newline + 1:start].split()).lower().rstrip("<").rstrip()
-    return lead.endswith(("sender", "sender:", "sent by", "from:"))
+    return lead.endswith(("sender", "sender:", "sent by", "from:")) or lead.rpartition(" ")[2] == "from"
 
 
 def _ends_listed(text: str, end: int, lead: str) -> bool:
@@ -136,24 +136,6 @@ def ses_addresses(text: str, key: str) -> list[str]:
         if isinstance(fields, dict):
             found.append(str(fields.get("emailAddress", "")).strip().lower())
     return found
-
-
-# fml, a mailing-list server, answers a post it refuses with a notice of its own (no DSN):
-# the list's address, in `<...>` on the notice's first line, is the recipient that refused.
-_FML_REFUSALS = ("are not member", "not a member", "loop alert", "rejected", "error")
-MAX_FIRST_LINE = 500
-
-
-def list_server_refusal(msg, text: str) -> tuple[str, str] | None:
-    """(the list's address, the notice's first line) when fml refused a post, else None."""
-    server = (raw_header(msg, "X-MLServer") or "")[:200].strip().lower()
-    subject = (raw_header(msg, "Subject") or "")[:500].lower()
-    if not server.startswith("fml") or not any(word in subject for word in _FML_REFUSALS):
-        return None
-    first = next((line.strip() for line in text[:MAX_FIRST_LINE * 4].splitlines() if line.strip()), "")[:MAX_FIRST_LINE]
-    inside = first.rpartition("<")[2].partition(">")[0] if "<" in first else ""
-    found = addresses_in(inside)
-    return (found[0], first) if found else None
 
 
 def is_kddi_notice(text: str) -> bool:

@@ -6,11 +6,14 @@ reputation are soft: they say nothing about the address, and suppressing on them
 drop people who can still be mailed (repeated, they suppress through the soft limit).
 
 The diagnostic text outranks a generic status code (5.0.0, 5.5.0), because MTAs often
-send one with a precise reason in words. A precise status that says the mailbox exists or
-that a policy refused the mail (x.2.0, 5.7.x) outranks "user unknown" in words: that is
-how filters answer. So does the reply that names no user at all, `550 : User unknown`, the
-answer of the Japanese carriers' filters (au/KDDI, NTT docomo) to mail their subscriber has
-barred.
+send one with a precise reason in words; words that say the address is gone outrank a
+policy status (5.7.x) too, in which relays wrap the remote server's reply. Only x.2.0,
+"other or undefined mailbox status", outranks "user unknown" in words: it says the mailbox
+exists, and it is how the Japanese carriers' filters (au/KDDI, NTT docomo) answer mail their
+subscriber has barred (`550 : User unknown`). A refusal that says it will pass ("temporarily
+locked, try again later") is soft whatever else it says. A full mailbox that the report
+opens with counts for each recipient, except one the opening names with its own words that
+it is gone: the full one is then another recipient.
 """
 
 from __future__ import annotations
@@ -55,11 +58,20 @@ SOFT = re.compile(
     r"improper sequence|syntax|service unavailable|resources|ldap|google groups|groups\.google|"
     r"rejected by|(?:message|mail) rejected|refused|access denied|loop|hop count|retries|attempts|aborted after|requests to connect|"
     r"not implemented|transaction failed|protocol|currently unavailable|at a rate|preferences|^\W*(?:5\d\d\W+)?rejected\W*$|"
-    r"name service error|name server",
+    r"name service error|name server|not authori[sz]ed|permission to send|authentication required",
     re.I,
 )
+OPENING = 2000  # characters of a report's explanation read for a full mailbox it opens with
+# Words that say the refusal will not last ("temporarily locked, try again later").
+TEMPORARY = re.compile(r"\btemporar(?:y|ily)\b|try again later", re.I)
 _ENHANCED_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?!\d)")
 _HARD_STATUS = ("5.1.0", "5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.2.1", "5.4.1", "5.4.4")
+
+
+def enhanced_status(text: str) -> str:
+    """The first enhanced status code (RFC 3463) written in `text`, as "5.1.1", or ""."""
+    found = _ENHANCED_STATUS.search(text)
+    return ".".join(found.groups()) if found else ""
 
 
 @functools.lru_cache(maxsize=8)
@@ -75,7 +87,17 @@ def _reading(words: str) -> tuple[bool, bool, bool, bool]:
 
 @functools.lru_cache(maxsize=8)
 def _opens_with_full_mailbox(explanation: str) -> bool:
-    return MAILBOX_FULL.search(explanation[:2000]) is not None
+    return MAILBOX_FULL.search(explanation[:OPENING]) is not None
+
+
+@functools.lru_cache(maxsize=8)
+def _opening(explanation: str) -> str:
+    return explanation[:OPENING].lower()
+
+
+def _names_in_opening(explanation: str, address: str) -> bool:
+    """Whether the report's opening names this recipient, and so says which of them is full."""
+    return address.lower() in _opening(explanation)
 
 
 def _names_someone_else(text: str, known: set[str]) -> bool:
@@ -100,7 +122,7 @@ def is_hard(
     precise = _ENHANCED_STATUS.search(diagnostic[:1000]) if status.endswith(".0.0") else None
     status = ".".join(precise.groups()) if precise else status
     full, about_sender, hard, soft = _reading(diagnostic or explanation)
-    if full or _opens_with_full_mailbox(explanation):
+    if full or (_opens_with_full_mailbox(explanation) and not (hard and diagnostic and _names_in_opening(explanation, address))):
         return False
     if about_sender or status in ("5.1.7", "5.1.8"):
         return False
@@ -110,6 +132,8 @@ def is_hard(
         return False  # a local delivery program failed: a mailer error, not the address
     if status == "5.2.0":
         return False  # "other or undefined mailbox status": the mailbox exists
+    if TEMPORARY.search(diagnostic[:1000]):
+        return False  # the refusal says it will pass: the address can receive
     if hard:
         return True
     if soft:

@@ -2,8 +2,9 @@
 
 Evidence is read in order of trust: RFC 3464 `message/delivery-status` fields
 (Final-Recipient, Action, Status, Diagnostic-Code), an `X-Failed-Recipients` header, DSN
-fields quoted in the text, an Amazon SES notification, then the explanation an MTA wrote
-in prose (Exim, qmail, Gmail, Exchange, Domino, ...), and flufl.bounce's detectors.
+fields quoted in the text, the families of `bounce_detectors` (Amazon SES, fml, ...), then
+the explanation an MTA wrote in prose (Exim, qmail, Gmail, Domino, ...), and flufl.bounce's
+detectors.
 Only the recipients the bounce says failed are returned; other addresses it names (the
 original sender, the returned message's headers) are reported as merely mentioned.
 """
@@ -11,15 +12,16 @@ original sender, the returned message's headers) are reported as merely mentione
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass
 from email.message import Message
 
-from .bounce_formats import (introduced_as_other, is_kddi_notice, is_path, labeled_as_sender, list_server_refusal,
-                             listed_recipients, ses_items, ses_kind, ses_text)
+from .bounce_detectors import Failure, Report, detected_failures, recognised
+from .bounce_detectors.exchange import dda_smtp
+from .bounce_formats import introduced_as_other, is_kddi_notice, is_path, labeled_as_sender, listed_recipients
 from .bounce_wording import is_hard
-from .mime import MAX_PARTS, address_spans, addresses_in, content_param, content_type, first_address, header_values, html_text, part_text, raw_header, report_field_groups, walk
+from .flufl_fallback import flufl_failures
+from .mime import address_spans, addresses_in, content_param, content_type, first_address, header_values, html_text, part_text, raw_header, report_field_groups, walk
 
 _BOUNCE_SENDER = re.compile(
     r"^(?:mailer[-_]?daemon|postmaster|post_master|mail[-_ ]?delivery[-_ ]?(?:system|subsystem)?|sysadmin)@", re.I
@@ -52,28 +54,15 @@ _TO_LINE = re.compile(r"^[^\S\n]*+To:\s*+(.*)$", re.I | re.M)
 # by one match only.
 _MAIL_FROM = re.compile(r"mail from:?\s*+<?[^\s<>]+@[^\s<>]+>?", re.I)
 _QUOTED_DSN = re.compile(r"^Final-Recipient:.*(?:\n(?![ \t]*+\n).*){0,8}", re.I | re.M)
-# flufl.bounce's detectors scan every line with patterns that backtrack (quadratic, and
-# cubic for Netscape's); they are a last resort, run only on a message this small.
 # Recipients read from a report's prose: a real one names a few; far more than
 # OPTOUT_MAX_ACTIONS_PER_MESSAGE already holds the message for staff, who read it whole.
 MAX_PROSE_RECIPIENTS = 1000
-FLUFL_MAX_TEXT = 16_384
-FLUFL_MAX_LINE = 200
 _ENHANCED_STATUS = re.compile(r"(?<![\d.])#?([245])\.(\d{1,3})\.(\d{1,3})(?![\d])")
 _SMTP_REPLY = re.compile(r"(?<![\d.])([45])\d\d(?:[ -]|$)")
 _DELAYED = re.compile(
     r"warning message only|delivery (?:has been|is) delayed|will be retried|still being retried|"
     r"\(delay\)|delayed mail|message will be retried|not yet been delivered", re.I
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    address: str
-    status: str
-    action: str
-    diagnostic: str
-    hard: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +108,10 @@ def _without_header_lines(text: str) -> str:
 
 
 def _local_address(value: str) -> str:
+    """The address of a DSN recipient field (`rfc822; a@b`), or the SMTP address an X.400 one gives."""
     value = value.strip()
+    if value[:5].lower() == "x400;":
+        return dda_smtp(value) or ""
     if ";" in value:
         value = value.split(";", 1)[1]
     return value.strip().strip("<>").strip().lower()
@@ -196,28 +188,6 @@ def _from_quoted_dsn(text: str) -> list[Failure]:
     return failures
 
 
-def _from_ses_notification(text: str) -> list[Failure]:
-    """An Amazon SES bounce notification (JSON, often wrapped so that it no longer parses)."""
-    if '"notificationType"' not in text or '"bouncedRecipients"' not in text:
-        return []
-    permanent = '"bounceType":"Permanent"' in text.replace(" ", "")
-    failures = []
-    for item in ses_items(text, "bouncedRecipients"):
-        try:
-            fields = json.loads(item)
-        except ValueError:
-            continue
-        address = str(fields.get("emailAddress", "")).lower()
-        if first_address(address) != address:
-            continue
-        status = str(fields.get("status") or ("5.0.0" if permanent else "4.0.0"))
-        action = str(fields.get("action") or "failed")
-        diagnostic = str(fields.get("diagnosticCode", ""))
-        hard = is_hard(address, status, action, diagnostic, "", "", known={address})
-        failures.append(Failure(address, status, action, diagnostic[:500], hard))
-    return failures
-
-
 def _status_in(text: str) -> str:
     match = _ENHANCED_STATUS.search(text)
     if match:
@@ -254,7 +224,7 @@ def _from_prose(explanation: str, exclude: set[str], failed_hint: list[str], onl
     introduced = set(other) - set(plain)
     hinted = set(failed_hint)
     candidates = [] if only else [a for a in written if a not in exclude and a not in introduced and a not in hinted
-                                  and not _looks_like_id(a) and not is_path(a)]
+                                  and a not in senders and not _looks_like_id(a) and not is_path(a)]
     candidates = (failed_hint + candidates)[:MAX_PROSE_RECIPIENTS]
     if not candidates:
         return []
@@ -292,48 +262,6 @@ def _returned_message(msg: Message) -> Message | None:
     return None
 
 
-def _small_for_flufl(msg: Message) -> bool:
-    """Whether the lines flufl.bounce reads (every part's payload, as written and decoded,
-    split at newlines) are short, and all of them together few."""
-    size = 0
-    try:
-        for count, part in enumerate(msg.walk()):
-            if count >= MAX_PARTS:
-                return False
-            if part.is_multipart():
-                continue
-            written, decoded = part.get_payload(), part.get_payload(decode=True) or b""
-            if not isinstance(written, str) or not isinstance(decoded, bytes):
-                return False
-            size += len(written) + len(decoded)
-            if size > FLUFL_MAX_TEXT:
-                return False
-            if any(len(line) > FLUFL_MAX_LINE for line in written.split("\n")) or any(
-                    len(line) > FLUFL_MAX_LINE for line in decoded.split(b"\n")):
-                return False
-    except Exception:  # RecursionError on a deep tree; a payload that cannot be read
-        return False
-    return True
-
-
-def _flufl_failures(msg: Message, exclude: set[str]) -> list[str]:
-    if not _small_for_flufl(msg):
-        return []
-    try:
-        from flufl.bounce import all_failures
-
-        temporary, permanent = all_failures(msg)
-    except Exception:  # the detectors are heuristics over hostile input
-        return []
-    found = []
-    for raw in list(permanent) + list(temporary):
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-        address = first_address(text)
-        if address and address == text.strip().strip("<>").lower() and address not in exclude:
-            found.append(address)
-    return found
-
-
 def is_mail_system(sender: str | None) -> bool:
     """An empty envelope sender, MAILER-DAEMON, postmaster and the like: a machine, not a person."""
     return not sender or bool(_BOUNCE_SENDER.match(sender))
@@ -347,16 +275,16 @@ def looks_like_bounce(msg: Message, sender: str, subject: str, text: str = "") -
         return True
     from_header = raw_header(msg, "From") or ""
     by_sender = bool(_BOUNCE_SENDER.match(sender or "")) or bool(_BOUNCE_NAME.search(from_header))
-    if by_sender or _BOUNCE_SUBJECT.search(subject) or ses_kind(text) == "Bounce" or is_kddi_notice(text):
+    if by_sender or _BOUNCE_SUBJECT.search(subject) or is_kddi_notice(text):
         return True
-    return list_server_refusal(msg, text) is not None
+    return recognised(msg, text)
 
 
 def read_bounce(msg: Message, sender: str, own: set[str]) -> Bounce | None:
     """The failures a bounce reports, or None when it names no recipient that failed.
 
-    In order of trust: the report's DSN fields, DSN fields quoted in its text, an Amazon SES
-    notification, the recipients the prose lists one a line, the `X-Failed-Recipients`
+    In order of trust: the report's DSN fields, DSN fields quoted in its text, the families of
+    `bounce_detectors` (Amazon SES, fml, ...), the recipients the prose lists one a line, the `X-Failed-Recipients`
     header, any other address of the prose; last, flufl.bounce and the returned message's To.
     """
     explanation = _explanation(msg)
@@ -370,10 +298,7 @@ def read_bounce(msg: Message, sender: str, own: set[str]) -> Bounce | None:
     exclude = listed_exclude | set(addresses_in(raw_header(msg, "To") or ""))
     exclude |= set(addresses_in(raw_header(msg, "Return-Path") or ""))
     if not failures:
-        failures = _from_quoted_dsn(explanation) or _from_ses_notification(ses_text(explanation))
-    if not failures:
-        refusal = list_server_refusal(msg, explanation)
-        failures = [Failure(refusal[0], "5.0.0", "failed", refusal[1], False)] if refusal else []
+        failures = _from_quoted_dsn(explanation) or detected_failures(Report(msg, explanation))
     if not failures:
         listed = [a for a in listed_recipients(_prose_section(explanation)[1]) if a not in listed_exclude]
         failures = _from_prose(explanation, exclude, listed, only=True) if listed else []
@@ -384,7 +309,7 @@ def read_bounce(msg: Message, sender: str, own: set[str]) -> Bounce | None:
     if not failures:
         failures = _from_prose(explanation, exclude, [])
     if not failures:
-        flufl = _flufl_failures(msg, exclude)
+        flufl = flufl_failures(msg, exclude)
         if not flufl and returned is not None:
             flufl = [a for a in addresses_in(raw_header(returned, "To") or "") if a not in exclude][:1]
         if not flufl:

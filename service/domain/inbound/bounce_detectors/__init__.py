@@ -1,0 +1,31 @@
+"""Report families that carry no DSN fields, one detector a file, tried in this order after the
+report's own DSN fields and before the prose any MTA writes: a new format is a new file here and
+a test, not an edit in the reader's chain (as flufl.bounce's `_detectors/`).
+
+Each detector reads only what its family writes, in bounded slices, in time linear in the text.
+"""
+
+from __future__ import annotations
+
+from email.message import Message
+
+from . import exchange, mailing_list, ses
+from .values import Detector, Failure, Report
+
+DETECTORS: tuple[Detector, ...] = (ses.DETECTOR, mailing_list.DETECTOR, exchange.DETECTOR)
+
+__all__ = ["DETECTORS", "Detector", "Failure", "Report", "detected_failures", "recognised"]
+
+
+def recognised(msg: Message, text: str) -> bool:
+    """Whether a family's own marks say the message is a failure report."""
+    return any(detector.recognises(msg, text) for detector in DETECTORS)
+
+
+def detected_failures(report: Report) -> list[Failure]:
+    """The failures of the first family that names any."""
+    for detector in DETECTORS:
+        found = detector.failures(report)
+        if found:
+            return found
+    return []
