@@ -66,6 +66,13 @@ NOT_NOTICES = [
      "a person back from leave with a question"),
     ("Re: Jan is out of the office", "Who can I call about the course while Jan is away?",
      "a person replying about a colleague's absence"),
+    ("Afwezigheid van mijn zoon op de opleiding", "Mijn zoon is dinsdag ziek. Kan hij de les later inhalen?",
+     "a parent's question whose subject starts with a word of absence"),
+    ("Absent lors de la formation du 12 mars", "Je n'ai pas pu venir. Puis-je suivre la session suivante ?",
+     "a French question about a missed session"),
+    ("Vacation days and the spring course", "Does the course run during the Easter holidays?",
+     "an English question whose subject starts with vacation"),
+    ("Congé de maternité et formation", "Puis-je reporter mon inscription ?", "a question about leave"),
 ]
 
 

@@ -25,15 +25,22 @@ SUBJECT_STARTS = (
     r"automatic\s{1,3}reply",  # Outlook (en)
     r"auto(?:matic)?[- ]?reply|autoreply|auto[- ]?respons\w*+",  # hosting responders
     r"automatisch\s{1,3}antwoord",  # Outlook (nl)
-    r"afwezig\w*+|niet\s{1,3}aanwezig|met\s{1,3}verlof",  # Dutch responders
     r"réponse\s{1,3}automatique",  # Outlook (fr)
-    r"absent\w*+|congé",  # French responders
-    r"automatische\s{1,3}antwort|abwesen\w*+",  # Outlook, Exchange (de)
+    r"automatische\s{1,3}antwort",  # Outlook, Exchange (de)
     r"risposta\s{1,3}automatica|respuesta\s{1,3}automática|resposta\s{1,3}automática",  # Outlook (it, es, pt)
-    r"away(?:\s{1,3}until)?|on\s{1,3}vacation|vacation",  # responders (en)
+)
+# Words of absence that responders put before the subject they answer ("Afwezig: <subject>"): a
+# person's own subject may start with them too ("Afwezigheid van mijn zoon", "Vacation days"),
+# so they count only as such a prefix: followed by a colon.
+AWAY_WORDS = (
+    r"afwezig\w*+|niet\s{1,3}aanwezig|met\s{1,3}verlof",  # Dutch responders
+    r"absent\w*+|congé",  # French responders
+    r"abwesen\w*+",  # Exchange (de)
+    r"away(?:\s{1,3}until\b[^:\n]{0,20}+)?|on\s{1,3}vacation|vacation",  # responders (en)
 )
 _TAG = r"(?:\[[^\]\n]{1,40}+\]\s{0,3})?"  # "[EXTERNAL] ", "[SPAM] ": a gateway's mark before the subject
 AWAY_SUBJECT = re.compile(rf"^{_TAG}(?:{'|'.join(SUBJECT_STARTS)})\b", re.I)
+AWAY_PREFIX = re.compile(rf"^{_TAG}(?:{'|'.join(AWAY_WORDS)})\s?:", re.I)
 # Lotus Notes: "AUTO: Jan Peeters is out of the office (returning 12/01/2026)". Upper case only:
 # "Auto: onderhoud" is a subject about a car.
 LOTUS_SUBJECT = re.compile(rf"^{_TAG}AUTO\s?:")
@@ -68,7 +75,7 @@ AWAY_RETURN = re.compile(r"\buntil\b|\btot\b|\bjusqu|back\s{1,3}on|terug\s{1,3}o
 
 def _subject_says_away(subject: str) -> bool:
     subject = subject[:MAX_SUBJECT].strip()
-    if AWAY_SUBJECT.search(subject) or LOTUS_SUBJECT.search(subject):
+    if AWAY_SUBJECT.search(subject) or AWAY_PREFIX.search(subject) or LOTUS_SUBJECT.search(subject):
         return True
     return bare_subject(subject) == subject and bool(SOMEONE_AWAY.search(subject))
 
