@@ -208,7 +208,7 @@ class Drainer:
         for row in rows:
             # A confirmation goes to someone who asked for it, blocked or not: only a
             # confirmed consent can outweigh their unsubscribe. Erasure deletes it.
-            if row["kind"] in (OutboxKind.FORWARD, OutboxKind.CONFIRMATION) or row["address"] is None:
+            if row["kind"] in (OutboxKind.FORWARD, OutboxKind.CONFIRMATION, OutboxKind.SELF_SERVICE) or row["address"] is None:
                 wanted.append(row)
             else:
                 by_scope.setdefault(row["scope"] or "global", []).append(row)
