@@ -19,3 +19,12 @@ CREATE TABLE self_service_clients (
 CREATE INDEX self_service_clients_by_client ON self_service_clients (client_hmac, at);
 
 ALTER TABLE privacy_requests ADD COLUMN text text;
+
+-- What the person does on the page is recorded with source `self_service`.
+ALTER TABLE suppressions DROP CONSTRAINT suppressions_source_check;
+ALTER TABLE suppressions ADD CONSTRAINT suppressions_source_check
+    CHECK (source IN ('one_click', 'link', 'reply', 'dsn', 'verp', 'arf', 'api', 'phone', 'import', 'gateway',
+                      'self_service')) NOT VALID;
+ALTER TABLE consents DROP CONSTRAINT consents_source_check;
+ALTER TABLE consents ADD CONSTRAINT consents_source_check
+    CHECK (source IN ('web_form', 'phone', 'event', 'import', 'api', 'self_service')) NOT VALID;
