@@ -134,3 +134,17 @@ async def test_a_link_within_its_minutes_opens_and_the_minutes_are_configurable(
     from service.app import create_app
     short = await aiohttp_client(create_app(settings.with_overrides(self_service_minutes=5), pool))
     assert (await short.get(f"/me/{issued}")).status == 400
+
+
+@pytest.mark.parametrize("lang,words", [("nl", "Bekijk of wijzig alles wat CETIT over u bijhoudt"),
+                                        ("en", "See or change everything CETIT holds about you"),
+                                        ("fr", "Voir ou modifier tout ce que CETIT conserve à votre sujet")])
+async def test_the_unsubscribe_page_and_its_answers_offer_the_own_page(client, lang, words):
+    from tests.web.test_unsubscribe import token_for
+    token = token_for()
+    shown = await (await client.get(f"/u/{token}?lang={lang}")).text()
+    done = await (await client.post(f"/u/{token}", data={"confirm": "yes", "lang": lang})).text()
+    undone = await (await client.post(f"/u/{token}/resubscribe", data={"lang": lang})).text()
+    broken = await (await client.get(f"/u/{token[:-3]}?lang={lang}")).text()
+    for text in (shown, done, undone, broken):
+        assert f'href="/me?lang={lang}"' in text and words in text
