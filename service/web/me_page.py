@@ -45,7 +45,8 @@ def _words(record, scopes, lang: str) -> dict:
         "suppressions": [t["suppression"].format(scope=label(s.scope), reason=t["reasons"].get(s.reason, s.reason),
                                                  since=brussels_time(s.created_at)) for s in record.suppressions],
         "consents": [t["consent"].format(scope=label(c.scope), text=c.text, status=t.get(c.status, c.status),
-                                         when=brussels_time(c.given_at or c.created_at), how=c.source)
+                                         when=brussels_time(c.given_at or c.created_at),
+                                         how=t["sources"].get(c.source, c.source))
                      for c in record.consents],
         "history": [(brussels_time(e.at), t["events"].get(e.type, e.type.replace("_", " ")),
                      label(e.scope) if e.scope else "") for e in record.events],
