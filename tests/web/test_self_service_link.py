@@ -4,6 +4,7 @@ one that was not erased, the limits per mailbox and per client, and links that d
 from __future__ import annotations
 
 import base64
+import io
 import email
 from email import policy
 from datetime import datetime, timedelta, timezone
@@ -148,3 +149,19 @@ async def test_the_unsubscribe_page_and_its_answers_offer_the_own_page(client, l
     broken = await (await client.get(f"/u/{token[:-3]}?lang={lang}")).text()
     for text in (shown, done, undone, broken):
         assert f'href="/me?lang={lang}"' in text and words in text
+
+
+@pytest.mark.parametrize("body,content_type", [
+    (b"email=" + b"a" * 2_000_000, "application/x-www-form-urlencoded"),
+    (b"--x\r\nContent-Disposition: form-data; name=email\r\n\r\njan@example.be", "multipart/form-data; boundary=x"),
+    (b"email=%ff%fe&lang=%00", "application/x-www-form-urlencoded"),
+    (b"{}", "application/json"),
+], ids=["huge", "cut multipart", "bad bytes", "json"])
+async def test_bad_bodies_are_pages_never_a_500(client, auth, pool, body, content_type):
+    from tests.web.self_service_helpers import open_page
+    path, csrf = await open_page(client, auth, pool)
+    for target in ("/me", path):
+        response = await client.post(target, data=io.BytesIO(body), headers={"Content-Type": content_type})
+        assert 400 <= response.status < 500 and response.content_type == "text/html", target
+    weird = await client.post(path, data={"csrf": csrf, "action": "subscribe", "scope": "x" * 5000})
+    assert weird.status == 400
