@@ -166,7 +166,7 @@ async def message_received_at(conn: asyncpg.Connection, message_id) -> datetime 
     return await conn.fetchval("SELECT received_at FROM inbound_messages WHERE id = $1", message_id)
 
 
-_REQUEST_COLUMNS = "id, kind, address, message_id, received_at, due, status, closed_at, closed_by, note"
+_REQUEST_COLUMNS = "id, kind, address, message_id, received_at, due, status, closed_at, closed_by, note, text"
 
 INSERT_REQUEST = f"""
 WITH inserted AS (

@@ -106,6 +106,7 @@ DUTCH = {
     "Privacy request {id}": "Privacyverzoek {id}",
     "received": "ontvangen",
     "Read the mail": "De mail lezen",
+    "Asked on the own page": "Gevraagd op de eigen pagina",
     "What CETIT holds": "Wat CETIT bijhoudt",
     "suppression(s)": "blokkering(en)",
     "consent(s)": "toestemming(en)",

@@ -132,6 +132,17 @@ async def test_correct_creates_a_correction_request_due_in_a_month(client, auth,
     assert empty.status == 400
 
 
+async def test_staff_read_the_words_of_a_correction_in_the_console(client, auth, pool, staff):
+    path, csrf = await open_page(client, auth, pool)
+    await client.post(path, data={"csrf": csrf, "action": "correct", "text": "Spell my name <Jan>."})
+    request_id = await pool.fetchval("SELECT id FROM privacy_requests")
+    page = await staff.get(f"/staff/requests/{request_id}")
+    text = await page.text()
+    assert page.status == 200 and "Asked on the own page" in text and "Spell my name &lt;Jan&gt;." in text
+    listed = (await (await client.get("/v1/requests", headers=auth)).json())["requests"]
+    assert listed[0]["text"] == "Spell my name <Jan>."
+
+
 async def test_erase_needs_its_confirmation(client, auth, pool):
     path, csrf = await open_page(client, auth, pool)
     before = await snapshot(pool)
