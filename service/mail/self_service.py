@@ -14,7 +14,7 @@ from email.utils import format_datetime, make_msgid
 
 from ..domain.inbound.classify import FORWARD_MARKER
 from ..settings import Settings
-from .confirmation import _ENV
+from .confirmation import MAIL_TEMPLATES
 
 TEXTS = {
     "nl": {
@@ -68,8 +68,8 @@ def compose_link(settings: Settings, token: str, address: str, language: str) ->
     context = {"t": TEXTS[lang], "lang": lang, "minutes": settings.self_service_minutes,
                "url": f"{settings.public_url.rstrip('/')}/me/{token}"}
     message = _message(settings, address, TEXTS[lang]["subject"])
-    message.set_content(_ENV.get_template("mail/self_service.txt").render(context))
-    message.add_alternative(_ENV.get_template("mail/self_service.html").render(context), subtype="html")
+    message.set_content(MAIL_TEMPLATES.get_template("mail/self_service.txt").render(context))
+    message.add_alternative(MAIL_TEMPLATES.get_template("mail/self_service.html").render(context), subtype="html")
     message["Content-Language"] = lang  # after the content: set_content drops every Content-* header
     return message.as_bytes(), settings.bounce_address, address
 
