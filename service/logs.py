@@ -28,8 +28,8 @@ _SECRETS = [
     (re.compile(r"(?i)\b(basic)(?:\s|\\t|%20|\+)+[A-Za-z0-9+/=]{8,}"), r"\1 " + REDACTED),
     # signed tokens (itsdangerous: payload.timestamp.signature) anywhere: links, cookies, subjects
     (re.compile(r"(?<![A-Za-z0-9_\-.])[A-Za-z0-9_\-]++(?:\.[A-Za-z0-9_\-]++)++"), lambda m: _unless_token(m[0])),
-    # the token in a link's path: /u/<token>, /c/<token>
-    (re.compile(r"/([uc])/[^/\s?#'\"\\]+"), r"/\1/" + REDACTED),
+    # the token in a link's path: /u/<token>, /c/<token>, /me/<token>
+    (re.compile(r"/(u|c|me)/[^/\s?#'\"\\]+"), r"/\1/" + REDACTED),
     # secrets in a query string
     (re.compile(r"(?i)([?&;](?:token|key|api_?key|access_token|secret|password|signature|sig)=)[^&\s'\"#\\]*"),
      r"\1" + REDACTED),

@@ -17,6 +17,7 @@ from .domain.suppressions.keyed_hash import KeyedHash
 from .domain.suppressions.return_paths import ReturnPaths
 from .domain.suppressions.tokens import TokenSigner
 from .domain.consent.tokens import ConfirmationTokens
+from .domain.self_service.tokens import SelfServiceTokens
 from .mail.dkim import DkimSigner
 from .mail.relay import Relay
 from .settings import Settings
@@ -51,6 +52,7 @@ class Services:
     relay: Relay | None
     dkim: DkimSigner | None = None  # signs the gateway's copies; None: the relay must sign
     confirmations: ConfirmationTokens | None = None  # the double opt-in links (/c/{token})
+    self_service: SelfServiceTokens | None = None  # the links to a person's own page (/me/{token})
     clock: Clock = field(default_factory=SystemClock)
     outbox: OutboxSignal = field(default_factory=OutboxSignal)
     erased: ErasedHashes = field(default_factory=ErasedHashes)  # the erased HMACs the checks test
@@ -66,6 +68,7 @@ class Services:
             dkim=(DkimSigner(settings.dkim_key, settings.dkim_selector, settings.dkim_domain)
                   if settings.dkim_key else None),
             confirmations=ConfirmationTokens(settings.secret_keys),
+            self_service=SelfServiceTokens(settings.secret_keys, timedelta(minutes=settings.self_service_minutes)),
             clock=clock or SystemClock(),
         )
 

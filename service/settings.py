@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import secrets
@@ -40,6 +41,8 @@ class Settings:
     max_message_bytes: int = 26214400
     link_max_age_days: int = 90
     confirm_max_age_days: int = 7
+    self_service_minutes: int = 60
+    trusted_proxies: tuple = ()  # ip_network values: proxies whose X-Forwarded-For is believed
     soft_bounce_limit: int = 3
     soft_bounce_days: int = 30
     retention_days: int = 90
@@ -71,6 +74,18 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     if not 0 <= value <= 65535:
         raise SettingsError(f"{name} must be a port number (0-65535), got {raw!r}")
     return value
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple:
+    """Comma-separated IP addresses or networks (`10.0.0.0/8`, `::1`)."""
+    networks = []
+    for part in (env.get(name) or "").split(","):
+        if part.strip():
+            try:
+                networks.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError:
+                raise SettingsError(f"{name} must list IP addresses or networks, got {part.strip()!r}") from None
+    return tuple(networks)
 
 
 def _whole_number(env: Mapping[str, str], name: str, default: int, minimum: int = 1, maximum: int | None = None,
@@ -277,6 +292,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_message_bytes=_whole_number(env, "OPTOUT_MAX_MESSAGE_BYTES", 26214400),
         link_max_age_days=_whole_number(env, "OPTOUT_LINK_MAX_AGE_DAYS", 90, minimum=0),
         confirm_max_age_days=_whole_number(env, "OPTOUT_CONFIRM_MAX_AGE_DAYS", 7, maximum=3650, unit="days"),
+        self_service_minutes=_whole_number(env, "OPTOUT_SELF_SERVICE_MINUTES", 60, maximum=10_080, unit="minutes"),
+        trusted_proxies=_networks(env, "OPTOUT_TRUSTED_PROXIES"),
         soft_bounce_limit=_whole_number(env, "OPTOUT_SOFT_BOUNCE_LIMIT", 3),
         soft_bounce_days=_whole_number(env, "OPTOUT_SOFT_BOUNCE_DAYS", 30),
         retention_days=_whole_number(env, "OPTOUT_RETENTION_DAYS", 90),

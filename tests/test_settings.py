@@ -44,6 +44,9 @@ def test_secret_keys_are_newest_first():
     ("OPTOUT_CONFIRM_MAX_AGE_DAYS", "1.5", "OPTOUT_CONFIRM_MAX_AGE_DAYS must be a whole number of days, got '1.5'"),
     ("OPTOUT_CONFIRM_MAX_AGE_DAYS", "0", "OPTOUT_CONFIRM_MAX_AGE_DAYS must be at least 1, got '0'"),
     ("OPTOUT_CONFIRM_MAX_AGE_DAYS", "99999999999", "OPTOUT_CONFIRM_MAX_AGE_DAYS must be at most 3650"),
+    ("OPTOUT_SELF_SERVICE_MINUTES", "an hour", "OPTOUT_SELF_SERVICE_MINUTES must be a whole number of minutes"),
+    ("OPTOUT_SELF_SERVICE_MINUTES", "0", "OPTOUT_SELF_SERVICE_MINUTES must be at least 1"),
+    ("OPTOUT_TRUSTED_PROXIES", "10.0.0.1, proxy.local", "OPTOUT_TRUSTED_PROXIES must list IP addresses or networks"),
 ])
 def test_a_bad_value_is_named(name, value, says):
     with pytest.raises(SettingsError) as error:
@@ -54,6 +57,15 @@ def test_a_bad_value_is_named(name, value, says):
 def test_a_confirmation_link_lasts_seven_days_unless_set():
     assert load_settings(BASE).confirm_max_age_days == 7
     assert load_settings({**BASE, "OPTOUT_CONFIRM_MAX_AGE_DAYS": "14"}).confirm_max_age_days == 14
+
+
+def test_the_own_page_link_lasts_an_hour_and_no_proxy_is_trusted_unless_set():
+    import ipaddress
+    assert load_settings(BASE).self_service_minutes == 60 and load_settings(BASE).trusted_proxies == ()
+    settings = load_settings({**BASE, "OPTOUT_SELF_SERVICE_MINUTES": "15",
+                              "OPTOUT_TRUSTED_PROXIES": "10.0.0.0/8, ::1"})
+    assert settings.self_service_minutes == 15
+    assert settings.trusted_proxies == (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1"))
 
 
 def test_a_link_max_age_of_zero_is_valid():

@@ -32,6 +32,7 @@ class OutboxKind(StrEnum):
     GATEWAY = "gateway"
     CONFIRMATION = "confirmation"
     WEBHOOK = "webhook"
+    SELF_SERVICE = "self_service"  # a link to the person's own page, or their correction to staff
 
 
 class OutboxStatus(StrEnum):
@@ -39,7 +40,7 @@ class OutboxStatus(StrEnum):
     DEAD = "dead"
 
 
-MAIL_KINDS = frozenset({OutboxKind.FORWARD, OutboxKind.GATEWAY, OutboxKind.CONFIRMATION})
+MAIL_KINDS = frozenset({OutboxKind.FORWARD, OutboxKind.GATEWAY, OutboxKind.CONFIRMATION, OutboxKind.SELF_SERVICE})
 DEAD_KEPT_DAYS = 30  # a dead row not sent again by staff within this many days is deleted
 
 
@@ -82,6 +83,9 @@ RULES: dict[OutboxKind, RetryRule] = {
                                   lifetime=timedelta(days=3), max_tries=None, permanent_is_final=True),
     OutboxKind.CONFIRMATION: RetryRule((MINUTE, 5 * MINUTE, 15 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR),
                                        lifetime=timedelta(days=3), max_tries=None, permanent_is_final=True),
+    # A link to the person's own page is worth sending only while it is valid (an hour by default).
+    OutboxKind.SELF_SERVICE: RetryRule((30, MINUTE, 5 * MINUTE, 15 * MINUTE, 30 * MINUTE),
+                                       lifetime=timedelta(hours=1), max_tries=None, permanent_is_final=True),
     OutboxKind.WEBHOOK: RetryRule((10, 50, 5 * MINUTE, 15 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR, 4 * HOUR),
                                   lifetime=timedelta(days=3), max_tries=None, permanent_is_final=False),
 }

@@ -20,8 +20,10 @@ from ..domain.consent.tokens import ConfirmationTokens
 from ..settings import Settings
 
 _TEMPLATES = Path(str(resources.files("service.templates")))
-_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=jinja2.select_autoescape(["html"]),
-                          keep_trailing_newline=True)
+# The mails' templates (templates/mail/), shared by every mail a person receives.
+MAIL_TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES),
+                                    autoescape=jinja2.select_autoescape(["html"]),
+                                    keep_trailing_newline=True)
 
 TEXTS = {
     "nl": {
@@ -77,6 +79,6 @@ def compose(settings: Settings, tokens: ConfirmationTokens, consent_id: int, add
     message["Message-ID"] = make_msgid(domain=domain)
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-reply should answer it
     message["Content-Language"] = language
-    message.set_content(_ENV.get_template("mail/confirmation.txt").render(context))
-    message.add_alternative(_ENV.get_template("mail/confirmation.html").render(context), subtype="html")
+    message.set_content(MAIL_TEMPLATES.get_template("mail/confirmation.txt").render(context))
+    message.add_alternative(MAIL_TEMPLATES.get_template("mail/confirmation.html").render(context), subtype="html")
     return message.as_bytes(), settings.bounce_address, address

@@ -42,6 +42,10 @@ from .webhook_lane import WebhookLane
 log = logging.getLogger("optout.outbox")
 
 
+# Mail a person asked for, or mail to staff: never checked against the list.
+_NOT_MARKETING = frozenset({OutboxKind.FORWARD, OutboxKind.CONFIRMATION, OutboxKind.SELF_SERVICE})
+
+
 @dataclass(frozen=True)
 class DrainerConfig:
     batch: int = 200
@@ -208,7 +212,7 @@ class Drainer:
         for row in rows:
             # A confirmation goes to someone who asked for it, blocked or not: only a
             # confirmed consent can outweigh their unsubscribe. Erasure deletes it.
-            if row["kind"] in (OutboxKind.FORWARD, OutboxKind.CONFIRMATION) or row["address"] is None:
+            if row["kind"] in _NOT_MARKETING or row["address"] is None:
                 wanted.append(row)
             else:
                 by_scope.setdefault(row["scope"] or "global", []).append(row)

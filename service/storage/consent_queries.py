@@ -86,16 +86,27 @@ async def consent_for_update(conn: asyncpg.Connection, consent_id: int) -> async
     return await conn.fetchrow(f"SELECT {_CONSENT_COLUMNS} FROM consents WHERE id = $1 FOR UPDATE", consent_id)
 
 
+async def lock_mailbox(conn: asyncpg.Connection, mailbox: str) -> None:
+    """Until the caller's transaction ends, mails to this mailbox are counted one request at a time."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 13))", mailbox)
+
+
+async def mark_confirmed(conn: asyncpg.Connection, consent_id: int, ip: str | None, user_agent: str | None) -> None:
+    """A consent given where the mailbox was proved already (the person's own page): it counts as confirmed."""
+    await conn.execute("""UPDATE consents SET confirmed_at = given_at, confirmed_ip = $2, confirmed_user_agent = $3
+                           WHERE id = $1""", consent_id, ip, user_agent)
+
+
 async def confirmations_since(conn: asyncpg.Connection, mailbox: str, since: datetime) -> int:
     """Confirmation mails asked for this mailbox (any form of its address) since then: each consent
     that was pending sent one. Locks the mailbox until the caller's transaction ends, so that
     requests at the same moment, in whatever form, are counted one after the other, not all
-    against the same count."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 13))", mailbox)
+    against the same count. A consent given on the person's own page sent no mail."""
+    await lock_mailbox(conn, mailbox)
     return await conn.fetchval(
         """SELECT count(*) FROM consents
-            WHERE mailbox = $1 AND created_at >= $2 AND (confirmed_at IS NOT NULL OR status = 'pending'
-                  OR (status = 'withdrawn' AND given_at IS NULL))""",
+            WHERE mailbox = $1 AND created_at >= $2 AND source <> 'self_service'
+              AND (confirmed_at IS NOT NULL OR status = 'pending' OR (status = 'withdrawn' AND given_at IS NULL))""",
         mailbox, since,
     )
 
@@ -155,12 +166,12 @@ async def message_received_at(conn: asyncpg.Connection, message_id) -> datetime 
     return await conn.fetchval("SELECT received_at FROM inbound_messages WHERE id = $1", message_id)
 
 
-_REQUEST_COLUMNS = "id, kind, address, message_id, received_at, due, status, closed_at, closed_by, note"
+_REQUEST_COLUMNS = "id, kind, address, message_id, received_at, due, status, closed_at, closed_by, note, text"
 
 INSERT_REQUEST = f"""
 WITH inserted AS (
-    INSERT INTO privacy_requests (kind, address, message_id, received_at, due)
-    VALUES ($1, $2, $3, $4, $5)
+    INSERT INTO privacy_requests (kind, address, message_id, received_at, due, text)
+    VALUES ($1, $2, $3, $4, $5, $6)
     ON CONFLICT (message_id, kind) DO NOTHING
     RETURNING {_REQUEST_COLUMNS}
 ), recorded AS (
@@ -176,8 +187,8 @@ SELECT {_REQUEST_COLUMNS} FROM inserted
 
 
 async def insert_request(conn: asyncpg.Connection, kind: str, address: str | None, message_id,
-                         received_at: datetime, due: date) -> asyncpg.Record | None:
-    return await conn.fetchrow(INSERT_REQUEST, kind, address, message_id, received_at, due)
+                         received_at: datetime, due: date, text: str | None = None) -> asyncpg.Record | None:
+    return await conn.fetchrow(INSERT_REQUEST, kind, address, message_id, received_at, due, text)
 
 
 async def requests(conn: asyncpg.Connection, status: str | None, after_id: int, limit: int) -> list[asyncpg.Record]:
@@ -216,5 +227,5 @@ async def erase_address(conn: asyncpg.Connection, address: str) -> int:
     without the address."""
     deleted = await conn.fetchval(
         "WITH gone AS (DELETE FROM consents WHERE address = $1 RETURNING 1) SELECT count(*) FROM gone", address)
-    await conn.execute("UPDATE privacy_requests SET address = NULL WHERE address = $1", address)
+    await conn.execute("UPDATE privacy_requests SET address = NULL, text = NULL WHERE address = $1", address)
     return deleted

@@ -24,7 +24,7 @@ from .consents import confirmation_tokens
 from .keys import DB, READS, SETTINGS
 from .pages import render
 from .payload import form_fields
-from .texts import LANGUAGES, choose_language
+from .texts import LANGUAGES, ME_TEXTS, choose_language
 
 log = logging.getLogger("optout.consent")
 
@@ -105,6 +105,7 @@ def _page(request: web.Request, lang: str, status: int, title: str, intro: str, 
           ) -> web.Response:
     return render(request, "confirm.html", {
         "t": TEXTS[lang], "lang": lang, "title": title, "intro": intro, "show_form": show_form,
+        "me_link": ME_TEXTS[lang]["see_me"],
         "languages": LANGUAGES if request.method == "GET" else ()}, status)
 
 

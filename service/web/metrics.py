@@ -63,7 +63,7 @@ class Metrics:
 
     def set_outbox(self, counts: dict[tuple[str, str], int]) -> None:
         """Every kind and status gets a value, 0 included, so that an alert on dead rows has a series."""
-        for kind in ("forward", "gateway", "confirmation", "webhook"):
+        for kind in ("forward", "gateway", "confirmation", "self_service", "webhook"):
             for status in ("pending", "dead"):
                 self.outbox.labels(kind, status).set(counts.get((kind, status), 0))
 

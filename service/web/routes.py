@@ -6,8 +6,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..logs import redact_secrets_in_logs
-from . import (check, confirm, consents, feed, health, inbound, links, openapi, staff, staff_lists, staff_messages,
-               staff_outbox, subjects, suppressions, transfer, unsubscribe, webhooks)
+from . import (check, confirm, consents, feed, health, inbound, links, me, me_page, openapi, staff, staff_lists,
+               staff_messages, staff_outbox, subjects, suppressions, transfer, unsubscribe, webhooks)
 from .middlewares import answering
 
 
@@ -50,6 +50,7 @@ def setup_routes(app: web.Application) -> None:
     )
     app.add_subapp("/u", unsubscribe_app())
     app.add_subapp("/c", confirm_app())
+    app.add_subapp("/me", me_app())
     app.add_subapp("/staff", staff_app())
 
 
@@ -71,6 +72,21 @@ def confirm_app() -> web.Application:
     """/c/{token}: the double opt-in page; a failure is a page in the reader's language."""
     app = web.Application(middlewares=[answering(confirm.error_page)])
     app.router.add_routes([web.get("/{token}", confirm.show), web.post("/{token}", confirm.confirm)])
+    return app
+
+
+def me_app() -> web.Application:
+    """/me and /me/{token}: the person's own page; a failure is a page in the reader's language."""
+    app = web.Application(middlewares=[answering(me.error_page)])
+    app.router.add_routes(
+        [
+            web.get("", me.ask_form),
+            web.post("", me.ask),
+            web.get("/{token}", me_page.show),
+            web.post("/{token}", me_page.act),
+            web.get("/{token}/export.json", me_page.export),
+        ]
+    )
     return app
 
 

@@ -25,7 +25,7 @@ from ..storage.db import UNAVAILABLE, transaction
 from .keys import DB, HASH_PADS, METRICS, READS, SETTINGS, SIGNER
 from .pages import SECURITY_HEADERS, render
 from .payload import form_fields
-from .texts import LANGUAGES, TEXTS, choose_language, scope_name
+from .texts import LANGUAGES, ME_TEXTS, TEXTS, choose_language, scope_name
 
 log = logging.getLogger("optout.unsubscribe")
 
@@ -46,6 +46,7 @@ def page(request: web.Request, template: str, lang: str, status: int = 200, *, t
          title_key: str = "title", **context) -> web.Response:
     t = TEXTS[lang]
     context.setdefault("mailto", request.config_dict[SETTINGS].mailto)
+    context.setdefault("me_link", ME_TEXTS[lang]["see_me"])
     if "message" in context:
         context["message"] = t[context["message"]].format(**context)
     return render(

@@ -94,7 +94,8 @@ def privacy_request(item) -> dict:
     return {"id": item.id, "kind": item.kind, "email": item.address, "received_at": _iso(item.received_at),
             "due": item.due.isoformat(), "status": item.status,
             "message_id": str(item.message_id) if item.message_id is not None else None,
-            "closed_at": _iso(item.closed_at), "note": item.note}
+            "closed_at": _iso(item.closed_at), "note": item.note,
+            **({"text": item.text} if item.text is not None else {})}  # words given on the own page
 
 
 def scope_entry(item) -> dict:

@@ -6,13 +6,25 @@ import pytest
 
 from service.mail.confirmation import TEXTS as CONFIRMATION_MAIL
 from service.web.confirm import TEXTS as CONFIRMATION_PAGE
+from service.mail.self_service import TEXTS as SELF_SERVICE_MAIL
+from service.web.texts import ME_TEXTS as SELF_SERVICE_PAGES
 from service.web.texts import TEXTS as UNSUBSCRIBE_PAGES
 
 INFORMAL = re.compile(r"\b(?:je|jij|jou|jouw|jezelf|jullie zelf)\b", re.I)
 
 
-@pytest.mark.parametrize("texts", [UNSUBSCRIBE_PAGES["nl"], CONFIRMATION_PAGE["nl"], CONFIRMATION_MAIL["nl"]],
-                         ids=["unsubscribe pages", "confirmation page", "confirmation mail"])
+def _flat(texts: dict, prefix: str = "") -> dict:
+    """Every text of a page, those grouped under one key (reasons, kinds) included."""
+    flat = {}
+    for key, value in texts.items():
+        flat.update(_flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key: value})
+    return flat
+
+
+@pytest.mark.parametrize("texts", [UNSUBSCRIBE_PAGES["nl"], CONFIRMATION_PAGE["nl"], CONFIRMATION_MAIL["nl"],
+                                   SELF_SERVICE_PAGES["nl"], SELF_SERVICE_MAIL["nl"]],
+                         ids=["unsubscribe pages", "confirmation page", "confirmation mail", "self-service pages",
+                              "self-service mail"])
 def test_the_dutch_texts_say_u(texts):
-    informal = {key: text for key, text in texts.items() if INFORMAL.search(text)}
+    informal = {key: text for key, text in _flat(texts).items() if INFORMAL.search(text)}
     assert informal == {}

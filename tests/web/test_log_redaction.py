@@ -75,6 +75,8 @@ def record_with(msg: str, *args, exc: BaseException | None = None) -> logging.Lo
     "GET /u/{token} HTTP/1.1",
     "GET /u/{token}/resubscribe HTTP/1.1",
     "POST /c/{token} HTTP/1.1",
+    "GET /me/{token} HTTP/1.1",
+    "GET /me/{token}/export.json HTTP/1.1",
     "GET /staff/?token={token}&lang=en",
     "GET /x?api_key=secret-value-123&key=another-secret-456",
     "mailto:info@cetit.be?subject=unsubscribe%20{token}",

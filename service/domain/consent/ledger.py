@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Callable
 
 from ...storage import consent_queries, outbox_queries, queries
 from ..addresses import canonical_address, mailbox_of
+from ..events.model import Actor
 from ..errors import Conflict, Expired, InvalidInput, NotFound, TooManyRequests
 from ..suppressions.keyed_hash import hmac_from_pads
 from ..suppressions.model import Reason
@@ -130,6 +131,27 @@ async def give(conn: asyncpg.Connection, given: ConsentInput, *, actor: str, pad
         message, sender, recipient = compose(consent.id, address, given.language, label)
         await outbox_queries.queue_mail(conn, "confirmation", address, sender, recipient, message, given.scope)
     return consent
+
+
+async def give_on_own_page(conn: asyncpg.Connection, address: str, scope: str, text: str, language: str,
+                           pads: tuple[bytes, bytes], ip: str | None, user_agent: str | None) -> Consent:
+    """A consent given on the person's own page: its link proved the mailbox, so it counts as confirmed
+    and outweighs the person's own unsubscribe; never a bounce, complaint or manual suppression."""
+    for row in await queries.suppressions_of_address(conn, address):
+        if row["scope"] in (GLOBAL, scope) and row["reason"] in _NOT_LIFTED_BY_CONSENT:
+            raise Conflict(f"This address is suppressed ({row['reason']}); a consent does not lift that.")
+    try:
+        ip = valid_ip(ip) if ip else None
+    except InvalidInput:
+        ip = None
+    agent = (user_agent or "")[:1000].encode("utf-8", "replace").decode("utf-8").replace("\x00", "") or None
+    row = await consent_queries.insert_consent(
+        conn, address, scope, "given", "self_service", text, None, language, ip, agent, None, Actor.RECIPIENT,
+        hmac_from_pads(pads, address), mailbox_of(address))
+    if row["erased"]:
+        raise Conflict("This address was erased on request: nothing is recorded for it.")
+    await consent_queries.mark_confirmed(conn, row["id"], ip, agent)
+    return Consent.of(await consent_queries.consent_by_id(conn, row["id"]))
 
 
 async def consents_of(conn: asyncpg.Connection, email: str) -> list[Consent]:

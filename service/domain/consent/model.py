@@ -65,8 +65,9 @@ class Request:
     closed_at: datetime | None
     closed_by: str | None
     note: str | None
+    text: str | None = None  # the person's words, for a request made on their own page
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> "Request":
         return cls(row["id"], row["kind"], row["address"], row["message_id"], row["received_at"], row["due"],
-                   row["status"], row["closed_at"], row["closed_by"], row["note"])
+                   row["status"], row["closed_at"], row["closed_by"], row["note"], row.get("text"))

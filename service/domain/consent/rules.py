@@ -20,7 +20,7 @@ from ..suppressions.rules import valid_text
 
 CONSENT_RULES = ("required", "soft_opt_in", "none")
 LANGUAGES = ("nl", "en", "fr")
-SOURCES = ("web_form", "phone", "event", "import", "api")
+SOURCES = ("web_form", "phone", "event", "import", "api", "self_service")
 STATUSES = ("pending", "given", "withdrawn")
 REQUEST_KINDS = ("access", "correction", "erasure", "objection")
 NO_CONSENT = "no_consent"

@@ -57,7 +57,7 @@ async def subject_access(conn: asyncpg.Connection, hash_key: bytes, email: str) 
     )
 
 
-async def erase(conn: asyncpg.Connection, hash_key: bytes, email: str, actor: str) -> Removed:
+async def erase(conn: asyncpg.Connection, hash_key: bytes, email: str, actor: str, source: str = "api") -> Removed:
     """Remove the address and its history in clear; keep it suppressed in every scope by HMAC.
 
     Run it in a transaction: the erased hash, which every later write consults, commits
@@ -86,7 +86,7 @@ async def erase(conn: asyncpg.Connection, hash_key: bytes, email: str, actor: st
     await queries.keep_erased(conn, hashed, reason)
     # The event names no one; its webhook deliveries carry the address (other systems must
     # erase it too, GDPR Art. 19) until they are delivered.
-    await queries.insert_event(conn, None, "erased", scope=GLOBAL, reason=reason, source="api",
+    await queries.insert_event(conn, None, "erased", scope=GLOBAL, reason=reason, source=source,
                                detail={"by": actor, **dataclasses.asdict(removed)}, actor=actor,
                                published_as=EventType.SUBJECT_ERASED, delivered_about=address)
     return removed

@@ -16,7 +16,8 @@ NO_CONSENT = "no_consent"  # the check's own reason: a scope that requires conse
 # for when the scope of a mail is not known yet (the gateway at RCPT time).
 EVERY_SCOPE = ""
 REASONS = ("unsubscribe", "complaint", "bounce", "manual")
-SOURCES = ("one_click", "link", "reply", "dsn", "verp", "arf", "api", "phone", "import", "gateway")
+SOURCES = ("one_click", "link", "reply", "dsn", "verp", "arf", "api", "phone", "import", "gateway",
+           "self_service")
 PERMANENT_REASONS = frozenset({"bounce", "complaint"})
 MAX_CHECK = 100_000
 _SCOPE = re.compile(r"[a-z0-9_-]{1,64}", re.ASCII)

@@ -1,0 +1,74 @@
+"""Asking for a link to one's own page, and opening it (CONTRACT: Self-service).
+
+Every address gets the same answer: a mail leaves only for an address CETIT knows (as in the
+evidence rule) and has not erased, but every request counts against its mailbox (3 a day, as
+confirmation mails do, under the same lock) and its client (30 an hour), so that neither the
+answer nor the limit tells a stranger whether an address is known.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Callable
+
+from ...storage import consent_queries, known_queries, outbox_queries, self_service_queries
+from ..addresses import canonical_address, mailbox_of
+from ..consent.rules import MAX_CONFIRMATIONS_A_DAY
+from ..errors import BadToken, TooManyRequests
+from ..suppressions.keyed_hash import hmac_from_pads
+from .tokens import SelfServiceTokens
+
+if TYPE_CHECKING:
+    import asyncpg
+
+MAX_LINKS_A_DAY = MAX_CONFIRMATIONS_A_DAY
+MAX_REQUESTS_AN_HOUR = 30
+DAY, HOUR = timedelta(days=1), timedelta(hours=1)
+
+# (token, address, language) -> the mail: (message, envelope sender, recipient).
+Compose = Callable[[str, str, str], tuple[bytes, str, str]]
+
+
+def _refuse(times: list[datetime], window: timedelta, now: datetime, what: str) -> None:
+    retry_at = times[0] + window
+    raise TooManyRequests(f"Too many {what}; try again after {retry_at.isoformat()}.",
+                          retry_after=max(1, int((retry_at - now).total_seconds()) + 1), retry_at=retry_at.isoformat())
+
+
+async def count_client(conn: asyncpg.Connection, client: str, pads: tuple[bytes, bytes], now: datetime) -> None:
+    """Count a request from this client; TooManyRequests past MAX_REQUESTS_AN_HOUR in the last hour."""
+    client_hmac = hmac_from_pads(pads, "client:" + client)
+    times = await self_service_queries.client_requests_since(conn, client_hmac, now - HOUR)
+    if len(times) >= MAX_REQUESTS_AN_HOUR:
+        _refuse(times, HOUR, now, "requests from this client")
+    await self_service_queries.record_client_request(conn, client_hmac, now)
+
+
+async def ask_for_link(conn: asyncpg.Connection, email: object, language: str, *, tokens: SelfServiceTokens,
+                       pads: tuple[bytes, bytes], compose: Compose, now: datetime) -> bool:
+    """Count the request against its mailbox and queue the mail when the address is known; return
+    whether a mail was queued (the edge never tells). Run in a transaction: the mailbox is locked."""
+    address = canonical_address(email)
+    mailbox = mailbox_of(address)
+    await consent_queries.lock_mailbox(conn, mailbox)
+    mailbox_hmac = hmac_from_pads(pads, "mailbox:" + mailbox)
+    times = await self_service_queries.asks_since(conn, mailbox_hmac, now - DAY)
+    if len(times) >= MAX_LINKS_A_DAY:
+        _refuse(times, DAY, now, "links asked for this mailbox")
+    await self_service_queries.record_ask(conn, mailbox_hmac, now)
+    if not await known_queries.known_among(conn, [address]):
+        return False
+    recipient_id = (await known_queries.recipient_ids(conn, [address], "self_service", pads)).get(address)
+    if recipient_id is None:  # erased: written nowhere
+        return False
+    message, sender, recipient = compose(tokens.issue(recipient_id, now), address, language)
+    await outbox_queries.queue_mail(conn, "self_service", address, sender, recipient, message)
+    return True
+
+
+async def address_of(conn: asyncpg.Connection, recipient_id: int) -> str:
+    """The address a valid link names; BadToken once it names no one (erased since)."""
+    address = await known_queries.address_of_recipient(conn, recipient_id)
+    if address is None:
+        raise BadToken("This link names no one any more: ask for a new one.")
+    return address

@@ -1,0 +1,77 @@
+"""What a person does on their own page, each with actor `recipient` and source `self_service`.
+
+The link proved the mailbox, so these need nothing more: an unsubscribe as a one-click, a consent
+that counts as confirmed (it lifts the person's own unsubscribe, never a bounce, complaint or
+manual suppression), a correction for staff (a privacy request due in a month), and the erasure
+of POST /v1/erasure, recorded as a closed request that, like its event, names no one.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Callable
+
+from ...storage import consent_queries, outbox_queries
+from ..consent import ledger
+from ..consent.model import Consent
+from ..consent.rules import due_date, valid_language
+from ..errors import InvalidInput, InvalidScope
+from ..events.model import Actor
+from ..suppressions import erasure, operations
+from ..suppressions.model import Removed
+from ..suppressions.rules import GLOBAL, valid_text
+
+if TYPE_CHECKING:
+    import asyncpg
+
+SOURCE = "self_service"
+MAX_CORRECTION = 5000
+
+# (address, the person's words) -> the mail to staff: (message, envelope sender, recipient); None: no staff mailbox.
+ComposeForStaff = Callable[[str, str], tuple[bytes, str, str] | None]
+
+
+async def _offered_scope(conn: asyncpg.Connection, scope: object) -> str:
+    """A scope the page offers: a registered one, or all marketing."""
+    if scope == GLOBAL:
+        return GLOBAL
+    if not isinstance(scope, str) or await ledger.registered_scope(conn, scope) is None:
+        raise InvalidScope("Choose one of the kinds of mail the page offers.", field="scope")
+    return scope
+
+
+async def unsubscribe(conn: asyncpg.Connection, address: str, scope: object, pads: tuple[bytes, bytes]) -> bool:
+    """As a one-click in that scope; whether the suppression is new."""
+    created, _ = await operations.suppress(conn, address, await _offered_scope(conn, scope), "unsubscribe", SOURCE,
+                                           pads=pads, actor=Actor.RECIPIENT)
+    return created
+
+
+async def subscribe(conn: asyncpg.Connection, address: str, scope: object, text: str, language: str,
+                    pads: tuple[bytes, bytes], ip: str | None, user_agent: str | None) -> Consent:
+    """A consent in that scope, its text the page's words, counting as confirmed."""
+    return await ledger.give_on_own_page(conn, address, await _offered_scope(conn, scope), text,
+                                         valid_language(language), pads, ip, user_agent)
+
+
+async def correct(conn: asyncpg.Connection, address: str, text: object, now: datetime,
+                  compose_for_staff: ComposeForStaff) -> date:
+    """A privacy request of kind `correction`, due a month later (returned), with the person's words
+    forwarded to staff."""
+    words = valid_text(text, "text", MAX_CORRECTION)
+    if not words or not words.strip():
+        raise InvalidInput("Say what should be corrected.", field="text")
+    row = await consent_queries.insert_request(conn, "correction", address, None, now, due_date(now), words)
+    mail = compose_for_staff(address, words)
+    if mail is not None:
+        message, sender, recipient = mail
+        await outbox_queries.queue_mail(conn, "self_service", address, sender, recipient, message)
+    return row["due"]
+
+
+async def erase(conn: asyncpg.Connection, hash_key: bytes, address: str, now: datetime) -> Removed:
+    """The erasure, at once, and its record: a closed request of kind `erasure` that names no one."""
+    removed = await erasure.erase(conn, hash_key, address, Actor.RECIPIENT, source=SOURCE)
+    row = await consent_queries.insert_request(conn, "erasure", None, None, now, due_date(now))
+    await consent_queries.close_request(conn, row["id"], "Erased by the person on their own page.", Actor.RECIPIENT)
+    return removed

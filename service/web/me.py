@@ -1,0 +1,101 @@
+"""The person's own page, its first step: GET /me asks for an address, POST /me mails a link to it
+(CONTRACT: Self-service). The answer is the same for every address; only the limits (30 requests
+an hour per client, 3 links a day per mailbox) answer otherwise, with a 429 page saying when to
+try again. Failures of /me and /me/{token} are pages in the reader's language.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from datetime import datetime, timedelta
+
+from aiohttp import web
+
+from ..answers import Answer
+from ..domain.errors import BadToken, Conflict, Expired, InvalidAddress, InvalidInput, TooManyRequests
+from ..domain.self_service import access
+from ..domain.self_service.tokens import SelfServiceTokens
+from ..mail.self_service import compose_link
+from ..storage.db import transaction
+from .clients import client_address
+from .keys import DB, HASH_PADS, SERVICES, SETTINGS
+from .pages import brussels_time, render
+from .payload import form_fields
+from .texts import LANGUAGES, ME_TEXTS, choose_language
+
+log = logging.getLogger("optout.self_service")
+
+LANGUAGE = web.RequestKey("me_language", str)
+
+
+def language(request: web.Request, form: dict | None = None) -> str:
+    chosen = (form or {}).get("lang") or request.query.get("lang")
+    request[LANGUAGE] = lang = choose_language(chosen, request.headers.get("Accept-Language"))
+    return lang
+
+
+def tokens(request: web.Request) -> SelfServiceTokens:
+    settings = request.config_dict[SETTINGS]
+    return request.config_dict[SERVICES].self_service or SelfServiceTokens(
+        settings.secret_keys, timedelta(minutes=settings.self_service_minutes))
+
+
+def now(request: web.Request) -> datetime:
+    return request.config_dict[SERVICES].clock.now()
+
+
+def page(request: web.Request, template: str, lang: str, status: int = 200, **context) -> web.Response:
+    return render(request, template, {
+        "t": ME_TEXTS[lang], "lang": lang, "mailto": request.config_dict[SETTINGS].mailto,
+        "languages": LANGUAGES if request.method == "GET" else (), **context}, status)
+
+
+def message(request: web.Request, lang: str, status: int, key: str, *, ask: bool = False, back: str | None = None,
+            title_key: str | None = None, **words) -> web.Response:
+    """A page of one message (its title and text from ME_TEXTS), with the form asking for a link, or a way back."""
+    t = ME_TEXTS[lang]
+    return page(request, "me_message.html", lang, status, title=t[title_key or f"{key}_title"],
+                text=t[key].format(mailto=request.config_dict[SETTINGS].mailto, **words), ask=ask, back=back)
+
+
+def error_page(request: web.Request, answer: Answer, error: BaseException) -> web.Response:
+    lang = request.get(LANGUAGE) or language(request)
+    t = ME_TEXTS[lang]
+    if isinstance(error, (BadToken, Expired)):  # old, tampered or naming no one: 400, and a new link offered
+        return message(request, lang, 400, "bad_link", ask=True)
+    if isinstance(error, TooManyRequests):
+        retry_at = datetime.fromisoformat(error.detail["retry_at"])
+        response = message(request, lang, 429, "too_many", at=brussels_time(retry_at))
+        response.headers["Retry-After"] = str(error.detail["retry_after"])
+        return response
+    if isinstance(error, InvalidAddress):
+        return page(request, "me_ask.html", lang, 400, title=t["ask_title"], error=t["invalid"])
+    if isinstance(error, Conflict):
+        return message(request, lang, 409, "cannot")
+    if isinstance(error, InvalidInput):
+        return message(request, lang, 400, "not_done")
+    return page(request, "me_message.html", lang, answer.status, title=answer.title(lang), text=t["problem"],
+                ask=False, back=None)
+
+
+async def ask_form(request: web.Request) -> web.Response:
+    lang = language(request)
+    return page(request, "me_ask.html", lang, title=ME_TEXTS[lang]["ask_title"])
+
+
+async def ask(request: web.Request) -> web.Response:
+    """The same page for every address; a mail only to a known one that was not erased."""
+    language(request)
+    form = await form_fields(request)
+    lang = language(request, form)
+    pads, at = request.config_dict[HASH_PADS], now(request)
+    async with transaction(request.config_dict[DB]) as conn:  # counted even when the mailbox's limit refuses
+        await access.count_client(conn, client_address(request), pads, at)
+    compose = functools.partial(compose_link, request.config_dict[SETTINGS])
+    async with transaction(request.config_dict[DB]) as conn:
+        sent = await access.ask_for_link(conn, form.get("email"), lang, tokens=tokens(request), pads=pads,
+                                         compose=compose, now=at)
+    if sent:
+        request.config_dict[SERVICES].outbox.wake()
+    return message(request, lang, 200, "sent", minutes=request.config_dict[SETTINGS].self_service_minutes)

@@ -1,0 +1,142 @@
+"""The person's own page: GET /me/{token} shows in plain words everything held about the address,
+GET /me/{token}/export.json gives it as GET /v1/subjects/{email} does, and each POST with the
+page's CSRF field and an `action` changes one thing (CONTRACT: Self-service). A GET changes nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+from aiohttp import web
+
+from ..domain.consent import ledger
+from ..domain.inbound import mentions
+from ..domain.self_service import access, actions
+from ..domain.suppressions import erasure
+from ..domain.suppressions.rules import GLOBAL
+from ..mail.self_service import compose_correction
+from ..storage.db import transaction
+from . import views
+from .keys import DB, HASH_PADS, SERVICES, SETTINGS
+from .me import language, message, now, page, tokens
+from .pages import SECURITY_HEADERS, belgian_date, brussels_time
+from .payload import form_fields
+from .texts import ME_TEXTS, scope_name
+
+log = logging.getLogger("optout.self_service")
+
+
+async def _address(request: web.Request) -> str:
+    """The address the link names; BadToken (a 400 page) when old, tampered or naming no one."""
+    recipient_id = tokens(request).verify(request.match_info["token"], now(request))
+    async with request.config_dict[DB].acquire() as conn:
+        return await access.address_of(conn, recipient_id)
+
+
+def _words(record, scopes, lang: str) -> dict:
+    """What the page says, in plain words: labels for kinds of mail, reasons, kinds of request."""
+    t = ME_TEXTS[lang]
+    labels = {s.scope: s.label(lang) for s in scopes} | {GLOBAL: scope_name(lang, GLOBAL)}
+
+    def label(scope: str | None) -> str:
+        return labels.get(scope or GLOBAL) or scope_name(lang, scope)
+    return {
+        "suppressions": [t["suppression"].format(scope=label(s.scope), reason=t["reasons"].get(s.reason, s.reason),
+                                                 since=brussels_time(s.created_at)) for s in record.suppressions],
+        "consents": [t["consent"].format(scope=label(c.scope), text=c.text, status=t.get(c.status, c.status),
+                                         when=brussels_time(c.given_at or c.created_at),
+                                         how=t["sources"].get(c.source, c.source))
+                     for c in record.consents],
+        "history": [(brussels_time(e.at), t["events"].get(e.type, e.type.replace("_", " ")),
+                     label(e.scope) if e.scope else "") for e in record.events],
+        "requests": [t["request"].format(kind=t["kinds"].get(r.kind, r.kind), received=brussels_time(r.received_at),
+                                         due=belgian_date(r.due)) for r in record.requests if r.status == "open"],
+        "choices": [(GLOBAL, labels[GLOBAL])] + [(s.scope, s.label(lang)) for s in scopes if s.scope != GLOBAL],
+    }
+
+
+async def show(request: web.Request) -> web.Response:
+    lang = language(request)
+    address = await _address(request)
+    async with request.config_dict[DB].acquire() as conn:
+        record = await erasure.subject_access(conn, request.config_dict[SETTINGS].hash_key, address)
+        scopes = await ledger.scopes(conn)
+    token = request.match_info["token"]
+    return page(request, "me.html", lang, title=ME_TEXTS[lang]["page_title"], address=address, token=token,
+                csrf=tokens(request).csrf(token), **_words(record, scopes, lang))
+
+
+async def export(request: web.Request) -> web.Response:
+    """GDPR Art. 15 and 20: the same as GET /v1/subjects/{email}, as a download."""
+    language(request)
+    address = await _address(request)
+    async with request.config_dict[DB].acquire() as conn:
+        record = await erasure.subject_access(conn, request.config_dict[SETTINGS].hash_key, address)
+    response = web.json_response(views.subject_record(record), headers=SECURITY_HEADERS)
+    response.headers["Content-Disposition"] = 'attachment; filename="cetit-data.json"'
+    return response
+
+
+async def act(request: web.Request) -> web.Response:
+    """One action of the page; without the page's CSRF field nothing changes."""
+    language(request)
+    address = await _address(request)
+    form = await form_fields(request)
+    lang = language(request, form)
+    token = request.match_info["token"]
+    back = f"/me/{token}?lang={lang}"
+    if not tokens(request).csrf_matches(token, form.get("csrf")):
+        return message(request, lang, 403, "not_done", back=back)
+    action = form.get("action")
+    if action == "erase":
+        return await _erase(request, lang, address, form, back)
+    done = ACTIONS.get(action)
+    if done is None:
+        return message(request, lang, 400, "not_done", back=back)
+    async with transaction(request.config_dict[DB]) as conn:
+        key, words = await done(request, conn, address, form, lang)
+    log.info("self-service %s", action)
+    return message(request, lang, 200, key, back=back, address=address, **words)
+
+
+async def _scope_label(conn, scope: str, lang: str) -> str:
+    registered = await ledger.registered_scope(conn, scope)
+    return registered.label(lang) if registered else scope_name(lang, scope)
+
+
+async def _unsubscribe(request, conn, address: str, form: dict, lang: str) -> tuple[str, dict]:
+    await actions.unsubscribe(conn, address, form.get("scope"), request.config_dict[HASH_PADS])
+    return "unsubscribed", {"scope": await _scope_label(conn, form["scope"], lang)}
+
+
+async def _subscribe(request, conn, address: str, form: dict, lang: str) -> tuple[str, dict]:
+    scope = form.get("scope")
+    label = await _scope_label(conn, scope, lang) if isinstance(scope, str) else ""
+    await actions.subscribe(conn, address, scope, ME_TEXTS[lang]["join_text"].format(scope=label), lang,
+                            request.config_dict[HASH_PADS], request.remote, request.headers.get("User-Agent"))
+    return "subscribed", {"scope": label}
+
+
+async def _correct(request, conn, address: str, form: dict, lang: str) -> tuple[str, dict]:
+    due = await actions.correct(conn, address, form.get("text"), now(request),
+                                functools.partial(compose_correction, request.config_dict[SETTINGS]))
+    request.config_dict[SERVICES].outbox.wake()
+    return "corrected", {"due": belgian_date(due)}
+
+
+ACTIONS = {"unsubscribe": _unsubscribe, "subscribe": _subscribe, "correct": _correct}
+
+
+async def _erase(request: web.Request, lang: str, address: str, form: dict, back: str) -> web.Response:
+    """At once, after the box was ticked; the answer names no address and leads nowhere back."""
+    if form.get("confirm") != "yes":
+        return message(request, lang, 400, "erase_not_confirmed", title_key="not_done_title", back=back)
+    hash_key = request.config_dict[SETTINGS].hash_key
+    async with request.config_dict[DB].acquire() as conn:  # outside the transaction: each batch commits
+        await mentions.index_messages(conn, hash_key)
+    async with transaction(request.config_dict[DB]) as conn:
+        await actions.erase(conn, hash_key, address, now(request))
+    request.config_dict[SERVICES].outbox.wake()
+    log.info("self-service erasure")
+    return message(request, lang, 200, "erased")
