@@ -1,6 +1,6 @@
 """The person's own page in a real browser (Debian's Chromium) at phone width (390 px), in Dutch:
 ask for a link, open it from the mail, leave one kind of mail, subscribe to another, download the
-export, erase. Screenshots go to the test's tmp dir; their paths are printed."""
+export, erase. Screenshots of each step go to tests/artifacts/ (self-service-*.png)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.browser.conftest import PHONE
+from tests.browser.conftest import ARTIFACTS, PHONE
 from tests.web.self_service_helpers import KNOWN, link_in, mails
 
 SCOPES = {"newsletter": {"nl": "Nieuwsbrief", "en": "Newsletter", "fr": "Lettre d'information"},
@@ -23,7 +23,7 @@ async def api(site: str, auth: dict, method: str, path: str, **kwargs):
 
 
 async def test_a_person_sees_changes_downloads_and_erases_what_cetit_holds_at_phone_width(
-        served, browser, auth, pool, tmp_path):
+        served, browser, auth, pool):
     site = await served()
     for scope, labels in SCOPES.items():
         await api(site, auth, "PUT", f"/v1/scopes/{scope}", json={"labels": labels, "consent": "none"})
@@ -32,10 +32,11 @@ async def test_a_person_sees_changes_downloads_and_erases_what_cetit_holds_at_ph
                                         extra_http_headers={"Accept-Language": "nl-BE"}, **PHONE)
     page = await context.new_page()
     shots: list[Path] = []
+    ARTIFACTS.mkdir(exist_ok=True)
 
     async def shot(name: str) -> None:
         assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), name
-        shots.append(tmp_path / f"self-service-{name}.png")
+        shots.append(ARTIFACTS / f"self-service-{name}.png")
         await page.screenshot(path=str(shots[-1]), full_page=True)
 
     await page.goto(f"{site}/me")
