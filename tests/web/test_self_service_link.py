@@ -165,3 +165,10 @@ async def test_bad_bodies_are_pages_never_a_500(client, auth, pool, body, conten
         assert 400 <= response.status < 500 and response.content_type == "text/html", target
     weird = await client.post(path, data={"csrf": csrf, "action": "subscribe", "scope": "x" * 5000})
     assert weird.status == 400
+
+
+async def test_sixty_parallel_requests_from_one_client_let_exactly_thirty_through(client):
+    import asyncio
+    answers = await asyncio.gather(*(ask(client, f"parallel{n}@example.be") for n in range(60)))
+    statuses = [r.status for r in answers]
+    assert statuses.count(200) == 30 and statuses.count(429) == 30

@@ -36,8 +36,10 @@ def _refuse(times: list[datetime], window: timedelta, now: datetime, what: str) 
 
 
 async def count_client(conn: asyncpg.Connection, client: str, pads: tuple[bytes, bytes], now: datetime) -> None:
-    """Count a request from this client; TooManyRequests past MAX_REQUESTS_AN_HOUR in the last hour."""
+    """Count a request from this client; TooManyRequests past MAX_REQUESTS_AN_HOUR in the last hour.
+    Run in a transaction: the client is locked, so that parallel requests are counted one at a time."""
     client_hmac = hmac_from_pads(pads, "client:" + client)
+    await self_service_queries.lock_client(conn, client_hmac)
     times = await self_service_queries.client_requests_since(conn, client_hmac, now - HOUR)
     if len(times) >= MAX_REQUESTS_AN_HOUR:
         _refuse(times, HOUR, now, "requests from this client")
