@@ -172,3 +172,13 @@ async def test_sixty_parallel_requests_from_one_client_let_exactly_thirty_throug
     answers = await asyncio.gather(*(ask(client, f"parallel{n}@example.be") for n in range(60)))
     statuses = [r.status for r in answers]
     assert statuses.count(200) == 30 and statuses.count(429) == 30
+
+
+@pytest.mark.parametrize("table", ["self_service_asks", "self_service_clients"])
+async def test_purging_old_counts_reads_an_index_not_the_whole_table(pool, table):
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL enable_seqscan = off")
+            plan = "\n".join(r[0] for r in await conn.fetch(
+                f"EXPLAIN DELETE FROM {table} WHERE at < now() - interval '2 hours'"))
+    assert "Index" in plan and f"{table}_by_time" in plan
