@@ -1,0 +1,48 @@
+"""POST /me does the same work for every address: one outbox row of the same shape. Whether a mail
+leaves is decided when the row is sent: only a known address that was not erased gets one;
+every other row goes in that pass."""
+
+from __future__ import annotations
+
+import logging
+
+from tests.web.self_service_helpers import ERASED, KNOWN, UNKNOWN, ask, mails, make_known, queued
+
+ABOUT_THE_ROW = ("id", "address", "created_at", "next_attempt_at")
+
+
+async def test_a_known_and_an_unknown_address_queue_the_same_row_and_only_the_known_gets_a_mail(
+        client, auth, pool, settings):
+    await make_known(client, auth)
+    for address in (KNOWN, UNKNOWN):
+        assert (await ask(client, address)).status == 200
+    rows = [dict(row) for row in await queued(pool)]
+    assert [row["address"] for row in rows] == [KNOWN, UNKNOWN]
+    known, unknown = ({k: v for k, v in row.items() if k not in ABOUT_THE_ROW} for row in rows)
+    assert known == unknown and known["message"] is None and known["language"] == "en"
+    sent = await mails(pool, settings)
+    assert [mail["recipient"] for mail in sent] == [KNOWN]
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_an_erased_address_gets_no_mail_and_its_row_goes_in_the_first_pass(client, auth, pool, settings,
+                                                                                caplog):
+    await make_known(client, auth, ERASED)
+    assert (await client.post("/v1/erasure", headers=auth, json={"email": ERASED})).status == 200
+    assert (await ask(client, ERASED)).status == 200
+    assert len(await queued(pool)) == 1
+    with caplog.at_level(logging.DEBUG, logger="optout"):
+        assert await mails(pool, settings) == []
+    assert not any(ERASED in r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+    for table in ("outbox", "outbox_bodies", "known_addresses", "suppressions", "events", "self_service_asks",
+                  "self_service_clients"):
+        rows = await pool.fetch(f"SELECT * FROM {table}")
+        assert not any(ERASED in str(dict(row)) for row in rows), table
+
+
+async def test_an_erasure_while_the_row_waits_takes_the_row(client, auth, pool, settings):
+    await make_known(client, auth)
+    assert (await ask(client, KNOWN)).status == 200
+    assert (await client.post("/v1/erasure", headers=auth, json={"email": KNOWN})).status == 200
+    assert await queued(pool) == []
+    assert await mails(pool, settings) == []
