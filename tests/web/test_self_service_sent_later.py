@@ -1,10 +1,12 @@
 """POST /me does the same work for every address: one outbox row of the same shape. Whether a mail
-leaves is decided when the row is sent: only a known address that was not erased gets one;
-every other row goes in that pass."""
+leaves is decided when the row is sent: only a known address that was not erased, and is not
+suppressed for a bounce or a complaint, gets one; every other row goes in that pass."""
 
 from __future__ import annotations
 
 import logging
+
+import pytest
 
 from tests.web.self_service_helpers import ERASED, KNOWN, UNKNOWN, ask, mails, make_known, queued
 
@@ -46,3 +48,23 @@ async def test_an_erasure_while_the_row_waits_takes_the_row(client, auth, pool, 
     assert (await client.post("/v1/erasure", headers=auth, json={"email": KNOWN})).status == 200
     assert await queued(pool) == []
     assert await mails(pool, settings) == []
+
+
+@pytest.mark.parametrize("reason", ["bounce", "complaint"])
+async def test_no_link_mail_to_an_address_suppressed_for_a_bounce_or_a_complaint(client, auth, pool, settings,
+                                                                                 reason):
+    await make_known(client, auth)
+    assert (await client.put(f"/v1/suppressions/{KNOWN}", headers=auth,
+                             json={"scope": "global", "reason": reason, "source": "api"})).status in (200, 201)
+    answer = await ask(client, KNOWN)
+    assert answer.status == 200 and "If CETIT knows this address" in await answer.text()
+    assert await mails(pool, settings) == []
+    assert await queued(pool) == []
+
+
+async def test_a_person_who_unsubscribed_still_gets_the_link(client, auth, pool, settings):
+    await make_known(client, auth)
+    assert (await client.put(f"/v1/suppressions/{KNOWN}", headers=auth,
+                             json={"scope": "global", "reason": "unsubscribe", "source": "api"})).status in (200, 201)
+    assert (await ask(client, KNOWN)).status == 200
+    assert [mail["recipient"] for mail in await mails(pool, settings)] == [KNOWN]

@@ -3,7 +3,7 @@
 Every address gets the same answer and the same work: every request counts against its mailbox
 (3 a day, as confirmation mails do, under the same lock) and its client (30 an hour, under a lock
 of its own) and queues one outbox row; only when that row is sent is it decided whether a mail
-leaves (to an address CETIT knows, as in the evidence rule, and has not erased).
+leaves (an address CETIT knows, as in the evidence rule, not erased, not bounced or complained).
 So neither the answer, nor the limit, nor the time taken tells a stranger whether an address is known.
 """
 
@@ -17,6 +17,7 @@ from ..addresses import canonical_address, mailbox_of
 from ..consent.rules import MAX_CONFIRMATIONS_A_DAY
 from ..errors import BadToken, TooManyRequests
 from ..suppressions.keyed_hash import hmac_from_pads
+from ..suppressions.rules import PERMANENT_REASONS
 from .tokens import SelfServiceTokens
 
 if TYPE_CHECKING:
@@ -67,10 +68,15 @@ async def ask_for_link(conn: asyncpg.Connection, email: object, language: str, *
 async def link_mail(conn: asyncpg.Connection, address: str, language: str, *, tokens: SelfServiceTokens,
                     pads: tuple[bytes, bytes], compose: Compose, now: datetime) -> tuple[bytes, str, str] | None:
     """When a row asking for a link is sent: the mail, or None when none may leave, because the
-    address is not known (as in the evidence rule) or was erased. Run in a transaction."""
+    address is not known (as in the evidence rule), was erased, or is suppressed for a bounce or a
+    complaint (in any scope: a spam trap, or a person who complained, must not get mail at a
+    stranger's request, nor be locked out by it). An unsubscribe does not stop it: a person who
+    unsubscribed still reaches their own page. Run in a transaction."""
     if await queries.erased_since(conn, hmac_from_pads(pads, address)) is not None:
         return None
     if not await known_queries.known_among(conn, [address]):
+        return None
+    if any(row["reason"] in PERMANENT_REASONS for row in await queries.suppressions_of_address(conn, address)):
         return None
     recipient_id = (await known_queries.recipient_ids(conn, [address], "self_service", pads)).get(address)
     if recipient_id is None:  # erased: written nowhere
