@@ -52,6 +52,7 @@ Mail = tuple[bytes, str, str]  # the message, its envelope sender, its recipient
 
 # Mail a person asked for, or mail to staff: never checked against the list.
 _NOT_MARKETING = frozenset({OutboxKind.FORWARD, OutboxKind.CONFIRMATION, OutboxKind.SELF_SERVICE})
+_CLAIMED_WITHOUT_A_RELAY = frozenset({OutboxKind.FORWARD, OutboxKind.SELF_SERVICE})
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,11 @@ class Drainer:
 
     def _mail_kinds(self) -> list[str]:
         """The kinds the mail lane claims. Without a relay, mail other than forwards waits (a
-        forward goes to staff as `held`)."""
+        forward goes to staff as `held`), but for the own page's: a row asking for a link to an
+        address that may get none must go in its first pass, and a link is worth nothing after its
+        hour (with no relay it is given up at once, shown to staff)."""
         return [str(k) for k in self.kinds
-                if k in MAIL_KINDS and (self.services.relay is not None or k is OutboxKind.FORWARD)]
+                if k in MAIL_KINDS and (self.services.relay is not None or k in _CLAIMED_WITHOUT_A_RELAY)]
 
     async def run(self, stop: asyncio.Event) -> None:
         """Drain until `stop` is set; what is in hand is finished first."""

@@ -68,3 +68,21 @@ async def test_a_person_who_unsubscribed_still_gets_the_link(client, auth, pool,
                              json={"scope": "global", "reason": "unsubscribe", "source": "api"})).status in (200, 201)
     assert (await ask(client, KNOWN)).status == 200
     assert [mail["recipient"] for mail in await mails(pool, settings)] == [KNOWN]
+
+
+async def test_without_a_relay_a_row_that_may_get_no_mail_still_goes_in_the_first_pass(client, auth, pool,
+                                                                                       settings):
+    from service.mail.outbox import Drainer
+    from service.services import Services
+
+    await make_known(client, auth)
+    for address in (KNOWN, UNKNOWN):
+        assert (await ask(client, address)).status == 200
+    drainer = Drainer(pool, Services.build(settings.with_overrides(relay_url=None)))
+    try:
+        await drainer.drain_once()
+    finally:
+        await drainer.close()
+    left = await pool.fetch("SELECT address, status, last_error FROM outbox")
+    assert [(r["address"], r["status"]) for r in left] == [(KNOWN, "dead")]
+    assert "OPTOUT_RELAY_URL" in left[0]["last_error"]
