@@ -27,6 +27,34 @@ async def test_a_known_and_an_unknown_address_queue_the_same_row_and_only_the_kn
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
 
 
+async def test_a_known_and_an_unknown_address_run_the_same_statements(client, auth, pool, monkeypatch):
+    import contextlib
+
+    from service.storage import db
+    from service.web import me
+
+    statements: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def watched(pool_):
+        async with db.transaction(pool_) as conn:
+            logger = lambda record: statements.append(record.query)  # noqa: E731
+            conn.add_query_logger(logger)
+            try:
+                yield conn
+            finally:
+                conn.remove_query_logger(logger)
+
+    monkeypatch.setattr(me, "transaction", watched)
+    await make_known(client, auth)
+    ran = {}
+    for address in (KNOWN, UNKNOWN):
+        statements.clear()
+        assert (await ask(client, address)).status == 200
+        ran[address] = list(statements)
+    assert ran[KNOWN] == ran[UNKNOWN] and any("INSERT INTO outbox" in q for q in ran[KNOWN])
+
+
 async def test_an_erased_address_gets_no_mail_and_its_row_goes_in_the_first_pass(client, auth, pool, settings,
                                                                                 caplog):
     await make_known(client, auth, ERASED)
