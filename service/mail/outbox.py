@@ -11,15 +11,18 @@ Mail and webhook deliveries are drained in two lanes, so that a receiver that ne
 does not hold up forwards and gateway copies; the webhook lane (webhook_lane.py) delivers to
 each subscription on its own. Mail goes over several relay connections at once. At send time
 a mail to a person is checked against the list again: a recipient suppressed or erased since
-the row was queued is not sent to (the row goes, and the log says so).
+the row was queued is not sent to (the row goes, and the log says so). A link to a person's own
+page is made only then, for an address that may get it (domain/self_service/access.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Sequence
 
 import asyncpg
@@ -27,6 +30,8 @@ import asyncpg
 from ..domain.inbound.classify import FORWARD_MARKER
 from ..domain.inbound.model import InboundStatus
 from ..domain.outbox import MAIL_KINDS, FailureOutcome, OutboxKind, after_failure
+from ..domain.self_service import access
+from ..domain.self_service.tokens import SelfServiceTokens
 from ..domain.suppressions import operations
 from ..domain.suppressions.links import link_for
 from ..domain.suppressions.model import LinkRefused
@@ -37,13 +42,17 @@ from .copies import copy_for, split_message
 from .forward import forward_message
 from .lanes import database_unavailable, first_of
 from .relay import LazySession, RelayError
+from .self_service import compose_link
 from .webhook_lane import WebhookLane
 
 log = logging.getLogger("optout.outbox")
 
+Mail = tuple[bytes, str, str]  # the message, its envelope sender, its recipient
+
 
 # Mail a person asked for, or mail to staff: never checked against the list.
 _NOT_MARKETING = frozenset({OutboxKind.FORWARD, OutboxKind.CONFIRMATION, OutboxKind.SELF_SERVICE})
+_CLAIMED_WITHOUT_A_RELAY = frozenset({OutboxKind.FORWARD, OutboxKind.SELF_SERVICE})
 
 
 @dataclass(frozen=True)
@@ -79,9 +88,11 @@ class Drainer:
 
     def _mail_kinds(self) -> list[str]:
         """The kinds the mail lane claims. Without a relay, mail other than forwards waits (a
-        forward goes to staff as `held`)."""
+        forward goes to staff as `held`), but for the own page's: a row asking for a link to an
+        address that may get none must go in its first pass, and a link is worth nothing after its
+        hour (with no relay it is given up at once, shown to staff)."""
         return [str(k) for k in self.kinds
-                if k in MAIL_KINDS and (self.services.relay is not None or k is OutboxKind.FORWARD)]
+                if k in MAIL_KINDS and (self.services.relay is not None or k in _CLAIMED_WITHOUT_A_RELAY)]
 
     async def run(self, stop: asyncio.Event) -> None:
         """Drain until `stop` is set; what is in hand is finished first."""
@@ -151,6 +162,8 @@ class Drainer:
     async def _send_mail(self, rows: list[asyncpg.Record]) -> None:
         body_ids = [r["body_id"] for r in rows if r["body_id"] is not None]
         wanted = await self._still_wanted(rows)
+        links = await self._links_asked([r for r in wanted if _asks_for_link(r)])
+        wanted = [r for r in wanted if not _asks_for_link(r) or r["id"] in links]
         bodies, ids = {}, {}
         if body_ids:
             async with self.pool.acquire() as conn:
@@ -159,13 +172,13 @@ class Drainer:
         lanes = max(1, min(self.config.relay_connections, len(wanted)))
         async with asyncio.TaskGroup() as group:  # one failing connection's error cancels the others
             for n in range(lanes):
-                group.create_task(self._send_over_one_connection(wanted[n::lanes], bodies, ids))
+                group.create_task(self._send_over_one_connection(wanted[n::lanes], bodies, ids, links))
         if body_ids:
             async with self.pool.acquire() as conn:
                 await outbox_queries.delete_unused_bodies(conn, body_ids)
 
     async def _send_over_one_connection(self, rows: list[asyncpg.Record], bodies: dict[int, bytes],
-                                        ids: dict[str, int]) -> None:
+                                        ids: dict[str, int], links: dict[int, Mail]) -> None:
         relay = LazySession(self.services.relay) if self.services.relay is not None else None
         sent: list[asyncpg.Record] = []
         try:
@@ -174,7 +187,7 @@ class Drainer:
                     if relay is None:
                         raise _Failure("no OPTOUT_RELAY_URL configured", permanent=True)
                     async with self._in_flight.holding(self._size_of(row, bodies)):
-                        message, sender, recipient = await self._compose(row, bodies, ids)
+                        message, sender, recipient = links.get(row["id"]) or await self._compose(row, bodies, ids)
                         await (await relay.get()).send(message, sender, [recipient])
                         del message
                 except _Failure as exc:
@@ -228,6 +241,31 @@ class Drainer:
                 log.info("outbox %s %d: not sent, the recipient is blocked now (%s)", row["kind"], row["id"],
                          result.reason)
         return wanted
+
+    async def _links_asked(self, rows: list[asyncpg.Record]) -> dict[int, Mail]:
+        """The mails of the links asked for on /me, made now, by outbox row: a row whose address may
+        get none (not known, erased, bounced or complained) goes at once, and holds the address no
+        longer than this pass. The log at info names no address, nor whether it was known."""
+        made: dict[int, Mail] = {}
+        if not rows:
+            return made
+        settings = self.settings
+        tokens = self.services.self_service or SelfServiceTokens(
+            settings.secret_keys, timedelta(minutes=settings.self_service_minutes))
+        compose = functools.partial(compose_link, settings)
+        async with self.pool.acquire() as conn:
+            for row in rows:
+                async with conn.transaction():
+                    mail = await access.link_mail(conn, row["address"], row["language"], tokens=tokens,
+                                                  pads=self.services.pads, compose=compose,
+                                                  now=self.services.clock.now())
+                    if mail is None:
+                        await outbox_queries.delete_leased(conn, row["id"], row["lease_token"])
+                    else:
+                        made[row["id"]] = mail
+                if mail is None:
+                    log.debug("outbox self_service %d: no link sent (no mail may go to that address)", row["id"])
+        return made
 
     async def _compose(self, row: asyncpg.Record, bodies: dict[int, bytes],
                        ids: dict[str, int]) -> tuple[bytes, str, str]:
@@ -310,6 +348,11 @@ class Drainer:
                         "held for staff" if step.outcome is FailureOutcome.HOLD_FOR_STAFF else "dead, shown to staff")
         if note:
             log.warning("%s", note)
+
+
+def _asks_for_link(row: asyncpg.Record) -> bool:
+    """A row queued by POST /me: its mail is made when it is sent (a correction to staff comes whole)."""
+    return row["kind"] == OutboxKind.SELF_SERVICE and row["message"] is None
 
 
 class _ByteBudget:

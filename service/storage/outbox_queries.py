@@ -27,7 +27,7 @@ UPDATE outbox o
         LIMIT $4
         FOR UPDATE SKIP LOCKED)
 RETURNING o.id, o.kind, o.created_at, o.attempts, o.lease_token, o.address, o.scope, o.sender, o.recipient,
-          o.message, o.body_id, o.inbound_id, o.webhook_id, o.event_id
+          o.message, o.body_id, o.inbound_id, o.webhook_id, o.event_id, o.language
 """
 
 
@@ -133,6 +133,13 @@ async def queue_mail(conn: asyncpg.Connection, kind: str, address: str, sender: 
            VALUES ($1, $2, $3, $4, $5, $6)""",
         kind, address, scope, sender, recipient, message,
     )
+
+
+async def queue_link_asked(conn: asyncpg.Connection, address: str, language: str) -> None:
+    """A link to the person's own page asked for this address: the same row for every address,
+    the mail (or none) made when it is sent."""
+    await conn.execute("INSERT INTO outbox (kind, address, language) VALUES ('self_service', $1, $2)",
+                       address, language)
 
 
 async def bodies(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, bytes]:

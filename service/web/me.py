@@ -6,7 +6,6 @@ try again. Failures of /me and /me/{token} are pages in the reader's language.
 
 from __future__ import annotations
 
-import functools
 import logging
 from datetime import datetime, timedelta
 
@@ -16,7 +15,6 @@ from ..answers import Answer
 from ..domain.errors import BadToken, Conflict, Expired, InvalidAddress, InvalidInput, TooManyRequests
 from ..domain.self_service import access
 from ..domain.self_service.tokens import SelfServiceTokens
-from ..mail.self_service import compose_link
 from ..storage.db import transaction
 from .clients import client_address
 from .keys import DB, HASH_PADS, SERVICES, SETTINGS
@@ -85,17 +83,14 @@ async def ask_form(request: web.Request) -> web.Response:
 
 
 async def ask(request: web.Request) -> web.Response:
-    """The same page for every address; a mail only to a known one that was not erased."""
+    """The same page, and the same work, for every address: the outbox decides, when it sends, whether a mail leaves."""
     language(request)
     form = await form_fields(request)
     lang = language(request, form)
     pads, at = request.config_dict[HASH_PADS], now(request)
     async with transaction(request.config_dict[DB]) as conn:  # counted even when the mailbox's limit refuses
         await access.count_client(conn, client_address(request), pads, at)
-    compose = functools.partial(compose_link, request.config_dict[SETTINGS])
     async with transaction(request.config_dict[DB]) as conn:
-        sent = await access.ask_for_link(conn, form.get("email"), lang, tokens=tokens(request), pads=pads,
-                                         compose=compose, now=at)
-    if sent:
-        request.config_dict[SERVICES].outbox.wake()
+        await access.ask_for_link(conn, form.get("email"), lang, pads=pads, now=at)
+    request.config_dict[SERVICES].outbox.wake()
     return message(request, lang, 200, "sent", minutes=request.config_dict[SETTINGS].self_service_minutes)

@@ -23,7 +23,7 @@ async def api(site: str, auth: dict, method: str, path: str, **kwargs):
 
 
 async def test_a_person_sees_changes_downloads_and_erases_what_cetit_holds_at_phone_width(
-        served, browser, auth, pool):
+        served, browser, auth, pool, settings):
     site = await served()
     for scope, labels in SCOPES.items():
         await api(site, auth, "PUT", f"/v1/scopes/{scope}", json={"labels": labels, "consent": "none"})
@@ -47,7 +47,7 @@ async def test_a_person_sees_changes_downloads_and_erases_what_cetit_holds_at_ph
     assert await page.locator("h1").inner_text() == "Kijk in uw mailbox"
     await shot("sent")
 
-    await page.goto(site + link_in((await mails(pool))[-1]["message"]))
+    await page.goto(site + link_in((await mails(pool, settings))[-1]["message"]))
     assert KNOWN in await page.content()
     await shot("page")
 

@@ -27,7 +27,7 @@ async def test_get_me_shows_one_form_for_the_address_in_dutch_first(client):
 
 
 async def test_the_same_page_for_a_known_an_unknown_and_an_erased_address_and_a_mail_only_to_the_known(
-        client, auth, pool):
+        client, auth, pool, settings):
     await make_known(client, auth, KNOWN)
     await make_known(client, auth, ERASED)
     assert (await client.post("/v1/erasure", headers=auth, json={"email": ERASED})).status == 200
@@ -38,27 +38,28 @@ async def test_the_same_page_for_a_known_an_unknown_and_an_erased_address_and_a_
         pages.append(await response.text())
     assert pages[0] == pages[1] == pages[2]
     assert "If CETIT knows this address, a mail with a link is on its way" in pages[0]
-    sent = await mails(pool)
+    sent = await mails(pool, settings)
     assert [(row["address"], row["recipient"]) for row in sent] == [(KNOWN, KNOWN)]
     assert link_in(sent[0]["message"]).startswith("/me/")
     assert b"Content-Type: text/plain" in sent[0]["message"]
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
 
 
-async def test_the_mail_speaks_the_language_the_person_used(client, auth, pool):
+async def test_the_mail_speaks_the_language_the_person_used(client, auth, pool, settings):
     await make_known(client, auth)
     await client.post("/me", data={"email": KNOWN, "lang": "fr"})
-    parsed = email.message_from_bytes((await mails(pool))[0]["message"], policy=policy.default)
+    parsed = email.message_from_bytes((await mails(pool, settings))[0]["message"], policy=policy.default)
     assert parsed["Subject"].startswith("Votre lien") and parsed["Content-Language"] == "fr"
 
 
-async def test_at_most_three_links_a_day_per_mailbox_counting_every_form_of_it(client, auth, pool):
+async def test_at_most_three_links_a_day_per_mailbox_counting_every_form_of_it(client, auth, pool, settings):
     await make_known(client, auth)
     for form in ("jan@example.be", "Jan+a@EXAMPLE.be", "jan+b@example.be"):
         assert (await ask(client, form)).status == 200
     refused = await ask(client, "jan+c@example.be")
     text = await refused.text()
     assert refused.status == 429 and "Try again after" in text and int(refused.headers["Retry-After"]) > 80_000
-    assert len(await mails(pool)) == 1  # only the canonical form itself is known
+    assert len(await mails(pool, settings)) == 1  # only the canonical form itself is known
     unknown = [await ask(client, "stranger@example.be") for _ in range(4)]
     assert [r.status for r in unknown] == [200, 200, 200, 429]  # an unknown mailbox is limited the same way
 
@@ -165,3 +166,20 @@ async def test_bad_bodies_are_pages_never_a_500(client, auth, pool, body, conten
         assert 400 <= response.status < 500 and response.content_type == "text/html", target
     weird = await client.post(path, data={"csrf": csrf, "action": "subscribe", "scope": "x" * 5000})
     assert weird.status == 400
+
+
+async def test_sixty_parallel_requests_from_one_client_let_exactly_thirty_through(client):
+    import asyncio
+    answers = await asyncio.gather(*(ask(client, f"parallel{n}@example.be") for n in range(60)))
+    statuses = [r.status for r in answers]
+    assert statuses.count(200) == 30 and statuses.count(429) == 30
+
+
+@pytest.mark.parametrize("table", ["self_service_asks", "self_service_clients"])
+async def test_purging_old_counts_reads_an_index_not_the_whole_table(pool, table):
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL enable_seqscan = off")
+            plan = "\n".join(r[0] for r in await conn.fetch(
+                f"EXPLAIN DELETE FROM {table} WHERE at < now() - interval '2 hours'"))
+    assert "Index" in plan and f"{table}_by_time" in plan

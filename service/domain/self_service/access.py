@@ -1,9 +1,10 @@
 """Asking for a link to one's own page, and opening it (CONTRACT: Self-service).
 
-Every address gets the same answer: a mail leaves only for an address CETIT knows (as in the
-evidence rule) and has not erased, but every request counts against its mailbox (3 a day, as
-confirmation mails do, under the same lock) and its client (30 an hour), so that neither the
-answer nor the limit tells a stranger whether an address is known.
+Every address gets the same answer and the same work: every request counts against its mailbox
+(3 a day, as confirmation mails do, under the same lock) and its client (30 an hour, under a lock
+of its own) and queues one outbox row; only when that row is sent is it decided whether a mail
+leaves (an address CETIT knows, as in the evidence rule, not erased, not bounced or complained).
+So neither the answer, nor the limit, nor the time taken tells a stranger whether an address is known.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable
 
-from ...storage import consent_queries, known_queries, outbox_queries, self_service_queries
+from ...storage import consent_queries, known_queries, outbox_queries, queries, self_service_queries
 from ..addresses import canonical_address, mailbox_of
 from ..consent.rules import MAX_CONFIRMATIONS_A_DAY
 from ..errors import BadToken, TooManyRequests
 from ..suppressions.keyed_hash import hmac_from_pads
+from ..suppressions.rules import PERMANENT_REASONS
 from .tokens import SelfServiceTokens
 
 if TYPE_CHECKING:
@@ -36,18 +38,22 @@ def _refuse(times: list[datetime], window: timedelta, now: datetime, what: str) 
 
 
 async def count_client(conn: asyncpg.Connection, client: str, pads: tuple[bytes, bytes], now: datetime) -> None:
-    """Count a request from this client; TooManyRequests past MAX_REQUESTS_AN_HOUR in the last hour."""
+    """Count a request from this client; TooManyRequests past MAX_REQUESTS_AN_HOUR in the last hour.
+    Run in a transaction: the client is locked, so that parallel requests are counted one at a time."""
     client_hmac = hmac_from_pads(pads, "client:" + client)
+    await self_service_queries.lock_client(conn, client_hmac)
     times = await self_service_queries.client_requests_since(conn, client_hmac, now - HOUR)
     if len(times) >= MAX_REQUESTS_AN_HOUR:
         _refuse(times, HOUR, now, "requests from this client")
     await self_service_queries.record_client_request(conn, client_hmac, now)
 
 
-async def ask_for_link(conn: asyncpg.Connection, email: object, language: str, *, tokens: SelfServiceTokens,
-                       pads: tuple[bytes, bytes], compose: Compose, now: datetime) -> bool:
-    """Count the request against its mailbox and queue the mail when the address is known; return
-    whether a mail was queued (the edge never tells). Run in a transaction: the mailbox is locked."""
+async def ask_for_link(conn: asyncpg.Connection, email: object, language: str, *, pads: tuple[bytes, bytes],
+                       now: datetime) -> None:
+    """Count the request against its mailbox and queue one row asking for a link, the same for every
+    address: whether the address is known is decided when the row is sent (link_mail), so that the
+    request does the same work, and takes the same time, whatever the address. Run in a
+    transaction: the mailbox is locked."""
     address = canonical_address(email)
     mailbox = mailbox_of(address)
     await consent_queries.lock_mailbox(conn, mailbox)
@@ -56,14 +62,26 @@ async def ask_for_link(conn: asyncpg.Connection, email: object, language: str, *
     if len(times) >= MAX_LINKS_A_DAY:
         _refuse(times, DAY, now, "links asked for this mailbox")
     await self_service_queries.record_ask(conn, mailbox_hmac, now)
+    await outbox_queries.queue_link_asked(conn, address, language)
+
+
+async def link_mail(conn: asyncpg.Connection, address: str, language: str, *, tokens: SelfServiceTokens,
+                    pads: tuple[bytes, bytes], compose: Compose, now: datetime) -> tuple[bytes, str, str] | None:
+    """When a row asking for a link is sent: the mail, or None when none may leave, because the
+    address is not known (as in the evidence rule), was erased, or is suppressed for a bounce or a
+    complaint (in any scope: a spam trap, or a person who complained, must not get mail at a
+    stranger's request, nor be locked out by it). An unsubscribe does not stop it: a person who
+    unsubscribed still reaches their own page. Run in a transaction."""
+    if await queries.erased_since(conn, hmac_from_pads(pads, address)) is not None:
+        return None
     if not await known_queries.known_among(conn, [address]):
-        return False
+        return None
+    if any(row["reason"] in PERMANENT_REASONS for row in await queries.suppressions_of_address(conn, address)):
+        return None
     recipient_id = (await known_queries.recipient_ids(conn, [address], "self_service", pads)).get(address)
     if recipient_id is None:  # erased: written nowhere
-        return False
-    message, sender, recipient = compose(tokens.issue(recipient_id, now), address, language)
-    await outbox_queries.queue_mail(conn, "self_service", address, sender, recipient, message)
-    return True
+        return None
+    return compose(tokens.issue(recipient_id, now), address, language)
 
 
 async def address_of(conn: asyncpg.Connection, recipient_id: int) -> str:
