@@ -160,7 +160,7 @@ async def test_erase_leaves_no_trace_in_clear_and_a_closed_request_that_names_no
     text = await response.text()
     assert response.status == 200 and "Everything was erased" in text and KNOWN not in text and "j…@" not in text
     for table in ("suppressions", "events", "consents", "privacy_requests", "known_addresses", "outbox",
-                  "inbound_messages", "self_service_asks", "self_service_clients"):
+                  "inbound_messages", "self_service_asks", "self_service_clients", "self_service_uses"):
         rows = await pool.fetch(f"SELECT * FROM {table}")
         assert not any("example.be" in str(dict(row)) for row in rows), table
     closed = await pool.fetch("SELECT kind, status, address FROM privacy_requests WHERE kind = 'erasure'")
@@ -168,3 +168,37 @@ async def test_erase_leaves_no_trace_in_clear_and_a_closed_request_that_names_no
     assert await pool.fetchval("SELECT source FROM events WHERE type = 'erased'") == "self_service"
     assert await allowed(client, auth, "newsletter") == (False, "unsubscribe")
     assert (await client.get(path)).status == 400  # the link names no one any more
+
+
+async def test_the_page_reads_no_stored_message_and_writes_nothing(client, auth, pool):
+    """A stranger's huge message is not read, nor indexed, when the page is viewed (the page shows none)."""
+    import uuid
+    path, _ = await open_page(client, auth, pool)
+    raw = "From: x@example.org\r\nTo: " + ", ".join(f"a{i}@example.org" for i in range(2000)) + "\r\n\r\nhi\r\n"
+    await pool.execute("""INSERT INTO inbound_messages (via, raw, size, dedup_key, status)
+                          VALUES ('http', $1, $2, $3, 'processed')""", raw.encode(), len(raw), str(uuid.uuid4()))
+    before = await pool.fetchval("SELECT count(*) FROM message_mentions")
+    for _ in range(2):
+        assert (await client.get(path)).status == 200
+        assert (await client.head(path)).status == 200
+    assert await pool.fetchval("SELECT count(*) FROM message_mentions") == before
+
+
+async def test_the_page_shows_the_recent_history_only(client, auth, pool):
+    from service.domain.self_service.own_page import HISTORY_SHOWN
+    path, _ = await open_page(client, auth, pool)
+    await pool.execute("""INSERT INTO events (address, type, scope, reason, source, actor)
+                          SELECT $1, 'suppressed', 'global', 'unsubscribe', 'api', 'test'
+                            FROM generate_series(1, $2)""", KNOWN, HISTORY_SHOWN + 50)
+    text = await (await client.get(path + "?lang=en")).text()
+    history = text.split('<ul class="held">')[1].split("</ul>")[0]
+    assert history.count("<li>") == HISTORY_SHOWN
+
+
+async def test_at_most_three_exports_an_hour_per_person(client, auth, pool):
+    path, _ = await open_page(client, auth, pool)
+    statuses = [(await client.get(path + "/export.json?lang=en")).status for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    refused = await client.get(path + "/export.json?lang=en")
+    assert "Try again after" in await refused.text() and 0 < int(refused.headers["Retry-After"]) <= 3600
+    assert (await client.get(path)).status == 200  # the page itself stays open
