@@ -84,8 +84,10 @@ async def export(request: web.Request) -> web.Response:
         address = await access.address_of(conn, recipient_id)
         await own_page.count_use(conn, "export", own_page.person_key(recipient_id), request.config_dict[HASH_PADS],
                                  now(request))
-    async with request.config_dict[DB].acquire() as conn:
-        record = await erasure.subject_access(conn, request.config_dict[SETTINGS].hash_key, address)
+    pool, hash_key = request.config_dict[DB], request.config_dict[SETTINGS].hash_key
+    about = await mentions.messages_mentioning_from(pool, hash_key, address)  # no connection held while parsing
+    async with pool.acquire() as conn:
+        record = await erasure.subject_access(conn, hash_key, address, about)
     response = web.json_response(views.subject_record(record), headers=SECURITY_HEADERS)
     response.headers["Content-Disposition"] = 'attachment; filename="cetit-data.json"'
     return response

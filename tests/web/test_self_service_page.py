@@ -202,3 +202,36 @@ async def test_at_most_three_exports_an_hour_per_person(client, auth, pool):
     refused = await client.get(path + "/export.json?lang=en")
     assert "Try again after" in await refused.text() and 0 < int(refused.headers["Retry-After"]) <= 3600
     assert (await client.get(path)).status == 200  # the page itself stays open
+
+
+async def test_the_export_lists_the_messages_without_holding_a_connection_while_they_are_parsed(
+        client, auth, pool, dsn, settings, monkeypatch):
+    """Equal to GET /v1/subjects with a message about the person, and each parse runs with every
+    connection of a pool of one given back (else the probe could not take it)."""
+    import asyncio
+    import uuid
+    from service.domain.inbound import mentions
+    from service.storage.db import create_pool
+    path, _ = await open_page(client, auth, pool)
+    raw = f"From: {KNOWN}\r\nTo: staff@cetit.example\r\nSubject: hi\r\n\r\nplease\r\n"
+    for text in (raw, "From: x@example.org\r\nTo: y@example.org\r\n\r\n" + f"{KNOWN}\r\n"):
+        await pool.execute("""INSERT INTO inbound_messages (via, raw, size, dedup_key, status)
+                              VALUES ('http', $1, $2, $3, 'processed')""", text.encode(), len(text), str(uuid.uuid4()))
+    small = await create_pool(dsn, min_size=1, max_size=1)
+    parses, to_thread = [], asyncio.to_thread
+
+    async def probed(function, *args):
+        async with small.acquire(timeout=2):
+            parses.append(function.__name__)
+        return await to_thread(function, *args)
+    monkeypatch.setattr(mentions.asyncio, "to_thread", probed)
+    try:
+        found = await mentions.messages_mentioning_from(small, settings.hash_key, KNOWN)
+    finally:
+        await small.close()
+    assert len(found) == 2 and parses
+    monkeypatch.setattr(mentions.asyncio, "to_thread", to_thread)
+    export = await client.get(path + "/export.json")
+    api = await client.get(f"/v1/subjects/{KNOWN}", headers=auth)
+    body = await export.json()
+    assert len(body["messages"]) == 2 and body == await api.json()

@@ -193,6 +193,28 @@ async def messages_mentioning(conn: asyncpg.Connection, hash_key: bytes, address
     return found
 
 
+async def messages_mentioning_from(pool: asyncpg.Pool, hash_key: bytes, address: str) -> list[uuid.UUID]:
+    """As messages_mentioning, for a request that must not hold a pooled connection while a thread
+    parses: a connection is taken for each read and each write, and given back before each parse."""
+    async with pool.acquire() as conn:
+        ids = await erasure_queries.unindexed_message_ids(conn)
+    for start in range(0, len(ids), BATCH_MESSAGES):
+        async with pool.acquire() as conn:
+            rows = await _rows_to_read(conn, ids[start:start + BATCH_MESSAGES])
+        hashed = await asyncio.to_thread(_hash_rows, hash_key, rows)
+        async with pool.acquire() as conn:
+            await erasure_queries.record_mentions(conn, hashed)
+    [mention] = address_hashes(hash_key, [address])
+    async with pool.acquire() as conn:
+        found = await erasure_queries.message_ids_mentioning(conn, mention)
+        partial = [i for i in await erasure_queries.message_ids_mentioning(conn, OVERFLOW) if i not in set(found)]
+    for start in range(0, len(partial), BATCH_MESSAGES):
+        async with pool.acquire() as conn:
+            rows = await _rows_to_read(conn, partial[start:start + BATCH_MESSAGES])
+        found.extend(await asyncio.to_thread(_rows_mentioning, address, rows))
+    return found
+
+
 async def _rows_to_read(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> list[dict]:
     rows = [dict(r) for r in await erasure_queries.messages_to_index(conn, ids, RAW_INLINE_LIMIT)]
     for row in rows:

@@ -12,6 +12,7 @@ it is written in clear again, and which the check reads as a global suppression.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from typing import TYPE_CHECKING
 
 from ...storage import consent_queries, erasure_queries, known_queries, outbox_queries, queries
@@ -30,18 +31,22 @@ if TYPE_CHECKING:
 _REASON_WEIGHT = {"complaint": 4, "bounce": 3, "unsubscribe": 2, "manual": 1}
 
 
-async def subject_access(conn: asyncpg.Connection, hash_key: bytes, email: str) -> SubjectRecord:
+async def subject_access(conn: asyncpg.Connection, hash_key: bytes, email: str,
+                         about: list[uuid.UUID] | None = None) -> SubjectRecord:
     """Everything held about an address (GDPR access), including whether it was erased.
 
     The messages are those erasure would delete: every message that mentions the address
-    anywhere, found through the index of mentions (brought up to date first).
+    anywhere, found through the index of mentions (brought up to date first), or `about`
+    when the caller found them already (mentions.messages_mentioning_from).
     """
     address = canonical_address(email)
     hashed = address_hmac(hash_key, address)
+    if about is None:
+        about = await mentions.messages_mentioning(conn, hash_key, address)
     suppressions = await queries.suppressions_of_address(conn, address)
     events = await queries.events_of_address(conn, address, 100_000)
     erased = await queries.erased_since(conn, hashed)
-    messages = await erasure_queries.messages_listed(conn, await mentions.messages_mentioning(conn, hash_key, address))
+    messages = await erasure_queries.messages_listed(conn, about)
     consents = await consent_queries.consents_of_address(conn, address)
     requests = await consent_queries.requests_of_address(conn, address)
     return SubjectRecord(
