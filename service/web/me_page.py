@@ -148,8 +148,7 @@ async def _erase(request: web.Request, lang: str, address: str, form: dict, back
     if form.get("confirm") != "yes":
         return message(request, lang, 400, "erase_not_confirmed", title_key="not_done_title", back=back)
     hash_key = request.config_dict[SETTINGS].hash_key
-    async with request.config_dict[DB].acquire() as conn:  # outside the transaction: each batch commits
-        await mentions.index_messages(conn, hash_key)
+    await mentions.index_messages_from(request.config_dict[DB], hash_key)  # before the transaction, holding none
     async with transaction(request.config_dict[DB]) as conn:
         await actions.erase(conn, hash_key, address, now(request))
     request.config_dict[SERVICES].outbox.wake()

@@ -193,8 +193,8 @@ async def messages_mentioning(conn: asyncpg.Connection, hash_key: bytes, address
     return found
 
 
-async def messages_mentioning_from(pool: asyncpg.Pool, hash_key: bytes, address: str) -> list[uuid.UUID]:
-    """As messages_mentioning, for a request that must not hold a pooled connection while a thread
+async def index_messages_from(pool: asyncpg.Pool, hash_key: bytes) -> int:
+    """As index_messages, for a request that must not hold a pooled connection while a thread
     parses: a connection is taken for each read and each write, and given back before each parse."""
     async with pool.acquire() as conn:
         ids = await erasure_queries.unindexed_message_ids(conn)
@@ -204,6 +204,13 @@ async def messages_mentioning_from(pool: asyncpg.Pool, hash_key: bytes, address:
         hashed = await asyncio.to_thread(_hash_rows, hash_key, rows)
         async with pool.acquire() as conn:
             await erasure_queries.record_mentions(conn, hashed)
+    return len(ids)
+
+
+async def messages_mentioning_from(pool: asyncpg.Pool, hash_key: bytes, address: str) -> list[uuid.UUID]:
+    """As messages_mentioning, taking a connection from the pool only for each read and write
+    (index_messages_from)."""
+    await index_messages_from(pool, hash_key)
     [mention] = address_hashes(hash_key, [address])
     async with pool.acquire() as conn:
         found = await erasure_queries.message_ids_mentioning(conn, mention)
