@@ -14,7 +14,7 @@ from ..domain.consent import ledger
 from ..domain.inbound import mentions
 from ..domain.self_service import access, actions, own_page
 from ..domain.suppressions import erasure
-from ..domain.suppressions.rules import GLOBAL
+from ..domain.suppressions.rules import GLOBAL, valid_scope
 from ..mail.self_service import compose_correction
 from ..storage.db import transaction
 from . import views
@@ -116,7 +116,8 @@ async def act(request: web.Request) -> web.Response:
 
 
 async def _scope_label(conn, scope: str, lang: str) -> str:
-    registered = await ledger.registered_scope(conn, scope)
+    """The scope's label; a malformed scope (a NUL, say) is a 400 page before it reaches a query."""
+    registered = await ledger.registered_scope(conn, valid_scope(scope))
     return registered.label(lang) if registered else scope_name(lang, scope)
 
 

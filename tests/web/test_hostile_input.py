@@ -141,3 +141,18 @@ async def test_a_body_that_is_not_the_gzip_it_claims_is_a_4xx(client, auth, path
     response = await client.post(path.format(token=token_for()), data=b"List-Unsubscribe=One-Click", headers={
         **auth, "Content-Type": "application/x-www-form-urlencoded", "Content-Encoding": "gzip", "Connection": "close"})
     assert 400 <= response.status < 500
+
+
+@pytest.mark.parametrize("fields", ["action=subscribe&scope=%00", "action=unsubscribe&scope=news%00",
+                                    "action=subscribe&scope=newsletter%00", "action=unsubscribe&scope=%ED%A0%80"])
+async def test_a_nul_in_the_scope_of_an_own_page_action_is_a_400_page(client, auth, pool, fields):
+    from tests.web.self_service_helpers import open_page
+    response = await client.put("/v1/scopes/newsletter", headers=auth,
+                                json={"labels": {"nl": "Nieuwsbrief", "en": "Newsletter", "fr": "Lettre"}})
+    assert response.status in (200, 201)
+    path, csrf = await open_page(client, auth, pool)
+    response = await client.post(path, data=f"{fields}&csrf={csrf}&lang=en".encode(),
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status == 400 and "Nothing has changed" in await response.text()
+    assert await pool.fetchval("SELECT count(*) FROM suppressions") == 0
+    assert await pool.fetchval("SELECT count(*) FROM consents") == 0

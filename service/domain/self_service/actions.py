@@ -19,7 +19,7 @@ from ..errors import InvalidInput, InvalidScope
 from ..events.model import Actor
 from ..suppressions import erasure, operations
 from ..suppressions.model import Removed
-from ..suppressions.rules import GLOBAL, valid_text
+from ..suppressions.rules import GLOBAL, valid_scope, valid_text
 
 if TYPE_CHECKING:
     import asyncpg
@@ -32,10 +32,11 @@ ComposeForStaff = Callable[[str, str], tuple[bytes, str, str] | None]
 
 
 async def _offered_scope(conn: asyncpg.Connection, scope: object) -> str:
-    """A scope the page offers: a registered one, or all marketing."""
+    """A scope the page offers: a registered one, or all marketing; a malformed one (a NUL, say)
+    is refused before it reaches a query."""
     if scope == GLOBAL:
         return GLOBAL
-    if not isinstance(scope, str) or await ledger.registered_scope(conn, scope) is None:
+    if await ledger.registered_scope(conn, valid_scope(scope)) is None:
         raise InvalidScope("Choose one of the kinds of mail the page offers.", field="scope")
     return scope
 
