@@ -40,9 +40,17 @@ MAX_DOMAIN = 255
 BATCH = 1000
 
 
+# "=?" opens an RFC 2047 encoded word: a mail library decodes one in a local part when the
+# address is set as To or Reply-To (=?utf-8?q?victim=40example.com=3e?=@evil.com), so the
+# address read back is another one, or holds a line break. Such a local part is refused.
+_ENCODED_WORD = "=?"
+ENCODED_WORD_REFUSED = ("The part before the @-sign cannot hold '=?': mail programs read it as an encoded word "
+                        "(RFC 2047) and would see another address.")
+
+
 def _fast_canonical(lowered: str) -> str | None:
     match = _COMMON.fullmatch(lowered)
-    if match is None or len(lowered) > 254 or len(match.group(1)) > 64:
+    if match is None or len(lowered) > 254 or len(match.group(1)) > 64 or _ENCODED_WORD in lowered:
         return None
     domain = match.group(2)
     if "--" in domain or domain in _SPECIAL or domain.endswith(_SPECIAL_SUFFIXES):
@@ -53,7 +61,10 @@ def _fast_canonical(lowered: str) -> str | None:
 def _slow_canonical(stripped: str) -> str:
     """The full validator's answer, by the shortcut when the address has the plain shape."""
     shortcut = _international_canonical(stripped)
-    return shortcut if shortcut is not None else _full_canonical(stripped)
+    canonical = shortcut if shortcut is not None else _full_canonical(stripped)
+    if _ENCODED_WORD in canonical.rpartition("@")[0]:
+        raise InvalidAddress(ENCODED_WORD_REFUSED)
+    return canonical
 
 
 def _international_canonical(text: str) -> str | None:
@@ -165,7 +176,7 @@ def _fast_chunk(chunk: Sequence[object]) -> list[str] | None:
         text = "\n".join([item.strip() for item in chunk])  # type: ignore[union-attr]
     except (AttributeError, TypeError):
         return None
-    if not text.isascii() or "--" in text:
+    if not text.isascii() or "--" in text or _ENCODED_WORD in text:
         return None
     lowered = text.lower()
     if _LINES.fullmatch(lowered) is None:
