@@ -32,13 +32,6 @@ def _recipient(request: web.Request) -> int:
     return tokens(request).verify(request.match_info["token"], now(request))
 
 
-async def _address(request: web.Request) -> str:
-    """The address the link names; BadToken (a 400 page) when old, tampered or naming no one."""
-    recipient_id = _recipient(request)
-    async with request.config_dict[DB].acquire() as conn:
-        return await access.address_of(conn, recipient_id)
-
-
 def _words(record, scopes, lang: str) -> dict:
     """What the page says, in plain words: labels for kinds of mail, reasons, kinds of request."""
     t = ME_TEXTS[lang]
@@ -94,15 +87,21 @@ async def export(request: web.Request) -> web.Response:
 
 
 async def act(request: web.Request) -> web.Response:
-    """One action of the page; without the page's CSRF field nothing changes."""
+    """One action of the page; without the page's CSRF field nothing changes. At most 30 an hour per
+    person (counted even when the action is then refused), so a link cannot be replayed without end."""
     language(request)
-    address = await _address(request)
+    recipient_id = _recipient(request)
+    async with request.config_dict[DB].acquire() as conn:  # a link naming no one is a 400 whatever the form
+        address = await access.address_of(conn, recipient_id)
     form = await form_fields(request)
     lang = language(request, form)
     token = request.match_info["token"]
     back = f"/me/{token}?lang={lang}"
     if not tokens(request).csrf_matches(token, form.get("csrf")):
         return message(request, lang, 403, "not_done", back=back)
+    async with transaction(request.config_dict[DB]) as conn:
+        await own_page.count_use(conn, "action", own_page.person_key(recipient_id), request.config_dict[HASH_PADS],
+                                 now(request))
     action = form.get("action")
     if action == "erase":
         return await _erase(request, lang, address, form, back)
@@ -135,6 +134,9 @@ async def _subscribe(request, conn, address: str, form: dict, lang: str) -> tupl
 
 
 async def _correct(request, conn, address: str, form: dict, lang: str) -> tuple[str, dict]:
+    """Each correction is a mail to staff and an open request: at most 3 a day per address."""
+    await own_page.count_use(conn, "correction", own_page.address_key(address), request.config_dict[HASH_PADS],
+                             now(request))
     due = await actions.correct(conn, address, form.get("text"), now(request),
                                 functools.partial(compose_correction, request.config_dict[SETTINGS]))
     request.config_dict[SERVICES].outbox.wake()

@@ -235,3 +235,34 @@ async def test_the_export_lists_the_messages_without_holding_a_connection_while_
     api = await client.get(f"/v1/subjects/{KNOWN}", headers=auth)
     body = await export.json()
     assert len(body["messages"]) == 2 and body == await api.json()
+
+
+async def test_at_most_three_corrections_a_day_per_address_whichever_link(client, auth, pool):
+    path, csrf = await open_page(client, auth, pool)
+    answers = [await client.post(path, data={"csrf": csrf, "action": "correct", "text": f"Fix {i}.", "lang": "en"})
+               for i in range(4)]
+    assert [a.status for a in answers] == [200, 200, 200, 429]
+    text = await answers[-1].text()
+    assert "Try again after" in text and 80_000 < int(answers[-1].headers["Retry-After"]) <= 86_400
+    other, other_csrf = await open_page(client, auth, pool)  # a new link counts for the same address
+    again = await client.post(other, data={"csrf": other_csrf, "action": "correct", "text": "Fix 5."})
+    assert again.status == 429
+    assert await pool.fetchval("SELECT count(*) FROM privacy_requests WHERE kind = 'correction'") == 3
+
+
+async def test_an_empty_correction_is_not_counted(client, auth, pool):
+    path, csrf = await open_page(client, auth, pool)
+    for _ in range(3):
+        assert (await client.post(path, data={"csrf": csrf, "action": "correct", "text": " "})).status == 400
+    assert (await client.post(path, data={"csrf": csrf, "action": "correct", "text": "Jan."})).status == 200
+
+
+async def test_at_most_thirty_actions_an_hour_per_person(client, auth, pool):
+    path, csrf = await open_page(client, auth, pool)
+    form = {"csrf": csrf, "action": "unsubscribe", "scope": "global", "lang": "en"}
+    statuses = [(await client.post(path, data=form)).status for _ in range(31)]
+    assert statuses == [200] * 30 + [429]
+    refused = await client.post(path, data=form)
+    assert "Try again after" in await refused.text() and 0 < int(refused.headers["Retry-After"]) <= 3600
+    erase = await client.post(path, data={"csrf": csrf, "action": "erase", "confirm": "yes"})
+    assert erase.status == 429 and await pool.fetchval("SELECT count(*) FROM erased_addresses") == 0
