@@ -28,6 +28,5 @@ async def uses_since(conn: asyncpg.Connection, key_hmac: bytes, kind: str, since
 
 
 async def record_use(conn: asyncpg.Connection, key_hmac: bytes, kind: str, at: datetime) -> None:
-    await conn.execute("DELETE FROM self_service_uses WHERE key_hmac = $1 AND at < $2::timestamptz - interval '2 days'",
-                       key_hmac, at)
+    await conn.execute("DELETE FROM self_service_uses WHERE at < $1::timestamptz - interval '2 days'", at)
     await conn.execute("INSERT INTO self_service_uses (key_hmac, kind, at) VALUES ($1, $2, $3)", key_hmac, kind, at)

@@ -7,3 +7,5 @@ CREATE TABLE self_service_uses (
     at       timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX self_service_uses_by_key ON self_service_uses (key_hmac, kind, at);
+-- What is older than the longest window (a day) is deleted as new uses are counted.
+CREATE INDEX self_service_uses_by_time ON self_service_uses (at);

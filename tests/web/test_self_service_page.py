@@ -266,3 +266,12 @@ async def test_at_most_thirty_actions_an_hour_per_person(client, auth, pool):
     assert "Try again after" in await refused.text() and 0 < int(refused.headers["Retry-After"]) <= 3600
     erase = await client.post(path, data={"csrf": csrf, "action": "erase", "confirm": "yes"})
     assert erase.status == 429 and await pool.fetchval("SELECT count(*) FROM erased_addresses") == 0
+
+
+async def test_counted_uses_older_than_the_longest_window_are_forgotten(client, auth, pool):
+    await pool.execute("""INSERT INTO self_service_uses (key_hmac, kind, at)
+                          VALUES ('\\x00', 'correction', now() - interval '3 days')""")
+    path, csrf = await open_page(client, auth, pool)
+    assert (await client.post(path, data={"csrf": csrf, "action": "unsubscribe", "scope": "global"})).status == 200
+    assert await pool.fetchval("SELECT count(*) FROM self_service_uses WHERE at < now() - interval '2 days'") == 0
+    assert await pool.fetchval("SELECT count(*) FROM self_service_uses") == 1
