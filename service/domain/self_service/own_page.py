@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ...storage import consent_queries, own_page_queries, queries
-from ..consent.model import Consent, Request
 from ..errors import TooManyRequests
 from ..suppressions.keyed_hash import hmac_from_pads
-from ..suppressions.model import HistoryEvent, SubjectRecord, Suppression
+from ..suppressions.erasure import subject_record
+from ..suppressions.model import SubjectRecord
 
 if TYPE_CHECKING:
     import asyncpg
@@ -36,17 +36,7 @@ async def page_record(conn: asyncpg.Connection, address: str) -> SubjectRecord:
     events = await own_page_queries.recent_events_of_address(conn, address, HISTORY_SHOWN)
     consents = await consent_queries.consents_of_address(conn, address)
     requests = await consent_queries.requests_of_address(conn, address)
-    return SubjectRecord(
-        email=address,
-        suppressions=tuple(Suppression(r["scope"], r["reason"], r["source"], r["created_at"], r["note"])
-                           for r in suppressions),
-        events=tuple(HistoryEvent(r["at"], r["type"], r["scope"], r["reason"], r["source"], r["detail"], r["actor"])
-                     for r in events),
-        erased=None,
-        messages=(),
-        consents=tuple(Consent.of(r) for r in consents),
-        requests=tuple(Request.of(r) for r in requests),
-    )
+    return subject_record(address, suppressions, events, consents, requests)
 
 
 def person_key(recipient_id: int) -> str:

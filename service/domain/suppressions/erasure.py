@@ -49,14 +49,22 @@ async def subject_access(conn: asyncpg.Connection, hash_key: bytes, email: str,
     messages = await erasure_queries.messages_listed(conn, about)
     consents = await consent_queries.consents_of_address(conn, address)
     requests = await consent_queries.requests_of_address(conn, address)
+    return subject_record(address, suppressions, events, consents, requests,
+                          erased=ErasedSince(erased["erased_at"], erased["reason"]) if erased else None,
+                          messages=tuple(dict(m) for m in messages))
+
+
+def subject_record(address: str, suppressions, events, consents, requests, *, erased: ErasedSince | None = None,
+                   messages: tuple[dict, ...] = ()) -> SubjectRecord:
+    """A subject's record from the rows read of it (the full access, or the own page's lighter one)."""
     return SubjectRecord(
         email=address,
         suppressions=tuple(Suppression(r["scope"], r["reason"], r["source"], r["created_at"], r["note"])
                            for r in suppressions),
         events=tuple(HistoryEvent(r["at"], r["type"], r["scope"], r["reason"], r["source"], r["detail"], r["actor"])
                      for r in events),
-        erased=ErasedSince(erased["erased_at"], erased["reason"]) if erased else None,
-        messages=tuple(dict(m) for m in messages),
+        erased=erased,
+        messages=messages,
         consents=tuple(Consent.of(r) for r in consents),
         requests=tuple(Request.of(r) for r in requests),
     )
