@@ -65,6 +65,12 @@ ANSWERS: dict[type[errors.DomainError], Answer] = {
         400, errors.InvalidScope.code, "550 5.6.0 X-Optout-Scope is not a valid scope",
         Titles("Deze soort mail bestaat niet", "There is no such kind of mail", "Ce type d'e-mail n'existe pas"),
         "This is not a valid scope."),
+    # Mail names a campaign only in the gateway's X-Optout-Campaign header.
+    errors.InvalidCampaign: Answer(
+        400, errors.InvalidCampaign.code, "550 5.6.0 X-Optout-Campaign is not a valid campaign name",
+        Titles("Deze campagnenaam is niet geldig", "This campaign name is not valid",
+               "Ce nom de campagne n'est pas valide"),
+        "This is not a valid campaign name."),
     errors.TooMany: Answer(
         413, errors.TooMany.code, "552 5.3.4 Message exceeds the size limit",
         Titles("Dit is te groot", "This is too large", "C'est trop volumineux"),

@@ -11,6 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from .domain.campaigns.model import Thresholds
 from .domain.outbox import Clock, SystemClock
 from .domain.suppressions.erased_hashes import ErasedHashes
 from .domain.suppressions.keyed_hash import KeyedHash
@@ -71,6 +72,12 @@ class Services:
             self_service=SelfServiceTokens(settings.secret_keys, timedelta(minutes=settings.self_service_minutes)),
             clock=clock or SystemClock(),
         )
+
+    @property
+    def guard(self) -> Thresholds:
+        """The campaign guardrails' thresholds (OPTOUT_GUARD_*)."""
+        s = self.settings
+        return Thresholds(s.guard_complaint_rate, s.guard_bounce_rate, s.guard_min_sent)
 
     @property
     def pads(self) -> tuple[bytes, bytes]:

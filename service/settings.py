@@ -57,6 +57,9 @@ class Settings:
     dkim_domain: str | None = None
     log_format: str = "text"
     webhook_allow_private: bool = False  # webhooks to RFC 1918 and fc00::/7 addresses
+    guard_complaint_rate: float = 0.003
+    guard_bounce_rate: float = 0.05
+    guard_min_sent: int = 1000
     var_dir: Path = field(default_factory=lambda: Path("var"))
 
     def with_overrides(self, **changes) -> "Settings":
@@ -101,6 +104,21 @@ def _whole_number(env: Mapping[str, str], name: str, default: int, minimum: int 
         raise SettingsError(f"{name} must be at least {minimum}, got {raw!r}")
     if maximum is not None and value > maximum:
         raise SettingsError(f"{name} must be at most {maximum}, got {raw!r}")
+    return value
+
+
+def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
+    """A rate as a fraction: 0.003 is 0.3%."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a fraction such as {default} ({default:.1%}), got {raw!r}") from None
+    if not 0 < value <= 1:
+        raise SettingsError(f"{name} must be more than 0 and at most 1 (a fraction: {default} is {default:.1%}), "
+                            f"got {raw!r}")
     return value
 
 
@@ -308,5 +326,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dkim_domain=dkim_domain,
         log_format=_choice(env, "OPTOUT_LOG_FORMAT", "text", ("text", "json")),
         webhook_allow_private=_switch(env, "OPTOUT_WEBHOOK_ALLOW_PRIVATE", False),
+        guard_complaint_rate=_fraction(env, "OPTOUT_GUARD_COMPLAINT_RATE", 0.003),
+        guard_bounce_rate=_fraction(env, "OPTOUT_GUARD_BOUNCE_RATE", 0.05),
+        guard_min_sent=_whole_number(env, "OPTOUT_GUARD_MIN_SENT", 1000, unit="recipients"),
         var_dir=var_dir,
     )

@@ -291,7 +291,8 @@ class Worker:
                             await savepoint.start()
                         actions = await inbound.act_on(conn, work.row["id"], verdict, settings.soft_bounce_limit,
                                                        settings.soft_bounce_days,
-                                                       pads=self.pads, max_actions=settings.max_actions_per_message)
+                                                       pads=self.pads, max_actions=settings.max_actions_per_message,
+                                                       thresholds=self.services.guard)
                         decision = after_classification(verdict, actions, self.forwarding)
                         addresses, recorded = await inbound.without_erased(
                             conn, inbound.addresses_about(verdict, actions), actions + list(decision.notes), self.pads)

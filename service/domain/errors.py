@@ -24,6 +24,10 @@ class InvalidScope(InvalidInput):
     code = "invalid_scope"
 
 
+class InvalidCampaign(InvalidInput):
+    code = "invalid_campaign"
+
+
 class TooMany(InvalidInput):
     code = "too_many_recipients"
 

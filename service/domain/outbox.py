@@ -113,6 +113,19 @@ def after_failure(kind: OutboxKind, tries: int, created_at: datetime, now: datet
     return NextStep(FailureOutcome.RETRY, retry_at=retry_at)
 
 
+PAUSED_CAMPAIGN_RECHECK = timedelta(minutes=1)
+
+
+def while_campaign_paused(kind: OutboxKind, created_at: datetime, now: datetime) -> NextStep:
+    """A copy of a paused campaign waits, without spending a try, until the campaign is resumed;
+    one that has waited longer than its kind's lifetime is given up, as a relay that never took
+    it would be."""
+    rule = RULES[kind]
+    if rule.lifetime is not None and now - created_at > rule.lifetime:
+        return NextStep(FailureOutcome.DEAD, why=f"its campaign stayed paused for more than {_days(rule.lifetime)}")
+    return NextStep(FailureOutcome.RETRY, retry_at=now + PAUSED_CAMPAIGN_RECHECK)
+
+
 def _days(span: timedelta) -> str:
     return f"{span.days} days" if span.days else f"{span.total_seconds() / 3600:.0f} hours"
 

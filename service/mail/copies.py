@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 
 SCOPE_HEADER = b"x-optout-scope"
-# Replaced (the scope header, each recipient's own unsubscribe headers), or never to be seen
-# by a recipient (RFC 5322 3.6.3: Bcc names the blind copies).
-DROPPED_HEADERS = (SCOPE_HEADER, b"list-unsubscribe", b"list-unsubscribe-post", b"bcc", b"resent-bcc")
+CAMPAIGN_HEADER = b"x-optout-campaign"
+# Replaced (the scope and campaign headers, each recipient's own unsubscribe headers), or never
+# to be seen by a recipient (RFC 5322 3.6.3: Bcc names the blind copies).
+DROPPED_HEADERS = (SCOPE_HEADER, CAMPAIGN_HEADER, b"list-unsubscribe", b"list-unsubscribe-post", b"bcc",
+                   b"resent-bcc")
 
 
 def split_message(raw: bytes) -> tuple[list[bytes], memoryview]:
@@ -35,8 +37,8 @@ def header_name(field: bytes) -> bytes:
 
 
 def copy_for(fields: list[bytes], body: bytes | memoryview, headers: dict[str, str]) -> bytes:
-    """The message with this recipient's unsubscribe headers first, without X-Optout-Scope, Bcc
-    and Resent-Bcc.
+    """The message with this recipient's unsubscribe headers first, without X-Optout-Scope,
+    X-Optout-Campaign, Bcc and Resent-Bcc.
 
     Added as raw lines: a header longer than 78 characters must not become an encoded word.
     """

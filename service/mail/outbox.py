@@ -27,9 +27,10 @@ from typing import Sequence
 
 import asyncpg
 
+from ..domain.campaigns import guard
 from ..domain.inbound.classify import FORWARD_MARKER
 from ..domain.inbound.model import InboundStatus
-from ..domain.outbox import MAIL_KINDS, FailureOutcome, OutboxKind, after_failure
+from ..domain.outbox import MAIL_KINDS, FailureOutcome, OutboxKind, after_failure, while_campaign_paused
 from ..domain.self_service import access
 from ..domain.self_service.tokens import SelfServiceTokens
 from ..domain.suppressions import operations
@@ -161,7 +162,7 @@ class Drainer:
 
     async def _send_mail(self, rows: list[asyncpg.Record]) -> None:
         body_ids = [r["body_id"] for r in rows if r["body_id"] is not None]
-        wanted = await self._still_wanted(rows)
+        wanted = await self._not_paused(await self._still_wanted(rows))
         links = await self._links_asked([r for r in wanted if _asks_for_link(r)])
         wanted = [r for r in wanted if not _asks_for_link(r) or r["id"] in links]
         bodies, ids = {}, {}
@@ -169,6 +170,10 @@ class Drainer:
             async with self.pool.acquire() as conn:
                 bodies = await outbox_queries.bodies(conn, [r["body_id"] for r in wanted if r["body_id"]])
                 ids = await known_queries.ids_of(conn, sorted({r["address"] for r in wanted if r["body_id"]}))
+                # Each copy's link is issued as it is made: its recipient counts in the campaign's `sent`.
+                async with conn.transaction():
+                    await guard.count_sent(conn, [(r["campaign"], ids.get(r["address"], ERASED_ID))
+                                                  for r in wanted if r["campaign"]], self.services.guard)
         lanes = max(1, min(self.config.relay_connections, len(wanted)))
         async with asyncio.TaskGroup() as group:  # one failing connection's error cancels the others
             for n in range(lanes):
@@ -242,6 +247,35 @@ class Drainer:
                          result.reason)
         return wanted
 
+    async def _not_paused(self, rows: list[asyncpg.Record]) -> list[asyncpg.Record]:
+        """Copies of a paused campaign wait, without spending a try, until it is resumed (one
+        that waited longer than a copy's lifetime is given up); the rest go."""
+        campaigns = {r["campaign"] for r in rows if r["campaign"]}
+        if not campaigns:
+            return rows
+        async with self.pool.acquire() as conn:
+            paused = await guard.paused_among(conn, campaigns)
+        if not paused:
+            return rows
+        now = self.services.clock.now()
+        waiting, dead = [], []
+        for row in rows:
+            if row["campaign"] in paused:
+                step = while_campaign_paused(OutboxKind(row["kind"]), row["created_at"], now)
+                (waiting if step.outcome is FailureOutcome.RETRY else dead).append((row, step))
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():
+                if waiting:
+                    await outbox_queries.postpone_leased(conn, [r for r, _ in waiting], waiting[0][1].retry_at)
+                for row, step in dead:
+                    await outbox_queries.mark_dead(conn, row["id"], row["lease_token"], now,
+                                                   f"campaign {row['campaign']!r} paused; {step.why}")
+        if waiting:
+            log.info("outbox: %d copies of paused campaign(s) wait until they are resumed", len(waiting))
+        for row, step in dead:
+            log.warning("outbox %s %d given up: %s", row["kind"], row["id"], step.why)
+        return [r for r in rows if r["campaign"] not in paused]
+
     async def _links_asked(self, rows: list[asyncpg.Record]) -> dict[int, Mail]:
         """The mails of the links asked for on /me, made now, by outbox row: a row whose address may
         get none (not known, erased, bounced or complained) goes at once, and holds the address no
@@ -290,7 +324,7 @@ class Drainer:
             raise _Failure("the message is no longer stored", permanent=True)
         fields, rest = split_message(body)
         link = link_for(self.services.signer, settings.public_url, settings.mailto, row["recipient"], row["scope"],
-                        None, ids.get(row["address"], ERASED_ID))
+                        row["campaign"], ids.get(row["address"], ERASED_ID))
         if isinstance(link, LinkRefused):  # not an address: no relay would take it either
             raise _Failure(f"the recipient is not an address ({link.message})", permanent=True)
         copy = copy_for(fields, rest, link.headers)

@@ -4,7 +4,9 @@ At RCPT a recipient blocked in the session's scope (the AUTH user name when it n
 scope, else newsletter: a suppression there or in global, a bounce, a complaint, an erasure, no
 consent in a scope that requires it, an invalid address) is
 refused with 550 5.7.1, and one beyond OPTOUT_GATEWAY_MAX_RECIPIENTS with 452 4.5.3. At DATA
-the scope is read from the X-Optout-Scope header (default newsletter), the remaining
+the scope is read from the X-Optout-Scope header (default newsletter) and the campaign from
+X-Optout-Campaign (a paused campaign's message is answered 451 4.7.1, and kept by the sender's
+MTA until the campaign is resumed; both headers are removed from the copies), the remaining
 recipients are checked in that scope in one lookup (those blocked there are withheld and
 named in the reply and the log), numbered for their return paths, and each allowed one gets
 its own copy, made when it is sent, with its own List-Unsubscribe and List-Unsubscribe-Post
@@ -37,13 +39,15 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session, TLSSetup
 from ..answers import answer_for
 from ..domain.addresses import canonical_batch
 from ..domain.apikeys import ApiKeys
+from ..domain.campaigns import guard
+from ..domain.campaigns.model import valid_campaign
 from ..domain.consent import ledger
-from ..domain.errors import InvalidScope
+from ..domain.errors import InvalidCampaign, InvalidScope
 from ..domain.outbox import OutboxKind
 from ..domain.suppressions import operations
 from ..domain.suppressions.return_paths import ERASED_ID
 from ..domain.suppressions.rules import valid_scope
-from ..mail.copies import SCOPE_HEADER, header_name, split_message
+from ..mail.copies import CAMPAIGN_HEADER, SCOPE_HEADER, header_name, split_message
 from ..mail.outbox import Drainer
 from ..services import Services
 from ..settings import Settings
@@ -65,6 +69,8 @@ AUTH_OK = "235 2.7.0 Authentication successful"
 AUTH_BAD = "535 5.7.8 Authentication credentials invalid"
 AUTH_FAILED_TOO_OFTEN = "421 4.7.0 Too many failed authentication attempts, closing the connection"
 NO_RELAY = "451 4.3.5 No relay is configured (OPTOUT_RELAY_URL)"
+CAMPAIGN_PAUSED = ("451 4.7.1 Campaign paused by its guardrail (complaints or bounces); "
+                   "try again after it is resumed")
 DEFAULT_SCOPE = "newsletter"
 MAX_AUTH_FAILURES = 3
 AUTH_FAILURE_DELAY = 1.0
@@ -111,6 +117,20 @@ def scope_of(fields: list[bytes]) -> str:
         if header_name(field) == SCOPE_HEADER:
             return valid_scope(field.split(b":", 1)[1].strip().decode("ascii", "replace"))
     return DEFAULT_SCOPE
+
+
+def campaign_of(fields: list[bytes]) -> str | None:
+    """The X-Optout-Campaign header's campaign (its first occurrence), or None. The name is UTF-8
+    (RFC 6532), written whole: an encoded word is taken as it is written."""
+    for field in fields:
+        if header_name(field) == CAMPAIGN_HEADER:
+            value = field.split(b":", 1)[1].replace(b"\r\n", b"").strip()
+            try:
+                text = value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidCampaign("X-Optout-Campaign is not UTF-8.", field="X-Optout-Campaign") from None
+            return valid_campaign(text, "X-Optout-Campaign")
+    return None
 
 
 @dataclass
@@ -202,11 +222,15 @@ class GatewayHandler:
             return NO_RELAY
         raw = envelope.original_content or b""
         try:
-            scope = scope_of(_header_fields(raw))
-        except InvalidScope as exc:
+            fields = _header_fields(raw)
+            scope, campaign = scope_of(fields), campaign_of(fields)
+        except (InvalidScope, InvalidCampaign) as exc:
             return answer_for(exc).smtp_reply
         async with self.pool.acquire() as conn:
             async with conn.transaction():
+                if await guard.is_paused(conn, campaign):
+                    log.info("gateway: a message of paused campaign %r deferred (451)", campaign)
+                    return CAMPAIGN_PAUSED
                 results = await operations.check(conn, envelope.rcpt_tos, scope, self.config.pads,
                                                  self.config.services.erased)
                 allowed = [r.email for r in results if r.allowed]
@@ -219,10 +243,11 @@ class GatewayHandler:
                 paths = self.config.services.return_paths
                 copies = await outbox_queries.queue_gateway_message(
                     conn, raw, [(c, r, paths.address(ids.get(c, ERASED_ID))) for c, r in zip(canonical, allowed)],
-                    scope)
+                    scope, campaign)
         self.config.services.outbox.wake()
         withheld = [r.email for r in results if not r.allowed]
-        log.info("gateway: %d copies queued in scope %s%s", copies, scope,
+        log.info("gateway: %d copies queued in scope %s%s%s", copies, scope,
+                 f", campaign {campaign!r}" if campaign else "",
                  f"; withheld, blocked in that scope: {', '.join(withheld)}" if withheld else "")
         return QUEUED.format(copies=copies) + withheld_note(withheld, scope)
 

@@ -27,7 +27,7 @@ UPDATE outbox o
         LIMIT $4
         FOR UPDATE SKIP LOCKED)
 RETURNING o.id, o.kind, o.created_at, o.attempts, o.lease_token, o.address, o.scope, o.sender, o.recipient,
-          o.message, o.body_id, o.inbound_id, o.webhook_id, o.event_id, o.language
+          o.message, o.body_id, o.inbound_id, o.webhook_id, o.event_id, o.language, o.campaign
 """
 
 
@@ -52,6 +52,16 @@ async def delete_leased(conn: asyncpg.Connection, outbox_id: int, token: uuid.UU
     """A row is done (sent, or no longer to be sent): it goes, if the lease is still ours."""
     result = await conn.execute("DELETE FROM outbox WHERE id = $1 AND lease_token = $2", outbox_id, token)
     return result.endswith(" 1")
+
+
+async def postpone_leased(conn: asyncpg.Connection, rows: Sequence, until: datetime) -> None:
+    """Rows that wait (their campaign is paused) without spending a try: due again at `until`."""
+    await conn.execute(
+        """UPDATE outbox o SET next_attempt_at = $3, lease_token = NULL, lease_until = NULL
+             FROM unnest($1::bigint[], $2::uuid[]) AS t(id, token)
+            WHERE o.id = t.id AND o.lease_token = t.token""",
+        [r["id"] for r in rows], [r["lease_token"] for r in rows], until,
+    )
 
 
 async def delete_many_leased(conn: asyncpg.Connection, rows: Sequence) -> int:
@@ -108,15 +118,15 @@ async def mark_dead(conn: asyncpg.Connection, outbox_id: int, token: uuid.UUID, 
 
 
 async def queue_gateway_message(conn: asyncpg.Connection, message: bytes,
-                                copies: Sequence[tuple[str, str, str]], scope: str) -> int:
+                                copies: Sequence[tuple[str, str, str]], scope: str, campaign: str | None = None) -> int:
     """One stored body and one row per copy (canonical address, recipient as written, envelope
     sender: the recipient's return path); return how many rows."""
     body_id = await conn.fetchval("INSERT INTO outbox_bodies (message) VALUES ($1) RETURNING id", message)
     await conn.execute(
-        """INSERT INTO outbox (kind, address, scope, sender, recipient, body_id)
-           SELECT 'gateway', c.address, $2, c.sender, c.recipient, $3
+        """INSERT INTO outbox (kind, address, scope, sender, recipient, body_id, campaign)
+           SELECT 'gateway', c.address, $2, c.sender, c.recipient, $3, $6
              FROM unnest($1::text[], $4::text[], $5::text[]) AS c(address, recipient, sender)""",
-        [c[0] for c in copies], scope, body_id, [c[1] for c in copies], [c[2] for c in copies],
+        [c[0] for c in copies], scope, body_id, [c[1] for c in copies], [c[2] for c in copies], campaign,
     )
     return len(copies)
 

@@ -11,6 +11,8 @@ import orjson
 from aiohttp import web
 
 from ..domain.addresses import canonical_batch
+from ..domain.campaigns import guard
+from ..domain.campaigns.model import valid_campaign
 from ..domain.errors import InvalidInput, TooMany
 from ..domain.suppressions import operations as suppression_list
 from ..domain.suppressions.rules import GLOBAL, MAX_CHECK, valid_scope
@@ -48,8 +50,14 @@ async def check_many(request: web.Request) -> web.Response:
     # The canonical forms are worked out in a worker thread (an address outside the plain
     # ASCII shape needs the full validator, tens of microseconds), so the loop serves others.
     canonical = await asyncio.to_thread(canonical_batch, recipients) if len(recipients) > ON_THE_LOOP else None
-    results = await request.app[READS].read(
-        lambda conn: suppression_list.check(conn, recipients, scope, pads, erased, canonical=canonical))
+    campaign = valid_campaign(body.get("campaign"))
+
+    async def check(conn):
+        if campaign is not None and await guard.is_paused(conn, campaign):
+            return guard.all_paused(recipients)  # every recipient waits while the campaign is paused
+        return await suppression_list.check(conn, recipients, scope, pads, erased, canonical=canonical)
+
+    results = await request.app[READS].read(check)
     request.app[METRICS].count_checks(results)
     # 100,000 results: orjson encodes them several times faster than the json module. Their
     # dicts are made and dropped at once, with nothing else in between: the cyclic garbage
@@ -66,7 +74,14 @@ async def check_one(request: web.Request) -> web.Response:
     if email is None:
         raise InvalidInput("Give the address as ?email=...", field="email")
     scope = valid_scope(request.query.get("scope", GLOBAL))
+    campaign = valid_campaign(request.query.get("campaign"))
     pads, erased = request.app[HASH_PADS], request.app[SERVICES].erased
-    results = await request.app[READS].read(lambda conn: suppression_list.check(conn, [email], scope, pads, erased))
+
+    async def check(conn):
+        if campaign is not None and await guard.is_paused(conn, campaign):
+            return guard.all_paused([email])
+        return await suppression_list.check(conn, [email], scope, pads, erased)
+
+    results = await request.app[READS].read(check)
     request.app[METRICS].count_checks(results)
     return web.json_response(views.check_result(results[0]))

@@ -7,9 +7,10 @@ import asyncio
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from ..domain.campaigns import guard
 from ..storage import inbound_queries, outbox_queries
 from ..storage.db import UNAVAILABLE, ping
-from .keys import DB, METRICS
+from .keys import DB, METRICS, SERVICES
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -30,15 +31,19 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     """The process's counters, and what waits as the database holds it now: the outbox's rows,
-    inbound messages queued, held and failed, open privacy requests (left as they were when the
+    inbound messages queued, held and failed, open privacy requests, paused campaigns and the
+    worst recent complaint rate (left as they were when the
     database does not answer within a second: a scrape never fails on it)."""
     try:
         async with asyncio.timeout(1):
             async with request.app[DB].acquire() as conn:
                 rows = await outbox_queries.counts(conn)
                 waiting = await inbound_queries.waiting_counts(conn)
+                paused, worst = await guard.figures(conn, request.app[SERVICES].guard)
         request.app[METRICS].set_outbox({(r["kind"], r["status"]): r["n"] for r in rows})
         request.app[METRICS].set_waiting(waiting)
+        request.app[METRICS].campaigns_paused.set(paused)
+        request.app[METRICS].worst_complaint_rate.set(worst)
     except (TimeoutError, *UNAVAILABLE):
         pass
     body = generate_latest(request.app[METRICS].registry)

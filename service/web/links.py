@@ -18,5 +18,6 @@ async def create_links(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     async with transaction(request.app[DB]) as conn:
         links = await issue_links(conn, request.app[SIGNER], settings.public_url, settings.mailto,
-                                  body.get("recipients"), request.app[HASH_PADS], request.app[SERVICES].return_paths)
+                                  body.get("recipients"), request.app[HASH_PADS], request.app[SERVICES].return_paths,
+                                  request.app[SERVICES].guard)
     return web.json_response({"links": [views.link(made) for made in links]})

@@ -53,6 +53,16 @@ class Metrics:
             "7 days, and those past their due date (GDPR Art. 12(3): one month).", ["state"], registry=self.registry,
         )
 
+        self.campaigns_paused = Gauge(
+            "optout_campaigns_paused", "Campaigns paused by their guardrail (complaints or hard bounces), waiting "
+            "for an admin to resume them (read from the database at each scrape).", registry=self.registry,
+        )
+        self.worst_complaint_rate = Gauge(
+            "optout_campaign_complaint_rate_worst_7d", "The highest complaint rate (a fraction of sent: 0.003 is "
+            "0.3%) among the campaigns active in the last 7 days that have reached OPTOUT_GUARD_MIN_SENT.",
+            registry=self.registry,
+        )
+
     def set_waiting(self, row) -> None:
         """What waits for people or for the worker, from one row of `waiting_counts`."""
         for status in ("queued", "held", "failed"):

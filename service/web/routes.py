@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..logs import redact_secrets_in_logs
-from . import (check, confirm, consents, feed, health, inbound, links, me, me_page, openapi, staff, staff_lists,
+from . import (campaigns, check, confirm, consents, feed, health, inbound, links, me, me_page, openapi, staff, staff_lists,
                staff_messages, staff_outbox, subjects, suppressions, transfer, unsubscribe, webhooks)
 from .middlewares import answering
 
@@ -35,6 +35,9 @@ def setup_routes(app: web.Application) -> None:
             web.get("/v1/webhooks", webhooks.listing),
             web.delete("/v1/webhooks/{id}", webhooks.delete),
             web.post("/v1/links", links.create_links),
+            web.get("/v1/campaigns", campaigns.listing),
+            web.post(r"/v1/campaigns/{campaign:.+}/resume", campaigns.resume),
+            web.get(r"/v1/campaigns/{campaign:.+}", campaigns.show),
             web.get("/v1/subjects/{email}", subjects.access),
             web.post("/v1/erasure", subjects.erase),
             web.post("/v1/inbound", inbound.post_message),

@@ -22,7 +22,7 @@ from ..domain.suppressions.links import Erased
 from ..domain.suppressions.rules import GLOBAL
 from ..domain.suppressions.tokens import LinkClaim
 from ..storage.db import UNAVAILABLE, transaction
-from .keys import DB, HASH_PADS, METRICS, READS, SETTINGS, SIGNER
+from .keys import DB, HASH_PADS, METRICS, READS, SERVICES, SETTINGS, SIGNER
 from .pages import SECURITY_HEADERS, render
 from .payload import form_fields
 from .texts import LANGUAGES, ME_TEXTS, TEXTS, choose_language, scope_name
@@ -158,7 +158,8 @@ async def confirm(request: web.Request) -> web.Response:
         claim = await links.resolve(conn, claim)
         registered = frozenset([scope]) if scope != claim.scope and await ledger.registered_scope(
             conn, scope) is not None else frozenset()
-        done = await links.unsubscribe(conn, claim, scope, source, pads, registered)
+        done = await links.unsubscribe(conn, claim, scope, source, pads, registered,
+                                       request.config_dict[SERVICES].guard)
     if done.created:
         request.config_dict[METRICS].suppressions.labels("unsubscribe", source).inc()
         log.info("unsubscribed by %s in scope %s%s", source, scope, " (old link)" if claim.expired else "")

@@ -21,6 +21,7 @@ class EventType(StrEnum):
     BOUNCE_SOFT = "bounce.soft"
     REQUEST_RECEIVED = "request.received"
     SUBJECT_ERASED = "subject.erased"
+    CAMPAIGN_PAUSED = "campaign.paused"
 
 
 class Actor(StrEnum):
@@ -29,6 +30,7 @@ class Actor(StrEnum):
     RECIPIENT = "recipient"  # a link, a one-click POST, a reply
     MAIL = "mail"  # a bounce or a complaint report
     CLI = "cli"  # a command run on a server by its operator
+    GUARDRAIL = "guardrail"  # a campaign's rates reached a threshold (OPTOUT_GUARD_*)
 
 
 # The history's type name -> the public type. A history type missing here is not published.
@@ -42,6 +44,7 @@ PUBLIC_TYPE: Mapping[str, EventType] = {
     "consent_given": EventType.CONSENT_GIVEN,
     "consent_withdrawn": EventType.CONSENT_WITHDRAWN,
     "request": EventType.REQUEST_RECEIVED,
+    "campaign_paused": EventType.CAMPAIGN_PAUSED,
 }
 
 

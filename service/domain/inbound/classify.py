@@ -31,8 +31,9 @@ from typing import Callable, Iterable
 from ..addresses import canonical_or_none
 from ..errors import BadToken
 from ..suppressions.rules import GLOBAL
-from ..suppressions.tokens import MAX_TOKEN_LENGTH
+from ..suppressions.tokens import MAX_TOKEN_LENGTH, LinkClaim
 from .bounces import looks_like_bounce, read_bounce
+from .carried import carried_claim
 from .complaints import read_complaint
 from .mime import addresses_in, all_text, body_text, first_address, header, parse, raw_header, walk
 from .privacy import privacy_request
@@ -118,6 +119,9 @@ class Verdict:
     at_return_path: bool = False
     return_path_recipient: int | None = None
     privacy: tuple[str, ...] = ()  # a privacy request's kinds: access, correction, erasure, objection
+    # The link of the copy a report is about (carried in its returned message or headers), or the
+    # link whose token unsubscribed: it names the recipient and the campaign the report counts for.
+    carried: LinkClaim | None = None
 
 
 def plain_address(value: str) -> str | None:
@@ -230,12 +234,20 @@ def _asked_for(sender: str, request, self_too: bool = False) -> tuple[Suppress, 
 
 
 def _report_verdict(msg: Message, sender: str | None, subject: str, text: str, own: frozenset[str],
-                    base: dict) -> Verdict | None:
-    """A complaint or a bounce: addresses taken from a report, so acted on only when known."""
+                    base: dict, verify_token: Callable) -> Verdict | None:
+    """A complaint or a bounce: addresses taken from a report, so acted on only when known. The
+    link the report carries of the original copy says whose copy it was: a complaint suppresses
+    that recipient too (the token is CETIT's own evidence, as a one-click would be), even when the
+    report hides the address, as feedback loops often do."""
     complaint = read_complaint(msg, set(own))
     if complaint is not None:
+        carried = carried_claim(msg, verify_token)
         actions = tuple(Suppress(a, GLOBAL, "complaint", "arf", Basis.REPORT) for a in complaint.addresses)
-        return Verdict(Classification.COMPLAINT, f"arf:{complaint.feedback_type}", complaint.addresses, suppress=actions, **base)
+        if carried is not None:
+            actions += (Suppress(carried.address or "", GLOBAL, "complaint", "arf", Basis.TOKEN,
+                                 recipient_id=carried.recipient_id),)
+        return Verdict(Classification.COMPLAINT, f"arf:{complaint.feedback_type}", complaint.addresses,
+                       suppress=actions, carried=carried, **base)
     if not looks_like_bounce(msg, sender or "", subject, text):
         return None
     bounce = read_bounce(msg, sender or "", set(own))
@@ -249,7 +261,7 @@ def _report_verdict(msg: Message, sender: str | None, subject: str, text: str, o
     return Verdict(
         Classification.BOUNCE, "dsn", tuple(f.address for f in failures), "hard" if hard else "soft",
         suppress=tuple(Suppress(a, GLOBAL, "bounce", "dsn", Basis.REPORT) for a in hard),
-        soft_bounces=soft, mentioned=bounce.mentioned, **base,
+        soft_bounces=soft, mentioned=bounce.mentioned, carried=carried_claim(msg, verify_token), **base,
     )
 
 
@@ -274,7 +286,7 @@ def classify(
         return Verdict(Classification.AUTO_REPLY, LOOP, sender_list, **base)
 
     text = body_text(msg)
-    report = _report_verdict(msg, sender, subject, text, own, base)
+    report = _report_verdict(msg, sender, subject, text, own, base, verify_token)
     if report is not None:
         return report
 
@@ -283,7 +295,7 @@ def classify(
         named = (claim.address,) if claim.address else ()
         return Verdict(Classification.UNSUBSCRIBE, "token", named,
                        suppress=(Suppress(claim.address or "", claim.scope, "unsubscribe", "reply", Basis.TOKEN,
-                                          recipient_id=claim.recipient_id),), **base)
+                                          recipient_id=claim.recipient_id),), carried=claim, **base)
     if (raw_header(msg, "X-Apple-Unsubscribe") or "")[:20].strip().lower() == "true" and sender:
         apple = Verdict(Classification.UNSUBSCRIBE, "apple-mail", sender_list,
                         suppress=(Suppress(sender, GLOBAL, "unsubscribe", "reply", Basis.SELF),), **base)

@@ -20,9 +20,11 @@ from typing import Sequence, TYPE_CHECKING
 from ...storage import consent_queries, inbound_queries, known_queries, queries
 from ..consent import ledger
 from ..addresses import canonical_or_none
+from ..campaigns.model import ReportKind, Thresholds
 from ..errors import DomainError, InvalidInput, NotFound, TooMany
 from ..events.model import Actor, EventType
 from ..suppressions import operations as suppression_list
+from ..suppressions.links import count_for_campaign
 from ..suppressions.keyed_hash import hmac_from_pads
 from .classify import Basis, Classification, Verdict
 from .mime import delivered_to, message_id_of
@@ -193,7 +195,7 @@ def _bounced_elsewhere(verdict: Verdict, known: dict[str, int | None]) -> set[st
 
 async def act_on(
     conn: asyncpg.Connection, message_id: uuid.UUID, verdict: Verdict, soft_limit: int, soft_days: int,
-    *, pads: tuple[bytes, bytes], max_actions: int = 10,
+    *, pads: tuple[bytes, bytes], max_actions: int = 10, thresholds: Thresholds | None = None,
 ) -> list[dict]:
     """Carry out what the verdict calls for, inside the caller's transaction; return the actions.
 
@@ -206,7 +208,45 @@ async def act_on(
     whose detail names the message. Soft bounces are counted, and the one that reaches
     OPTOUT_SOFT_BOUNCE_LIMIT within OPTOUT_SOFT_BOUNCE_DAYS suppresses like a hard bounce.
     `pads` (hmac_pads of OPTOUT_HASH_KEY) keep an erased address from being written again.
+    What was done to the recipient of the link the message carries counts for its campaign
+    (`thresholds`: the campaign guardrails').
     """
+    actions = await _act(conn, message_id, verdict, soft_limit, soft_days, pads, max_actions)
+    if verdict.carried is not None and verdict.carried.campaign:
+        await _count_for_campaign(conn, verdict, actions, thresholds or Thresholds())
+    return actions
+
+
+async def _count_for_campaign(conn: asyncpg.Connection, verdict: Verdict, actions: Sequence[dict],
+                              thresholds: Thresholds) -> None:
+    """A report counts for the campaign of the link it carries only when it was acted on for that
+    link's own recipient: a bounce at a return path whose token names someone else, or one sent
+    to info@ and not acted on, counts for none."""
+    claim = verdict.carried
+    address = claim.address
+    if address is None and claim.recipient_id is not None:
+        address = await known_queries.address_of_recipient(conn, claim.recipient_id)
+    address = canonical_or_none(address or "")
+    if address is None:
+        return
+    done = {a.get("type") for a in actions
+            if isinstance(a.get("email"), str) and canonical_or_none(a["email"]) == address}
+    kind = None
+    if verdict.classification is Classification.BOUNCE:
+        kind = (ReportKind.SOFT_BOUNCE if Action.SOFT_BOUNCE in done else
+                ReportKind.HARD_BOUNCE if done & _SUPPRESSED else None)
+    elif done & _SUPPRESSED:
+        kind = {Classification.COMPLAINT: ReportKind.COMPLAINT,
+                Classification.UNSUBSCRIBE: ReportKind.UNSUBSCRIBE}.get(verdict.classification)
+    if kind is not None:
+        await count_for_campaign(conn, replace(claim, address=address), kind, thresholds)
+
+
+_SUPPRESSED = frozenset({Action.SUPPRESSED, Action.ALREADY_SUPPRESSED})
+
+
+async def _act(conn: asyncpg.Connection, message_id: uuid.UUID, verdict: Verdict, soft_limit: int, soft_days: int,
+               pads: tuple[bytes, bytes], max_actions: int) -> list[dict]:
     if verdict.at_return_path:
         return await _return_path_bounce(conn, message_id, verdict, soft_limit, soft_days, pads)
     count = len(addresses_to_act_on(verdict))
@@ -217,6 +257,7 @@ async def act_on(
     known = await _known(conn, verdict)
     elsewhere = _bounced_elsewhere(verdict, known)
     actions = []
+    acted: set[tuple] = set()  # a report that names its recipient and carries their link acts once
     for item in verdict.suppress:
         if item.recipient_id is not None:  # a link token: its recipient id names the address, until erased
             named = await known_queries.address_of_recipient(conn, item.recipient_id)
@@ -231,6 +272,9 @@ async def act_on(
         if address in elsewhere:
             actions.append({"type": Action.NOT_ACTED, "email": address, "reason": NOT_THROUGH_RETURN_PATH})
             continue
+        if (address, item.scope) in acted:
+            continue
+        acted.add((address, item.scope))
         actions.append(await _suppress(conn, message_id, item.address, item.scope, item.reason, item.source, pads))
     for item in verdict.withheld:
         actions.append({"type": Action.NOT_ACTED, "email": item.address[:254], "reason": verdict.withheld_reason})

@@ -9,13 +9,15 @@ from urllib.parse import quote
 
 from ...storage import consent_queries, known_queries, queries
 from ..addresses import canonical_address
+from ..campaigns import guard
+from ..campaigns.model import ReportKind, Thresholds, valid_campaign
 from ..errors import Conflict, DomainError, Forbidden, InvalidInput
 from ..events.model import Actor, EventType
 from . import operations as suppression_list
 from .keyed_hash import hmac_from_pads
 from .model import Link, LinkRefused
 from .return_paths import ERASED_ID, ReturnPaths
-from .rules import GLOBAL, valid_scope, valid_text
+from .rules import GLOBAL, valid_scope
 from .tokens import LinkClaim, TokenSigner
 
 if TYPE_CHECKING:
@@ -49,12 +51,13 @@ def _link(signer: TokenSigner, public_url: str, mailto: str, email: object, scop
 
 async def issue_links(conn: asyncpg.Connection, signer: TokenSigner, public_url: str, mailto: str,
                       recipients: object, pads: tuple[bytes, bytes],
-                      return_paths: ReturnPaths) -> list[Link | LinkRefused]:
+                      return_paths: ReturnPaths, thresholds: Thresholds) -> list[Link | LinkRefused]:
     """Links for up to MAX_LINKS recipients, in input order (a bad address is reported in place),
     each with its return path. The addresses are recorded as known (mail goes to them, their
     bounces count) and numbered, in a few statements for all of them; tokens and return paths
     carry the number, never the address. An erased address is written nowhere: its link and its
-    return path name no one."""
+    return path name no one. Each recipient given a link in a campaign counts once in its `sent`,
+    which may pause it (`thresholds`)."""
     if not isinstance(recipients, list):
         raise InvalidInput("'recipients' must be a list of {\"email\", \"scope\"} objects.", field="recipients")
     if len(recipients) > MAX_LINKS:
@@ -63,6 +66,8 @@ async def issue_links(conn: asyncpg.Connection, signer: TokenSigner, public_url:
     wanted = await asyncio.to_thread(_wanted, recipients)
     addresses = sorted({w.address for w in wanted if w.address is not None})
     ids = await known_queries.recipient_ids(conn, addresses, "link", pads)
+    await guard.count_sent(conn, ((w.campaign, ids[w.address]) for w in wanted
+                                  if w.campaign is not None and w.address in ids), thresholds)
     return await asyncio.to_thread(_links_of, signer, public_url, mailto, return_paths, wanted, ids)
 
 
@@ -81,7 +86,7 @@ def _wanted(recipients: list) -> list[_Wanted]:
         if not isinstance(item, dict):
             raise InvalidInput(f"recipients[{index}] must be an object with 'email'.", field="recipients")
         scope = valid_scope(item.get("scope", GLOBAL))
-        campaign = valid_text(item.get("campaign"), f"recipients[{index}].campaign", limit=100)
+        campaign = valid_campaign(item.get("campaign"), f"recipients[{index}].campaign")
         email = item.get("email")
         try:
             wanted.append(_Wanted(email, scope, campaign, address=canonical_address(email)))
@@ -115,7 +120,8 @@ async def resolve(conn: asyncpg.Connection, claim: LinkClaim) -> LinkClaim:
 
 
 async def unsubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, source: str,
-                      pads: tuple[bytes, bytes], registered: frozenset[str] = frozenset()) -> Unsubscribed:
+                      pads: tuple[bytes, bytes], registered: frozenset[str] = frozenset(),
+                      thresholds: Thresholds | None = None) -> Unsubscribed:
     """Suppress the link's address in its scope (or global, when the person chose all mail).
 
     The page lists the registered scopes (`registered`): the person may leave any of them.
@@ -123,7 +129,8 @@ async def unsubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, so
     it was new, and whether the address is erased (the same statement found out). An old
     link (expired signature) unsubscribes all the same. The event names the link, so that
     only this link can undo what it did. An erased address (found by its keyed hash from
-    `pads`) is blocked already and is not written again.
+    `pads`) is blocked already and is not written again. The unsubscribe counts for the link's
+    campaign, once per recipient.
     """
     if scope not in (claim.scope, GLOBAL) and scope not in registered:
         raise InvalidInput("A link unsubscribes from its own kind of mail, another registered kind, or all of it.")
@@ -133,7 +140,23 @@ async def unsubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, so
     detail.update(link_scope=claim.scope, link=claim.link_id)
     created, item = await suppression_list.suppress(conn, claim.address, scope, "unsubscribe", source, detail=detail,
                                                     pads=pads, actor=Actor.RECIPIENT)
+    if claim.campaign and not item.erased:
+        await count_for_campaign(conn, claim, ReportKind.UNSUBSCRIBE, thresholds or Thresholds())
     return Unsubscribed(created, item.erased)
+
+
+async def count_for_campaign(conn: asyncpg.Connection, claim: LinkClaim, kind: ReportKind,
+                             thresholds: Thresholds) -> bool:
+    """Count what the link's recipient did or reported for the link's campaign (a link made
+    before links carried recipient ids names its address, which is looked up)."""
+    if not claim.campaign:
+        return False
+    recipient_id = claim.recipient_id
+    if recipient_id is None and claim.address is not None:
+        recipient_id = (await known_queries.ids_of(conn, [claim.address])).get(claim.address)
+    if recipient_id is None:
+        return False
+    return await guard.count_report(conn, claim.campaign, recipient_id, kind, thresholds)
 
 
 class Unsubscribed(NamedTuple):
