@@ -41,6 +41,7 @@ UNAVAILABLE = (
     asyncpg.exceptions.ReadOnlySQLTransactionError,  # a replica or a failover in progress
     asyncpg.exceptions.InsufficientResourcesError,  # SQLSTATE class 53: disk full, out of memory
     asyncpg.exceptions.OperatorInterventionError,  # class 57: shutting down, cancelled
+    asyncpg.exceptions.TransactionRollbackError,  # class 40: a deadlock or serialization failure; try again
 )
 
 

@@ -8,8 +8,14 @@ from email import message_from_bytes, policy
 import aiohttp
 import pytest
 
+from service.domain.campaigns import guard
+from service.domain.outbox import OutboxKind
+from service.mail.outbox import Drainer
 from service.services import Services
 from service.smtp.gateway import Gateway
+from service.storage import outbox_queries
+from service.storage.db import transaction
+from service.storage.known_queries import recipient_ids
 from tests.clock import ManualClock
 from tests.conftest import make_key
 from tests.smtp.conftest import Sink, start_sink
@@ -555,3 +561,96 @@ async def test_the_auth_user_names_the_session_scope_when_registered_and_rcpt_ch
         assert await asyncio.to_thread(rcpt_answers, gateway.port, "EVENTS", key, people) == [250, 550]
     finally:
         await gateway.stop()
+
+
+def with_campaign(name: bytes) -> bytes:
+    return CAMPAIGN.replace(b"X-Optout-Scope: newsletter\n", b"X-Optout-Scope: newsletter\nX-Optout-Campaign: " + name + b"\n")
+
+
+async def pause(pool, name: str) -> None:
+    await pool.execute("INSERT INTO campaigns (name, status, paused_at, paused_by, paused_rate, paused_reason) "
+                       "VALUES ($1, 'paused', now(), 'complaint_rate', 0.004, 'test')", name)
+
+
+async def test_each_copy_s_link_carries_the_campaign_and_the_header_is_removed(pool, settings, sink, web_base, auth):
+    gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{sink.port}")
+    try:
+        await asyncio.to_thread(send, gateway.port, ["jan@example.be", "marie@example.be"],
+                                with_campaign("kerst-2026 é".encode()))
+        await settled(pool, gateway)
+    finally:
+        await gateway.stop()
+    assert len(sink.messages) == 2
+    assert all(b"X-Optout-Campaign" not in raw and b"x-optout-campaign" not in raw.lower() for _r, raw in sink.messages)
+    row = await pool.fetchrow("SELECT sent, status FROM campaigns WHERE name = 'kerst-2026 é'")
+    assert (row["sent"], row["status"]) == (2, "active")
+    # The copy's one-click link counts for the campaign: its token carries it.
+    url = message_from_bytes(sink.messages[0][1], policy=policy.default)["List-Unsubscribe"].split("<", 1)[1]
+    async with aiohttp.ClientSession() as http:
+        path = url.split(">", 1)[0].split("/u/", 1)[1]
+        async with http.post(f"{web_base}/u/{path}", data={"List-Unsubscribe": "One-Click"}) as answer:
+            assert answer.status == 200
+    assert await pool.fetchval("SELECT unsubscribes FROM campaigns WHERE name = 'kerst-2026 é'") == 1
+
+
+@pytest.mark.parametrize("name", [b"x" * 101, b"tab\there", b"\xff\xfe", b"bad\x7fname"])
+async def test_a_bad_campaign_header_is_refused(pool, settings, sink, name):
+    gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{sink.port}")
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as error:
+            await asyncio.to_thread(send, gateway.port, ["jan@example.be"], with_campaign(name))
+        assert error.value.smtp_code == 550 and b"X-Optout-Campaign" in error.value.smtp_error
+    finally:
+        await gateway.stop()
+    assert sink.messages == [] and await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_a_paused_campaign_is_deferred_with_451_and_another_goes_on(pool, settings, sink):
+    await pause(pool, "winter")
+    gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{sink.port}")
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as error:
+            await asyncio.to_thread(send, gateway.port, ["jan@example.be"], with_campaign(b"winter"))
+        assert error.value.smtp_code == 451 and error.value.smtp_error.startswith(b"4.7.1 ")
+        await asyncio.to_thread(send, gateway.port, ["jan@example.be"], with_campaign(b"lente"))
+        await settled(pool, gateway)
+    finally:
+        await gateway.stop()
+    assert [rcpts for rcpts, _raw in sink.messages] == [["jan@example.be"]]
+
+
+async def test_copies_queued_before_a_pause_wait_without_spending_tries_and_go_after_the_resume(pool, settings, sink):
+    settings = settings.with_overrides(relay_url=f"smtp://127.0.0.1:{sink.port}")
+    services = Services.build(settings, clock=ManualClock())
+    drainer = Drainer(pool, services, kinds=(OutboxKind.GATEWAY,))
+    async with transaction(pool) as conn:
+        await recipient_ids(conn, ["r0@example.be", "r1@example.be", "r2@example.be"], "gateway", services.pads)
+        for n, campaign in enumerate(("winter", "winter", "lente")):
+            await outbox_queries.queue_gateway_message(
+                conn, CAMPAIGN, [(f"r{n}@example.be", f"r{n}@example.be", "bounces@cetit.be")], "newsletter", campaign)
+    await pause(pool, "winter")
+    await drainer.drain_once()
+    assert [rcpts for rcpts, _raw in sink.messages] == [["r2@example.be"]]  # the other campaign went
+    rows = await pool.fetch("SELECT attempts, status, next_attempt_at > now() AS later FROM outbox ORDER BY id")
+    assert [tuple(r) for r in rows] == [(0, "pending", True)] * 2
+    async with transaction(pool) as conn:
+        await guard.resume(conn, "winter", "De lijst is nagekeken.", "admin")
+    services.clock.advance(minutes=2)
+    await drainer.drain_once()
+    assert sorted(rcpts[0] for rcpts, _raw in sink.messages) == ["r0@example.be", "r1@example.be", "r2@example.be"]
+    assert await pool.fetchval("SELECT sent FROM campaigns WHERE name = 'winter'") == 2  # counted after the resume
+
+
+async def test_a_copy_whose_campaign_stays_paused_for_days_is_given_up(pool, settings, sink):
+    settings = settings.with_overrides(relay_url=f"smtp://127.0.0.1:{sink.port}")
+    services = Services.build(settings, clock=ManualClock())
+    drainer = Drainer(pool, services, kinds=(OutboxKind.GATEWAY,))
+    async with transaction(pool) as conn:
+        await outbox_queries.queue_gateway_message(
+            conn, CAMPAIGN, [("r@example.be", "r@example.be", "bounces@cetit.be")], "newsletter", "winter")
+    await pause(pool, "winter")
+    services.clock.advance(days=4)
+    await drainer.drain_once()
+    row = await pool.fetchrow("SELECT status, last_error FROM outbox")
+    assert row["status"] == "dead" and "paused for more than 3 days" in row["last_error"]
+    assert sink.messages == []
