@@ -55,6 +55,7 @@ async def worker(pool, settings):
     made = Worker(pool, settings, FAST)
     yield made
     made.close()
+    await made.outbox.close()
 
 
 async def issue(client, auth, count: int, campaign: str | None = CAMPAIGN, start: int = 0) -> list[dict]:
@@ -91,6 +92,9 @@ async def test_sent_counts_each_recipient_once_however_often_links_are_issued(cl
 
 
 async def test_three_complaints_carrying_its_links_pause_a_campaign_of_1000(client, auth, pool, worker):
+    hook = await client.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/crm", "events": ["campaign.paused"]},
+                             headers=auth)
+    assert hook.status == 201
     links = await issue(client, auth, 1000)
     for n in range(2):
         await receive(pool, arf(links[n], n), "info@cetit.be")
@@ -120,6 +124,10 @@ async def test_three_complaints_carrying_its_links_pause_a_campaign_of_1000(clie
     feed = await (await client.get("/v1/events/feed", headers=auth)).json()
     paused = [e for e in feed["events"] if e["type"] == "campaign.paused"]
     assert len(paused) == 1 and paused[0]["data"]["campaign"] == CAMPAIGN and "email" not in paused[0]["data"]
+    assert paused[0]["data"]["complaint_rate"] == 0.003 and paused[0]["data"]["actor"] == "guardrail"
+    deliveries = await pool.fetch("SELECT e.type FROM outbox o JOIN events e ON e.id = o.event_id "
+                                  "WHERE o.kind = 'webhook'")
+    assert [r["type"] for r in deliveries] == ["campaign_paused"]  # only what the subscription asked for
     metrics = await (await client.get("/metrics")).text()
     assert "optout_campaigns_paused 1.0" in metrics
     assert "optout_campaign_complaint_rate_worst_7d 0.003" in metrics
