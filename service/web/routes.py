@@ -6,8 +6,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..logs import redact_secrets_in_logs
-from . import (campaigns, check, confirm, consents, feed, health, inbound, links, me, me_page, openapi, staff, staff_lists,
-               staff_messages, staff_outbox, subjects, suppressions, transfer, unsubscribe, webhooks)
+from . import (campaigns, check, confirm, consents, feed, health, inbound, links, me, me_page, openapi, staff,
+               staff_campaigns, staff_lists, staff_messages, staff_outbox, subjects, suppressions, transfer,
+               unsubscribe, webhooks)
 from .middlewares import answering
 
 
@@ -118,6 +119,8 @@ def staff_app() -> web.Application:
             web.get("/outbox", staff_outbox.dead),
             web.post("/outbox/{id}/retry", staff_outbox.retry),
             web.post("/outbox/{id}/discard", staff_outbox.discard),
+            web.get("/campaigns", staff_campaigns.campaigns),
+            web.post("/campaigns/resume", staff_campaigns.resume),
         ]
     )
     return app

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from ..answers import Answer
 from ..domain.apikeys import key_digest
+from ..domain.campaigns import guard
 from ..domain.consent import ledger
 from ..domain.consent.ledger import ConsentInput
 from ..domain.errors import Conflict, Forbidden, InvalidInput
@@ -23,7 +24,8 @@ from ..domain.suppressions import reports
 from ..storage import inbound_queries, outbox_queries
 from ..storage.db import UNAVAILABLE, transaction
 from . import charts, staff_session, views
-from .keys import API_KEYS, DB, HASH_PADS, SETTINGS
+from .campaign_view import pause_reason
+from .keys import API_KEYS, DB, HASH_PADS, SERVICES, SETTINGS
 from .pages import BRUSSELS, SECURITY_HEADERS, render
 from .staff_texts import LANGUAGES, Translator, language_of, remember_language
 from .payload import form_fields
@@ -134,7 +136,9 @@ async def dashboard(request: web.Request, session, form) -> web.Response:
         not_sent = await outbox_queries.dead_count(conn)
         scopes = await ledger.scopes(conn)
         open_requests = await ledger.requests(conn, "open", 0, MAX_OPEN_REQUESTS_SHOWN)
+        paused = await guard.paused_campaigns(conn, MAX_PAUSED_SHOWN)
     t = translator(request)
+    thresholds = request.config_dict[SERVICES].guard
     first, last = activity.days[0].isoformat(), activity.days[-1].isoformat()
     sources = [(t.word("source", source), activity.unsubscribes_per_source[source])
                for source, _ in activity.unsubscribes_by_source]
@@ -151,10 +155,12 @@ async def dashboard(request: web.Request, session, form) -> web.Response:
         "by_source": activity.unsubscribes_by_source, "held": held, "not_sent": not_sent,
         "notice": request.query.get("notice"), "scopes": _scope_choices(scopes, translator(request)),
         "requests": sorted((_with_days_left(r) for r in open_requests), key=lambda r: r["days_left"]),
+        "paused": [(c.name, pause_reason(c, thresholds, t)) for c in paused],
     })
 
 
 MAX_OPEN_REQUESTS_SHOWN = 200
+MAX_PAUSED_SHOWN = 20
 URGENT_DAYS = 30
 
 

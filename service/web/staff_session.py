@@ -34,6 +34,10 @@ class StaffSession:
     digest: bytes
     name: str
     csrf: str
+    scopes: tuple[str, ...] = ()  # the key's, as looked up on this request
+
+    def may(self, scope: str) -> bool:
+        return has_scope(self.scopes, scope)
 
 
 def _serializer(request: web.Request, salt: str) -> URLSafeTimedSerializer:
@@ -73,9 +77,11 @@ async def current(request: web.Request) -> StaffSession | None:
         row = await staff_queries.live_session(conn, id_hash, IDLE.total_seconds(), SESSION_AGE.total_seconds())
     if row is None:
         return None
-    session = StaffSession(bytes(row["key_digest"]), row["name"], row["csrf"])
-    found = await request.config_dict[API_KEYS].lookup_digest(session.digest)
-    return session if found is not None and may_use_console(found.scopes) else None
+    digest = bytes(row["key_digest"])
+    found = await request.config_dict[API_KEYS].lookup_digest(digest)
+    if found is None or not may_use_console(found.scopes):
+        return None
+    return StaffSession(digest, row["name"], row["csrf"], tuple(found.scopes))
 
 
 async def start(request: web.Request, response: web.StreamResponse, digest: bytes, name: str) -> None:

@@ -191,6 +191,47 @@ DUTCH = {
     "Choose a file to import.": "Kies een bestand om in te lezen.",
     "The form cannot be read: choose a file and send it again.":
         "Het formulier kon niet gelezen worden: kies het bestand en verstuur opnieuw.",
+    # campaigns
+    "Campaigns": "Campagnes",
+    "Complaints and hard bounces per campaign": "Klachten en onbestelbare adressen per campagne",
+    "Paused campaigns": "Gepauzeerde campagnes",
+    "Each campaign's recipients and the reports about them, counted since it began or was last resumed. Paused "
+    "campaigns first, then the newest.":
+        "Per campagne de ontvangers en de meldingen over hen, geteld sinds de campagne begon of het laatst werd "
+        "hervat. Eerst de gepauzeerde campagnes, dan de nieuwste.",
+    "Complaint rate": "Klachtenpercentage",
+    "Hard-bounce rate": "Percentage onbestelbaar",
+    "Judged from": "Beoordeeld vanaf",
+    "{min_sent} recipients sent.": "{min_sent} verzonden ontvangers.",
+    "Gmail and Yahoo: keep under {keep_under}, never reach {never_reach}.":
+        "Gmail en Yahoo: onder {keep_under} blijven, {never_reach} nooit bereiken.",
+    "optout pauses a campaign at {limit}.": "optout pauzeert een campagne bij {limit}.",
+    "limits {keep_under} / {never_reach}, pause at {limit}": "grenzen {keep_under} / {never_reach}, pauze bij {limit}",
+    "pause at {limit}": "pauze bij {limit}",
+    "Paused": "Gepauzeerd",
+    "Active": "Actief",
+    "Sent": "Verzonden",
+    "Counted since": "Geteld sinds",
+    "resumed by {name}": "hervat door {name}",
+    "complaint rate": "klachtenpercentage",
+    "hard-bounce rate": "percentage onbestelbaar",
+    "{count} complaint": "{count} klacht",
+    "{count} complaints": "{count} klachten",
+    "{count} hard bounce": "{count} onbestelbaar adres",
+    "{count} hard bounces": "{count} onbestelbare adressen",
+    "Paused on {when}: {what} {rate} ({counted} of {sent} sent) reached the limit of {limit}":
+        "Gepauzeerd op {when}: {what} {rate} ({counted} op {sent} verzonden) bereikte de grens van {limit}",
+    "Paused on {when}: {what} {rate} reached the limit of {limit}":
+        "Gepauzeerd op {when}: {what} {rate} bereikte de grens van {limit}",
+    "Why is it safe to send this campaign again?": "Waarom is het veilig om deze campagne verder te versturen?",
+    "Only an admin key may resume a campaign: log in with one.":
+        "Alleen een sleutel met recht admin kan een campagne hervatten: meld u daarmee aan.",
+    "Resume the campaign": "Campagne hervatten",
+    "Campaign {name} resumed: its rates count again from now.":
+        "Campagne {name} hervat: de percentages worden vanaf nu opnieuw geteld.",
+    "No campaigns yet: a campaign is named when links are issued in it.":
+        "Nog geen campagnes: een campagne krijgt een naam wanneer er links voor gemaakt worden.",
+    "Only the newest {shown} campaigns are shown.": "Alleen de {shown} nieuwste campagnes worden getoond.",
     # errors
     "Database unavailable": "Databank niet bereikbaar",
     "The database cannot be reached; nothing was changed. Try again in a minute.":
@@ -207,6 +248,12 @@ DUTCH = {
     "Say why this person may be mailed again in 'evidence'.": "Zeg waarom deze persoon weer mails mag krijgen.",
     "Say what was done in 'note'.": "Zeg wat er werd gedaan.",
     "There is nothing here.": "Hier is niets.",
+    "Only an admin key may resume a campaign.": "Alleen een sleutel met recht admin kan een campagne hervatten.",
+    "Say in 'note' why it is safe to send this campaign again.":
+        "Zeg waarom het veilig is om deze campagne verder te versturen.",
+    "This campaign is not paused.": "Deze campagne is niet gepauzeerd.",
+    "No campaign has this name: it gets one when links are issued in it.": "Er is geen campagne met deze naam.",
+    "'note' is longer than 2000 characters.": "De uitleg is langer dan 2000 tekens.",
     "Something in the request is not valid.": "Iets in het formulier klopt niet.",
 }
 

@@ -79,3 +79,11 @@ def test_no_edge_reaches_the_suppression_queries_directly():
                  for path in python_files(*EDGES) for name, _typing in imports(path)
                  if under(name, "service.storage.queries")]
     assert offenders == []
+
+
+def test_no_edge_reaches_the_campaign_queries_directly():
+    """The API and the console read and resume campaigns through the domain's guard alone."""
+    offenders = [f"{path.relative_to(SERVICE)}: {name}"
+                 for path in python_files(*EDGES) for name, _typing in imports(path)
+                 if under(name, "service.storage.campaign_queries")]
+    assert offenders == []

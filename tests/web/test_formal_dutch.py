@@ -6,6 +6,7 @@ import pytest
 
 from service.mail.confirmation import TEXTS as CONFIRMATION_MAIL
 from service.web.confirm import TEXTS as CONFIRMATION_PAGE
+from service.web.staff_texts import DUTCH as STAFF_CONSOLE
 from service.mail.self_service import TEXTS as SELF_SERVICE_MAIL
 from service.web.texts import ME_TEXTS as SELF_SERVICE_PAGES
 from service.web.texts import TEXTS as UNSUBSCRIBE_PAGES
@@ -22,9 +23,9 @@ def _flat(texts: dict, prefix: str = "") -> dict:
 
 
 @pytest.mark.parametrize("texts", [UNSUBSCRIBE_PAGES["nl"], CONFIRMATION_PAGE["nl"], CONFIRMATION_MAIL["nl"],
-                                   SELF_SERVICE_PAGES["nl"], SELF_SERVICE_MAIL["nl"]],
+                                   SELF_SERVICE_PAGES["nl"], SELF_SERVICE_MAIL["nl"], STAFF_CONSOLE],
                          ids=["unsubscribe pages", "confirmation page", "confirmation mail", "self-service pages",
-                              "self-service mail"])
+                              "self-service mail", "staff console"])
 def test_the_dutch_texts_say_u(texts):
     informal = {key: text for key, text in _flat(texts).items() if INFORMAL.search(text)}
     assert informal == {}

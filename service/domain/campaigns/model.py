@@ -3,6 +3,7 @@ resumed, whether it is paused and why, and the thresholds it is judged by."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -31,6 +32,9 @@ class PausedBy(StrEnum):
     COMPLAINT_RATE = "complaint_rate"
     HARD_BOUNCE_RATE = "hard_bounce_rate"
 
+
+# The counts a pause's reason keeps, as guard writes them: "(3 complaints of 1000 sent)".
+PAUSED_COUNTS = re.compile(r"\((\d{1,18}) (?:complaints|hard bounces) of (\d{1,18}) sent\)")
 
 CAMPAIGN_PAUSED = "campaign_paused"  # the check's reason for every recipient of a paused campaign
 
@@ -113,6 +117,13 @@ class Campaign:
     @property
     def paused(self) -> bool:
         return self.status is CampaignStatus.PAUSED
+
+    @property
+    def paused_counts(self) -> tuple[int, int] | None:
+        """(reports, sent) when the pause came, as its reason keeps them: the counts go on
+        growing while a campaign is paused, so today's are not the ones that paused it."""
+        found = PAUSED_COUNTS.search(self.paused_reason or "")
+        return (int(found[1]), int(found[2])) if found else None
 
 
 def campaign_from_row(row) -> Campaign:
