@@ -8,6 +8,7 @@ import asyncpg
 
 CAMPAIGN_COLUMNS = """c.id, c.name, c.created_at, c.counted_since, c.sent, c.hard_bounces, c.soft_bounces,
        c.complaints, c.unsubscribes, c.status, c.paused_at, c.paused_reason, c.paused_by, c.paused_rate,
+       c.paused_count, c.paused_sent,
        c.resumed_at, c.resumed_by, c.resume_note"""
 
 # One counter column per kind of report; the kind is checked against this table before it
@@ -71,15 +72,15 @@ async def count_report(conn: asyncpg.Connection, campaign_id: int, epoch: int, k
     )
 
 
-async def pause(conn: asyncpg.Connection, campaign_id: int, paused_by: str, rate: float,
+async def pause(conn: asyncpg.Connection, campaign_id: int, paused_by: str, rate: float, count: int, sent: int,
                 reason: str) -> asyncpg.Record | None:
     """Pause an active campaign; None when it is paused already."""
     return await conn.fetchrow(
         f"""UPDATE campaigns c SET status = 'paused', paused_at = now(), paused_by = $2, paused_rate = $3,
-                   paused_reason = $4
+                   paused_count = $4, paused_sent = $5, paused_reason = $6
              WHERE c.id = $1 AND c.status = 'active'
             RETURNING {CAMPAIGN_COLUMNS}""",
-        campaign_id, paused_by, rate, reason,
+        campaign_id, paused_by, rate, count, sent, reason,
     )
 
 
@@ -88,7 +89,8 @@ async def resume(conn: asyncpg.Connection, name: str, by: str, note: str) -> asy
     return await conn.fetchrow(
         f"""UPDATE campaigns c SET status = 'active', epoch = c.epoch + 1, counted_since = now(), sent = 0,
                    hard_bounces = 0, soft_bounces = 0, complaints = 0, unsubscribes = 0, paused_at = NULL,
-                   paused_reason = NULL, paused_by = NULL, paused_rate = NULL, resumed_at = now(),
+                   paused_reason = NULL, paused_by = NULL, paused_rate = NULL, paused_count = NULL,
+                   paused_sent = NULL, resumed_at = now(),
                    resumed_by = $2, resume_note = $3, last_activity_at = now()
              WHERE c.name = $1 AND c.status = 'paused'
             RETURNING {CAMPAIGN_COLUMNS}""",

@@ -19,6 +19,8 @@ CREATE TABLE campaigns (
     paused_reason    text,
     paused_by        text        CHECK (paused_by IN ('complaint_rate', 'hard_bounce_rate')),
     paused_rate      double precision,
+    paused_count     bigint,   -- the complaints or hard bounces, and `sent`, when it was paused: the
+    paused_sent      bigint,   -- counts go on growing while a campaign is paused
     resumed_at       timestamptz,
     resumed_by       text,
     resume_note      text

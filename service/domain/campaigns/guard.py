@@ -72,10 +72,9 @@ async def _pause_if_breached(conn: asyncpg.Connection, row, thresholds: Threshol
     what, counted, setting = _LIMIT_NAMES[by]
     count = row["complaints"] if by is PausedBy.COMPLAINT_RATE else row["hard_bounces"]
     limit = thresholds.complaint_rate if by is PausedBy.COMPLAINT_RATE else thresholds.bounce_rate
-    # model.PAUSED_COUNTS reads the counts back from this text for the console.
     reason = (f"{what} rate {found:.2%} ({count} {counted} of {row['sent']} sent) reached "
               f"{setting}={limit:g} ({limit:.2%})")
-    paused = await campaign_queries.pause(conn, row["id"], str(by), found, reason)
+    paused = await campaign_queries.pause(conn, row["id"], str(by), found, count, row["sent"], reason)
     if paused is None:
         return
     campaign = campaign_from_row(paused)

@@ -3,7 +3,6 @@ resumed, whether it is paused and why, and the thresholds it is judged by."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -32,9 +31,6 @@ class PausedBy(StrEnum):
     COMPLAINT_RATE = "complaint_rate"
     HARD_BOUNCE_RATE = "hard_bounce_rate"
 
-
-# The counts a pause's reason keeps, as guard writes them: "(3 complaints of 1000 sent)".
-PAUSED_COUNTS = re.compile(r"\((\d{1,18}) (?:complaints|hard bounces) of (\d{1,18}) sent\)")
 
 CAMPAIGN_PAUSED = "campaign_paused"  # the check's reason for every recipient of a paused campaign
 
@@ -102,6 +98,8 @@ class Campaign:
     paused_reason: str | None = None
     paused_by: PausedBy | None = None
     paused_rate: float | None = None
+    paused_count: int | None = None
+    paused_sent: int | None = None
     resumed_at: datetime | None = None
     resumed_by: str | None = None
     resume_note: str | None = None
@@ -120,10 +118,11 @@ class Campaign:
 
     @property
     def paused_counts(self) -> tuple[int, int] | None:
-        """(reports, sent) when the pause came, as its reason keeps them: the counts go on
-        growing while a campaign is paused, so today's are not the ones that paused it."""
-        found = PAUSED_COUNTS.search(self.paused_reason or "")
-        return (int(found[1]), int(found[2])) if found else None
+        """(complaints or hard bounces, sent) when the pause came: the counts go on growing while
+        a campaign is paused, so today's are not the ones that paused it."""
+        if self.paused_count is None or self.paused_sent is None:
+            return None
+        return self.paused_count, self.paused_sent
 
 
 def campaign_from_row(row) -> Campaign:
@@ -132,6 +131,7 @@ def campaign_from_row(row) -> Campaign:
         hard_bounces=row["hard_bounces"], soft_bounces=row["soft_bounces"], complaints=row["complaints"],
         unsubscribes=row["unsubscribes"], status=CampaignStatus(row["status"]), paused_at=row["paused_at"],
         paused_reason=row["paused_reason"], paused_by=PausedBy(row["paused_by"]) if row["paused_by"] else None,
-        paused_rate=row["paused_rate"], resumed_at=row["resumed_at"], resumed_by=row["resumed_by"],
+        paused_rate=row["paused_rate"], paused_count=row["paused_count"], paused_sent=row["paused_sent"],
+        resumed_at=row["resumed_at"], resumed_by=row["resumed_by"],
         resume_note=row["resume_note"],
     )
