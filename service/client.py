@@ -1,14 +1,18 @@
 """An asyncio client for the optout API, for senders that check and link every recipient.
 
     async with OptoutClient("https://optout.cetit.be", api_key) as optout:
-        results = await optout.check(addresses, scope="newsletter")
+        results = await optout.check(addresses, scope="newsletter", campaign="2026-12")
         allowed = [r.email for r in results if r.allowed]
         for link in await optout.links(allowed, scope="newsletter", campaign="2026-12"):
             ...  # send to link.email with link.headers added
 
+Naming the campaign in the check stops it while its guardrail has paused it (every recipient
+is answered `campaign_paused`; docs/guardrails.md).
+
 Every call is idempotent on the server (a check, a link, a PUT, a DELETE, an inbound
 message keyed by Message-ID), so 503 answers and connection errors are retried with
 exponential backoff; a 4xx raises OptoutError at once with the server's code and message.
+A resume is the exception: a retry after a try that did resume it is answered 409.
 """
 
 from __future__ import annotations
@@ -78,6 +82,37 @@ class Event:
     source: str | None
     detail: dict
     actor: str | None = None  # who caused it: a key's name, "recipient", "mail" or "cli"
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A campaign's counts since it began or was last resumed; rates are fractions of `sent`."""
+
+    campaign: str
+    sent: int
+    hard_bounces: int
+    soft_bounces: int
+    complaints: int
+    unsubscribes: int
+    complaint_rate: float
+    hard_bounce_rate: float
+    status: str  # "active" or "paused"
+    paused_at: str | None = None
+    paused_reason: str | None = None
+    created_at: str | None = None
+    counted_since: str | None = None
+    resumed_at: str | None = None
+    resumed_by: str | None = None
+    resume_note: str | None = None
+
+    @property
+    def paused(self) -> bool:
+        return self.status == "paused"
+
+
+def _campaign(body: dict) -> Campaign:
+    known = {f.name for f in fields(Campaign)}  # a newer server may say more: keep what this client knows
+    return Campaign(**{k: v for k, v in body.items() if k in known})
 
 
 @dataclass(frozen=True)
@@ -154,18 +189,40 @@ class OptoutClient:
                 last = exc
         raise OptoutUnavailable(f"{method} {path} failed after {self._retries + 1} attempts: {last}") from last
 
-    async def check(self, recipients: Sequence[str], scope: str = "global") -> list[CheckResult]:
-        """One result per recipient, in order; lists above 100,000 are sent in several calls."""
+    async def check(self, recipients: Sequence[str], scope: str = "global",
+                    campaign: str | None = None) -> list[CheckResult]:
+        """One result per recipient, in order; lists above 100,000 are sent in several calls. With
+        `campaign`, every recipient is refused (reason `campaign_paused`) while it is paused."""
         results: list[CheckResult] = []
+        named = {"campaign": campaign} if campaign else {}
         for start in range(0, len(recipients), MAX_CHECK):
             body = await self._request(
-                "POST", "/v1/check", json={"scope": scope, "recipients": list(recipients[start:start + MAX_CHECK])}
+                "POST", "/v1/check",
+                json={"scope": scope, "recipients": list(recipients[start:start + MAX_CHECK]), **named},
             )
             results.extend(CheckResult(**r) for r in body["results"])
         return results
 
-    async def check_one(self, email: str, scope: str = "global") -> CheckResult:
-        return CheckResult(**await self._request("GET", "/v1/check", params={"email": email, "scope": scope}))
+    async def check_one(self, email: str, scope: str = "global", campaign: str | None = None) -> CheckResult:
+        params = {"email": email, "scope": scope, **({"campaign": campaign} if campaign else {})}
+        return CheckResult(**await self._request("GET", "/v1/check", params=params))
+
+    async def campaigns(self, status: str | None = None, limit: int = 100) -> list[Campaign]:
+        """The campaigns, newest first; `status` "active" or "paused" keeps only those."""
+        params = {"limit": limit, **({"status": status} if status else {})}
+        body = await self._request("GET", "/v1/campaigns", params=params)
+        return [_campaign(c) for c in body["campaigns"]]
+
+    async def campaign(self, name: str) -> Campaign:
+        """One campaign; OptoutError 404 when no link was ever issued in it."""
+        return _campaign(await self._request("GET", f"/v1/campaigns/{quote(name, safe='')}"))
+
+    async def resume_campaign(self, name: str, note: str) -> Campaign:
+        """Resume a paused campaign (an admin key), saying in `note` why it is safe to send again;
+        its counts start again from zero. OptoutError 409 when it is not paused (also when a
+        retried call's earlier try resumed it: read the campaign to know)."""
+        return _campaign(await self._request("POST", f"/v1/campaigns/{quote(name, safe='')}/resume",
+                                             json={"note": note}))
 
     async def links(
         self, recipients: Iterable[str], scope: str = "global", campaign: str | None = None

@@ -94,3 +94,42 @@ async def test_a_full_size_check_goes_through_the_client(base_url, admin_key):
         await optout.suppress("user99999@example.be")
         results = await optout.check(emails, scope="newsletter")
     assert len(results) == 100_000 and results[-1].allowed is False and results[0].allowed is True
+
+
+async def test_campaigns_are_read_checked_while_paused_and_resumed(served, settings, pool, admin_key):
+    from tests.test_campaign_guardrails import arf
+    from tests.test_worker import FAST, drain
+    from service.worker import Worker
+
+    judged_from_three = {"guard_min_sent": 3}
+    base_url = await served(**judged_from_three)
+    name = "nieuwsbrief 2026/12"  # a space and a slash: quoted whole in the path
+    worker = Worker(pool, settings.with_overrides(**judged_from_three), FAST)
+    try:
+        async with OptoutClient(base_url, admin_key) as optout:
+            links = await optout.links(["a@example.be", "b@example.be", "c@example.be"], "newsletter", name)
+            found = await optout.campaign(name)
+            assert (found.campaign, found.sent, found.status, found.paused) == (name, 3, "active", False)
+            await optout.inbound(arf({"headers": links[0].headers}, 1))
+            await drain(worker)
+            found = await optout.campaign(name)
+            assert found.paused and found.complaints == 1 and "complaint rate" in found.paused_reason
+            assert [c.campaign for c in await optout.campaigns(status="paused")] == [name]
+            assert await optout.campaigns(status="active") == []
+            results = await optout.check(["b@example.be", "nope"], "newsletter", campaign=name)
+            assert [(r.email, r.allowed, r.reason) for r in results] == [
+                ("b@example.be", False, "campaign_paused"), ("nope", False, "campaign_paused")]
+            assert (await optout.check(["b@example.be"], "newsletter"))[0].allowed is True
+            assert (await optout.check_one("b@example.be", "newsletter", campaign=name)).reason == "campaign_paused"
+            resumed = await optout.resume_campaign(name, "The complaint came from an address typed in by hand.")
+            assert (resumed.status, resumed.sent, resumed.resumed_by) == ("active", 0, "admin")
+            assert resumed.resume_note == "The complaint came from an address typed in by hand."
+            assert (await optout.check_one("b@example.be", "newsletter", campaign=name)).allowed is True
+            with pytest.raises(OptoutError) as error:
+                await optout.resume_campaign(name, "again")
+            assert error.value.status == 409
+            with pytest.raises(OptoutError) as error:
+                await optout.campaign("none-such")
+            assert error.value.status == 404
+    finally:
+        worker.close()

@@ -31,6 +31,14 @@ SOURCE = {"type": "string", "enum": ["one_click", "link", "reply", "dsn", "verp"
 TEXT = {"type": "string", "maxLength": 10000}
 EMPTY = {"type": "string", "maxLength": 0}
 EVENT_TYPES = [t.value for t in EventType]
+NO_CONTROL = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+CAMPAIGN_RULES = ("At most 100 characters and 200 bytes in UTF-8, no control character, no space at either end; "
+                  "a name outside these is refused with 400 invalid_campaign.")
+CAMPAIGN = {"type": ["string", "null"], "maxLength": 100, "pattern": NO_CONTROL,
+            "description": "The campaign (CONTRACT: Campaign guardrails); null or empty: none. " + CAMPAIGN_RULES}
+CAMPAIGN_PATH = {"name": "campaign", "in": "path", "required": True,
+                 "description": "The campaign's name, URL-encoded. " + CAMPAIGN_RULES,
+                 "schema": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": NO_CONTROL}}
 WEBHOOK_ID_PATH = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
 EMAIL_PATH = {"name": "email", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
 TOKEN_PATH = {"name": "token", "in": "path", "required": True,
@@ -71,7 +79,10 @@ SCHEMAS = {
     "CheckResult": {"type": "object", "required": ["email", "allowed"], "properties": {
         "email": {"description": "The recipient as it was given"}, "allowed": {"type": "boolean"},
         "reason": {"type": "string",
-                   "enum": ["unsubscribe", "complaint", "bounce", "manual", "no_consent", "invalid_address"]},
+                   "enum": ["unsubscribe", "complaint", "bounce", "manual", "no_consent", "invalid_address",
+                            "campaign_paused"],
+                   "description": "campaign_paused: the check named a campaign that its guardrail paused; "
+                                  "every recipient gets it"},
         "scope": {"type": "string"}, "since": {"type": "string", "format": "date-time"}}},
     "Suppression": {"type": "object", "properties": {
         "email": {"type": "string"}, "scope": {"type": "string"}, "reason": {"type": "string"},
@@ -92,7 +103,10 @@ SCHEMAS = {
         "id": {"type": "string", "description": "evt_N: the same on every delivery of this event"},
         "type": {"type": "string", "enum": EVENT_TYPES}, "at": {"type": "string", "format": "date-time"},
         "data": {"type": "object", "description": "email (absent when erased), scope, reason, source, actor, "
-                                                  "and what the type adds"}}},
+                                                  "and what the type adds; campaign.paused names no address: "
+                                                  "campaign, reason (complaint_rate or hard_bounce_rate), "
+                                                  "paused_reason, sent, complaints, hard_bounces, complaint_rate, "
+                                                  "hard_bounce_rate"}}},
     "Scope": {"type": "object", "required": ["scope", "labels", "consent"], "properties": {
         "scope": {"type": "string"}, "labels": {"type": "object"},
         "consent": {"type": "string", "enum": ["required", "soft_opt_in", "none"]}}},
@@ -110,6 +124,26 @@ SCHEMAS = {
         "due": {"type": "string", "format": "date"}, "status": {"type": "string", "enum": ["open", "closed"]},
         "message_id": {"type": ["string", "null"]}, "closed_at": {"type": ["string", "null"]},
         "note": {"type": ["string", "null"]}}},
+    "Campaign": {"type": "object", "required": [
+        "campaign", "sent", "hard_bounces", "soft_bounces", "complaints", "unsubscribes", "complaint_rate",
+        "hard_bounce_rate", "status", "paused_at", "paused_reason", "created_at", "counted_since", "resumed_at",
+        "resumed_by", "resume_note"],
+        "description": "Counts since counted_since (the campaign's start or its last resume), each recipient once "
+                       "per kind; rates are fractions of sent (0.003 is 0.3%)",
+        "properties": {
+            "campaign": {"type": "string"},
+            "sent": {"type": "integer", "minimum": 0, "description": "Distinct recipients given a link in it"},
+            "hard_bounces": {"type": "integer", "minimum": 0}, "soft_bounces": {"type": "integer", "minimum": 0},
+            "complaints": {"type": "integer", "minimum": 0}, "unsubscribes": {"type": "integer", "minimum": 0},
+            "complaint_rate": {"type": "number", "minimum": 0}, "hard_bounce_rate": {"type": "number", "minimum": 0},
+            "status": {"type": "string", "enum": ["active", "paused"]},
+            "paused_at": {"type": ["string", "null"], "format": "date-time"},
+            "paused_reason": {"type": ["string", "null"], "description": "Which rate reached which threshold"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "counted_since": {"type": "string", "format": "date-time"},
+            "resumed_at": {"type": ["string", "null"], "format": "date-time"},
+            "resumed_by": {"type": ["string", "null"], "description": "The name of the admin key that resumed it"},
+            "resume_note": {"type": ["string", "null"], "description": "Why it was safe to send it again"}}},
     "Webhook": {"type": "object", "required": ["id", "url", "events"], "properties": {
         "id": {"type": "string", "format": "uuid"}, "url": {"type": "string"},
         "events": {"type": "array", "items": {"type": "string", "enum": EVENT_TYPES}},
@@ -135,10 +169,15 @@ def _paths() -> dict:
                         requestBody=_body({"type": "object", "required": ["recipients"], "properties": {
                             "scope": {**SCOPE, "default": "global"},
                             "recipients": {"type": "array", "maxItems": 100000, "items": {
-                                "description": "An address; anything else is answered as invalid_address"}}}})),
+                                "description": "An address; anything else is answered as invalid_address"}},
+                            "campaign": {**CAMPAIGN, "description": "When this campaign is paused, every recipient "
+                                                                    "is answered campaign_paused. " + CAMPAIGN_RULES}}})),
             "get": _op("Check one recipient", "check", {"200": _json("CheckResult")},
                        parameters=[_query("email", "The address", True),
-                                   _query("scope", "The scope (default global)", schema=SCOPE)]),
+                                   _query("scope", "The scope (default global)", schema=SCOPE),
+                                   _query("campaign", "When this campaign is paused, the answer is campaign_paused "
+                                                      "(empty: no campaign). " + CAMPAIGN_RULES,
+                                          schema={"type": "string", "maxLength": 100, "pattern": NO_CONTROL})]),
         },
         "/v1/suppressions": {"get": _op("Page through the list", "check", {"200": _json({"type": "object", "properties": {
             "suppressions": {"type": "array", "items": {"$ref": "#/components/schemas/Suppression"}},
@@ -185,7 +224,24 @@ def _paths() -> dict:
                 "type": "array", "maxItems": 10000, "items": {"type": "object", "properties": {
                     "email": {"description": "An address; anything else is answered with an error in its place"},
                     "scope": {**SCOPE, "default": "global"},
-                    "campaign": {"type": ["string", "null"], "maxLength": 100}}}}}}))},
+                    "campaign": CAMPAIGN}}}}}))},
+        "/v1/campaigns": {"get": _op("The campaigns, newest first, with their counts and rates", "check", {
+            "200": _json({"type": "object", "required": ["campaigns"], "properties": {
+                "campaigns": {"type": "array", "items": {"$ref": "#/components/schemas/Campaign"}}}})},
+            parameters=[_query("status", "Only active or only paused ones (empty: both)",
+                               schema={"anyOf": [{"type": "string", "enum": ["active", "paused"]}, EMPTY]}),
+                        _query("limit", "1 to 1000, default 100 (also when empty)",
+                               schema={"anyOf": [{"type": "integer", "minimum": 1, "maximum": 1000}, EMPTY]})])},
+        "/v1/campaigns/{campaign}": {"parameters": [CAMPAIGN_PATH], "get": _op(
+            "One campaign: its counts and rates since it began or was resumed, and whether it is paused", "check", {
+                "200": _json("Campaign"), "404": _error("No campaign has this name")})},
+        "/v1/campaigns/{campaign}/resume": {"parameters": [CAMPAIGN_PATH], "post": _op(
+            "Resume a paused campaign, saying why it is safe; its counts start again from zero", "admin", {
+                "200": _json("Campaign", "Resumed"), "404": _error("No campaign has this name"),
+                "409": _error("The campaign is not paused")},
+            description="The note and the key's name are kept with the campaign; the thresholds stay the same.",
+            requestBody=_body({"type": "object", "required": ["note"], "properties": {
+                "note": {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": "\\S"}}}))},
         "/u/{token}": {
             "parameters": [TOKEN_PATH],
             "get": _op("The unsubscribe page (nl, en, fr by Accept-Language or ?lang=); never changes anything", None, {
