@@ -234,9 +234,9 @@ async def test_a_resume_needs_an_admin_and_a_note_and_counts_afresh(client, auth
     body = {"scope": "newsletter", "campaign": CAMPAIGN, "recipients": ["person999@example.be"]}
     results = (await (await client.post("/v1/check", json=body, headers=auth)).json())["results"]
     assert results == [{"email": "person999@example.be", "allowed": True}]
-    history = await pool.fetch("SELECT type, actor, detail FROM events WHERE type LIKE 'campaign%' ORDER BY id")
-    assert [(r["type"], r["actor"]) for r in history] == [("campaign_paused", "guardrail"),
-                                                          ("campaign_resumed", "admin")]
+    history = await pool.fetch("SELECT type, actor, source FROM events WHERE type LIKE 'campaign%' ORDER BY id")
+    assert [tuple(r) for r in history] == [("campaign_paused", "guardrail", "guardrail"),
+                                           ("campaign_resumed", "admin", "api")]
 
 
 async def test_below_the_minimum_nothing_pauses_until_sent_reaches_it(client, auth, pool, worker):

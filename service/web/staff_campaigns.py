@@ -41,7 +41,7 @@ async def resume(request: web.Request, session, form) -> web.StreamResponse:
         raise Forbidden("Only an admin key may resume a campaign.")
     name = form.get("campaign", "")
     async with transaction(request.config_dict[DB]) as conn:
-        resumed = await guard.resume(conn, name, form.get("note"), session.name)
+        resumed = await guard.resume(conn, name, form.get("note"), session.name, source="staff")
     log.info("campaign %r resumed from the console by %s", resumed.name, session.name)
     notice = translator(request)("Campaign {name} resumed: its rates count again from now.", name=resumed.name)
     raise web.HTTPSeeOther("/staff/campaigns?" + urlencode({"notice": notice}))

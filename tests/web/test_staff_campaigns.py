@@ -80,6 +80,8 @@ async def test_an_admin_resumes_a_paused_campaign_with_a_note(client, pool):
     resumed = await status_of(pool, PAUSED)
     assert resumed.status is CampaignStatus.ACTIVE and resumed.sent == 0
     assert resumed.resumed_by == "Bart (beheer)" and resumed.resume_note == note
+    recorded = await pool.fetchrow("SELECT actor, source, detail FROM events WHERE type = 'campaign_resumed'")
+    assert (recorded["actor"], recorded["source"], recorded["detail"]["note"]) == ("Bart (beheer)", "staff", note)
     after = await (await client.get(response.headers["Location"])).text()
     assert f"Campagne {PAUSED} hervat" in after and 'class="campaign paused"' not in after
     assert "hervat door Bart (beheer)" in after and "De lijst werd opgekuist" in after

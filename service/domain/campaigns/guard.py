@@ -118,9 +118,10 @@ async def paused_campaigns(conn: asyncpg.Connection, limit: int = MAX_LISTED) ->
     return [campaign_from_row(r) for r in await campaign_queries.paused_campaigns(conn, limit)]
 
 
-async def resume(conn: asyncpg.Connection, name: str, note: object, by: str) -> Campaign:
-    """Resume a paused campaign on an admin's word: why it is safe (`note`) and who (`by`, the
-    key's name) are recorded; its rates count afresh from now, with the same thresholds."""
+async def resume(conn: asyncpg.Connection, name: str, note: object, by: str, source: str = "api") -> Campaign:
+    """Resume a paused campaign on an admin's word: why it is safe (`note`), who (`by`, the
+    key's name) and where (`source`: the API or the staff console) are recorded; its rates count
+    afresh from now, with the same thresholds."""
     note = valid_text(note, "note", limit=MAX_NOTE)
     if note is None or not note.strip():
         raise InvalidInput("Say in 'note' why it is safe to send this campaign again.", field="note")
@@ -129,7 +130,7 @@ async def resume(conn: asyncpg.Connection, name: str, note: object, by: str) -> 
         await campaign(conn, name)  # NotFound when there is no such campaign
         raise Conflict("This campaign is not paused.")
     resumed = campaign_from_row(row)
-    await queries.insert_event(conn, None, "campaign_resumed", source="staff", actor=by,
+    await queries.insert_event(conn, None, "campaign_resumed", source=source, actor=by,
                                detail={"campaign": resumed.name, "note": resumed.resume_note})
     log.info("campaign %r resumed by %s", resumed.name, by)
     return resumed
