@@ -34,6 +34,7 @@ from .domain.inbound import store as inbound
 from .domain.inbound.classify import Envelope, Verdict, classify
 from .domain.inbound.mime import UnreadableMessage
 from .domain.inbound.policy import Classified, Forwarding, after_classification
+from .domain.campaigns import guard
 from .domain.inbound.return_paths import at_return_path
 from .domain.outbox import DEAD_KEPT_DAYS
 from .mail.outbox import Drainer, DrainerConfig
@@ -62,6 +63,7 @@ class WorkerConfig:
     retry_seconds: float = 5.0
     outbox: DrainerConfig = DrainerConfig()
     retention_interval: float = 600.0  # seconds between two retention passes
+    fold_interval: float = 5.0  # seconds between two folds of campaigns' unsubscribes into their counts
     retention_batch: int = 500  # raw messages deleted per statement
     retention_pause: float = 0.2  # seconds between two batches of one pass
 
@@ -98,16 +100,18 @@ class Worker:
         log.info("worker started (batch %d, lease %.0f s, %d classifying process(es))", self.config.batch,
                  self.config.lease_seconds, self.config.classify_processes)
         retention = asyncio.create_task(self.run_retention(stop))
+        folding = asyncio.create_task(self.run_folding(stop))
         draining = asyncio.create_task(self.outbox.run(stop))
         try:
             await asyncio.gather(*(self._lane(stop) for _ in range(self.config.lanes)))
         except asyncio.CancelledError:
             retention.cancel()
+            folding.cancel()
             draining.cancel()
             raise
         finally:
             # Their batches in hand are finished first.
-            await asyncio.gather(retention, draining, return_exceptions=True)
+            await asyncio.gather(retention, folding, draining, return_exceptions=True)
             self.close()
         log.info("worker stopped")
 
@@ -159,6 +163,22 @@ class Worker:
                 log.exception("retention: unexpected error; trying again at the next pass")
             try:
                 await asyncio.wait_for(stop.wait(), self.config.retention_interval)
+            except asyncio.TimeoutError:
+                pass
+
+    async def run_folding(self, stop: asyncio.Event) -> None:
+        """Every `fold_interval`, the campaigns' new unsubscribes are added to their counts, so
+        that reading a campaign adds only a few seconds' worth."""
+        while not stop.is_set():
+            try:
+                async with self.pool.acquire() as conn:
+                    await guard.fold_unsubscribes(conn)
+            except UNAVAILABLE + (asyncpg.PostgresConnectionError,) as exc:
+                log.warning("campaigns: unsubscribes not folded (%s); trying again", exc.__class__.__name__)
+            except Exception:
+                log.exception("campaigns: unexpected error while folding unsubscribes; trying again")
+            try:
+                await asyncio.wait_for(stop.wait(), self.config.fold_interval)
             except asyncio.TimeoutError:
                 pass
 

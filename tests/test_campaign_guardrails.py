@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 
+from service.domain.campaigns import guard
 from service.domain.inbound import store as inbound
 from service.storage.db import transaction
 from service.worker import Worker
@@ -266,3 +267,19 @@ async def test_unknown_campaign_is_a_404_and_listing_filters_by_status(client, a
     listed = await (await client.get("/v1/campaigns?status=paused", headers=auth)).json()
     assert listed == {"campaigns": []}
     assert (await client.get("/v1/campaigns?status=gone", headers=auth)).status == 400
+
+
+async def test_unsubscribes_are_exact_before_and_after_they_are_folded_and_never_queue_on_the_row(client, auth, pool):
+    links = await issue(client, auth, 30)
+    clicks = [client.post(link["url"].split("8080", 1)[1], data={"List-Unsubscribe": "One-Click"})
+              for link in links[:20]]
+    assert {answer.status for answer in await asyncio.gather(*clicks)} == {200}
+    assert (await campaign(client, auth))["unsubscribes"] == 20  # read from the rows not folded yet
+    assert await pool.fetchval("SELECT unsubscribes FROM campaigns") == 0  # the clicks did not write its row
+    async with pool.acquire() as conn:
+        assert await guard.fold_unsubscribes(conn, batch=7) == 20  # in batches of 7
+        assert await guard.fold_unsubscribes(conn) == 0
+    assert await pool.fetchval("SELECT unsubscribes FROM campaigns") == 20
+    assert (await campaign(client, auth))["unsubscribes"] == 20
+    await client.post(links[20]["url"].split("8080", 1)[1], data={"List-Unsubscribe": "One-Click"})
+    assert (await campaign(client, auth))["unsubscribes"] == 21

@@ -11,6 +11,12 @@ CAMPAIGN_COLUMNS = """c.id, c.name, c.created_at, c.counted_since, c.sent, c.har
        c.paused_count, c.paused_sent,
        c.resumed_at, c.resumed_by, c.resume_note"""
 
+# What a campaign reads as: its row, and the unsubscribes not folded into it yet.
+READ_COLUMNS = CAMPAIGN_COLUMNS.replace(
+    "c.unsubscribes,",
+    """c.unsubscribes + (SELECT count(*) FROM campaign_reports u
+                           WHERE u.campaign_id = c.id AND u.epoch = c.epoch AND NOT u.folded) AS unsubscribes,""")
+
 # One counter column per kind of report; the kind is checked against this table before it
 # names a column.
 REPORT_COLUMNS = {"complaint": "complaints", "hard_bounce": "hard_bounces", "soft_bounce": "soft_bounces",
@@ -72,6 +78,52 @@ async def count_report(conn: asyncpg.Connection, campaign_id: int, epoch: int, k
     )
 
 
+async def campaign_for_unsubscribe(conn: asyncpg.Connection, name: str) -> tuple[int, int]:
+    """The campaign's (id, epoch), made when it is new, without locking or writing its row: a
+    burst of one-clicks does not queue on it."""
+    row = await conn.fetchrow("SELECT id, epoch FROM campaigns WHERE name = $1", name)
+    if row is None:
+        return (await campaigns_named(conn, [name]))[name]
+    return row["id"], row["epoch"]
+
+
+async def note_unsubscribe(conn: asyncpg.Connection, campaign_id: int, epoch: int, recipient_id: int) -> bool:
+    """Keep one recipient's unsubscribe, once per campaign and epoch, to be folded into the
+    campaign's count later; return whether it is new."""
+    status = await conn.execute(
+        """INSERT INTO campaign_reports AS r (campaign_id, kind, recipient_id, epoch, folded)
+           VALUES ($1, 'unsubscribe', $2, $3, false)
+           ON CONFLICT (campaign_id, kind, recipient_id) DO UPDATE SET epoch = EXCLUDED.epoch, folded = false
+            WHERE r.epoch < EXCLUDED.epoch""",
+        campaign_id, recipient_id, epoch,
+    )
+    return status.endswith(" 1")
+
+
+FOLD_UNSUBSCRIBES = """
+WITH folded AS (
+    UPDATE campaign_reports r SET folded = true
+      FROM (SELECT campaign_id, kind, recipient_id FROM campaign_reports
+             WHERE NOT folded LIMIT $1 FOR UPDATE SKIP LOCKED) todo
+     WHERE (r.campaign_id, r.kind, r.recipient_id) = (todo.campaign_id, todo.kind, todo.recipient_id)
+    RETURNING r.campaign_id, r.epoch
+), counted AS (
+    SELECT campaign_id, epoch, count(*) AS n FROM folded GROUP BY campaign_id, epoch
+), added AS (
+    UPDATE campaigns c SET unsubscribes = c.unsubscribes + counted.n
+      FROM counted
+     WHERE c.id = counted.campaign_id AND c.epoch = counted.epoch
+)
+SELECT count(*) FROM folded
+"""
+
+
+async def fold_unsubscribes(conn: asyncpg.Connection, limit: int) -> int:
+    """Add up to `limit` unsubscribes kept since the last fold to their campaigns' counts (one of
+    an epoch that a resume has ended counts no more); return how many were folded."""
+    return await conn.fetchval(FOLD_UNSUBSCRIBES, limit)
+
+
 async def pause(conn: asyncpg.Connection, campaign_id: int, paused_by: str, rate: float, count: int, sent: int,
                 reason: str) -> asyncpg.Record | None:
     """Pause an active campaign; None when it is paused already."""
@@ -99,12 +151,12 @@ async def resume(conn: asyncpg.Connection, name: str, by: str, note: str) -> asy
 
 
 async def campaign_by_name(conn: asyncpg.Connection, name: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {CAMPAIGN_COLUMNS} FROM campaigns c WHERE c.name = $1", name)
+    return await conn.fetchrow(f"SELECT {READ_COLUMNS} FROM campaigns c WHERE c.name = $1", name)
 
 
 async def newest_campaigns(conn: asyncpg.Connection, limit: int, status: str | None) -> list[asyncpg.Record]:
     return await conn.fetch(
-        f"""SELECT {CAMPAIGN_COLUMNS} FROM campaigns c
+        f"""SELECT {READ_COLUMNS} FROM campaigns c
              WHERE $2::text IS NULL OR c.status = $2
              ORDER BY c.created_at DESC, c.id DESC LIMIT $1""",
         limit, status,
@@ -113,7 +165,7 @@ async def newest_campaigns(conn: asyncpg.Connection, limit: int, status: str | N
 
 async def paused_campaigns(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
     return await conn.fetch(
-        f"""SELECT {CAMPAIGN_COLUMNS} FROM campaigns c WHERE c.status = 'paused'
+        f"""SELECT {READ_COLUMNS} FROM campaigns c WHERE c.status = 'paused'
              ORDER BY c.paused_at DESC, c.id DESC LIMIT $1""",
         limit,
     )

@@ -38,13 +38,19 @@ CREATE TABLE campaign_recipients (
 );
 
 -- Whose complaint, bounce or unsubscribe counted for a campaign: one of each kind per recipient.
+-- Unsubscribes come in bursts (every one-click of a newsletter): they are not added to the
+-- campaign's row one by one, which would make every click wait for the one before it on that
+-- row. They are kept `folded = false` and added in batches (the worker folds them every few
+-- seconds); a read adds the few not folded yet, so it is exact.
 CREATE TABLE campaign_reports (
     campaign_id  bigint  NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
     kind         text    NOT NULL CHECK (kind IN ('complaint', 'hard_bounce', 'soft_bounce', 'unsubscribe')),
     recipient_id bigint  NOT NULL,
     epoch        integer NOT NULL,
+    folded       boolean NOT NULL DEFAULT true,
     PRIMARY KEY (campaign_id, kind, recipient_id)
 );
+CREATE INDEX campaign_reports_unfolded ON campaign_reports (campaign_id, epoch) WHERE NOT folded;
 
 -- A gateway copy's campaign (its X-Optout-Campaign header): its link carries it, and a paused
 -- campaign's copies wait.

@@ -1,7 +1,8 @@
 """Counting a campaign's recipients and reports as they are committed, pausing it the moment a
 rate reaches its threshold, and resuming it on an admin's word (CONTRACT: Campaign guardrails).
 
-Counts are kept in the campaign's row, so reading them costs one row. A recipient counts once
+Counts are kept in the campaign's row, so reading them costs one row (unsubscribes, which come
+in bursts, are added to it in batches: see 0023_campaign_guardrails.sql). A recipient counts once
 per campaign (`sent`), and so does each kind of report about them: a stranger who holds one
 link, or sends the same report a hundred times, moves a campaign's rates by one report at most.
 A resume starts a new epoch: the counts start from zero, and recipients and reports count again.
@@ -53,6 +54,9 @@ async def count_report(conn: asyncpg.Connection, campaign: str, recipient_id: in
     (it does once per recipient, kind and epoch). In the caller's transaction."""
     if recipient_id == ERASED_ID:
         return False
+    if kind is ReportKind.UNSUBSCRIBE:  # a burst of one-clicks must not queue on the campaign's row
+        campaign_id, epoch = await campaign_queries.campaign_for_unsubscribe(conn, campaign)
+        return await campaign_queries.note_unsubscribe(conn, campaign_id, epoch, recipient_id)
     campaign_id, epoch = (await campaign_queries.campaigns_named(conn, [campaign]))[campaign]
     row = await campaign_queries.count_report(conn, campaign_id, epoch, str(kind), recipient_id)
     if row is None:
@@ -86,6 +90,22 @@ async def _pause_if_breached(conn: asyncpg.Connection, row, thresholds: Threshol
         published_as=EventType.CAMPAIGN_PAUSED,
     )
     log.warning("campaign %r paused: %s", campaign.name, reason)
+
+
+FOLD_BATCH = 10_000
+
+
+async def fold_unsubscribes(conn: asyncpg.Connection, batch: int = FOLD_BATCH) -> int:
+    """Add the unsubscribes kept since the last fold to their campaigns' counts, in batches, each
+    committed on its own; return how many. Reads add those not folded yet, so counts are exact
+    either way: folding keeps reads cheap."""
+    folded = 0
+    while True:
+        async with conn.transaction():
+            done = await campaign_queries.fold_unsubscribes(conn, batch)
+        folded += done
+        if done < batch:
+            return folded
 
 
 async def paused_among(conn: asyncpg.Connection, names: Iterable[str | None]) -> set[str]:
