@@ -31,7 +31,7 @@ def known_disagreements() -> dict[tuple[str, str], str]:
 TABLES = ("suppressions", "erased_addresses", "events", "api_keys", "inbound_messages", "soft_bounces", "outbox", "outbox_bodies", "webhooks",
           "scopes", "consents", "privacy_requests", "check_marks", "staff_sessions", "staff_login_failures",
           "known_addresses", "message_mentions", "self_service_asks", "self_service_clients",
-          "self_service_uses", "campaigns", "campaign_recipients", "campaign_reports")
+          "self_service_uses", "campaigns", "campaign_recipients", "campaign_reports", "imports")
 
 
 def with_search_path(dsn: str, schema: str) -> str:

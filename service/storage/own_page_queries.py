@@ -10,7 +10,7 @@ import asyncpg
 async def recent_events_of_address(conn: asyncpg.Connection, address: str, limit: int) -> list[asyncpg.Record]:
     """The newest `limit` events of the address, oldest first."""
     return await conn.fetch(
-        """SELECT * FROM (SELECT id, at, type, scope, reason, source, detail, actor FROM events
+        """SELECT * FROM (SELECT id, at, type, scope, reason, source, detail, actor FROM history
                            WHERE address = $1 ORDER BY id DESC LIMIT $2) AS recent ORDER BY id""",
         address, limit,
     )

@@ -186,7 +186,7 @@ async def insert_event(
 
 async def events_of_address(conn: asyncpg.Connection, address: str, limit: int) -> list[asyncpg.Record]:
     return await conn.fetch(
-        """SELECT id, at, type, scope, reason, source, detail, actor FROM events
+        """SELECT id, at, type, scope, reason, source, detail, actor FROM history
             WHERE address = $1 ORDER BY id LIMIT $2""",
         address, limit,
     )
@@ -233,34 +233,36 @@ CREATE TEMPORARY TABLE import_batch (
 """
 
 # Each row comes with its address's HMAC, computed by the service: an erased address stays
-# erased (it is blocked already, by its HMAC) at the cost of one probe of erased_addresses.
+# erased (it is blocked already, by its HMAC) at the cost of one probe of erased_addresses. A row
+# is audited by its import (0024): the importing transaction and an id from the events' sequence,
+# which the view `history` reads as its 'suppressed' event.
 IMPORT_FROM_BATCH = """
 WITH inserted AS (
-    INSERT INTO suppressions (address, scope, reason, source, note, created_at)
-    SELECT address, scope, reason, source, note, coalesce(created_at, now()) FROM import_batch b
+    INSERT INTO suppressions (address, scope, reason, source, note, created_at, import_tx, event_id)
+    SELECT address, scope, reason, source, note, coalesce(created_at, now()), pg_current_xact_id(),
+           nextval(pg_get_serial_sequence('events', 'id'))
+      FROM import_batch b
      WHERE NOT EXISTS (SELECT 1 FROM erased_addresses e WHERE e.address_hmac = b.address_hmac)
     ON CONFLICT (address, scope) DO NOTHING
-    RETURNING address, scope, reason, source
-), recorded AS (
-    INSERT INTO events (address, type, scope, reason, source, actor)
-    SELECT address, 'suppressed', scope, reason, source, $1 FROM inserted
-    RETURNING id
+    RETURNING event_id
 )
-SELECT count(*) AS inserted, min(id) AS first_event, pg_current_xact_id()::text AS tx FROM recorded
+SELECT count(*) AS inserted, min(event_id) AS first_event, pg_current_xact_id()::text AS tx FROM inserted
 """
 
 
-async def create_import_batch(conn: asyncpg.Connection) -> None:
-    """The staging table of one import; it goes with the transaction."""
+async def create_import_batch(conn: asyncpg.Connection, actor: str | None = None) -> None:
+    """The staging table of one import (it goes with the transaction), and the import's record."""
     await conn.execute(CREATE_IMPORT_BATCH)
+    await conn.execute("INSERT INTO imports (tx, actor) VALUES (pg_current_xact_id(), $1) ON CONFLICT (tx) DO NOTHING",
+                       actor)
 
 
-async def import_batch(conn: asyncpg.Connection, records: Sequence[tuple], actor: str | None = None) -> asyncpg.Record:
+async def import_batch(conn: asyncpg.Connection, records: Sequence[tuple]) -> asyncpg.Record:
     """Insert one batch of (address, scope, reason, source, note, created_at, address_hmac);
-    return how many were new (`inserted`), the id of the first event written (`first_event`,
+    return how many were new (`inserted`), the event id of the first row written (`first_event`,
     None when none) and the writing transaction (`tx`, as text)."""
     await conn.copy_records_to_table("import_batch", records=records)
-    written = await conn.fetchrow(IMPORT_FROM_BATCH, actor)
+    written = await conn.fetchrow(IMPORT_FROM_BATCH)
     await conn.execute("TRUNCATE import_batch")
     return written
 
@@ -356,7 +358,7 @@ async def activity_by_day(conn: asyncpg.Connection, days: int) -> list[asyncpg.R
     `days` days, by type, reason and source (staff console)."""
     return await conn.fetch(
         """SELECT (at AT TIME ZONE 'Europe/Brussels')::date AS day, type, reason, source, count(*) AS n
-             FROM events
+             FROM history
             WHERE at >= now() - make_interval(days => $1)
               AND type IN ('suppressed', 'soft_bounce', 'consent_given', 'consent_withdrawn')
             GROUP BY 1, 2, 3, 4 ORDER BY 1 DESC""",

@@ -31,7 +31,9 @@ async def delete_webhook(conn: asyncpg.Connection, webhook_id: uuid.UUID) -> boo
 # The feed in commit order: the rows written before 0009 (no `tx`) first, by id; then by
 # (writing transaction, id), only of transactions older than every one still running, so that
 # a transaction that commits late can never land behind a position already handed out.
-# $1/$2 are the position to start after (`tx` 0: still among the rows without one).
+# $1/$2 are the position to start after (`tx` 0: still among the rows without one). The third
+# part is each imported row's event (0024), read as the view `history` reads it, but walking
+# suppressions_imported in order: a join there would sort all the imported rows first.
 FEED_AFTER = """
 SELECT id, tx::text AS tx, at, address, type, scope, reason, source, actor, detail FROM (
     (SELECT id, NULL::xid8 AS tx, at, address, type, scope, reason, source, actor, detail
@@ -45,6 +47,15 @@ SELECT id, tx::text AS tx, at, address, type, scope, reason, source, actor, deta
         AND tx < pg_snapshot_xmin(pg_current_snapshot())
         AND type = ANY($3::text[])
       ORDER BY tx, id LIMIT $4)
+    UNION ALL
+    (SELECT s.event_id, s.import_tx, (SELECT i.at FROM imports i WHERE i.tx = s.import_tx), s.address,
+            'suppressed', s.scope, s.reason, s.source, (SELECT i.actor FROM imports i WHERE i.tx = s.import_tx),
+            '{}'::jsonb
+       FROM suppressions s
+      WHERE s.import_tx IS NOT NULL AND (s.import_tx, s.event_id) > ($1::text::xid8, $2)
+        AND s.import_tx < pg_snapshot_xmin(pg_current_snapshot())
+        AND 'suppressed' = ANY($3::text[])
+      ORDER BY s.import_tx, s.event_id LIMIT $4)
 ) feed
 ORDER BY feed.tx NULLS FIRST, feed.id
 LIMIT $4

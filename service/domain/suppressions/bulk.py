@@ -12,8 +12,10 @@ A CSV file may use `,`, `;` (Excel for Belgium) or a tab, found from its first r
 start with a UTF-8 BOM, and may have a header row naming its columns in any order, in the words
 people use ("E-mail", "E-mailadres", "Courriel", "Opmerking", ...).
 
-Its rows are recorded as events like any suppression, but other systems hear of the import once:
-one `imported` event at its end, with the counts and the feed cursor where its rows start.
+Its rows are audited as a set (0024: the import, and on each row its transaction and an event
+id), read back as one 'suppressed' event each, in the history and the feed; other systems hear
+of the import once: one `imported` event at its end, with the counts and the feed cursor where
+its rows start.
 """
 
 from __future__ import annotations
@@ -367,10 +369,10 @@ class Importer:
 
     async def _write(self, rows: list[tuple]) -> None:
         if not self._staged:
-            await queries.create_import_batch(self.conn)
+            await queries.create_import_batch(self.conn, self.actor)
             self._staged = True
         hashes = await asyncio.to_thread(hmacs_from_pads, self.pads, [row[0] for row in rows])
-        written = await queries.import_batch(self.conn, [(*row, h) for row, h in zip(rows, hashes)], self.actor)
+        written = await queries.import_batch(self.conn, [(*row, h) for row, h in zip(rows, hashes)])
         inserted = written["inserted"]
         if self._first_event is None and written["first_event"] is not None:
             self._first_event = (int(written["tx"]), written["first_event"])
