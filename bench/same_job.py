@@ -145,10 +145,11 @@ async def minimal_app(dsn: str, folder: Path) -> AsyncIterator[Started]:
         yield started
 
 
-def log_warnings(started: Started) -> list[str]:
-    """The service log's warnings, errors and tracebacks."""
-    return [line for line in started.log_path.read_text(errors="replace").splitlines()
-            if any(word in line for word in (" WARNING ", " ERROR ", " CRITICAL ", "Traceback"))]
+def log_warnings(started: Started) -> tuple[int, list[str]]:
+    """How many lines the service logged, and its warnings, errors and tracebacks."""
+    lines = started.log_path.read_text(errors="replace").splitlines()
+    return len(lines), [line for line in lines
+                        if any(word in line for word in (" WARNING ", " ERROR ", " CRITICAL ", "Traceback"))]
 
 
 # --- the load, in the load process --------------------------------------------------------------
@@ -235,10 +236,12 @@ def rate_p99(f: dict[str, float]) -> str:
     return f"{f['rps']:,.0f}/s, p99 {f['p99'] * 1000:.1f} ms"
 
 
-def warning_lines(warnings: list[str]) -> list[str]:
+def warning_lines(log: tuple[int, list[str]]) -> list[str]:
+    count, warnings = log
     if not warnings:
-        return ["service log: no warnings or errors"]
-    return [f"service log: {len(warnings)} warning/error lines, e.g.: {warnings[0][:200]}"]
+        return [f"service log: {count:,} lines, no warnings or errors"]
+    distinct = list(dict.fromkeys(w.split(" ", 2)[-1][:200] for w in warnings))
+    return [f"service log: {count:,} lines, {len(warnings):,} warnings or errors, e.g.:", *distinct[:3]]
 
 
 async def bulk_check(bench: Bench) -> Row:
