@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,7 @@ class Bench:
     keys: dict[str, dict[str, str]]
     emails: list[str]
     canonical: list[str]
+    cpu: dict[str, float] = field(default_factory=dict)
 
     async def load(self, function, *args):
         """`function(*args)` in the load process."""
@@ -86,13 +88,25 @@ class Bench:
     def duration(self, run: int) -> float:
         return 1.0 if run == 0 else self.args.duration
 
-    async def in_turn(self, sides: dict[str, Callable[[int], Awaitable]]) -> dict[str, list]:
-        """Run 0 of each side (the warm-up, thrown away), then the timed runs 1..repeat in turn."""
+    async def in_turn(self, sides: dict[str, Callable[[int], Awaitable]],
+                      servers: dict[str, Started]) -> dict[str, list]:
+        """Run 0 of each side (the warm-up, thrown away), then the timed runs 1..repeat in turn;
+        keeps the CPU share of each side's server process over its timed runs in `self.cpu`."""
         runs: dict[str, list] = {name: [] for name in sides}
+        busy = {name: [0.0, 0.0] for name in servers}  # CPU seconds, wall seconds
         for n in range(self.args.repeat + 1):
             for name, measure in sides.items():
+                cpu, started = servers[name].cpu_seconds() if name in servers else 0.0, time.perf_counter()
                 runs[name].append(await measure(n))
+                if n and name in servers:
+                    busy[name][0] += servers[name].cpu_seconds() - cpu
+                    busy[name][1] += time.perf_counter() - started
+        self.cpu = {name: used / wall for name, (used, wall) in busy.items()}
         return {name: results[1:] for name, results in runs.items()}
+
+    def cpu_note(self) -> str:
+        shares = ", ".join(f"{name} {share:.0%}" for name, share in self.cpu.items())
+        return f"CPU of the server processes while timed (of one core; {os.cpu_count()} in all): {shares}"
 
 
 @contextlib.asynccontextmanager
@@ -109,12 +123,15 @@ def rate_p99(f: dict[str, float]) -> str:
     return f"{f['rps']:,.0f}/s, p99 {f['p99'] * 1000:.1f} ms"
 
 
-def warning_lines(log: tuple[int, list[str]]) -> list[str]:
-    count, warnings = log
+def warning_lines(log: tuple[Counter, list[str]]) -> list[str]:
+    """What the service logged (lines by level and logger), and its warnings and errors."""
+    loggers, warnings = log
+    common = ", ".join(f"{source} {count:,}" for source, count in loggers.most_common(3))
     if not warnings:
-        return [f"service log: {count:,} lines, no warnings or errors"]
+        return [f"service log: {sum(loggers.values()):,} lines ({common}), no warnings or errors"]
     distinct = list(dict.fromkeys(w.split(" ", 2)[-1][:200] for w in warnings))
-    return [f"service log: {count:,} lines, {len(warnings):,} warnings or errors, e.g.:", *distinct[:3]]
+    return [f"service log: {sum(loggers.values()):,} lines ({common}), {len(warnings):,} warnings or errors, e.g.:",
+            *distinct[:3]]
 
 
 async def single_check(bench: Bench) -> Row:
@@ -125,14 +142,14 @@ async def single_check(bench: Bench) -> Row:
 
     async with bench.servers() as (service, small), baseline_server(bench.dsn) as raw:
         runs = await bench.in_turn({"service": side(service.url, bench.keys["check"]), "minimal": side(small.url, {}),
-                                    "raw": side(raw.url, {})})
+                                    "raw": side(raw.url, {})}, {"service": service, "minimal": small})
         log = log_warnings(service)
     service_f, small_f, raw_f = (figures(runs[name]) for name in ("service", "minimal", "raw"))
     p99_factor, ratio = service_f["p99"] / small_f["p99"], service_f["rps"] / small_f["rps"]
     return Row(f"single check, {concurrency} clients (requests/s, p99)", rate_p99(service_f), rate_p99(small_f),
                ratio, TARGETS["single"], f"{rate_p99(raw_f)} (check_single's app)",
                [f"p99 {p99_factor:.2f}x the minimal app's (target <= {TARGET_P99_FACTOR}x); not 200: service "
-                f"{service_f['errors']:.0f}, minimal {small_f['errors']:.0f} a run", *warning_lines(log)],
+                f"{service_f['errors']:.0f}, minimal {small_f['errors']:.0f} a run", bench.cpu_note(), *warning_lines(log)],
                met=ratio >= TARGETS["single"] and p99_factor <= TARGET_P99_FACTOR)
 
 
@@ -154,12 +171,12 @@ async def bulk_check(bench: Bench) -> Row:
 
     async with bench.servers() as (service, small):
         runs = await bench.in_turn({"service": side(service.url, bench.keys["check"]), "minimal": side(small.url, {}),
-                                    "raw": raw})
+                                    "raw": raw}, {"service": service, "minimal": small})
         log = log_warnings(service)
     service_s, small_s, raw_s = (median(runs[name]) for name in ("service", "minimal", "raw"))
     return Row(f"bulk check, {len(bench.emails):,} recipients, scope {CONSENT_SCOPE} (consent required)",
                f"{service_s:.3f} s", f"{small_s:.3f} s", small_s / service_s, TARGETS["bulk"],
-               f"{raw_s:.3f} s (one `= ANY` query)", warning_lines(log))
+               f"{raw_s:.3f} s (one `= ANY` query)", [bench.cpu_note(), *warning_lines(log)])
 
 
 async def one_click_row(bench: Bench) -> Row:
@@ -180,7 +197,8 @@ async def one_click_row(bench: Bench) -> Row:
         return await bench.load(one_click.drive, bench.dsn, addresses, concurrency, bench.duration(n))
 
     async with bench.servers() as (service, small):
-        runs = await bench.in_turn({"service": service_side, "minimal": minimal_side, "raw": raw_side})
+        runs = await bench.in_turn({"service": service_side, "minimal": minimal_side, "raw": raw_side},
+                                   {"service": service, "minimal": small})
         log = log_warnings(service)
     notes = [f"not 200: service {sum(r['errors'] for r in runs['service'])}, minimal "
              f"{sum(r['errors'] for r in runs['minimal'])}; the service's tokens come from POST /v1/links, "
@@ -190,7 +208,7 @@ async def one_click_row(bench: Bench) -> Row:
     service_f, small_f, raw_f = (figures(runs[name]) for name in ("service", "minimal", "raw"))
     return Row(f"one-click POST, {concurrency} clients (requests/s, p99)", rate_p99(service_f), rate_p99(small_f),
                service_f["rps"] / small_f["rps"], TARGETS["one_click"], f"{rate_p99(raw_f)} (single-row INSERT)",
-               [*notes, *warning_lines(log)])
+               [*notes, bench.cpu_note(), *warning_lines(log)])
 
 
 def inbound_messages(count: int) -> tuple[list[bytes], str]:
@@ -224,7 +242,8 @@ async def inbound_row(bench: Bench) -> Row:
     async with bench.servers() as (service, small):
         runs = await bench.in_turn({
             "service": side("service", service.url, bench.keys["inbound"], "/v1/inbound?status=queued&limit=1"),
-            "minimal": side("minimal", small.url, {}, "/v1/inbound/pending"), "raw": raw})
+            "minimal": side("minimal", small.url, {}, "/v1/inbound/pending"), "raw": raw},
+            {"service": service, "minimal": small})
         log = log_warnings(service)
     outcomes = await bench.pool.fetch("SELECT status, count(*) FROM inbound_messages GROUP BY status ORDER BY 1")
     service_rate, small_rate = (len(messages) / median(r["seconds"] for r in runs[name]) for name in ("service", "minimal"))
@@ -233,14 +252,15 @@ async def inbound_row(bench: Bench) -> Row:
                f"{small_rate:,.0f}/s", service_rate / small_rate, TARGETS["inbound"],
                f"{median(runs['raw']):,.0f}/s (`email` parse)",
                [f"{origin}, {INBOUND_SENDERS} clients; HTTP statuses (-1: timed out): {statuses}",
+                "seconds to POST them all, then until all were processed: " + ", ".join(
+                    f"{name} {median(r['posted'] for r in runs[name]):.2f}, {median(r['seconds'] for r in runs[name]):.2f}"
+                    for name in ("service", "minimal")) + " (both workers wait 0.5 s when their queue is empty)",
                 f"the service's inbound_messages by status: {dict((r['status'], r['count']) for r in outcomes)}",
-                *warning_lines(log)])
+                bench.cpu_note(), *warning_lines(log)])
 
 
 async def import_row(bench: Bench) -> Row:
     args, rows = bench.args, bench.args.rows
-    if 2 * args.repeat + 1 >= import_1m.RUNS_AT_MOST:
-        raise SystemExit(f"same_job imports at most {(import_1m.RUNS_AT_MOST - 2) // 2} timed runs a side")
 
     def write(run: int, count: int) -> tuple[Path, int]:
         path = bench.folder / f"import-{run}.csv"
@@ -274,7 +294,8 @@ async def import_row(bench: Bench) -> Row:
 
     async with bench.servers() as (service, small):
         runs = await bench.in_turn({"service": side("service", service, bench.keys["write"]),
-                                    "minimal": side("minimal", small, {}), "raw": raw})
+                                    "minimal": side("minimal", small, {}), "raw": raw},
+                                   {"service": service, "minimal": small})
         for name, started in (("service", service), ("minimal", small)):
             memory[name]["VmHWM after"] = started.memory()["VmHWM"]
         log = log_warnings(service)
@@ -290,7 +311,7 @@ async def import_row(bench: Bench) -> Row:
                [f"{files['service'][1][0].stat().st_size / MIB:.0f} MiB CSV a run, new addresses each run, "
                 f"{files['service'][1][1]:,} of them erased for the service; the table grows by each run's rows",
                 f"service process: {held(memory['service'])}", f"minimal process: {held(memory['minimal'])}",
-                *warning_lines(log)])
+                bench.cpu_note(), *warning_lines(log)])
 
 
 ORDER = ("import", "inbound", "one_click", "bulk", "single")
@@ -310,6 +331,8 @@ async def api_keys(pool: asyncpg.Pool) -> dict[str, dict[str, str]]:
 
 
 async def run(base_dsn: str, args: argparse.Namespace) -> None:
+    if 2 * args.repeat + 1 >= import_1m.RUNS_AT_MOST:  # each import run needs erased addresses of its own
+        raise SystemExit(f"same_job: --repeat at most {(import_1m.RUNS_AT_MOST - 2) // 2}")
     emails = check_bulk.recipients(min(args.recipients, MAX_CHECK))
     canonical = [canonical_or_none(e) for e in emails]
     results: dict[str, Row] = {}

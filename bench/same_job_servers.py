@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator
@@ -22,6 +23,7 @@ from .scaling import SECRET_KEY, Server, answering, free_port, optout_command, s
 INBOUND_SENDERS = 8
 INBOUND_TIMEOUT = 300.0
 LINKS_PER_CALL = 1_000
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -32,6 +34,11 @@ class Started:
     @property
     def url(self) -> str:
         return self.server.url
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU seconds of the process so far."""
+        fields = Path(f"/proc/{self.server.pids[0]}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
     def memory(self) -> dict[str, int]:
         """VmRSS and VmHWM (peak) of the process, in bytes."""
@@ -83,11 +90,12 @@ async def minimal_app(dsn: str, folder: Path) -> AsyncIterator[Started]:
         yield started
 
 
-def log_warnings(started: Started) -> tuple[int, list[str]]:
-    """How many lines the service logged, and its warnings, errors and tracebacks."""
+def log_warnings(started: Started) -> tuple[Counter, list[str]]:
+    """The service's log lines counted by level and logger, and its warnings, errors and tracebacks."""
     lines = started.log_path.read_text(errors="replace").splitlines()
-    return len(lines), [line for line in lines
-                        if any(word in line for word in (" WARNING ", " ERROR ", " CRITICAL ", "Traceback"))]
+    loggers = Counter(" ".join(line.split(" ", 4)[2:4]).rstrip(":") for line in lines)
+    return loggers, [line for line in lines
+                     if any(word in line for word in (" WARNING ", " ERROR ", " CRITICAL ", "Traceback"))]
 
 
 # --- the load, in the load process ---------------------------------------------------------------
