@@ -72,11 +72,11 @@ async def import_suppressions(request: web.Request) -> web.Response:
         rows, header = [], None
         async for row in csv_rows(request.content):
             if header is None:
-                header = {name: i for i, name in enumerate(row)}
+                header = row
                 continue
-            get = lambda name, default=None: (row[header[name]] or default) if name in header else default  # noqa: E731
-            rows.append((get("email").strip().lower(), get("scope", "global"), get("reason", "unsubscribe"),
-                         "import", get("note")))
+            line = dict(zip(header, row))
+            rows.append((line["email"].strip().lower(), line.get("scope") or "global",
+                         line.get("reason") or "unsubscribe", "import", line.get("note") or None))
             if len(rows) == BATCH:
                 await conn.copy_records_to_table("incoming", records=rows, columns=columns)
                 rows = []
