@@ -8,7 +8,8 @@ import asyncio
 import logging
 import sys
 
-from . import check_bulk, check_single, corpus, gateway, import_1m, inbound, mail_bomb, one_click, scaling, webhooks
+from . import (check_bulk, check_single, corpus, gateway, import_1m, inbound, mail_bomb, one_click, same_job, scaling,
+               webhooks)
 from .harness import DATABASE_VARIABLES, database_url
 from .production import LIST_SIZE
 
@@ -21,6 +22,7 @@ BENCHMARKS = {
     "inbound": inbound,
     "mail_bomb": mail_bomb,
     "one_click": one_click,
+    "same_job": same_job,
     "scaling": scaling,
     "webhooks": webhooks,
 }
@@ -43,16 +45,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     option = parser.add_argument
     option("--repeat", type=int, default=3, help="timed runs after the warm-up; medians are shown (3)")
     option("--recipients", type=int, default=100_000,
-           help="check_bulk, gateway, scaling: recipients per check (100000)")
+           help="check_bulk, gateway, same_job, scaling: recipients per check (100000)")
     option("--concurrency", type=int, default=32,
-           help="check_single, one_click, scaling: concurrent clients (32)")
+           help="check_single, one_click, same_job, scaling: concurrent clients (32)")
     option("--duration", type=float, default=5.0,
-           help="check_single, one_click, gateway, scaling: seconds per timed run (5)")
+           help="check_single, one_click, gateway, same_job, scaling: seconds per timed run (5)")
     option("--senders", type=int, default=8, help="gateway: concurrent SMTP clients (8)")
     option("--list-size", type=int, default=LIST_SIZE,
-           help="check_bulk, check_single, import_1m, inbound, one_click: suppressions of other "
+           help="check_bulk, check_single, import_1m, inbound, one_click, same_job: suppressions of other "
            f"addresses already on the list, as in production ({LIST_SIZE})")
-    option("--rows", type=int, default=1_000_000, help="import_1m: rows in the CSV file (1000000)")
+    option("--rows", type=int, default=1_000_000, help="import_1m, same_job: rows in the CSV file (1000000)")
     option("--events", type=int, default=20_000, help="webhooks: events delivered per run (20000)")
     option("--addresses", type=int, default=5_000,
            help="webhooks: distinct addresses the events are about, in order per address (5000)")
