@@ -54,6 +54,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     option("--list-size", type=int, default=LIST_SIZE,
            help="check_bulk, check_single, import_1m, inbound, one_click, same_job: suppressions of other "
            f"addresses already on the list, as in production ({LIST_SIZE})")
+    option("--jobs", type=lambda value: value.split(","), default=["import", "inbound", "one_click", "bulk", "single"],
+           help="same_job: which rows to measure, comma-separated (import,inbound,one_click,bulk,single)")
     option("--rows", type=int, default=1_000_000, help="import_1m, same_job: rows in the CSV file (1000000)")
     option("--events", type=int, default=20_000, help="webhooks: events delivered per run (20000)")
     option("--addresses", type=int, default=5_000,
@@ -64,6 +66,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     unknown = [n for n in args.names if n not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}")
+    jobs = ("import", "inbound", "one_click", "bulk", "single")
+    if not args.jobs or set(args.jobs) - set(jobs):
+        parser.error(f"--jobs takes some of {','.join(jobs)}")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     if args.events < 1 or args.addresses < 1:

@@ -346,11 +346,13 @@ async def run(base_dsn: str, args: argparse.Namespace) -> None:
                 with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as loader:
                     bench = Bench(dsn, pool, loader, Path(folder), args, await api_keys(pool), emails, canonical)
                     for name, job in RUN_ORDER.items():
+                        if name not in args.jobs:
+                            continue
                         results[name] = await job(bench)
                         print(f"same_job: {results[name].job}: measured", flush=True)
             finally:
                 await pool.close()
-    print_table([results[name] for name in ORDER], held, args)
+    print_table([results[name] for name in ORDER if name in results], held, args)
 
 
 def print_table(rows: list[Row], held: dict[str, int], args: argparse.Namespace) -> None:
