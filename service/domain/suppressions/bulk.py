@@ -360,24 +360,25 @@ class Importer:
             self.summary.invalid.append({"line": line, "value": shown[:SHOWN_CHARS], "error": error})
 
     async def _flush(self) -> None:
-        """Send the batch; the next one is parsed while the database writes this one."""
+        """Send the batch; the next one is parsed, and its addresses' HMACs worked out, while the
+        database writes this one."""
         if not self._rows:
             return
-        await self._written()
         rows, self._rows = self._rows, []
-        self._writing = asyncio.create_task(self._write(rows))
+        records = await asyncio.to_thread(_with_hmacs, self.pads, rows)
+        await self._written()
+        self._writing = asyncio.create_task(self._write(records))
 
-    async def _write(self, rows: list[tuple]) -> None:
+    async def _write(self, records: list[tuple]) -> None:
         if not self._staged:
             await queries.create_import_batch(self.conn, self.actor)
             self._staged = True
-        hashes = await asyncio.to_thread(hmacs_from_pads, self.pads, [row[0] for row in rows])
-        written = await queries.import_batch(self.conn, [(*row, h) for row, h in zip(rows, hashes)])
+        written = await queries.import_batch(self.conn, records)
         inserted = written["inserted"]
         if self._first_event is None and written["first_event"] is not None:
             self._first_event = (int(written["tx"]), written["first_event"])
         self.summary.imported += inserted
-        self.summary.already += len(rows) - inserted
+        self.summary.already += len(records) - inserted
 
     async def _written(self) -> None:
         if self._writing is not None:
@@ -394,6 +395,11 @@ class Importer:
                 await self._written()
             except Exception:
                 pass
+
+
+def _with_hmacs(pads: tuple[bytes, bytes], rows: list[tuple]) -> list[tuple]:
+    """Each row with its address's HMAC: an erased address is found by it."""
+    return [(*row, h) for row, h in zip(rows, hmacs_from_pads(pads, [row[0] for row in rows]))]
 
 
 async def export_rows(conn: asyncpg.Connection, prefetch: int = 5000) -> AsyncIterator[asyncpg.Record]:
