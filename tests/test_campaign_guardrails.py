@@ -283,3 +283,12 @@ async def test_unsubscribes_are_exact_before_and_after_they_are_folded_and_never
     assert (await campaign(client, auth))["unsubscribes"] == 20
     await client.post(links[20]["url"].split("8080", 1)[1], data={"List-Unsubscribe": "One-Click"})
     assert (await campaign(client, auth))["unsubscribes"] == 21
+
+
+async def test_an_unsubscribe_by_a_link_whose_campaign_has_no_row_makes_it(client, auth, pool):
+    links = await issue(client, auth, 2)
+    await pool.execute("DELETE FROM campaigns")  # links issued before campaigns were kept
+    answer = await client.post(links[0]["url"].split("8080", 1)[1], data={"List-Unsubscribe": "One-Click"})
+    assert answer.status == 200
+    found = await campaign(client, auth)
+    assert (found["unsubscribes"], found["sent"]) == (1, 0)

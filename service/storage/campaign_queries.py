@@ -78,26 +78,22 @@ async def count_report(conn: asyncpg.Connection, campaign_id: int, epoch: int, k
     )
 
 
-async def campaign_for_unsubscribe(conn: asyncpg.Connection, name: str) -> tuple[int, int]:
-    """The campaign's (id, epoch), made when it is new, without locking or writing its row: a
-    burst of one-clicks does not queue on it."""
-    row = await conn.fetchrow("SELECT id, epoch FROM campaigns WHERE name = $1", name)
-    if row is None:
-        return (await campaigns_named(conn, [name]))[name]
-    return row["id"], row["epoch"]
-
-
-async def note_unsubscribe(conn: asyncpg.Connection, campaign_id: int, epoch: int, recipient_id: int) -> bool:
-    """Keep one recipient's unsubscribe, once per campaign and epoch, to be folded into the
-    campaign's count later; return whether it is new."""
-    status = await conn.execute(
-        """INSERT INTO campaign_reports AS r (campaign_id, kind, recipient_id, epoch, folded)
-           VALUES ($1, 'unsubscribe', $2, $3, false)
-           ON CONFLICT (campaign_id, kind, recipient_id) DO UPDATE SET epoch = EXCLUDED.epoch, folded = false
-            WHERE r.epoch < EXCLUDED.epoch""",
-        campaign_id, recipient_id, epoch,
+async def note_unsubscribe(conn: asyncpg.Connection, name: str, recipient_id: int) -> bool | None:
+    """Keep one recipient's unsubscribe in the named campaign, once per campaign and epoch, to be
+    folded into its count later, in one statement that neither locks nor writes the campaign's
+    row (a burst of one-clicks does not queue on it); return whether it is new, None when the
+    campaign has no row yet."""
+    row = await conn.fetchrow(
+        """WITH campaign AS (SELECT id, epoch FROM campaigns WHERE name = $1), noted AS (
+               INSERT INTO campaign_reports AS r (campaign_id, kind, recipient_id, epoch, folded)
+               SELECT id, 'unsubscribe', $2, epoch, false FROM campaign
+               ON CONFLICT (campaign_id, kind, recipient_id) DO UPDATE SET epoch = EXCLUDED.epoch, folded = false
+                WHERE r.epoch < EXCLUDED.epoch
+               RETURNING 1)
+           SELECT EXISTS (SELECT 1 FROM campaign) AS known, EXISTS (SELECT 1 FROM noted) AS noted""",
+        name, recipient_id,
     )
-    return status.endswith(" 1")
+    return row["noted"] if row["known"] else None
 
 
 FOLD_UNSUBSCRIBES = """
