@@ -6,7 +6,8 @@ Both tables hold what production holds (bench/production.py: a list of --list-si
 suppressions, erased addresses, consents) and grow as production's does: each timed run
 imports a file of new addresses, one row in a thousand of them an erased address, which the
 service leaves out (it stays erased) and COPY writes like any other row. The service also
-records one event per imported row (the history) and keeps check_marks, which COPY does not.
+audits the rows (the import, and on each row its transaction and event id: 0024) and keeps
+check_marks, which COPY does not.
 Memory: the process's peak RSS (ru_maxrss) before and after the service's import, and the
 highest RSS sampled while it ran, show whether the import holds the file in memory.
 """
