@@ -285,10 +285,19 @@ async def test_unsubscribes_are_exact_before_and_after_they_are_folded_and_never
     assert (await campaign(client, auth))["unsubscribes"] == 21
 
 
-async def test_an_unsubscribe_by_a_link_whose_campaign_has_no_row_makes_it(client, auth, pool):
+async def test_an_unsubscribe_by_a_link_whose_campaign_has_no_row_counts_for_none(client, auth, pool):
     links = await issue(client, auth, 2)
-    await pool.execute("DELETE FROM campaigns")  # links issued before campaigns were kept
+    await pool.execute("DELETE FROM campaigns")  # links made before campaigns were kept
+    answer = await client.post(links[0]["url"].split("8080", 1)[1], data={"List-Unsubscribe": "One-Click"})
+    assert answer.status == 200  # the unsubscribe holds; no campaign counts it
+    assert await pool.fetchval("SELECT count(*) FROM suppressions") == 1
+    assert await pool.fetchval("SELECT count(*) FROM campaigns") == 0
+
+
+async def test_an_erased_person_s_old_link_counts_for_no_campaign(client, auth, pool):
+    links = await issue(client, auth, 2)
+    assert (await client.post("/v1/erasure", json={"email": "person0@example.be"}, headers=auth)).status == 200
     answer = await client.post(links[0]["url"].split("8080", 1)[1], data={"List-Unsubscribe": "One-Click"})
     assert answer.status == 200
-    found = await campaign(client, auth)
-    assert (found["unsubscribes"], found["sent"]) == (1, 0)
+    assert await pool.fetchval("SELECT count(*) FROM campaign_reports") == 0
+    assert (await campaign(client, auth))["unsubscribes"] == 0

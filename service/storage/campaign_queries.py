@@ -78,22 +78,25 @@ async def count_report(conn: asyncpg.Connection, campaign_id: int, epoch: int, k
     )
 
 
-async def note_unsubscribe(conn: asyncpg.Connection, name: str, recipient_id: int) -> bool | None:
-    """Keep one recipient's unsubscribe in the named campaign, once per campaign and epoch, to be
-    folded into its count later, in one statement that neither locks nor writes the campaign's
-    row (a burst of one-clicks does not queue on it); return whether it is new, None when the
-    campaign has no row yet."""
-    row = await conn.fetchrow(
-        """WITH campaign AS (SELECT id, epoch FROM campaigns WHERE name = $1), noted AS (
-               INSERT INTO campaign_reports AS r (campaign_id, kind, recipient_id, epoch, folded)
-               SELECT id, 'unsubscribe', $2, epoch, false FROM campaign
-               ON CONFLICT (campaign_id, kind, recipient_id) DO UPDATE SET epoch = EXCLUDED.epoch, folded = false
-                WHERE r.epoch < EXCLUDED.epoch
-               RETURNING 1)
-           SELECT EXISTS (SELECT 1 FROM campaign) AS known, EXISTS (SELECT 1 FROM noted) AS noted""",
-        name, recipient_id,
-    )
-    return row["noted"] if row["known"] else None
+def unsubscribe_noted(name: str, recipient_id: str, when: str = "true") -> str:
+    """The data-modifying CTE that keeps one recipient's unsubscribe in the named campaign (its
+    SQL parameters named here), once per campaign and epoch, to be folded into its count later:
+    it neither locks nor writes the campaign's row, so a burst of one-clicks does not queue on
+    it. A campaign without a row (links made before campaigns were kept) counts nothing. The
+    one-click's own statement embeds it (queries.INSERT_SUPPRESSION)."""
+    return f"""INSERT INTO campaign_reports AS r (campaign_id, kind, recipient_id, epoch, folded)
+    SELECT c.id, 'unsubscribe', {recipient_id}, c.epoch, false FROM campaigns c
+     WHERE c.name = {name} AND {recipient_id} IS NOT NULL AND ({when})
+    ON CONFLICT (campaign_id, kind, recipient_id) DO UPDATE SET epoch = EXCLUDED.epoch, folded = false
+     WHERE r.epoch < EXCLUDED.epoch
+    RETURNING 1"""
+
+
+async def note_unsubscribe(conn: asyncpg.Connection, name: str, recipient_id: int) -> bool:
+    """Keep one recipient's unsubscribe in the named campaign; return whether it is new."""
+    return await conn.fetchval(
+        f"WITH noted AS ({unsubscribe_noted('$1', '$2::bigint')}) SELECT EXISTS (SELECT 1 FROM noted)",
+        name, recipient_id)
 
 
 FOLD_UNSUBSCRIBES = """

@@ -7,6 +7,8 @@ from typing import Sequence
 
 import asyncpg
 
+from .campaign_queries import unsubscribe_noted
+
 # The check, in one round trip (CONTRACT: Consent; service/domain/consent/rules.py), from
 # check_marks, where one index probe per address finds its suppressions and its given consents:
 # - the suppressions that block scope $2: global ones, and for a scope its own; a person's own
@@ -99,6 +101,9 @@ WITH erased AS (
 ), delivered AS (
     INSERT INTO outbox (kind, webhook_id, event_id, address)
     SELECT 'webhook', w.id, r.id, r.address FROM recorded r JOIN webhooks w ON $9 = ANY (w.events)
+), campaign_noted AS (
+    -- A link's unsubscribe counts for its campaign ($10, recipient $11), in this same statement.
+    {campaign_noted}
 ), withdrawn AS (
     -- An unsubscribe or a complaint withdraws the consents it covers (a global one: all), also
     -- when the address was suppressed already: it is the person's newest act.
@@ -119,19 +124,21 @@ WITH erased AS (
 SELECT false AS erased, scope, reason, source, created_at, note FROM inserted
 UNION ALL
 SELECT true, 'global', reason, NULL, erased_at, NULL FROM erased
-"""
+""".replace("{campaign_noted}", unsubscribe_noted("$10::text", "$11::bigint",
+                                                  "$3 = 'unsubscribe' AND NOT EXISTS (SELECT 1 FROM erased)"))
 
 
 async def insert_suppression(
     conn: asyncpg.Connection, address: str, scope: str, reason: str, source: str, note: str | None,
     detail: dict | None, address_hmac: bytes | None = None, *, actor: str | None = None,
-    published_as: str | None = None,
+    published_as: str | None = None, campaign: str | None = None, recipient_id: int | None = None,
 ) -> asyncpg.Record | None:
     """The new row (its 'suppressed' event recorded and queued for the subscriptions of
     `published_as`); the erasure (`erased` true, nothing written) when `address_hmac` is that
-    of an erased address; None when already suppressed."""
+    of an erased address; None when already suppressed. An unsubscribe by a link of a campaign
+    (`campaign`, `recipient_id`) counts for it, suppressed already or not."""
     return await conn.fetchrow(INSERT_SUPPRESSION, address, scope, reason, source, note, detail or {}, address_hmac,
-                               actor, published_as)
+                               actor, published_as, campaign, recipient_id)
 
 
 async def suppression_for_update(

@@ -55,11 +55,7 @@ async def count_report(conn: asyncpg.Connection, campaign: str, recipient_id: in
     if recipient_id == ERASED_ID:
         return False
     if kind is ReportKind.UNSUBSCRIBE:  # a burst of one-clicks must not queue on the campaign's row
-        noted = await campaign_queries.note_unsubscribe(conn, campaign, recipient_id)
-        if noted is not None:
-            return noted
-        await campaign_queries.campaigns_named(conn, [campaign])  # links issued before it had a row
-        return bool(await campaign_queries.note_unsubscribe(conn, campaign, recipient_id))
+        return await campaign_queries.note_unsubscribe(conn, campaign, recipient_id)
     campaign_id, epoch = (await campaign_queries.campaigns_named(conn, [campaign]))[campaign]
     row = await campaign_queries.count_report(conn, campaign_id, epoch, str(kind), recipient_id)
     if row is None:

@@ -138,9 +138,13 @@ async def unsubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, so
         return Unsubscribed(False, True)
     detail = {"campaign": claim.campaign} if claim.campaign else {}
     detail.update(link_scope=claim.scope, link=claim.link_id)
+    # A link's own recipient id counts the unsubscribe for its campaign in the same statement; a
+    # link made before links carried one names its address, which is looked up afterwards.
+    counted_along = (claim.campaign, claim.recipient_id) if claim.campaign and claim.recipient_id else None
     created, item = await suppression_list.suppress(conn, claim.address, scope, "unsubscribe", source, detail=detail,
-                                                    pads=pads, actor=Actor.RECIPIENT)
-    if claim.campaign and not item.erased:
+                                                    pads=pads, actor=Actor.RECIPIENT,
+                                                    campaign_unsubscribe=counted_along)
+    if claim.campaign and counted_along is None and not item.erased:
         await count_for_campaign(conn, claim, ReportKind.UNSUBSCRIBE, thresholds or Thresholds())
     return Unsubscribed(created, item.erased)
 

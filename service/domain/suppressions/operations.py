@@ -104,8 +104,12 @@ async def suppress(
     *,
     pads: tuple[bytes, bytes],
     actor: str | None = None,
+    campaign_unsubscribe: tuple[str, int] | None = None,
 ) -> tuple[bool, Suppression]:
     """Suppress an address in a scope; return (created, the suppression).
+
+    `campaign_unsubscribe` (campaign, recipient id): an unsubscribe by a link of that campaign,
+    counted for it in the same statement (a one-click costs one round trip).
 
     One statement writes the suppression and its event, so it is atomic even without a
     transaction around it. Given the key `pads` (hmac_pads of OPTOUT_HASH_KEY), the same
@@ -123,8 +127,11 @@ async def suppress(
     valid_text(note, "note")
     hashed = hmac_from_pads(pads, address)
     for _attempt in range(3):
+        campaign, recipient_id = campaign_unsubscribe or (None, None)
         row = await queries.insert_suppression(conn, address, scope, reason, source, note, detail, hashed,
-                                               actor=actor, published_as=EventType.SUPPRESSION_CREATED)
+                                               actor=actor, published_as=EventType.SUPPRESSION_CREATED,
+                                               campaign=campaign, recipient_id=recipient_id)
+        campaign_unsubscribe = None  # counted once, whatever the next try finds
         if row is not None:
             if row["erased"]:
                 return False, _erased_suppression(row["reason"], row["created_at"])
