@@ -129,3 +129,38 @@ async def test_a_big_check_cancelled_while_it_hashes_leaves_no_query_on_its_conn
             with pytest.raises(asyncio.CancelledError):
                 await checking
             assert await conn.fetchval("SELECT 1") == 1  # not "another operation is in progress"
+
+
+async def test_a_caller_that_stops_after_one_part_leaves_no_query_on_its_connection(pool, settings):
+    """The next part's query is under way while the caller reads a part: closing the iterator
+    early ends it, and the connection serves the next statement."""
+    import contextlib
+
+    emails = [f"reader.{i}@example.be" for i in range(50)]
+    async with pool.acquire() as conn:
+        parts = operations.check_in_parts(conn, emails, "newsletter", hmac_pads(settings.hash_key), ErasedHashes(),
+                                          part_size=10)
+        async with contextlib.aclosing(parts) as in_parts:
+            async for first in in_parts:
+                assert len(first) == 10 and all(r.allowed for r in first)
+                break
+        assert await conn.fetchval("SELECT 1") == 1  # not "another operation is in progress"
+        gathered = await operations.check(conn, emails, "newsletter", hmac_pads(settings.hash_key), ErasedHashes())
+        assert len(gathered) == 50
+
+
+async def test_a_big_check_in_the_caller_s_transaction_reads_in_it_and_leaves_it_open(pool, settings, client, auth):
+    """A big check reads in a transaction of its own (one snapshot for all its parts); inside a
+    caller's transaction, it reads in that one, sees its writes, and leaves it to the caller."""
+    emails = [f"reader.{i}@example.be" for i in range(120)]
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            await conn.execute("INSERT INTO suppressions (address, scope, reason, source) "
+                               "VALUES ('reader.7@example.be', 'global', 'manual', 'api')")
+            results = await operations.check(conn, emails, "newsletter", hmac_pads(settings.hash_key), ErasedHashes())
+            assert [i for i, r in enumerate(results) if not r.allowed] == [7]
+            assert conn.is_in_transaction()
+        assert not conn.is_in_transaction()
+        results = await operations.check(conn, emails, "newsletter", hmac_pads(settings.hash_key), ErasedHashes())
+        assert [i for i, r in enumerate(results) if not r.allowed] == [7]
+        assert not conn.is_in_transaction()

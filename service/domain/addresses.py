@@ -171,6 +171,18 @@ def canonical_batch(items: Sequence[object]) -> list[str | None]:
     return out
 
 
+def plain_batch(items: Sequence[object]) -> list[str] | None:
+    """canonical_batch of items that are all plain addresses of the common shape (a few
+    microseconds each, one regular expression a chunk); None when any is not."""
+    out: list[str] = []
+    for start in range(0, len(items), BATCH):
+        fast = _fast_chunk(items[start:start + BATCH])
+        if fast is None:
+            return None
+        out.extend(fast)
+    return out
+
+
 def _fast_chunk(chunk: Sequence[object]) -> list[str] | None:
     try:
         text = "\n".join([item.strip() for item in chunk])  # type: ignore[union-attr]

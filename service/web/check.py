@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import gc
-from contextlib import contextmanager
 from typing import Iterator
 
 import orjson
 from aiohttp import web
 
-from ..domain.addresses import canonical_batch
 from ..domain.campaigns import guard
 from ..domain.campaigns.model import valid_campaign
 from ..domain.errors import InvalidInput, TooMany
 from ..domain.suppressions import operations as suppression_list
+from ..domain.suppressions.model import CheckResults
 from ..domain.suppressions.rules import GLOBAL, MAX_CHECK, valid_scope
 from . import views
 from .auth import requires
@@ -22,7 +21,7 @@ from .keys import HASH_PADS, METRICS, READS, SERVICES
 from .payload import json_object
 
 
-@contextmanager
+@contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
     """No cyclic garbage collection in a synchronous block (it cannot await, so nothing else runs)."""
     was = gc.isenabled()
@@ -32,9 +31,6 @@ def collector_paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
-
-
-ON_THE_LOOP = 50  # recipients checked without a worker thread: at worst a few ms of validation
 
 
 @requires("check")
@@ -47,25 +43,35 @@ async def check_many(request: web.Request) -> web.Response:
     if len(recipients) > MAX_CHECK:
         raise TooMany(f"At most {MAX_CHECK} recipients per check; got {len(recipients)}. Split the list.")
     pads, erased = request.app[HASH_PADS], request.app[SERVICES].erased
-    # The canonical forms are worked out in a worker thread (an address outside the plain
-    # ASCII shape needs the full validator, tens of microseconds), so the loop serves others.
-    canonical = await asyncio.to_thread(canonical_batch, recipients) if len(recipients) > ON_THE_LOOP else None
     campaign = valid_campaign(body.get("campaign"))
 
-    async def check(conn):
+    async def check(conn) -> tuple[list[bytes], list[CheckResults]]:
+        """Each part's results, encoded while the database reads the next part."""
         if campaign is not None and await guard.is_paused(conn, campaign):
-            return guard.all_paused(recipients)  # every recipient waits while the campaign is paused
-        return await suppression_list.check(conn, recipients, scope, pads, erased, canonical=canonical)
+            parts = [guard.all_paused(recipients)]  # every recipient waits while the campaign is paused
+            return [encoded(part) for part in parts], parts
+        parts, encoding = [], []
+        async with contextlib.aclosing(suppression_list.check_in_parts(conn, recipients, scope, pads, erased)) as in_parts:
+            async for part in in_parts:
+                parts.append(part)
+                encoding.append(encoded(part))
+        return encoding, parts
 
-    results = await request.app[READS].read(check)
-    request.app[METRICS].count_checks(results)
-    # 100,000 results: orjson encodes them several times faster than the json module. Their
-    # dicts are made and dropped at once, with nothing else in between: the cyclic garbage
-    # collector, which would scan the young ones again and again as they are made (half the
-    # time of making them), waits until they are gone.
-    with collector_paused():
-        body = orjson.dumps({"scope": scope, "results": views.check_results(results)})
+    encoding, parts = await request.app[READS].read(check)
+    for part in parts:
+        request.app[METRICS].count_checks(part)
+    body = b"".join([b'{"scope":', orjson.dumps(scope), b',"results":[', b",".join(filter(None, encoding)), b"]}"])
     return web.Response(body=body, content_type="application/json")
+
+
+def encoded(results: CheckResults) -> bytes:
+    """The results as the JSON array's items, without its brackets. 10,000 results: orjson
+    encodes them several times faster than the json module. Their dicts are made and dropped
+    at once, with nothing else in between: the cyclic garbage collector, which would scan the
+    young ones again and again as they are made (half the time of making them), waits until
+    they are gone."""
+    with collector_paused():
+        return orjson.dumps(views.check_results(results))[1:-1]
 
 
 @requires("check")

@@ -129,3 +129,25 @@ async def test_a_bulk_check_of_international_addresses_is_validated_off_the_even
     assert [r["email"] for r in results] == recipients
     assert [r["allowed"] for r in results] == [True] * 20_000 + [False, True]
     assert on_the_loop and not any(on_the_loop), "the validator ran on the event loop"
+
+
+async def test_a_check_longer_than_a_part_answers_each_recipient_in_order_across_the_parts(client, auth):
+    """A big check reaches the database in parts (operations.PART): a recipient blocked in each
+    part, an erased one, an invalid one and a repeat across parts all keep their places."""
+    from service.domain.suppressions.operations import PART
+
+    await put(client, auth, "first@example.be", scope="global")
+    await put(client, auth, "middle@example.be", scope="newsletter", reason="unsubscribe", source="api")
+    assert (await client.post("/v1/erasure", json={"email": "gone@example.be"}, headers=auth)).status == 200
+    recipients = [f"reader.{i}@example.be" for i in range(2 * PART + 5)]
+    placed = {3: "first@example.be", PART - 1: "MIDDLE@example.be", PART: "nope", PART + 7: "first@example.be",
+              2 * PART + 4: "gone@example.be"}
+    for index, email in placed.items():
+        recipients[index] = email
+    response = await client.post("/v1/check", json={"scope": "newsletter", "recipients": recipients}, headers=auth)
+    assert response.status == 200
+    results = (await response.json())["results"]
+    assert [r["email"] for r in results] == recipients
+    assert {i: r["reason"] for i, r in enumerate(results) if not r["allowed"]} == {
+        3: "manual", PART - 1: "unsubscribe", PART: "invalid_address", PART + 7: "manual", 2 * PART + 4: "unsubscribe"}
+    assert results[PART - 1]["scope"] == "newsletter" and results[2 * PART + 4]["scope"] == "global"

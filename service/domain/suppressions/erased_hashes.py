@@ -53,10 +53,16 @@ class ErasedHashes:
             async with self._reading:
                 if self._generation != generation and not self._too_many:
                     await self._read(conn)
-        if self._generation == generation:
-            held = self._held
-            return {i: held[h] for i, h in enumerate(hashes) if h in held} if held else {}
-        return await erasures_asked(conn, hashes)
+        found = self.held_among(generation, hashes)
+        return found if found is not None else await erasures_asked(conn, hashes)
+
+    def held_among(self, generation: str, hashes: Sequence[bytes]) -> Mapping[int, Erasure] | None:
+        """The erasures among `hashes` from the set held, when it was read at `generation`;
+        None when the database must be asked (among)."""
+        if self._generation != generation:
+            return None
+        held = self._held
+        return {i: held[h] for i, h in enumerate(hashes) if h in held} if held else {}
 
     async def _read(self, conn: asyncpg.Connection) -> None:
         generation, rows = await queries.erasures_held(conn, self.limit)

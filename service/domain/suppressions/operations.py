@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, AsyncIterator, Mapping, Sequence
 
 from ...storage import queries
-from ..addresses import canonical_address, canonical_batch
+from ..addresses import canonical_address, canonical_batch, plain_batch
 from ..events.model import EventType
-from .erased_hashes import ErasedHashes, erasures_asked
+from .erased_hashes import Erasure, ErasedHashes, erasures_asked
 from .keyed_hash import address_hmac, hmac_from_pads, hmacs_from_pads
 from .model import (AddressSuppressions, CheckResults, History, HistoryEvent, Lifted, Suppression,
                     SuppressionPage)
@@ -22,62 +23,137 @@ if TYPE_CHECKING:
     import asyncpg
 
 MAX_EVENTS = 10_000
-OVERLAPPED = 1_000  # from this many addresses, a check hashes them while its query runs
+# A big check goes to the database in parts of this many recipients, one after the other on
+# one connection: while the database reads one part, the process validates and hashes the
+# next and reports the one before (check_in_parts). No step holds the event loop for more
+# than a part's worth of work: a few milliseconds.
+PART = 10_000
+ON_THE_LOOP = 50  # recipients prepared without a worker thread: at worst a few ms of validation
 
 
 async def check(
     conn: asyncpg.Connection, emails: Sequence[object], scope: str, pads: tuple[bytes, bytes],
-    erased: ErasedHashes | None = None, *, canonical: Sequence[str | None] | None = None,
+    erased: ErasedHashes | None = None,
 ) -> CheckResults:
-    """One result per input, in input order, from one query over the distinct canonical forms.
+    """One result per input, in input order (check_in_parts, gathered)."""
+    async with contextlib.aclosing(check_in_parts(conn, emails, scope, pads, erased)) as in_parts:
+        parts = [part async for part in in_parts]
+    if len(parts) == 1:
+        return parts[0]
+    blocked = {}
+    for n, part in enumerate(parts):
+        blocked.update((n * PART + i, result) for i, result in part.blocked.items())
+    return CheckResults(emails, blocked)
 
-    The query finds what blocks each address (consent/rules.py), and the erased addresses'
-    generation in its snapshot. While the database works, the addresses' HMACs are computed,
-    for the erasures: `erased` (the process's ErasedHashes) holds those of the erased
-    addresses; without it, the database is asked for each check. `canonical`: canonical_batch(emails), when the
-    caller worked it out already (in a worker thread).
+
+async def check_in_parts(
+    conn: asyncpg.Connection, emails: Sequence[object], scope: str, pads: tuple[bytes, bytes],
+    erased: ErasedHashes | None = None, *, part_size: int = PART,
+) -> AsyncIterator[CheckResults]:
+    """The results of consecutive parts of `emails` (PART each), in input order.
+
+    Each part is one query over its distinct canonical forms: what blocks each address
+    (consent/rules.py) and the erased addresses' generation in its snapshot. The erasures are
+    matched by the addresses' HMACs: `erased` (the process's ErasedHashes) holds those of the
+    erased addresses; without it, the database is asked for each part. The query of the next
+    part is under way while the caller handles a part it was given; the caller closes the
+    iterator (contextlib.aclosing) when it stops early, so no query is left running on `conn`.
     """
     if len(emails) > MAX_CHECK:
         raise TooMany(f"At most {MAX_CHECK} recipients per check; got {len(emails)}. Split the list.")
-    if canonical is None:
-        canonical = canonical_batch(emails)
-    unique = set(canonical)
-    unique.discard(None)
-    # Sorted, the array reaches PostgreSQL in index order (an index scan sorts it otherwise).
-    distinct = sorted(unique)
-    blocks: dict[str, Block] = {}
-    if distinct:
-        hashes = None
-        if len(distinct) < OVERLAPPED:
-            rows = await queries.check_marks(conn, distinct, scope)
-        else:
-            # The HMACs are worked out in a thread while the database works: the loop stays free.
-            query = asyncio.ensure_future(queries.check_marks(conn, distinct, scope))
-            try:
-                if erased is None or not erased.known_empty():
-                    hashes = await asyncio.to_thread(hmacs_from_pads, pads, distinct)
-                rows = await query
-            except BaseException:  # cancelled, say: no query may be left running on `conn`
-                query.cancel()
-                await asyncio.wait([query])
-                raise
-        generation, blocks = decide(rows)
-        if erased is None or not erased.empty_at(generation):
-            if hashes is None:
-                hashes = hmacs_from_pads(pads, distinct)
-            found = (await erased.among(conn, generation, hashes) if erased is not None
-                     else await erasures_asked(conn, hashes))
-            for i, (reason, at) in found.items():
-                blocks[distinct[i]] = stronger(blocks.get(distinct[i]), Block(reason, GLOBAL, at))
-    # Most recipients are allowed: only the others get a value of their own.
-    blocked = {}
-    if blocks or None in canonical:
-        for i, c in enumerate(canonical):
-            if c is None:
-                blocked[i] = check_result(emails[i], None, invalid=True)
-            elif c in blocks:
-                blocked[i] = check_result(emails[i], blocks[c])
-    return CheckResults(emails, blocked)
+    if not emails:
+        return
+    hashed = pads if erased is None or not erased.known_empty() else None
+    async with contextlib.AsyncExitStack() as read:
+        if len(emails) > ON_THE_LOOP:
+            await read.enter_async_context(queries.one_snapshot(conn))
+        parts = await read.enter_async_context(
+            contextlib.aclosing(_checked_in_turn(conn, emails, scope, pads, erased, hashed, part_size)))
+        async for part in parts:
+            yield part
+
+
+async def _checked_in_turn(
+    conn: asyncpg.Connection, emails: Sequence[object], scope: str, pads: tuple[bytes, bytes],
+    erased: ErasedHashes | None, hashed: tuple[bytes, bytes] | None, part_size: int,
+) -> AsyncIterator[CheckResults]:
+    """check_in_parts: each part's query is sent before the part before it is handed over."""
+    starts = range(0, len(emails), part_size)
+    part = await _Part.prepared(emails[0:part_size], hashed)
+    query = await part.query(conn, scope)
+    try:
+        for start in [*starts[1:], None]:
+            following = await _Part.prepared(emails[start:start + part_size], hashed) if start is not None else None
+            rows = await query if query is not None else []
+            generation, blocks = decide(rows)
+            erasures: Mapping[int, Erasure] | None = {}
+            if part.distinct and (erased is None or not erased.empty_at(generation)):
+                hashes = part.hashes if part.hashes is not None else hmacs_from_pads(pads, part.distinct)
+                erasures = erased.held_among(generation, hashes) if erased is not None else None
+                if erasures is None:  # the database must be asked, before the next part's query
+                    erasures = (await erased.among(conn, generation, hashes) if erased is not None
+                                else await erasures_asked(conn, hashes))
+            query = await following.query(conn, scope) if following is not None else None
+            yield part.results(blocks, erasures)
+            part = following
+    finally:
+        if query is not None and not query.done():  # the caller stopped early, or was cancelled
+            query.cancel()
+            await asyncio.wait([query])
+
+
+class _Part:
+    """A slice of a check: its inputs, their canonical forms, the distinct ones and, when the
+    erasures may concern them, their HMACs."""
+
+    def __init__(self, emails: Sequence[object], pads: tuple[bytes, bytes] | None,
+                 canonical: list[str | None] | None = None) -> None:
+        self.emails = emails
+        self.canonical = canonical if canonical is not None else canonical_batch(emails)
+        unique = set(self.canonical)
+        unique.discard(None)
+        # Sorted, the array reaches PostgreSQL in index order: the database, the busier side,
+        # need not sort it.
+        self.distinct = sorted(unique)
+        self.hashes = hmacs_from_pads(pads, self.distinct) if pads is not None else None
+
+    @classmethod
+    async def prepared(cls, emails: Sequence[object], pads: tuple[bytes, bytes] | None) -> _Part:
+        """A part of plain addresses (a few microseconds each) is prepared on the event loop; one
+        with others in a worker thread: an address outside the plain ASCII shape needs the full
+        validator (tens of microseconds each), and the loop serves others meanwhile."""
+        plain = plain_batch(emails)
+        if plain is None and len(emails) > ON_THE_LOOP:
+            return await asyncio.to_thread(cls, emails, pads)
+        return cls(emails, pads, plain)
+
+    async def query(self, conn: asyncpg.Connection, scope: str) -> asyncio.Future | None:
+        """The part's query, sent: under way on the database while this process goes on."""
+        if not self.distinct:
+            return None
+        query = asyncio.ensure_future(queries.check_marks(conn, self.distinct, scope))
+        try:
+            await asyncio.sleep(0)  # one turn of the loop: the task sends the statement
+        except BaseException:  # cancelled: no query may be left running on `conn`
+            query.cancel()
+            await asyncio.wait([query])
+            raise
+        return query
+
+    def results(self, blocks: dict[str, Block], erasures: Mapping[int, Erasure]) -> CheckResults:
+        distinct = self.distinct
+        for i, (reason, at) in erasures.items():
+            blocks[distinct[i]] = stronger(blocks.get(distinct[i]), Block(reason, GLOBAL, at))
+        # Most recipients are allowed: only the others get a value of their own.
+        blocked = {}
+        canonical, emails = self.canonical, self.emails
+        if blocks or None in canonical:
+            for i, c in enumerate(canonical):
+                if c is None:
+                    blocked[i] = check_result(emails[i], None, invalid=True)
+                elif c in blocks:
+                    blocked[i] = check_result(emails[i], blocks[c])
+        return CheckResults(emails, blocked)
 
 
 def decide(rows: Sequence[Sequence]) -> tuple[str, dict[str, Block]]:
