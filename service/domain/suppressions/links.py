@@ -126,7 +126,8 @@ async def unsubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, so
 
     The page lists the registered scopes (`registered`): the person may leave any of them.
     Idempotent: a second call finds the suppression and changes nothing. Returns whether
-    it was new, and whether the address is erased (the same statement found out). An old
+    it was new, whether the address is erased (the same statement found out) and the address;
+    an opaque link's address is found by that statement too (it need not be resolved). An old
     link (expired signature) unsubscribes all the same. The event names the link, so that
     only this link can undo what it did. An erased address (found by its keyed hash from
     `pads`) is blocked already and is not written again. The unsubscribe counts for the link's
@@ -134,10 +135,16 @@ async def unsubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, so
     """
     if scope not in (claim.scope, GLOBAL) and scope not in registered:
         raise InvalidInput("A link unsubscribes from its own kind of mail, another registered kind, or all of it.")
-    if claim.address is None:  # the link names no one any more (erased): blocked already, nothing is written
-        return Unsubscribed(False, True)
     detail = {"campaign": claim.campaign} if claim.campaign else {}
     detail.update(link_scope=claim.scope, link=claim.link_id)
+    if claim.address is None and claim.recipient_id not in (None, ERASED_ID):
+        # An opaque link: the statement that suppresses finds the address its recipient id names.
+        address, created, _ = await suppression_list.suppress_recipient(
+            conn, claim.recipient_id, scope, "unsubscribe", source, detail, pads=pads, actor=Actor.RECIPIENT,
+            campaign=claim.campaign or None)
+        return Unsubscribed(created, address is None, address)
+    if claim.address is None:  # the link names no one any more (erased): blocked already, nothing is written
+        return Unsubscribed(False, True)
     # A link's own recipient id counts the unsubscribe for its campaign in the same statement; a
     # link made before links carried one names its address, which is looked up afterwards.
     counted_along = (claim.campaign, claim.recipient_id) if claim.campaign and claim.recipient_id else None
@@ -146,7 +153,7 @@ async def unsubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, so
                                                     campaign_unsubscribe=counted_along)
     if claim.campaign and counted_along is None and not item.erased:
         await count_for_campaign(conn, claim, ReportKind.UNSUBSCRIBE, thresholds or Thresholds())
-    return Unsubscribed(created, item.erased)
+    return Unsubscribed(created, item.erased, None if item.erased else claim.address)
 
 
 async def count_for_campaign(conn: asyncpg.Connection, claim: LinkClaim, kind: ReportKind,
@@ -166,6 +173,7 @@ async def count_for_campaign(conn: asyncpg.Connection, claim: LinkClaim, kind: R
 class Unsubscribed(NamedTuple):
     created: bool  # the suppression is new
     erased: bool  # the address was erased: nothing was written, its page names no one
+    address: str | None = None  # the address unsubscribed (None when erased)
 
 
 async def is_erased(conn: asyncpg.Connection, address: str, pads: tuple[bytes, bytes]) -> bool:
