@@ -35,11 +35,12 @@ async def check(
     conn: asyncpg.Connection, emails: Sequence[object], scope: str, pads: tuple[bytes, bytes],
     erased: ErasedHashes | None = None,
 ) -> CheckResults:
-    """One result per input, in input order (check_in_parts, gathered)."""
+    """One result per input, in input order (check_in_parts, gathered). A check of one part (a
+    single address, a message's recipients) is one query, awaited as it is sent."""
+    if len(emails) <= PART:
+        return await _check_one_part(conn, emails, scope, pads, erased)
     async with contextlib.aclosing(check_in_parts(conn, emails, scope, pads, erased)) as in_parts:
         parts = [part async for part in in_parts]
-    if len(parts) == 1:
-        return parts[0]
     blocked = {}
     for n, part in enumerate(parts):
         blocked.update((n * PART + i, result) for i, result in part.blocked.items())
@@ -61,7 +62,8 @@ async def check_in_parts(
     """
     if len(emails) > MAX_CHECK:
         raise TooMany(f"At most {MAX_CHECK} recipients per check; got {len(emails)}. Split the list.")
-    if not emails:
+    if len(emails) <= part_size:
+        yield await _check_one_part(conn, emails, scope, pads, erased)
         return
     hashed = pads if erased is None or not erased.known_empty() else None
     async with contextlib.AsyncExitStack() as read:
@@ -86,13 +88,7 @@ async def _checked_in_turn(
             following = await _Part.prepared(emails[start:start + part_size], hashed) if start is not None else None
             rows = await query if query is not None else []
             generation, blocks = decide(rows)
-            erasures: Mapping[int, Erasure] | None = {}
-            if part.distinct and (erased is None or not erased.empty_at(generation)):
-                hashes = part.hashes if part.hashes is not None else hmacs_from_pads(pads, part.distinct)
-                erasures = erased.held_among(generation, hashes) if erased is not None else None
-                if erasures is None:  # the database must be asked, before the next part's query
-                    erasures = (await erased.among(conn, generation, hashes) if erased is not None
-                                else await erasures_asked(conn, hashes))
+            erasures = await _erasures(conn, part, generation, pads, erased)  # before the next query
             query = await following.query(conn, scope) if following is not None else None
             yield part.results(blocks, erasures)
             part = following
@@ -100,6 +96,37 @@ async def _checked_in_turn(
         if query is not None and not query.done():  # the caller stopped early, or was cancelled
             query.cancel()
             await asyncio.wait([query])
+
+
+async def _check_one_part(conn: asyncpg.Connection, emails: Sequence[object], scope: str, pads: tuple[bytes, bytes],
+                          erased: ErasedHashes | None) -> CheckResults:
+    """A check of one part: one query, awaited as it is sent."""
+    hashed = pads if erased is None or not erased.known_empty() else None
+    part = await _Part.prepared(emails, hashed)
+    async with contextlib.AsyncExitStack() as read:
+        if len(emails) > ON_THE_LOOP:
+            await read.enter_async_context(queries.one_snapshot(conn))
+        rows = await queries.check_marks(conn, part.distinct, scope) if part.distinct else []
+        return await _results(conn, part, rows, pads, erased)
+
+
+async def _results(conn: asyncpg.Connection, part: _Part, rows: Sequence[Sequence], pads: tuple[bytes, bytes],
+                   erased: ErasedHashes | None) -> CheckResults:
+    generation, blocks = decide(rows)
+    return part.results(blocks, await _erasures(conn, part, generation, pads, erased))
+
+
+async def _erasures(conn: asyncpg.Connection, part: _Part, generation: str, pads: tuple[bytes, bytes],
+                    erased: ErasedHashes | None) -> Mapping[int, Erasure]:
+    """The erasures among the part's distinct addresses, by position, as of `generation`: from
+    the set the process holds when it is at that generation, else from the database."""
+    if not part.distinct or (erased is not None and erased.empty_at(generation)):
+        return {}
+    hashes = part.hashes if part.hashes is not None else hmacs_from_pads(pads, part.distinct)
+    found = erased.held_among(generation, hashes) if erased is not None else None
+    if found is not None:
+        return found
+    return await erased.among(conn, generation, hashes) if erased is not None else await erasures_asked(conn, hashes)
 
 
 class _Part:
