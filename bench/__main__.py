@@ -57,6 +57,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     option("--jobs", type=lambda value: value.split(","), default=["import", "inbound", "one_click", "bulk", "single"],
            help="same_job: which rows to measure, comma-separated (import,inbound,one_click,bulk,single)")
     option("--rows", type=int, default=1_000_000, help="import_1m, same_job: rows in the CSV file (1000000)")
+    option("--web-concurrency", type=int, default=1,
+           help="same_job: WEB_CONCURRENCY of `optout run`, its web processes (1, as the contract's default)")
     option("--events", type=int, default=20_000, help="webhooks: events delivered per run (20000)")
     option("--addresses", type=int, default=5_000,
            help="webhooks: distinct addresses the events are about, in order per address (5000)")

@@ -83,7 +83,7 @@ class Bench:
         return await asyncio.get_running_loop().run_in_executor(self.loader, function, *args)
 
     def servers(self) -> contextlib.AbstractAsyncContextManager:
-        return both_servers(self.dsn, self.folder)
+        return both_servers(self.dsn, self.folder, self.args.web_concurrency)
 
     def duration(self, run: int) -> float:
         return 1.0 if run == 0 else self.args.duration
@@ -110,8 +110,8 @@ class Bench:
 
 
 @contextlib.asynccontextmanager
-async def both_servers(dsn: str, folder: Path):
-    async with optout_run(dsn, folder) as service, minimal_app(dsn, folder) as small:
+async def both_servers(dsn: str, folder: Path, web_concurrency: int = 1):
+    async with optout_run(dsn, folder, web_concurrency) as service, minimal_app(dsn, folder) as small:
         yield service, small
 
 
@@ -356,7 +356,8 @@ async def run(base_dsn: str, args: argparse.Namespace) -> None:
 
 
 def print_table(rows: list[Row], held: dict[str, int], args: argparse.Namespace) -> None:
-    print(f"same_job: `optout run` beside bench/minimal.py, median of {args.repeat} after a warm-up; "
+    processes = f" with WEB_CONCURRENCY={args.web_concurrency}" if args.web_concurrency != 1 else ""
+    print(f"same_job: `optout run`{processes} beside bench/minimal.py, median of {args.repeat} after a warm-up; "
           f"{described(held)}; {os.cpu_count()} cores shared by the servers, PostgreSQL and the load")
     print("| job | service | minimal same-job app | ratio | target | raw baseline (existing benchmark) |")
     print("|---|---:|---:|---:|---:|---:|")

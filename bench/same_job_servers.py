@@ -67,11 +67,12 @@ def clean_environment() -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def optout_run(dsn: str, folder: Path) -> AsyncIterator[Started]:
-    """`optout run` as deployed: every part in one process, each on a free port."""
+async def optout_run(dsn: str, folder: Path, web_concurrency: int = 1) -> AsyncIterator[Started]:
+    """`optout run` as deployed: every part in one process, each on a free port (and
+    `web_concurrency` - 1 more web processes on the same port)."""
     port = free_port()
     env = clean_environment()
-    env.update(DATABASE_URL=dsn, PORT=str(port), OPTOUT_SMTP_PORT=str(free_port()),
+    env.update(DATABASE_URL=dsn, PORT=str(port), WEB_CONCURRENCY=str(web_concurrency), OPTOUT_SMTP_PORT=str(free_port()),
                OPTOUT_GATEWAY_PORT=str(free_port()), OPTOUT_SECRET_KEYS=SECRET_KEY,
                OPTOUT_HASH_KEY=HASH_KEY.decode(), OPTOUT_VAR_DIR=str(folder / "var"),
                OPTOUT_PUBLIC_URL="https://optout.cetit.be")

@@ -174,9 +174,29 @@ def serve(settings: Settings) -> int:
 
 
 def run(settings: Settings, parts: list[Part], create_embedded: bool = False) -> int:
-    """`optout run` and the single-part commands: every given part in one process."""
+    """`optout run` and the single-part commands: every given part in one process. With the web
+    app among them and WEB_CONCURRENCY above 1, as many more processes serve the web app
+    alone on the same port (SO_REUSEPORT): on a machine with several cores, the web's
+    requests use them; the receiver, the worker and the gateway stay in the first process."""
     settings = database_ready(settings, create_embedded=create_embedded)
-    asyncio.run(run_parts(settings, parts))
+    more = settings.web_concurrency - 1 if web_part in parts else 0
+    context = multiprocessing.get_context("spawn")
+    helpers = [context.Process(target=_web_process, args=(settings,), name=f"web-{i + 2}") for i in range(more)]
+    for helper in helpers:
+        helper.start()
+    if helpers:
+        log.info("%d more web process(es) share port %d", len(helpers), settings.port)
+    try:
+        asyncio.run(run_parts(settings, parts))
+    finally:
+        for helper in helpers:  # they finish their requests in flight, as this process did
+            if helper.is_alive():
+                helper.terminate()
+        for helper in helpers:
+            helper.join(SHUTDOWN_GRACE + 5)
+            if helper.is_alive():
+                log.warning("web process %s did not stop within %.0f s; killed", helper.name, SHUTDOWN_GRACE)
+                helper.kill()
     return 0
 
 
