@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("run", help="start every part in one process (web, inbound receiver, worker, gateway)",
                    description="Start the web app, the inbound mail receiver, the worker (with the outbox) and "
-                               "the sending gateway in one process until SIGTERM.")
+                               "the sending gateway in one process until SIGTERM; with WEB_CONCURRENCY above 1, "
+                               "as many more processes serve the web app on the same port.")
     sub.add_parser("serve", help="start the web app (WEB_CONCURRENCY processes)",
                    description="Start the web app; WEB_CONCURRENCY processes share PORT (SO_REUSEPORT).")
     sub.add_parser("inbound", help="start the inbound mail receiver (LMTP and SMTP on OPTOUT_SMTP_PORT)",
