@@ -73,7 +73,8 @@ async def inbound_part(settings: Settings, pool: asyncpg.Pool, services: Service
     from .smtp.tls import starttls_context
 
     tls = starttls_context(settings)
-    receiver = Receiver(pool, settings.host, settings.smtp_port, settings.max_message_bytes, tls_context=tls)
+    receiver = Receiver(pool, settings.host, settings.smtp_port, settings.max_message_bytes, tls_context=tls,
+                        stored=services.inbound)
     await receiver.start()
     log.info("inbound mail (LMTP and SMTP) listening on %s:%d, STARTTLS %s", settings.host, receiver.port,
              "offered" if tls else "not offered (no OPTOUT_TLS_CERT)")

@@ -1,7 +1,7 @@
 """The Services: what every part needs besides the database, built once per process.
 
-The signer of links and of return paths, the keyed hash of erased addresses, the relay, the outbox's wake-up
-signal and the clock are made here from the settings, in one place, and handed to the web
+The signer of links and of return paths, the keyed hash of erased addresses, the relay, the
+wake-ups of the outbox and of the inbound queue, and the clock are made here from the settings, in one place, and handed to the web
 app, the worker, the gateway and the commands alike.
 """
 
@@ -24,9 +24,9 @@ from .mail.relay import Relay
 from .settings import Settings
 
 
-class OutboxSignal:
-    """Wakes this process's outbox drainers as soon as something is queued (other processes
-    find it at their next poll)."""
+class WakeUp:
+    """Wakes this process's consumers of one queue as soon as something is queued in it, so
+    that they do not wait for their next idle poll (consumers in other processes do)."""
 
     def __init__(self) -> None:
         self._waiters: set[asyncio.Event] = set()
@@ -55,7 +55,8 @@ class Services:
     confirmations: ConfirmationTokens | None = None  # the double opt-in links (/c/{token})
     self_service: SelfServiceTokens | None = None  # the links to a person's own page (/me/{token})
     clock: Clock = field(default_factory=SystemClock)
-    outbox: OutboxSignal = field(default_factory=OutboxSignal)
+    outbox: WakeUp = field(default_factory=WakeUp)  # rows queued in the outbox
+    inbound: WakeUp = field(default_factory=WakeUp)  # messages stored in the inbound queue
     erased: ErasedHashes = field(default_factory=ErasedHashes)  # the erased HMACs the checks test
 
     @classmethod

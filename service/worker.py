@@ -37,6 +37,7 @@ from .domain.inbound.policy import Classified, Forwarding, after_classification
 from .domain.campaigns import guard
 from .domain.inbound.return_paths import at_return_path
 from .domain.outbox import DEAD_KEPT_DAYS
+from .mail.lanes import first_of
 from .mail.outbox import Drainer, DrainerConfig
 from .services import Services
 from .settings import Settings
@@ -116,7 +117,15 @@ class Worker:
         log.info("worker stopped")
 
     async def _lane(self, stop: asyncio.Event) -> None:
-        """Batch after batch until `stop` is set, the one in hand finished first."""
+        """Batch after batch until `stop` is set, the one in hand finished first; when the
+        queue is empty, until a message is stored in this process or the idle poll is due."""
+        stored = self.services.inbound.subscribe()
+        try:
+            await self._batches(stop, stored)
+        finally:
+            self.services.inbound.unsubscribe(stored)
+
+    async def _batches(self, stop: asyncio.Event, stored: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 done = await self.run_once()
@@ -127,10 +136,8 @@ class Worker:
                 log.exception("worker: unexpected error; going on")
                 done = 0
             if not done:
-                try:
-                    await asyncio.wait_for(stop.wait(), self.config.idle_seconds)
-                except asyncio.TimeoutError:
-                    pass
+                await first_of(stop, stored, self.config.idle_seconds)
+                stored.clear()
 
     async def run_until_empty(self) -> int:
         """Work the queue as `run` does, `lanes` batches in hand, until none is left to claim;

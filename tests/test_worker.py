@@ -32,6 +32,7 @@ from service.smtp.receiver import Receiver
 from service.storage import inbound_queries
 from service.web import views
 from service.storage.db import transaction
+from service.app import create_app
 from service.worker import Worker, WorkerConfig
 from tests.clock import ManualClock
 from tests.conftest import CORPUS, ROOT, make_key
@@ -377,6 +378,35 @@ async def test_a_person_s_mail_with_nul_in_its_subject_is_stored_and_forwarded(p
                        for part in email.message_from_bytes(forwarded, policy=policy.default).walk()
                        if not part.is_multipart())
     assert b"Kunnen jullie mij een offerte sturen" in decoded
+
+
+async def test_a_message_stored_in_the_worker_s_process_wakes_it_from_its_idle_wait(aiohttp_client, pool, settings):
+    """Under `optout run` the web app, the receiver and the worker share one process: a message
+    stored by either is read at once, not at the worker's next idle poll (an hour here)."""
+    services = Services.build(settings)
+    idle = Worker(pool, settings, dataclasses.replace(FAST, idle_seconds=3600), services)
+    client = await aiohttp_client(create_app(settings, pool, services))
+    receiver = Receiver(pool, "127.0.0.1", 0, max_bytes=100_000, stored=services.inbound)
+    await receiver.start()
+    key = await make_key(pool, "inbound")
+    stop = asyncio.Event()
+    running = asyncio.create_task(idle.run(stop))
+    try:
+        await asyncio.sleep(0.5)  # its first claim found nothing: it waits
+        posted = await client.post("/v1/inbound", data=marked("posted"),
+                                   headers={"Authorization": f"Bearer {key}", "Content-Type": "message/rfc822"})
+        assert posted.status == 202
+        await aiosmtplib.send(marked("received", 1), sender="sender1@example.be", recipients=["info@cetit.be"],
+                              hostname="127.0.0.1", port=receiver.port)
+        async with asyncio.timeout(30):
+            while await pool.fetchval("SELECT count(*) FROM inbound_messages WHERE processed_at IS NOT NULL") < 2:
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 30)
+        await receiver.stop(grace=2)
+    rows = await pool.fetch("SELECT via, status FROM inbound_messages ORDER BY via")
+    assert [(r["via"], r["status"]) for r in rows] == [("http", "held"), ("smtp", "held")]
 
 
 def hard_bounce(number: int) -> bytes:

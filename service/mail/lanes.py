@@ -1,5 +1,5 @@
-"""What the outbox's lanes share: telling the database being away from a bug, and waiting for
-the first of the signals that give a lane something to do."""
+"""What the queues' lanes share (the outbox's, and the inbound worker's): telling the database
+being away from a bug, and waiting for the first of the signals that give a lane something to do."""
 
 from __future__ import annotations
 

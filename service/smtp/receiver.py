@@ -26,6 +26,8 @@ from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, TLSSetupException, s
 from ..answers import answer_for, answer_for_class
 from ..domain.errors import DomainError
 from ..domain.inbound import store as inbound
+from ..logs import Burst
+from ..services import WakeUp
 from ..storage.db import UNAVAILABLE
 
 log = logging.getLogger("optout.smtp")
@@ -237,9 +239,13 @@ class GuardedSMTP(SMTP):
 class InboundHandler:
     """Stores each message once for all its recipients (aiosmtpd handler hooks)."""
 
-    def __init__(self, pool: asyncpg.Pool, store_timeout: float = STORE_TIMEOUT):
+    def __init__(self, pool: asyncpg.Pool, store_timeout: float = STORE_TIMEOUT, stored: WakeUp | None = None):
         self.pool = pool
         self.store_timeout = store_timeout
+        self.stored = stored  # the worker in this process, woken by each new message
+        # A mailing's bounces arrive by the hundred: each message's reading is logged by the
+        # worker; the log tells the first stored of each minute one by one, then how many more.
+        self.logged = Burst(log, "inbound stored from smtp/lmtp")
         self.in_flight = 0
 
     async def handle_EHLO(self, server: "ReceiverProtocol", session: Session, envelope: Envelope,
@@ -257,9 +263,8 @@ class InboundHandler:
         self.in_flight += 1
         try:
             async with asyncio.timeout(self.store_timeout):
-                async with self.pool.acquire() as conn:
-                    async with conn.transaction():
-                        stored = await inbound.store(conn, via, raw, envelope.mail_from, envelope.rcpt_tos)
+                async with self.pool.acquire() as conn:  # one statement, committed when it returns
+                    stored = await inbound.store(conn, via, raw, envelope.mail_from, envelope.rcpt_tos)
         except DomainError as exc:  # an empty message is refused; another domain error is answered 451
             log.info("%s message refused: %s", via, exc.message)
             return answer_for(exc).smtp_reply
@@ -271,9 +276,11 @@ class InboundHandler:
             return answer_for(exc).smtp_reply
         finally:
             self.in_flight -= 1
-        log.info("inbound %s: %s from %s (%d bytes, %d recipient(s))%s", stored.id, via,
-                 "smtp client" if not session.peer else session.peer[0], len(raw), len(envelope.rcpt_tos),
-                 " duplicate" if stored.duplicate else "")
+        if self.stored is not None and not stored.duplicate:
+            self.stored.wake()
+        self.logged.note("inbound %s: %s from %s (%d bytes, %d recipient(s))%s", stored.id, via,
+                         "smtp client" if not session.peer else session.peer[0], len(raw), len(envelope.rcpt_tos),
+                         " duplicate" if stored.duplicate else "")
         return (ALREADY_STORED if stored.duplicate else ACCEPTED).format(id=stored.id)
 
     async def handle_exception(self, error: Exception) -> str:
@@ -322,8 +329,9 @@ class Receiver:
     """The listening socket, the sessions on it, and a graceful stop."""
 
     def __init__(self, pool: asyncpg.Pool, host: str, port: int, max_bytes: int,
-                 tls_context: ssl.SSLContext | None = None, max_connections: int = MAX_CONNECTIONS):
-        self.handler = InboundHandler(pool)
+                 tls_context: ssl.SSLContext | None = None, max_connections: int = MAX_CONNECTIONS,
+                 stored: WakeUp | None = None):
+        self.handler = InboundHandler(pool, stored=stored)
         self.host, self.port, self.max_bytes = host, port, max_bytes
         self.tls_context = tls_context
         self.max_connections = max_connections

@@ -7,14 +7,20 @@ import logging
 from aiohttp import web
 
 from ..domain.errors import InvalidInput
+from ..logs import Burst
 from ..domain.inbound import store as inbound
-from ..storage.db import transaction
 from . import views
 from .auth import requires
 from .payload import int_query, time_query
-from .keys import DB, KEY_NAME, SETTINGS
+from .keys import DB, INBOUND_LOGGED, KEY_NAME, SERVICES, SETTINGS
 
 log = logging.getLogger("optout.inbound")
+
+
+def stored_logged() -> Burst:
+    """Mail fetched from a mailbox is posted by the hundred: each message's reading is logged by
+    the worker; the log tells the first stored of each minute one by one, then how many more."""
+    return Burst(log, "inbound stored from http")
 
 MESSAGE_TYPES = ("message/rfc822", "application/octet-stream", "text/plain")
 
@@ -37,12 +43,14 @@ async def post_message(request: web.Request) -> web.Response:
     raw = await _read_limited(request, request.app[SETTINGS].max_message_bytes)
     if not raw.strip():
         raise InvalidInput("The body must be a raw RFC 5322 message; it is empty.")
-    async with transaction(request.app[DB]) as conn:
+    async with request.app[DB].acquire() as conn:  # one statement, committed when it returns
         stored = await inbound.store(conn, "http", raw)
     if stored.duplicate:
         log.info("inbound %s: duplicate posted by %s", stored.id, request[KEY_NAME])
         return web.json_response({"id": str(stored.id), "duplicate": True}, status=200)
-    log.info("inbound %s: stored from http (%d bytes) by %s", stored.id, len(raw), request[KEY_NAME])
+    request.app[SERVICES].inbound.wake()
+    request.app[INBOUND_LOGGED].note("inbound %s: stored from http (%d bytes) by %s", stored.id, len(raw),
+                                     request[KEY_NAME])
     return web.json_response({"id": str(stored.id), "status": "queued"}, status=202)
 
 
