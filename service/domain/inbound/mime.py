@@ -95,22 +95,31 @@ def header_block(raw: bytes, limit: int = 256 * 1024) -> bytes:
 # Where a message posted without its envelope (POST /v1/inbound) was delivered, in this order:
 # the first of these fields that the header block holds names its recipients.
 DELIVERY_FIELDS = ("delivered-to", "x-original-to", "envelope-to", "to")
+# One of them at the start of a line, and its value with the lines that fold it: `.` stops at
+# a newline and a fold starts with one, so each byte is read a bounded number of times.
+_DELIVERY_FIELD = re.compile(rb"^(delivered-to|x-original-to|envelope-to|to):(.*(?:\n[ \t].*)*)",
+                             re.IGNORECASE | re.MULTILINE)
 MAX_POSTED_RECIPIENTS = 100
 
 
 def delivered_to(raw: bytes) -> list[str]:
     """The recipients of a message that arrived without its envelope: the addresses of the
     first of DELIVERY_FIELDS present (of Delivered-To, the topmost: each delivery adds one on
-    top, so it names the mailbox the message was fetched from). Bounded, never raises."""
-    try:
-        fields = email.parser.BytesHeaderParser(policy=compat32).parsebytes(header_block(raw))
-        for name in DELIVERY_FIELDS:
-            values = fields.get_all(name)
-            if values:
-                value = str(values[0])[:MAX_HEADER]
-                return addresses_in(value)[:MAX_POSTED_RECIPIENTS]
-    except Exception:  # a header block that cannot be read names no recipient
+    top, so it names the mailbox the message was fetched from). Read from the raw header
+    block as the email package's header parser reads it (a lone CR ends a line, an empty
+    line ends the block, a field is folded by lines that start with a space or a tab), with
+    one linear pass instead of a parse of every field: this runs for each POST. Bounded,
+    never raises."""
+    lines = header_block(raw).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if lines.startswith(b"\n"):
         return []
+    first: dict[str, bytes] = {}
+    for match in _DELIVERY_FIELD.finditer(lines.split(b"\n\n", 1)[0]):
+        first.setdefault(match.group(1).lower().decode("ascii"), match.group(2))
+    for name in DELIVERY_FIELDS:
+        if name in first:
+            value = first[name].decode("ascii", "surrogateescape")[:MAX_HEADER]
+            return addresses_in(value)[:MAX_POSTED_RECIPIENTS]
     return []
 
 
