@@ -16,12 +16,13 @@ from .services import Services
 from .settings import Settings
 from .storage.db import create_pool
 from .storage.standby import Reads
-from .web.keys import API_KEYS, DB, HASH_PADS, METRICS, READS, SERVICES, SETTINGS, SIGNER, UNSUBSCRIBES_LOGGED
+from .web.keys import (API_KEYS, DB, HASH_PADS, INBOUND_LOGGED, METRICS, READS, SERVICES, SETTINGS, SIGNER,
+                       UNSUBSCRIBES_LOGGED)
 from .web.metrics import Metrics
 from .web.middlewares import auth_middleware, errors_middleware, observe_middleware
 from .web.pages import belgian_date, brussels_time
 from .web.payload import MAX_JSON_BODY
-from .web import unsubscribe
+from .web import inbound, unsubscribe
 from .web.routes import setup_routes
 
 
@@ -45,6 +46,7 @@ def create_app(settings: Settings, pool: asyncpg.Pool | None = None, services: S
     app[HASH_PADS] = services.pads
     app[SIGNER] = services.signer
     app[UNSUBSCRIBES_LOGGED] = unsubscribe.unsubscribes_logged()
+    app[INBOUND_LOGGED] = inbound.stored_logged()
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         own = pool is None

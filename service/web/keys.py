@@ -20,4 +20,5 @@ API_KEYS = web.AppKey("api_keys", ApiKeys)
 SERVICES = web.AppKey("services", Services)
 SIGNER = web.AppKey("signer", TokenSigner)
 UNSUBSCRIBES_LOGGED = web.AppKey("unsubscribes_logged", Burst)  # web/unsubscribe.py
+INBOUND_LOGGED = web.AppKey("inbound_logged", Burst)  # web/inbound.py
 KEY_NAME = web.RequestKey("key_name", str)

@@ -109,3 +109,26 @@ async def test_the_listing_pages_newest_first_to_its_end_and_filters_by_status(c
 async def test_a_bad_listing_query_is_a_400(client, inbound_auth, params):
     response = await client.get("/v1/inbound", params=params, headers=inbound_auth)
     assert response.status == 400 and (await response.json())["error"]["code"] == "invalid_input"
+
+
+async def test_a_burst_of_posted_messages_logs_the_first_ones_then_how_many_more(client, inbound_auth, caplog):
+    """A mailbox fetched at once posts hundreds: the first of a window are logged one by one,
+    the rest told as a count when the window ends; every one of them is stored."""
+    import asyncio
+    import logging
+
+    from service.web.keys import INBOUND_LOGGED
+
+    burst = client.app[INBOUND_LOGGED]
+    burst.each, burst.window = 3, 0.3
+    with caplog.at_level(logging.INFO, logger="optout.inbound"):
+        for n in range(8):
+            raw = RAW.replace(b"Hallo?", f"Hallo {n}?".encode())
+            posted = await client.post("/v1/inbound", data=raw, headers=inbound_auth)
+            assert posted.status == 202
+        await asyncio.sleep(0.5)
+    lines = [r.getMessage() for r in caplog.records if r.name == "optout.inbound"]
+    assert [line.split(": ", 1)[1] for line in lines[:3]] == [f"stored from http ({len(raw)} bytes) by mailbox"] * 3
+    assert lines[3:] == ["inbound stored from http: 5 more in the last 0.3 s, not logged one by one"]
+    listed = await client.get("/v1/inbound?limit=100", headers=inbound_auth)
+    assert len((await listed.json())["messages"]) == 8
