@@ -106,7 +106,7 @@ class Bench:
 
     def cpu_note(self) -> str:
         shares = ", ".join(f"{name} {share:.0%}" for name, share in self.cpu.items())
-        return f"CPU of the server processes while timed (of one core; {os.cpu_count()} in all): {shares}"
+        return f"CPU of each server and the processes under it while timed (of one core; {os.cpu_count()} in all): {shares}"
 
 
 @contextlib.asynccontextmanager
@@ -254,7 +254,8 @@ async def inbound_row(bench: Bench) -> Row:
                [f"{origin}, {INBOUND_SENDERS} clients; HTTP statuses (-1: timed out): {statuses}",
                 "seconds to POST them all, then until all were processed: " + ", ".join(
                     f"{name} {median(r['posted'] for r in runs[name]):.2f}, {median(r['seconds'] for r in runs[name]):.2f}"
-                    for name in ("service", "minimal")) + " (both workers wait 0.5 s when their queue is empty)",
+                    for name in ("service", "minimal")) + " (an idle worker polls every 0.5 s; the service's is also woken by"
+                " each message its own web app or receiver stores)",
                 f"the service's inbound_messages by status: {dict((r['status'], r['count']) for r in outcomes)}",
                 bench.cpu_note(), *warning_lines(log)])
 

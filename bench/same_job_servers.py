@@ -26,6 +26,28 @@ LINKS_PER_CALL = 1_000
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds of `root` and its descendants, live ones and the ended ones they waited for."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile
+            continue
+        stats[int(entry.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]) / CLOCK_TICKS)
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in stats.items():
+        children.setdefault(parent, []).append(pid)
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += stats.get(pid, (0, 0.0))[1]
+        todo += children.get(pid, [])
+    return total
+
+
 @dataclass
 class Started:
     server: Server
@@ -36,9 +58,9 @@ class Started:
         return self.server.url
 
     def cpu_seconds(self) -> float:
-        """User and system CPU seconds of the process so far."""
-        fields = Path(f"/proc/{self.server.pids[0]}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        """User and system CPU seconds so far of the server process and every process under it
+        (the service's classifying processes, more web processes), those that ended included."""
+        return tree_cpu_seconds(self.server.pids[0])
 
     def memory(self) -> dict[str, int]:
         """VmRSS and VmHWM (peak) of the process, in bytes."""
