@@ -8,6 +8,11 @@ one process, so the process reading a message is known: when a message outlasts 
 limit, that process alone is killed and replaced, and the messages in the other children
 are not disturbed.
 
+Messages go to a child several at a time (`classify_all`): one exchange with a child costs the
+worker's process about 0.4 ms of its own time (three threads and two pipes), more than a
+short message's reading. A chunk that outlasts the time limit, kills its child or cannot
+come back is read again one message at a time, so that only the message that did it fails.
+
 A child rebuilds the TokenSigner once, at start, from the signing keys and the link max
 age it is given (a signer itself is not picklable). A child ignores SIGINT and SIGTERM
 (the worker decides when it stops, after the batch in hand) and exits by itself when
@@ -25,13 +30,15 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import timedelta
-from typing import Callable
+from typing import Callable, Sequence
 
 from .domain.inbound.classify import Envelope, Verdict
 from .domain.suppressions.tokens import TokenSigner
 
 TIME_LIMIT = 20.0  # seconds one message may take to classify; past it, it is `failed`
 PROCESSES = 2
+CHUNK = 10  # messages sent to a child at once
+CHUNK_BYTES = 1 << 20  # and at most this much raw mail; a bigger message goes alone
 START_LIMIT = 60.0  # seconds a new child may take to start
 ORPHAN_CHECK_EVERY = 1.0
 
@@ -72,6 +79,33 @@ def _classify_in_child(classify: Callable, raw: bytes, envelope: Envelope, own: 
     return classify(raw, envelope, _child_signer.verify, own, trusted_authserv_id=trusted_authserv_id)
 
 
+def _classify_chunk_in_child(classify: Callable, items: Sequence[tuple[bytes, Envelope]], own: frozenset[str],
+                             trusted_authserv_id: str | None) -> list[Verdict | Exception]:
+    """Each message's verdict, or what its reading raised: one message's failure is its own."""
+    outcomes: list[Verdict | Exception] = []
+    for raw, envelope in items:
+        try:
+            outcomes.append(_classify_in_child(classify, raw, envelope, own, trusted_authserv_id))
+        except Exception as exc:
+            outcomes.append(exc)
+    return outcomes
+
+
+def chunks(sizes: Sequence[int]) -> list[range]:
+    """Consecutive messages, by their sizes, as the chunks `classify_all` sends: at most CHUNK
+    messages and CHUNK_BYTES each."""
+    found: list[range] = []
+    start, total = 0, 0
+    for i, size in enumerate(sizes):
+        if i > start and (i - start == CHUNK or total + size > CHUNK_BYTES):
+            found.append(range(start, i))
+            start, total = i, 0
+        total += size
+    if sizes:
+        found.append(range(start, len(sizes)))
+    return found
+
+
 def _context() -> multiprocessing.context.BaseContext:
     """forkserver where there is one (a child starts by a fork of a clean server that has the
     classifier imported already), spawn elsewhere; never a fork of the running service."""
@@ -105,14 +139,14 @@ class _Child:
                 raise ClassifyingProcessDied(f"the classifying process did not start ({exc!r})") from None
         return self._executor
 
-    async def run(self, time_limit: float, *args) -> Verdict:
+    async def run(self, time_limit: float, reading: Callable, *args):
         executor = await self._started()
         try:
-            future = executor.submit(_classify_in_child, *args)
+            future = executor.submit(reading, *args)
         except BrokenProcessPool:  # it died while it had nothing to do: not this message's doing
             self.replace()
             executor = await self._started()
-            future = executor.submit(_classify_in_child, *args)
+            future = executor.submit(reading, *args)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), time_limit)
         except asyncio.TimeoutError:
@@ -166,6 +200,29 @@ class Classifier:
 
         `classify` travels by name, so it must be a module-level function. Raises what it
         raised, ClassificationTimeout, or ClassifyingProcessDied."""
+        return await self._in_a_child(_classify_in_child, classify, raw, envelope, own, trusted_authserv_id)
+
+    async def classify_all(self, classify: Callable, items: Sequence[tuple[bytes, Envelope]], own: frozenset[str],
+                           trusted_authserv_id: str | None = None) -> list[Verdict | Exception]:
+        """Each (raw, envelope)'s verdict or what its reading raised, in order, read in one child
+        (the caller keeps a chunk within CHUNK and CHUNK_BYTES). If the chunk outlasts the time
+        limit, kills its child or fails as a whole, its messages are read again one at a time,
+        each under the time limit: the one that did it fails alone."""
+        if len(items) > 1:
+            try:
+                return await self._in_a_child(_classify_chunk_in_child, classify, list(items), own,
+                                              trusted_authserv_id)
+            except Exception:  # ClassificationTimeout, ClassifyingProcessDied, an outcome that does not pickle
+                pass
+        outcomes: list[Verdict | Exception] = []
+        for raw, envelope in items:
+            try:
+                outcomes.append(await self.classify(classify, raw, envelope, own, trusted_authserv_id))
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    async def _in_a_child(self, reading: Callable, *args):
         if self._idle is None:
             self._idle = asyncio.Queue()
             for child in self._children:
@@ -173,7 +230,7 @@ class Classifier:
         child = await self._idle.get()
         self._busy.add(child)
         try:
-            return await child.run(self.time_limit, classify, raw, envelope, own, trusted_authserv_id)
+            return await child.run(self.time_limit, reading, *args)
         finally:
             self._busy.discard(child)
             self._idle.put_nowait(child)

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 
 import asyncpg
 
-from .classifying import PROCESSES, TIME_LIMIT, ClassificationTimeout, Classifier
+from .classifying import PROCESSES, TIME_LIMIT, ClassificationTimeout, Classifier, chunks
 from .domain.inbound import store as inbound
 from .domain.inbound.classify import Envelope, Verdict, classify
 from .domain.inbound.mime import UnreadableMessage
@@ -90,7 +90,7 @@ class Worker:
         self.services = services or Services.build(settings)
         self.classifier = Classifier(settings.secret_keys, timedelta(days=settings.link_max_age_days),
                                      processes=config.classify_processes, time_limit=config.classify_seconds)
-        self._reading = asyncio.Semaphore(config.classify_processes)  # raw messages in memory at once
+        self._reading = asyncio.Semaphore(config.classify_processes)  # chunks of raw mail in memory at once
         self.pads = self.services.pads  # an erased address is never written again
         self.own = frozenset(a.lower() for a in (settings.mailto, settings.forward_to, settings.bounce_address) if a)
         self.forwarding = Forwarding(self.services.relay is not None, settings.forward_to)
@@ -263,31 +263,48 @@ class Worker:
         await self._release_failed([w for w in works if w.error is not None])
 
     async def _classify_all(self, works: list[_Work]) -> None:
-        await asyncio.gather(*(self._classify_one(work) for work in works))
+        """Read in the children a chunk at a time (`classifying.chunks`), as many chunks in
+        memory at once as there are children."""
+        parts = chunks([work.row["size"] or 0 for work in works])
+        await asyncio.gather(*(self._classify_chunk([works[i] for i in part]) for part in parts))
 
-    async def _classify_one(self, work: _Work) -> None:
-        """Classify in a child process; whatever happens there costs this message, never the worker."""
+    async def _classify_chunk(self, works: list[_Work]) -> None:
+        """Classify in a child process; whatever happens there costs its message, never the worker."""
         async with self._reading:
+            items, reading = [], []
+            for work in works:
+                try:
+                    raw = work.row["raw"]
+                    if raw is None:  # too big to come with the claim
+                        async with self.pool.acquire() as conn:
+                            raw = await inbound_queries.inbound_raw(conn, work.row["id"])
+                except Exception as exc:
+                    self._not_read(work, exc)
+                    continue
+                items.append((raw, Envelope(work.row["mail_from"], tuple(work.row["rcpt_to"]))))
+                reading.append(work)
+            outcomes = await self.classifier.classify_all(classify, items, self.own, self.settings.trusted_authserv_id)
+        for work, (_raw, envelope), outcome in zip(reading, items, outcomes):
             try:
-                raw = work.row["raw"]
-                if raw is None:
-                    async with self.pool.acquire() as conn:
-                        raw = await inbound_queries.inbound_raw(conn, work.row["id"])
-                envelope = Envelope(work.row["mail_from"], tuple(work.row["rcpt_to"]))
-                verdict = await self.classifier.classify(classify, raw, envelope, self.own,
-                                                         self.settings.trusted_authserv_id)
+                if isinstance(outcome, Exception):
+                    raise outcome
                 token = self.services.return_paths.token_in(envelope.recipients)
                 if token is not None:  # a bounce here is about the one recipient the token names
-                    verdict = at_return_path(verdict, envelope, self.services.return_paths.recipient_of(token))
-                work.verdict = verdict
-            except UnreadableMessage as exc:
-                work.error, work.fatal = exc.message, True
-            except ClassificationTimeout as exc:
-                work.error, work.fatal = str(exc), True
-            except Exception as exc:  # hostile input must cost one message, never the worker
-                log.warning("inbound %s: classification failed (%s)", work.row["id"], exc.__class__.__name__,
-                            exc_info=exc)
-                work.error = f"classification failed: {exc.__class__.__name__}: {str(exc)[:300]}"
+                    outcome = at_return_path(outcome, envelope, self.services.return_paths.recipient_of(token))
+                work.verdict = outcome
+            except Exception as exc:
+                self._not_read(work, exc)
+
+    def _not_read(self, work: _Work, exc: Exception) -> None:
+        """What a message's reading raised, as its error: unreadable and too slow are final."""
+        if isinstance(exc, UnreadableMessage):
+            work.error, work.fatal = exc.message, True
+        elif isinstance(exc, ClassificationTimeout):
+            work.error, work.fatal = str(exc), True
+        else:  # hostile input must cost one message, never the worker
+            log.warning("inbound %s: classification failed (%s)", work.row["id"], exc.__class__.__name__,
+                        exc_info=exc)
+            work.error = f"classification failed: {exc.__class__.__name__}: {str(exc)[:300]}"
 
     async def _commit_classified(self, works: list[_Work]) -> None:
         """Act on a batch in one transaction; if that fails, again with a savepoint per message,

@@ -338,6 +338,34 @@ async def test_a_message_that_kills_its_classifying_process_costs_one_try_and_th
     assert (await inbound_row(pool, crash))["status"] == "failed"
 
 
+async def test_in_chunks_a_message_that_kills_its_process_or_raises_costs_only_itself(pool, settings, monkeypatch,
+                                                                                      workers):
+    """Messages go to a child ten at a time: a crash in one chunk and a failure in the next
+    cost those two messages one try each, and every other message of both chunks is read."""
+    raws = [marked("fine", n) for n in range(12)]
+    raws[3], raws[11] = marked("crash", 3), marked("poison", 11)
+    ids = await post_all(pool, raws)
+    monkeypatch.setattr(worker_module, "classify", acting_up)
+    worker = workers(settings, dataclasses.replace(FAST, classify_processes=1))
+    assert await worker.run_once() == 12
+    rows = {message_id: await inbound_row(pool, message_id) for message_id in ids}
+    assert (rows[ids[3]]["status"], rows[ids[3]]["attempts"]) == ("queued", 1)
+    assert "process died" in rows[ids[3]]["error"]
+    assert (rows[ids[11]]["status"], rows[ids[11]]["attempts"]) == ("queued", 1)
+    assert "cannot read this one" in rows[ids[11]]["error"]
+    assert all(rows[i]["status"] == "held" for n, i in enumerate(ids) if n not in (3, 11))
+
+
+def test_chunks_hold_ten_messages_or_a_mebibyte_and_a_bigger_message_goes_alone():
+    from service.classifying import CHUNK_BYTES, chunks
+
+    assert chunks([]) == []
+    assert chunks([100] * 25) == [range(0, 10), range(10, 20), range(20, 25)]
+    big = CHUNK_BYTES + 1
+    assert chunks([100, big, 100, 100]) == [range(0, 1), range(1, 2), range(2, 4)]
+    assert chunks([CHUNK_BYTES // 2] * 3) == [range(0, 2), range(2, 3)]
+
+
 async def test_text_postgresql_refuses_is_made_storable_when_a_classification_is_recorded(pool):
     [message_id] = await post_all(pool, [marked("fine")])
     outcome = Classified(inbound.parse_id(message_id), InboundStatus.HELD, "human", None, ("nul\x00@example.be",),
