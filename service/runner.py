@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 from typing import AsyncIterator, Callable
 
@@ -24,6 +25,7 @@ from .storage.db import create_pool, migrate_dsn, start_embedded
 log = logging.getLogger("optout")
 
 SHUTDOWN_GRACE = 20.0
+ORPHAN_CHECK_SECONDS = 1.0  # how often a web process started by another looks for its parent
 
 # A part is an async context manager that runs while the process runs; the parts of one
 # process share its pool and its Services.
@@ -117,12 +119,16 @@ async def gateway_part(settings: Settings, pool: asyncpg.Pool, services: Service
         await gateway.stop()
 
 
-async def run_parts(settings: Settings, parts: list[Part], pool_size: int = 10) -> None:
-    """Run the parts until SIGTERM or SIGINT, then stop them in reverse order."""
+async def run_parts(settings: Settings, parts: list[Part], pool_size: int = 10, parent: int | None = None) -> None:
+    """Run the parts until SIGTERM or SIGINT, then stop them in reverse order. A process started
+    by another (`parent`) also stops when that one is gone: killed with SIGKILL, it could not
+    pass on its SIGTERM, and the port would stay served by no one's process."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if parent is not None:
+        watching = asyncio.create_task(_stop_without(parent, stop))
     pool = await create_pool(settings.database_url, min_size=1, max_size=pool_size)
     services = Services.build(settings)
     try:
@@ -132,13 +138,26 @@ async def run_parts(settings: Settings, parts: list[Part], pool_size: int = 10) 
             await stop.wait()
             log.info("stop signal received")
     finally:
+        if parent is not None:
+            watching.cancel()
         await pool.close()
     log.info("stopped")
 
 
-def _web_process(settings: Settings) -> None:
+async def _stop_without(parent: int, stop: asyncio.Event) -> None:
+    """Set `stop` once this process's parent is no longer `parent` (it died; this one was
+    handed to init or a subreaper)."""
+    while not stop.is_set():
+        if os.getppid() != parent:
+            log.warning("its parent process is gone (%d): stopping", parent)
+            stop.set()
+            return
+        await asyncio.sleep(ORPHAN_CHECK_SECONDS)
+
+
+def _web_process(settings: Settings, parent: int) -> None:
     configure_logging(settings.log_format)
-    asyncio.run(run_parts(settings, [web_part]))
+    asyncio.run(run_parts(settings, [web_part], parent=parent))
 
 
 def serve(settings: Settings) -> int:
@@ -149,7 +168,7 @@ def serve(settings: Settings) -> int:
         return 0
     context = multiprocessing.get_context("spawn")
     children = [
-        context.Process(target=_web_process, args=(settings,), name=f"web-{i}")
+        context.Process(target=_web_process, args=(settings, os.getpid()), name=f"web-{i}")
         for i in range(settings.web_concurrency)
     ]
     for child in children:
@@ -182,7 +201,7 @@ def run(settings: Settings, parts: list[Part], create_embedded: bool = False) ->
     settings = database_ready(settings, create_embedded=create_embedded)
     more = settings.web_concurrency - 1 if web_part in parts else 0
     context = multiprocessing.get_context("spawn")
-    helpers = [context.Process(target=_web_process, args=(settings,), name=f"web-{i + 2}") for i in range(more)]
+    helpers = [context.Process(target=_web_process, args=(settings, os.getpid()), name=f"web-{i + 2}") for i in range(more)]
     for helper in helpers:
         helper.start()
     if helpers:

@@ -25,3 +25,23 @@ async def test_run_with_two_web_processes_serves_from_both_and_stops_both(servic
     assert set(statuses) == {200}
     assert service.stop() == 0
     assert service.log().count("stopped") >= 2  # each process says it stopped
+
+
+async def test_a_web_process_whose_parent_was_killed_stops_and_frees_the_port(services):
+    """kill -9 of `optout run`: the process it started for the web app has no one to stop it
+    with SIGTERM; it notices it was left and stops by itself, so the port is free again."""
+    service = services("run", WEB_CONCURRENCY="2")
+    async def both_listen() -> bool:
+        return service.log().count("web listening on") == 2
+    await wait(both_listen, 60, "both web processes to listen")
+    service.kill()
+    url = f"http://127.0.0.1:{services.ports['PORT']}/readyz"
+
+    async def nothing_answers() -> bool:
+        try:
+            async with aiohttp.ClientSession() as session, session.get(url, timeout=aiohttp.ClientTimeout(2)):
+                return False
+        except aiohttp.ClientConnectionError:
+            return True
+    await wait(nothing_answers, 30, "the orphaned web process to stop")
+    assert "its parent process is gone" in service.log()
