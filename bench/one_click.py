@@ -33,13 +33,15 @@ import asyncpg
 
 from service.app import create_app
 from service.domain.suppressions.tokens import TokenSigner
+from service.domain.suppressions import operations
+from service.domain.suppressions.keyed_hash import hmac_pads
 from service.domain.suppressions.links import ONE_CLICK_BODY, link_for
 from service.settings import Settings
-from service.storage.db import create_pool
+from service.storage.db import connect, create_pool
 
 from .harness import fresh_schema, load_summary, median, postgres_cpu_seconds, report, serve, verdict
 from .scaling import SECRET_KEY, optout_serve
-from .production import described, load_production
+from .production import HASH_KEY, described, load_production
 
 POOL_SIZE = 10  # the service's default pool (storage.db.create_pool)
 SCOPE = "newsletter"
@@ -81,6 +83,26 @@ async def one_click(session: aiohttp.ClientSession, url: str, token: str) -> boo
 async def raw_insert(conn: asyncpg.Connection, address: str) -> bool:
     await conn.execute(BASELINE_INSERT, address)
     return True
+
+
+async def statement(conn: asyncpg.Connection, pads: tuple[bytes, bytes], recipient_id: str) -> bool:
+    """The one statement a one-click of a campaign's link runs, without HTTP around it."""
+    address, _created, _suppression = await operations.suppress_recipient(
+        conn, int(recipient_id), SCOPE, "unsubscribe", "one_click", pads=pads, campaign=CAMPAIGN)
+    return address is not None
+
+
+def drive_statement(dsn: str, recipient_ids: list[str], concurrency: int, duration: float) -> dict:
+    """In the load process: the one-click's statement for these recipients, from `concurrency`
+    connections set up as the service's pool sets them up."""
+    async def run() -> dict:
+        connections = [await connect(dsn) for _ in range(concurrency)]
+        try:
+            pads = hmac_pads(HASH_KEY)
+            return await timed([functools.partial(statement, c, pads) for c in connections], recipient_ids, duration)
+        finally:
+            await asyncio.gather(*(c.close() for c in connections))
+    return asyncio.run(run())
 
 
 def drive(target: str, items: list[str], concurrency: int, duration: float) -> dict:

@@ -46,6 +46,7 @@ INBOUND_MESSAGES = 500
 # that uses them all says so.
 SERVICE_TOKENS_PER_SECOND = 4_000
 MINIMAL_TOKENS_PER_SECOND = 12_000
+STATEMENTS_PER_SECOND = 8_000
 TARGETS = {"import": 0.7, "inbound": 0.7, "one_click": 0.7, "bulk": 0.7, "single": 0.8}
 TARGET_P99_FACTOR = 1.5
 
@@ -196,16 +197,27 @@ async def one_click_row(bench: Bench) -> Row:
         addresses = one_click.new_addresses(f"samejobraw{n}", int(one_click.ADDRESSES_PER_SECOND * bench.duration(n)))
         return await bench.load(one_click.drive, bench.dsn, addresses, concurrency, bench.duration(n))
 
+    async def statement_side(n: int) -> dict:  # the service's statement alone: what the database can give it
+        addresses = one_click.new_addresses(f"samejobstatement{n}", int(STATEMENTS_PER_SECOND * bench.duration(n)))
+        await links(service.url, bench.keys["links"], addresses, one_click.SCOPE, one_click.CAMPAIGN)
+        ids = [str(r["recipient_id"]) for r in await bench.pool.fetch(
+            "SELECT recipient_id FROM known_addresses WHERE address = ANY($1::text[])", addresses)]
+        return await bench.load(one_click.drive_statement, bench.dsn, ids, concurrency, bench.duration(n))
+
     async with bench.servers() as (service, small):
-        runs = await bench.in_turn({"service": service_side, "minimal": minimal_side, "raw": raw_side},
-                                   {"service": service, "minimal": small})
+        runs = await bench.in_turn({"service": service_side, "minimal": minimal_side, "raw": raw_side,
+                                    "statement": statement_side}, {"service": service, "minimal": small})
         log = log_warnings(service)
     notes = [f"not 200: service {sum(r['errors'] for r in runs['service'])}, minimal "
              f"{sum(r['errors'] for r in runs['minimal'])}; the service's tokens come from POST /v1/links, "
              f"campaign {one_click.CAMPAIGN}, before each timed run"]
     notes += [f"{name}: a run ran out of new addresses, so its figures are too low"
               for name, results in runs.items() if any(r["exhausted"] for r in results)]
-    service_f, small_f, raw_f = (figures(runs[name]) for name in ("service", "minimal", "raw"))
+    service_f, small_f, raw_f, statement_f = (figures(runs[name]) for name in ("service", "minimal", "raw", "statement"))
+    notes.append(f"the service's one-click statement alone, from {concurrency} connections without HTTP: "
+                 f"{rate_p99(statement_f)}, {statement_f['rps'] / raw_f['rps']:.2f} of the single-row INSERT's rate: "
+                 "the database work a click costs (the event, the campaign's count, the erasure ruled out, "
+                 "the consents withdrawn)")
     return Row(f"one-click POST, {concurrency} clients (requests/s, p99)", rate_p99(service_f), rate_p99(small_f),
                service_f["rps"] / small_f["rps"], TARGETS["one_click"], f"{rate_p99(raw_f)} (single-row INSERT)",
                [*notes, bench.cpu_note(), *warning_lines(log)])
