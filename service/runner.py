@@ -201,7 +201,8 @@ def run(settings: Settings, parts: list[Part], create_embedded: bool = False) ->
     settings = database_ready(settings, create_embedded=create_embedded)
     more = settings.web_concurrency - 1 if web_part in parts else 0
     context = multiprocessing.get_context("spawn")
-    helpers = [context.Process(target=_web_process, args=(settings, os.getpid()), name=f"web-{i + 2}") for i in range(more)]
+    helpers = [context.Process(target=_web_process, args=(settings, os.getpid()), name=f"web-{i + 2}")
+               for i in range(more)]
     for helper in helpers:
         helper.start()
     if helpers:

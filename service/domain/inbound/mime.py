@@ -8,10 +8,8 @@ decoding, and every header read survives bytes that are not what they claim to b
 from __future__ import annotations
 
 import email
-import email.parser
 import re
 from email import policy
-from email.policy import compat32
 from email.message import EmailMessage, Message
 from html import unescape
 from typing import Iterator

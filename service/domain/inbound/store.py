@@ -117,7 +117,8 @@ def envelope_text(value: str) -> str:
 async def store(
     conn: asyncpg.Connection, via: str, raw: bytes, mail_from: str | None = None, rcpt_to: Sequence[str] = ()
 ) -> Stored:
-    """Keep the raw message (committed by the caller); report a duplicate instead of a second row.
+    """Keep the raw message in one statement (committed as it returns, or with the caller's
+    transaction); report a duplicate instead of a second row.
     A message posted over HTTP without recipients has them read from its delivery headers, so
     that a bounce fetched from a return path's mailbox is read as if it had arrived there."""
     if via not in VIAS:
