@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from service.web.pages import BRUSSELS
 from tests.browser.conftest import ARTIFACTS, PHONE
 from tests.conftest import make_key
 
@@ -63,7 +64,7 @@ async def waiting_mail(pool) -> tuple[int, uuid.UUID]:
     request_id = await pool.fetchval(
         """INSERT INTO privacy_requests (kind, address, message_id, received_at, due)
            VALUES ('access', 'els@example.be', $1, now(), $2) RETURNING id""", request_message,
-        date.today() + timedelta(days=5))
+        datetime.now(BRUSSELS).date() + timedelta(days=5))  # the console counts days in Brussels
     return request_id, held
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
+from service.web.pages import BRUSSELS
 from tests.web.conftest import csrf_of
 
 
@@ -50,7 +51,7 @@ async def open_request(pool, kind: str, due: date, address: str = "els@example.b
 
 
 async def test_open_requests_show_their_days_left_and_the_urgent_ones_stand_out(staff, pool):
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(BRUSSELS).date()  # the console counts days in Brussels, whose date turns before UTC's
     soon = await open_request(pool, "access", today + timedelta(days=3))
     later = await open_request(pool, "correction", today + timedelta(days=25))
     page = await dashboard(staff)
