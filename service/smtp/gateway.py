@@ -37,7 +37,7 @@ import asyncpg
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session, TLSSetupException
 
 from ..answers import answer_for
-from ..domain.addresses import canonical_batch
+from ..domain.addresses import canonical_batch, masked_address
 from ..domain.apikeys import ApiKeys
 from ..domain.campaigns import guard
 from ..domain.campaigns.model import valid_campaign
@@ -106,6 +106,15 @@ def withheld_note(withheld: list[str], scope: str, shown: int = 5) -> str:
     names = ", ".join(str(w)[:80] for w in withheld[:shown])
     more = f" and {len(withheld) - shown} more" if len(withheld) > shown else ""
     return f"; withheld, opted out of {scope}: {names}{more}"
+
+
+def _withheld_in_log(withheld: list[str], shown: int = 5) -> str:
+    """The withheld recipients as the log names them: how many, and the first few masked (the
+    log is read by more people than the sender, who is told them in full)."""
+    if not withheld:
+        return ""
+    named = ", ".join(masked_address(a) for a in withheld[:shown])
+    return f"; withheld, blocked in that scope: {len(withheld)} ({named}{', …' if len(withheld) > shown else ''})"
 
 
 def _header_fields(raw: bytes) -> list[bytes]:
@@ -247,8 +256,7 @@ class GatewayHandler:
         self.config.services.outbox.wake()
         withheld = [r.email for r in results if not r.allowed]
         log.info("gateway: %d copies queued in scope %s%s%s", copies, scope,
-                 f", campaign {campaign!r}" if campaign else "",
-                 f"; withheld, blocked in that scope: {', '.join(withheld)}" if withheld else "")
+                 f", campaign {campaign!r}" if campaign else "", _withheld_in_log(withheld))
         return QUEUED.format(copies=copies) + withheld_note(withheld, scope)
 
     async def handle_exception(self, error: Exception) -> str:

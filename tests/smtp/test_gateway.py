@@ -1,6 +1,7 @@
 """The sending gateway: a sender speaks SMTP to it, a real aiosmtpd sink stands in for the relay."""
 
 import asyncio
+import logging
 import smtplib
 from pathlib import Path
 from email import message_from_bytes, policy
@@ -298,7 +299,8 @@ async def test_each_copy_leaves_with_its_recipient_s_return_path_as_mail_from(po
 
 
 async def test_a_recipient_blocked_only_in_the_header_s_scope_is_withheld_and_named_in_the_reply(pool, settings,
-                                                                                                sink):
+                                                                                                sink, caplog):
+    """The sender is told the address in full; the log, read by more people, names it masked."""
     await pool.execute("INSERT INTO suppressions (address, scope, reason, source) VALUES "
                        "('events-only@example.be', 'events', 'unsubscribe', 'link')")
     gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{sink.port}")
@@ -310,10 +312,13 @@ async def test_a_recipient_blocked_only_in_the_header_s_scope_is_withheld_and_na
             return rcpt, *client.data(CAMPAIGN.replace(b"newsletter", b"events"))
 
     try:
-        rcpt, code, reply = await asyncio.to_thread(exchange, gateway.port)
+        with caplog.at_level(logging.INFO, logger="optout.gateway"):
+            rcpt, code, reply = await asyncio.to_thread(exchange, gateway.port)
         await settled(pool, gateway)
     finally:
         await gateway.stop()
+    [queued] = [r.getMessage() for r in caplog.records if "copies queued" in r.getMessage()]
+    assert queued.endswith("withheld, blocked in that scope: 1 (e…@example.be)") and "events-only@" not in caplog.text
     assert rcpt == [250, 250]  # both may get the newsletter, the session's scope
     assert code == 250 and reply.startswith(b"2.0.0 Queued: one copy for each of 1 recipient(s)")
     assert reply.endswith(b"; withheld, opted out of events: events-only@example.be")
