@@ -16,7 +16,7 @@ from .domain.suppressions.rules import REASONS, SOURCES
 from .logs import configure_logging
 from .services import Services
 from .settings import SettingsError, load_settings
-from .storage.db import UNAVAILABLE, MigrationsMissing, NoDatabase
+from .storage.db import UNAVAILABLE, MigrationChanged, MigrationsMissing, NoDatabase
 
 log = logging.getLogger("optout")
 
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as exc:
         print(f"optout: {exc.message}", file=sys.stderr)
         return 2
-    except (NoDatabase, MigrationsMissing) as exc:
+    except (NoDatabase, MigrationsMissing, MigrationChanged) as exc:
         print(f"optout: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader went away (`optout keys list | head -1`): not an error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import json
 import os
@@ -184,36 +185,86 @@ def migration_files(directory: Traversable = MIGRATIONS_DIR) -> list[tuple[int, 
     return found
 
 
+class MigrationChanged(RuntimeError):
+    """A migration file differs from the one this database was migrated with: its change would
+    never reach this database (nor any other that applied it before)."""
+
+
+def migration_checksum(path: Traversable) -> str:
+    """SHA-256 of a migration's text, line ends made LF: what a database applied, recorded."""
+    return hashlib.sha256(path.read_text(encoding="utf-8").replace("\r\n", "\n").encode()).hexdigest()
+
+
 async def migrate(conn: asyncpg.Connection, directory: Traversable = MIGRATIONS_DIR) -> list[str]:
-    """Apply pending migrations in order, each in its own transaction.
+    """Apply pending migrations in order, each in its own transaction, and record each one's
+    checksum; refuse (MigrationChanged) when an applied migration's file no longer matches.
 
     Several processes may start at once: a session-level advisory lock lets one migrate
     while the others wait, and then find nothing left to do.
     """
-    pending = migration_files(directory)  # a broken install fails before touching the database
+    files = migration_files(directory)  # a broken install fails before touching the database
+    sums = {version: migration_checksum(path) for version, _name, path in files}
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
     try:
         await conn.execute(
             """CREATE TABLE IF NOT EXISTS schema_migrations (
                    version    integer PRIMARY KEY,
                    name       text NOT NULL,
-                   applied_at timestamptz NOT NULL DEFAULT now())"""
+                   applied_at timestamptz NOT NULL DEFAULT now(),
+                   checksum   text)"""
         )
-        applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        await _checksum_column(conn)
+        rows = await conn.fetch("SELECT version, checksum FROM schema_migrations")
+        applied = {r["version"]: r["checksum"] for r in rows}
+        _refuse_changed(files, sums, applied)
+        await _record_checksums(conn, files, sums, applied)
         done = []
-        for version, name, path in pending:
+        for version, name, path in files:
             if version in applied:
                 continue
             async with conn.transaction():
                 await conn.execute(path.read_text(encoding="utf-8"))
                 await conn.execute(
-                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    version, name, sums[version],
                 )
             log.info("applied migration %s", name)
             done.append(name)
         return done
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+
+
+async def _checksum_column(conn: asyncpg.Connection) -> None:
+    """A database migrated before checksums were kept gets their column (altered only then:
+    ALTER TABLE needs the table's owner, whom a service's role need not be)."""
+    if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attname = 'checksum' "
+                               "AND attrelid = 'schema_migrations'::regclass AND NOT attisdropped)"):
+        await conn.execute("ALTER TABLE schema_migrations ADD COLUMN checksum text")
+
+
+def _refuse_changed(files: list[tuple[int, str, Traversable]], sums: dict[int, str],
+                    applied: dict[int, str | None]) -> None:
+    changed = [name for version, name, _path in files if applied.get(version) not in (None, sums[version])]
+    if changed:
+        raise MigrationChanged(
+            f"migration {', '.join(changed)} differs from the file this database was migrated with, "
+            "so its change would never be applied here: restore the file as it was released and "
+            "write the change as a new migration (the next number in sql/migrations/)"
+        )
+
+
+async def _record_checksums(conn: asyncpg.Connection, files: list[tuple[int, str, Traversable]],
+                            sums: dict[int, str], applied: dict[int, str | None]) -> None:
+    """A database migrated before checksums were kept takes those of the files it runs with now."""
+    unrecorded = [version for version, _name, _path in files if version in applied and applied[version] is None]
+    if unrecorded:
+        await conn.execute(
+            "UPDATE schema_migrations m SET checksum = t.checksum "
+            "FROM unnest($1::int[], $2::text[]) AS t(version, checksum) WHERE m.version = t.version",
+            unrecorded, [sums[v] for v in unrecorded],
+        )
+        log.info("recorded the checksums of %d migration(s) applied before checksums were kept", len(unrecorded))
 
 
 async def migrate_dsn(dsn: str, attempts: int = 30) -> list[str]:
