@@ -20,6 +20,9 @@ from .storage.db import UNAVAILABLE, MigrationChanged, MigrationsMissing, NoData
 
 log = logging.getLogger("optout")
 
+PARTS = ("run", "serve", "inbound", "worker", "gateway")  # the commands that run until stopped
+MAKE_VAR = ("run", "serve", "migrate")  # the commands that make var/ (keys, embedded database)
+
 ENVIRONMENT_HELP = """configuration comes from environment variables (DATABASE_URL, PORT, OPTOUT_HOST,
 WEB_CONCURRENCY, OPTOUT_PUBLIC_URL, OPTOUT_SECRET_KEYS, OPTOUT_HASH_KEY, ...); see README.md.
 Without DATABASE_URL an embedded PostgreSQL runs in ./var/pg: `run`, `serve` and `migrate`
@@ -32,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=ENVIRONMENT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"optout {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="a command also logs what it did on the way (the database it used, ...)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("run", help="start every part in one process (web, inbound receiver, worker, gateway)",
@@ -170,11 +175,14 @@ def dispatch(args: argparse.Namespace, settings) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = load_settings()
+        settings = load_settings(create_keys=args.command in MAKE_VAR)
     except SettingsError as exc:
         print(f"optout: configuration error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_format)
+    # A part that runs logs what it does; a one-shot command prints its answer, and logs only
+    # warnings unless asked (-v).
+    configure_logging(settings.log_format,
+                      logging.INFO if args.verbose or args.command in (*PARTS, "migrate") else logging.WARNING)
     try:
         return dispatch(args, settings)
     except SettingsError as exc:  # found only when a part starts (a certificate that does not load)

@@ -230,22 +230,30 @@ def _dkim(env: Mapping[str, str]) -> tuple[bytes | None, str | None, str | None]
     return pem, selector, domain.lower()
 
 
-def _kept_secret(var_dir: Path, filename: str, what: str) -> str:
-    """A secret generated on first use and kept in var/, for a laptop without configuration."""
+def _kept_secret(var_dir: Path, filename: str, what: str, create: bool) -> str:
+    """A secret generated on first use and kept in var/, for a laptop without configuration.
+    Only the commands that make var/ (`create`) make it; the others look for it and refuse."""
     path = var_dir / filename
     if path.exists():
-        value = path.read_text().strip()
-    else:
-        var_dir.mkdir(parents=True, exist_ok=True)
-        value = secrets.token_urlsafe(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(value + "\n")
-    log.warning("%s is not set: using the key kept in %s; set it in production", what, path)
+        return path.read_text().strip()
+    if not create:
+        pgdata = (var_dir / "pg").resolve()
+        where = (f"there is no embedded PostgreSQL in {pgdata}" if not (var_dir / "pg").exists()
+                 else f"there is no {path} beside the embedded PostgreSQL in {pgdata}")
+        raise SettingsError(
+            f"DATABASE_URL is not set and {where}. Run this command in the folder where `optout run` keeps "
+            "its var/ (or set OPTOUT_VAR_DIR to that var/ folder), or set DATABASE_URL to your PostgreSQL "
+            "and OPTOUT_SECRET_KEYS and OPTOUT_HASH_KEY as the service has them.")
+    var_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+    log.warning("%s is not set: created %s and keep using it here (set %s in production)", what, path, what)
     return value
 
 
-def _deployment_secret(env: Mapping[str, str], name: str, var_dir: Path, filename: str) -> str:
+def _deployment_secret(env: Mapping[str, str], name: str, var_dir: Path, filename: str, create: bool) -> str:
     """A secret from the environment; generated into var/ only on a laptop (no DATABASE_URL).
 
     In a deployment several hosts share one database: a key generated per host would make
@@ -260,11 +268,12 @@ def _deployment_secret(env: Mapping[str, str], name: str, var_dir: Path, filenam
             f"key (generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))', "
             f"and back it up with the database)"
         )
-    return _kept_secret(var_dir, filename, name)
+    return _kept_secret(var_dir, filename, name, create)
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Build the settings from the environment; raise SettingsError naming the bad variable."""
+def load_settings(env: Mapping[str, str] | None = None, create_keys: bool = True) -> Settings:
+    """Build the settings from the environment; raise SettingsError naming the bad variable.
+    Without DATABASE_URL the keys are kept in var/, made there only when `create_keys`."""
     env = os.environ if env is None else env
     var_dir = Path(env.get("OPTOUT_VAR_DIR") or "var")
     port = _port(env, "PORT", 8080)
@@ -277,7 +286,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if database_read_url and not database_url:
         raise SettingsError("DATABASE_READ_URL needs DATABASE_URL: a standby serves reads for a primary")
 
-    raw_keys = _deployment_secret(env, "OPTOUT_SECRET_KEYS", var_dir, "secret_key")
+    raw_keys = _deployment_secret(env, "OPTOUT_SECRET_KEYS", var_dir, "secret_key", create_keys)
     keys = tuple(k.strip() for k in raw_keys.split(",") if k.strip())
     if not keys:
         raise SettingsError("OPTOUT_SECRET_KEYS must hold at least one key")
@@ -285,7 +294,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if short:
         raise SettingsError(f"OPTOUT_SECRET_KEYS: key {short[0]} is shorter than 16 characters")
 
-    hash_key = _deployment_secret(env, "OPTOUT_HASH_KEY", var_dir, "hash_key")
+    hash_key = _deployment_secret(env, "OPTOUT_HASH_KEY", var_dir, "hash_key", create_keys)
     if len(hash_key) < 16:
         raise SettingsError("OPTOUT_HASH_KEY must be at least 16 characters long")
 

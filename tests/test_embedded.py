@@ -77,3 +77,24 @@ def test_after_a_kill_9_the_next_process_stops_the_embedded_database_when_it_is_
     blocked = optout(["check", "jan@example.be", "--scope", "newsletter"], tmp_path)
     assert blocked.returncode == 1 and blocked.stdout.startswith("blocked: manual (newsletter, ")
     assert server_pid(pgdata) is None
+
+
+def test_a_command_in_a_folder_without_the_database_creates_nothing(tmp_path):
+    """Only `run`, `serve` and `migrate` make var/: another command looked in the wrong folder."""
+    result = optout(["check", "jan@example.be"], tmp_path)
+    assert result.returncode == 2 and "no embedded PostgreSQL" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_commands_say_only_what_they_did_and_more_with_verbose(tmp_path):
+    """The first `migrate` says it made the keys and the database; later commands print their
+    answer alone, and -v adds what they did on the way."""
+    made = optout(["migrate"], tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert "created" in made.stderr and "var/secret_key" in made.stderr and "var/hash_key" in made.stderr
+    listed = optout(["keys", "list"], tmp_path)
+    assert listed.returncode == 0 and listed.stderr == "", listed.stderr
+    assert "prefix" in listed.stdout
+    verbose = optout(["-v", "keys", "list"], tmp_path)
+    assert verbose.returncode == 0 and "embedded PostgreSQL running" in verbose.stderr
+    assert "created" not in verbose.stderr
