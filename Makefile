@@ -17,13 +17,21 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/optout run
 
+# `make test` installs two Debian packages when they are missing, with apt-get: as root, or
+# through sudo otherwise (it asks for your password then).
+APT := $(if $(filter 0,$(shell id -u)),,sudo )
+APT_INSTALL = $(APT)apt-get update -qq && $(APT)env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+
 # The browser test drives Debian's Chromium (Playwright cannot download its own browser here).
 chromium:
-	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the browser tests ($(APT)apt-get)"; \
+		$(APT_INSTALL) chromium >/dev/null; }
 
 # The standby and fault tests start their own PostgreSQL servers from Debian's binaries.
 postgresql:
-	@ls /usr/lib/postgresql/*/bin/pg_basebackup >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+	@ls /usr/lib/postgresql/*/bin/pg_basebackup >/dev/null 2>&1 || { \
+		echo "installing Debian's postgresql for the standby and fault tests ($(APT)apt-get)"; \
+		$(APT_INSTALL) postgresql >/dev/null; }
 
 test: $(STAMP) chromium postgresql
 	$(BIN)/python -m pytest -q
