@@ -35,11 +35,6 @@ class OutboxKind(StrEnum):
     SELF_SERVICE = "self_service"  # a link to the person's own page, or their correction to staff
 
 
-class OutboxStatus(StrEnum):
-    PENDING = "pending"
-    DEAD = "dead"
-
-
 MAIL_KINDS = frozenset({OutboxKind.FORWARD, OutboxKind.GATEWAY, OutboxKind.CONFIRMATION, OutboxKind.SELF_SERVICE})
 DEAD_KEPT_DAYS = 30  # a dead row not sent again by staff within this many days is deleted
 

@@ -205,11 +205,6 @@ async def confirm(conn: asyncpg.Connection, consent_id: int, ip: str | None, use
     return Consent.of(confirmed)
 
 
-async def restore_after_resubscribe(conn: asyncpg.Connection, address: str, scope: str, actor: str) -> int:
-    """A resubscribe by link undoes its unsubscribe: the consents that withdrew are given again."""
-    return await consent_queries.restore_consents(conn, address, scope, actor)
-
-
 # The scope registry.
 
 async def scopes(conn: asyncpg.Connection) -> list[Scope]:

@@ -12,9 +12,6 @@ from .model import CheckResult, Reason
 
 GLOBAL = "global"
 NO_CONSENT = "no_consent"  # the check's own reason: a scope that requires consent, and none is given
-# Checked "in every scope": only what blocks all mail (global suppressions, erasures) matches,
-# for when the scope of a mail is not known yet (the gateway at RCPT time).
-EVERY_SCOPE = ""
 REASONS = ("unsubscribe", "complaint", "bounce", "manual")
 SOURCES = ("one_click", "link", "reply", "dsn", "verp", "arf", "api", "phone", "import", "gateway",
            "self_service")
