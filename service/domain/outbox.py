@@ -24,7 +24,18 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, Sequence
+
+from ..storage import outbox_queries
+from ..storage.known_queries import recipient_ids
+from .suppressions.return_paths import ERASED_ID
+
+if TYPE_CHECKING:
+    import uuid
+
+    import asyncpg
+
+    from .suppressions.return_paths import ReturnPaths
 
 
 class OutboxKind(StrEnum):
@@ -147,3 +158,46 @@ def held_back_expiry(now: datetime) -> tuple[datetime, str]:
     the first value are given up as a try of theirs would be, the second saying why."""
     lifetime = RULES[OutboxKind.WEBHOOK].lifetime
     return now - lifetime, f"not taken within {_days(lifetime)} (held back while the receiver kept failing)"
+
+
+# Queuing, and what staff and the metrics read and do.
+
+async def queue_forward(conn: asyncpg.Connection, message_id: uuid.UUID) -> None:
+    """A stored inbound message, queued to be forwarded to staff (in the caller's transaction)."""
+    await outbox_queries.queue_forward(conn, message_id)
+
+
+async def queue_gateway_copies(conn: asyncpg.Connection, raw: bytes, canonical: Sequence[str],
+                               written: Sequence[str], scope: str, campaign: str | None,
+                               pads: tuple[bytes, bytes], return_paths: ReturnPaths) -> int:
+    """One copy of a gateway message per allowed recipient (canonical address, as written), each
+    with its own return path: the recipients are known, and numbered, before the first copy
+    leaves, since a bounce or a reply may come back at once. Return how many copies."""
+    ids = await recipient_ids(conn, sorted(set(canonical)), "gateway", pads)
+    copies = [(c, w, return_paths.address(ids.get(c, ERASED_ID))) for c, w in zip(canonical, written)]
+    return await outbox_queries.queue_gateway_message(conn, raw, copies, scope, campaign)
+
+
+async def counts(conn: asyncpg.Connection) -> dict[tuple[str, str], int]:
+    """Rows by (kind, status), for the metrics."""
+    return {(r["kind"], r["status"]): r["n"] for r in await outbox_queries.counts(conn)}
+
+
+async def dead_count(conn: asyncpg.Connection) -> int:
+    """Rows given up, which wait for staff."""
+    return await outbox_queries.dead_count(conn)
+
+
+async def dead_rows(conn: asyncpg.Connection, limit: int) -> list:
+    """What was given up, newest first, for staff."""
+    return await outbox_queries.dead_rows(conn, limit)
+
+
+async def send_again(conn: asyncpg.Connection, row_id: int, now: datetime) -> bool:
+    """Staff send a row given up once more: due now, its tries kept; False when it is gone."""
+    return await outbox_queries.retry_dead(conn, row_id, now)
+
+
+async def discard(conn: asyncpg.Connection, row_id: int) -> bool:
+    """Staff let a row given up go (its body too, when no other row uses it); False when it is gone."""
+    return await outbox_queries.discard_dead(conn, row_id)

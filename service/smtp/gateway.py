@@ -43,16 +43,14 @@ from ..domain.campaigns import guard
 from ..domain.campaigns.model import valid_campaign
 from ..domain.consent import ledger
 from ..domain.errors import InvalidCampaign, InvalidScope
+from ..domain import outbox
 from ..domain.outbox import OutboxKind
 from ..domain.suppressions import operations
-from ..domain.suppressions.return_paths import ERASED_ID
 from ..domain.suppressions.rules import valid_scope
 from ..mail.copies import CAMPAIGN_HEADER, SCOPE_HEADER, header_name, split_message
 from ..mail.outbox import Drainer
 from ..services import Services
 from ..settings import Settings
-from ..storage import outbox_queries
-from ..storage.known_queries import recipient_ids
 from .receiver import MAX_CONNECTIONS, GuardedSMTP
 from .tls import starttls_context
 
@@ -245,14 +243,9 @@ class GatewayHandler:
                 allowed = [r.email for r in results if r.allowed]
                 if not allowed:
                     return ALL_SUPPRESSED
-                canonical = canonical_batch(allowed)
-                # Known, and numbered for their return paths, before the first copy leaves: a
-                # bounce or a reply to it may come back at once.
-                ids = await recipient_ids(conn, sorted(set(canonical)), "gateway", self.config.pads)
-                paths = self.config.services.return_paths
-                copies = await outbox_queries.queue_gateway_message(
-                    conn, raw, [(c, r, paths.address(ids.get(c, ERASED_ID))) for c, r in zip(canonical, allowed)],
-                    scope, campaign)
+                copies = await outbox.queue_gateway_copies(conn, raw, canonical_batch(allowed), allowed, scope,
+                                                           campaign, self.config.pads,
+                                                           self.config.services.return_paths)
         self.config.services.outbox.wake()
         withheld = [r.email for r in results if not r.allowed]
         log.info("gateway: %d copies queued in scope %s%s%s", copies, scope,

@@ -18,7 +18,6 @@ from ..domain.addresses import masked_address
 from ..domain.consent import ledger
 from ..domain.consent.rules import label_of
 from ..domain.errors import BadToken, Conflict, Expired, NotFound
-from ..storage import consent_queries
 from ..storage.db import transaction
 from .consents import confirmation_tokens
 from .keys import DB, READS, SETTINGS
@@ -130,9 +129,9 @@ def _max_age(request: web.Request) -> timedelta:
 
 
 async def _describe(conn, consent, lang: str) -> dict:
-    registered = await consent_queries.scope(conn, consent.scope)
+    registered = await ledger.registered_scope(conn, consent.scope)
     return {"address": masked_address(consent.address),
-            "scope": label_of(consent.scope, registered["labels"] if registered else None, lang)}
+            "scope": label_of(consent.scope, registered.labels if registered else None, lang)}
 
 
 async def show(request: web.Request) -> web.Response:

@@ -7,8 +7,9 @@ import asyncio
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from ..domain import outbox
 from ..domain.campaigns import guard
-from ..storage import inbound_queries, outbox_queries
+from ..domain.inbound import for_staff
 from ..storage.db import UNAVAILABLE, ping
 from .keys import DB, METRICS, SERVICES
 
@@ -37,10 +38,10 @@ async def metrics(request: web.Request) -> web.Response:
     try:
         async with asyncio.timeout(1):
             async with request.app[DB].acquire() as conn:
-                rows = await outbox_queries.counts(conn)
-                waiting = await inbound_queries.waiting_counts(conn)
+                rows = await outbox.counts(conn)
+                waiting = await for_staff.waiting(conn)
                 paused, worst = await guard.figures(conn, request.app[SERVICES].guard)
-        request.app[METRICS].set_outbox({(r["kind"], r["status"]): r["n"] for r in rows})
+        request.app[METRICS].set_outbox(rows)
         request.app[METRICS].set_waiting(waiting)
         request.app[METRICS].campaigns_paused.set(paused)
         request.app[METRICS].worst_complaint_rate.set(worst)

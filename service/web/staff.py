@@ -13,15 +13,16 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from ..answers import Answer
+from ..domain import outbox
 from ..domain.apikeys import key_digest
 from ..domain.campaigns import guard
 from ..domain.consent import ledger
 from ..domain.consent.ledger import ConsentInput
 from ..domain.errors import Conflict, Forbidden, InvalidInput
+from ..domain.inbound import for_staff
 from ..domain.suppressions import erasure
 from ..domain.suppressions import operations as suppression_list
 from ..domain.suppressions import reports
-from ..storage import inbound_queries, outbox_queries
 from ..storage.db import UNAVAILABLE, transaction
 from . import charts, staff_session, views
 from .campaign_view import pause_reason
@@ -131,9 +132,9 @@ async def logout(request: web.Request, session, form) -> web.StreamResponse:
 async def dashboard(request: web.Request, session, form) -> web.Response:
     async with request.config_dict[DB].acquire() as conn:
         activity = await reports.recent_activity(conn, DAYS)
-        held = await inbound_queries.held_count(conn)
-        failed = await inbound_queries.failed_count(conn)
-        not_sent = await outbox_queries.dead_count(conn)
+        held = await for_staff.held_count(conn)
+        failed = await for_staff.failed_count(conn)
+        not_sent = await outbox.dead_count(conn)
         scopes = await ledger.scopes(conn)
         open_requests = await ledger.requests(conn, "open", 0, MAX_OPEN_REQUESTS_SHOWN)
         paused = await guard.paused_campaigns(conn, MAX_PAUSED_SHOWN)

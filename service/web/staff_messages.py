@@ -10,8 +10,8 @@ import uuid
 from aiohttp import web
 
 from ..domain.errors import Conflict, NotFound
-from ..domain.inbound import mime
-from ..storage import inbound_queries, outbox_queries
+from ..domain.inbound import for_staff, mime
+from ..domain.inbound.policy import Forwarding
 from .keys import DB, SERVICES, SETTINGS
 from .staff import staff_page, staff_render
 
@@ -30,7 +30,7 @@ def _message_id(request: web.Request) -> uuid.UUID:
 @staff_page
 async def held(request: web.Request, session, form) -> web.Response:
     async with request.config_dict[DB].acquire() as conn:
-        rows = await inbound_queries.held_messages(conn, LIST_LIMIT)
+        rows = await for_staff.held_messages(conn, LIST_LIMIT)
     return staff_render(request, "staff/messages.html", {
         "title": "Messages for staff", "session": session, "messages": rows, "mailto": request.config_dict[SETTINGS].mailto,
         "notice": request.query.get("notice"),
@@ -41,8 +41,7 @@ async def held(request: web.Request, session, form) -> web.Response:
 async def read(request: web.Request, session, form) -> web.Response:
     message_id = _message_id(request)
     async with request.config_dict[DB].acquire() as conn:
-        row = await inbound_queries.inbound_message(conn, message_id)
-        raw = await inbound_queries.inbound_raw(conn, message_id)
+        row, raw = await for_staff.record_and_raw(conn, message_id)
     if row is None:
         raise NotFound("There is no such message.")
     if raw is None:
@@ -53,14 +52,20 @@ async def read(request: web.Request, session, form) -> web.Response:
         headers = {name: mime.header(parsed, name) for name in ("From", "To", "Date", "Subject")}
     except mime.UnreadableMessage as exc:
         text, headers = f"(The message cannot be shown: {exc.message})", {}
-    settings = request.config_dict[SETTINGS]
+    forwarding = _forwarding(request)
     return staff_render(request, "staff/held_message.html", {
         "title": headers.get("Subject") or "(no subject)", "session": session, "id": row["id"],
         "subject": headers.get("Subject"), "sender": headers.get("From"), "to": headers.get("To", ""),
         "date": headers.get("Date", ""), "received_at": row["received_at"],
         "status": row["status"], "classification": row["classification"], "error": row["error"], "text": text,
-        "can_forward": bool(settings.relay_url and settings.forward_to), "forward_to": settings.forward_to,
+        "can_forward": forwarding.possible, "forward_to": forwarding.forward_to,
     })
+
+
+def _forwarding(request: web.Request) -> Forwarding:
+    """Where a released message would go: the worker's rule (inbound.policy)."""
+    services = request.config_dict[SERVICES]
+    return Forwarding(services.relay is not None, request.config_dict[SETTINGS].forward_to)
 
 
 def _action_line(action: dict) -> str:
@@ -85,14 +90,10 @@ def _without_raw(request: web.Request, session, row) -> web.Response:
 @staff_page
 async def release(request: web.Request, session, form) -> web.StreamResponse:
     message_id = _message_id(request)
-    settings = request.config_dict[SETTINGS]
-    forward = form.get("forward") == "yes" and bool(settings.relay_url and settings.forward_to)
-    action = {"type": "released", "by": session.name, "forward": forward}
+    forward = form.get("forward") == "yes" and _forwarding(request).possible
     async with request.config_dict[DB].acquire() as conn:
         async with conn.transaction():
-            released = await inbound_queries.release_held(conn, message_id, forward, action)
-            if released and forward:
-                await outbox_queries.queue_forward(conn, message_id)
+            released = await for_staff.release(conn, message_id, forward, session.name)
     if released and forward:
         request.config_dict[SERVICES].outbox.wake()
     if not released:

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from ..domain.addresses import masked_address
 from ..domain.errors import Conflict, NotFound
-from ..storage import outbox_queries
+from ..domain import outbox
 from .keys import DB, SERVICES
 from .staff import staff_page, staff_render
 
@@ -40,7 +40,7 @@ def _target(row) -> str:
 @staff_page
 async def dead(request: web.Request, session, form) -> web.Response:
     async with request.config_dict[DB].acquire() as conn:
-        rows = await outbox_queries.dead_rows(conn, LIST_LIMIT)
+        rows = await outbox.dead_rows(conn, LIST_LIMIT)
     items = [{"id": r["id"], "kind": r["kind"], "to": _target(r), "tries": r["attempts"],
               "created_at": r["created_at"], "dead_at": r["dead_at"], "error": r["last_error"] or ""}
              for r in rows]
@@ -54,7 +54,7 @@ async def retry(request: web.Request, session, form) -> web.StreamResponse:
     row_id = _row_id(request)
     services = request.config_dict[SERVICES]
     async with request.config_dict[DB].acquire() as conn:
-        again = await outbox_queries.retry_dead(conn, row_id, services.clock.now())
+        again = await outbox.send_again(conn, row_id, services.clock.now())
     if not again:
         raise Conflict("This row is no longer there, or cannot be sent again.")
     services.outbox.wake()
@@ -66,7 +66,7 @@ async def retry(request: web.Request, session, form) -> web.StreamResponse:
 async def discard(request: web.Request, session, form) -> web.StreamResponse:
     row_id = _row_id(request)
     async with request.config_dict[DB].acquire() as conn:
-        gone = await outbox_queries.discard_dead(conn, row_id)
+        gone = await outbox.discard(conn, row_id)
     if not gone:
         raise Conflict("This row is no longer there.")
     log.info("outbox %d: discarded by %s", row_id, session.name)

@@ -4,13 +4,12 @@ cookie; and CSRF tokens.
 The cookie holds only a random session id (signed). The server keeps the id's digest with the
 digest of the API key the person logged in with (never the key), the key's name and the CSRF
 token every form must send back. Logging out ends the session on the server, so a copied
-cookie is refused afterwards; a session unused for IDLE is refused, and any after SESSION_AGE.
+cookie is refused afterwards; how long a session lives is the domain's (`staff_sessions`).
 The key is looked up again on each request, so revoking it ends the session within seconds.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -19,14 +18,13 @@ from datetime import timedelta
 from aiohttp import web
 from itsdangerous import BadData, URLSafeTimedSerializer
 
+from ..domain import staff_sessions
 from ..domain.apikeys import has_scope
-from ..storage import staff_queries
+from ..domain.staff_sessions import SESSION_AGE
 from .keys import API_KEYS, DB, SETTINGS
 
 COOKIE = "optout_staff"
 LOGIN_COOKIE = "optout_staff_login"
-SESSION_AGE = timedelta(hours=12)
-IDLE = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,7 @@ def may_use_console(scopes: tuple[str, ...] | None) -> bool:
     return scopes is not None and has_scope(scopes, "write")
 
 
-def _session_id(request: web.Request) -> bytes | None:
+def _session_id(request: web.Request) -> str | None:
     """The digest of the session id the cookie names, when its signature holds."""
     raw = request.cookies.get(COOKIE)
     if not raw:
@@ -64,17 +62,17 @@ def _session_id(request: web.Request) -> bytes | None:
         session_id = _serializer(request, "optout.staff.session").loads(raw, max_age=SESSION_AGE.total_seconds())
     except BadData:
         return None
-    return hashlib.sha256(session_id.encode()).digest() if isinstance(session_id, str) else None
+    return session_id if isinstance(session_id, str) else None
 
 
 async def current(request: web.Request) -> StaffSession | None:
     """The logged-in session, or None (no cookie, forged, ended by logout, idle too long,
     too old, or the key was revoked)."""
-    id_hash = _session_id(request)
-    if id_hash is None:
+    session_id = _session_id(request)
+    if session_id is None:
         return None
     async with request.config_dict[DB].acquire() as conn:
-        row = await staff_queries.live_session(conn, id_hash, IDLE.total_seconds(), SESSION_AGE.total_seconds())
+        row = await staff_sessions.live(conn, session_id)
     if row is None:
         return None
     digest = bytes(row["key_digest"])
@@ -85,10 +83,8 @@ async def current(request: web.Request) -> StaffSession | None:
 
 
 async def start(request: web.Request, response: web.StreamResponse, digest: bytes, name: str) -> None:
-    session_id = secrets.token_urlsafe(32)
     async with request.config_dict[DB].acquire() as conn:
-        await staff_queries.start_session(conn, hashlib.sha256(session_id.encode()).digest(), digest, name,
-                                          secrets.token_urlsafe(24))
+        session_id = await staff_sessions.start(conn, digest, name)
     value = _serializer(request, "optout.staff.session").dumps(session_id)
     response.set_cookie(COOKIE, value, **_cookie_options(request, SESSION_AGE))
     response.del_cookie(LOGIN_COOKIE, path="/staff")
@@ -96,27 +92,22 @@ async def start(request: web.Request, response: web.StreamResponse, digest: byte
 
 async def end(request: web.Request, response: web.StreamResponse) -> None:
     """Log out: the session ends on the server (a copy of the cookie is refused from now on)."""
-    id_hash = _session_id(request)
-    if id_hash is not None:
+    session_id = _session_id(request)
+    if session_id is not None:
         async with request.config_dict[DB].acquire() as conn:
-            await staff_queries.end_session(conn, id_hash)
+            await staff_sessions.end(conn, session_id)
     response.del_cookie(COOKIE, path="/staff")
 
 
-LOGIN_WINDOW = timedelta(minutes=5)
-LOGIN_FAILURES_ALLOWED = 5
-
-
 async def too_many_failures(request: web.Request) -> bool:
-    """Whether this client failed to log in LOGIN_FAILURES_ALLOWED times in the last LOGIN_WINDOW."""
+    """Whether this client failed to log in too often of late (staff_sessions.LOGIN_FAILURES_ALLOWED)."""
     async with request.config_dict[DB].acquire() as conn:
-        failed = await staff_queries.recent_failures(conn, _client(request), LOGIN_WINDOW.total_seconds())
-    return failed >= LOGIN_FAILURES_ALLOWED
+        return await staff_sessions.too_many_failures(conn, _client(request))
 
 
 async def failed_login(request: web.Request) -> None:
     async with request.config_dict[DB].acquire() as conn:
-        await staff_queries.record_failure(conn, _client(request))
+        await staff_sessions.failed_login(conn, _client(request))
 
 
 def _client(request: web.Request) -> str:

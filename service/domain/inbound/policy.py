@@ -19,6 +19,11 @@ class Forwarding:
     relay_configured: bool
     forward_to: str | None
 
+    @property
+    def possible(self) -> bool:
+        """Whether a message can be forwarded to staff at all (the worker, and staff releasing one)."""
+        return bool(self.relay_configured and self.forward_to)
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -50,7 +55,7 @@ def after_classification(verdict: Verdict, actions: Sequence[dict], forwarding: 
         return Decision(InboundStatus.HELD, False)
     if not verdict.forward:
         return Decision(InboundStatus.PROCESSED, False)
-    if not forwarding.relay_configured or not forwarding.forward_to:
+    if not forwarding.possible:
         reason = "no OPTOUT_RELAY_URL" if not forwarding.relay_configured else "no OPTOUT_FORWARD_TO"
         return Decision(InboundStatus.HELD, False, ({"type": Action.HELD, "reason": f"{reason}: kept for staff"},))
     if verdict.sender and verdict.sender == forwarding.forward_to.lower():
