@@ -47,7 +47,9 @@ HTML_BODY = {"content": {"text/html": {"schema": {"type": "string"}}}}
 HTML = {"description": "A page", **HTML_BODY}
 FORM = {"type": "object", "properties": {
     "List-Unsubscribe": {"type": "string", "enum": ["One-Click"]}, "confirm": {"type": "string", "enum": ["yes"]},
-    "choice": {"type": "string", "enum": ["scope", "all"]}, "lang": {"type": "string"}}}
+    "choice": {"type": "string", "pattern": "^(all|scope:[a-z0-9_-]{1,64})?$",
+               "description": "empty: the link's own scope; all: every kind of mail; scope:NAME: that scope"},
+    "lang": {"type": "string"}}}
 ERRORS = {"400": _error("Bad input"), "401": _error("Missing or unknown API key"),
           "403": _error("The key lacks the scope"), "503": _error("Database unavailable")}
 
