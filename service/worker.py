@@ -37,7 +37,7 @@ from .domain.inbound.policy import Classified, Forwarding, after_classification
 from .domain.campaigns import guard
 from .domain.inbound.return_paths import at_return_path
 from .domain.outbox import DEAD_KEPT_DAYS
-from .mail.lanes import first_of
+from .mail.lanes import first_of, leases_kept
 from .mail.outbox import Drainer, DrainerConfig
 from .services import Services
 from .settings import Settings
@@ -228,27 +228,10 @@ class Worker:
             rows = await inbound_queries.claim_inbound(conn, self.config.batch, self.config.lease_seconds)
         if not rows:
             return 0
-        renewal = asyncio.create_task(self._keep_leases(rows))
-        try:
+        async with leases_kept(self.pool, lambda: rows, inbound_queries.renew_leases, self.config.lease_seconds,
+                               "worker"):
             await self._see_through(rows)
-        finally:
-            renewal.cancel()
-            await asyncio.gather(renewal, return_exceptions=True)
         return len(rows)
-
-    async def _keep_leases(self, rows: list[asyncpg.Record]) -> None:
-        """Renew the batch's leases every quarter lease until cancelled: a worker that is alive
-        keeps its messages however long they take, one that died frees them within one lease."""
-        ids, tokens = [r["id"] for r in rows], [r["lease_token"] for r in rows]
-        while True:
-            await asyncio.sleep(self.config.lease_seconds / 4)
-            try:
-                async with self.pool.acquire() as conn:
-                    await inbound_queries.renew_leases(conn, ids, tokens, self.config.lease_seconds)
-            except UNAVAILABLE + (asyncpg.PostgresConnectionError,) as exc:
-                log.warning("worker: leases not renewed, database unavailable (%s)", exc.__class__.__name__)
-            except Exception:
-                log.exception("worker: leases not renewed")
 
     async def _see_through(self, rows: list[asyncpg.Record]) -> None:
         works = [_Work(row) for row in rows]

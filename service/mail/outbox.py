@@ -41,7 +41,7 @@ from ..services import Services
 from ..storage import inbound_queries, known_queries, outbox_queries
 from .copies import copy_for, split_message
 from .forward import forward_message
-from .lanes import database_unavailable, first_of
+from .lanes import database_unavailable, first_of, leases_kept
 from .relay import LazySession, RelayError
 from .self_service import compose_link
 from .webhook_lane import WebhookLane
@@ -140,23 +140,10 @@ class Drainer:
                                               self.config.batch)
         if not rows:
             return 0
-        renewal = asyncio.create_task(self._keep_leases(rows))
-        try:
+        async with leases_kept(self.pool, lambda: rows, outbox_queries.renew_leases, self.config.lease_seconds,
+                               "outbox"):
             await self._send_mail(rows)
-        finally:
-            renewal.cancel()
-            await asyncio.gather(renewal, return_exceptions=True)
         return len(rows)
-
-    async def _keep_leases(self, rows: Sequence[asyncpg.Record]) -> None:
-        ids, tokens = [r["id"] for r in rows], [r["lease_token"] for r in rows]
-        while True:
-            await asyncio.sleep(self.config.lease_seconds / 4)
-            try:
-                async with self.pool.acquire() as conn:
-                    await outbox_queries.renew_leases(conn, ids, tokens, self.config.lease_seconds)
-            except Exception as exc:
-                log.warning("outbox: leases not renewed (%s)", exc.__class__.__name__)
 
     # Mail: forwards, gateway copies, confirmations.
 

@@ -22,7 +22,7 @@ from ..domain.events.model import event_from_row
 from ..domain.outbox import CIRCUIT, circuit_pause, held_back_expiry
 from ..services import Services
 from ..storage import delivery_queries, outbox_queries
-from .lanes import database_unavailable, first_of
+from .lanes import database_unavailable, first_of, leases_kept
 from .receivers import ReceiverClient
 from .webhooks import deliver
 
@@ -143,25 +143,7 @@ class WebhookLane:
                 f"{pause.total_seconds():g} s, then one probes the receiver")
         return note + (f"; {given_up} held back for too long given up" if given_up else "")
 
-    @contextlib.asynccontextmanager
-    async def _leases_kept(self):
-        renewal = asyncio.create_task(self._keep_leases())
-        try:
-            yield
-        finally:
-            renewal.cancel()
-            await asyncio.gather(renewal, return_exceptions=True)
-
-    async def _keep_leases(self) -> None:
-        """Renew the leases of the rows in flight, every quarter of a lease."""
-        while True:
-            await asyncio.sleep(self.config.lease_seconds / 4)
-            rows = list(self._in_flight.values())
-            if not rows:
-                continue
-            try:
-                async with self.pool.acquire() as conn:
-                    await outbox_queries.renew_leases(conn, [r["id"] for r in rows], [r["lease_token"] for r in rows],
-                                                      self.config.lease_seconds)
-            except Exception as exc:
-                log.warning("outbox: leases not renewed (%s)", exc.__class__.__name__)
+    def _leases_kept(self) -> contextlib.AbstractAsyncContextManager:
+        """The leases of the rows in flight, renewed every quarter of a lease while they are."""
+        return leases_kept(self.pool, lambda: list(self._in_flight.values()), outbox_queries.renew_leases,
+                           self.config.lease_seconds, "outbox")
