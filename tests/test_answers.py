@@ -63,12 +63,12 @@ def test_the_http_statuses_are_those_the_api_has_always_given(error_class, statu
 
 def test_the_smtp_replies_are_those_the_mail_servers_have_always_given():
     from service.domain.inbound.store import MessageTooLarge
-    from service.smtp import gateway, receiver
+    from service.smtp import gateway, guarded
 
     assert answer_for(errors.InvalidScope("x")).smtp_reply == "550 5.6.0 X-Optout-Scope is not a valid scope"
     assert answer_for(errors.Unauthorized("x")).smtp_reply == gateway.AUTH_BAD
     too_big = answer_for_class(MessageTooLarge).smtp_reply
-    assert too_big == receiver.TOO_BIG == "552 5.3.4 Message exceeds the size limit"
+    assert too_big == guarded.TOO_BIG == "552 5.3.4 Message exceeds the size limit"
     assert answer_for(errors.InvalidInput("The message is empty.")).smtp_reply.startswith("550 5.6.0 ")
     assert answer_for(errors.Forbidden("x")).smtp_reply.startswith("550 5.7.1 ")
 

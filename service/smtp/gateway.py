@@ -51,7 +51,7 @@ from ..mail.copies import CAMPAIGN_HEADER, SCOPE_HEADER, header_name, split_mess
 from ..mail.outbox import Drainer
 from ..services import Services
 from ..settings import Settings
-from .receiver import MAX_CONNECTIONS, GuardedSMTP
+from .guarded import MAX_CONNECTIONS, GuardedSMTP
 from .tls import starttls_context
 
 log = logging.getLogger("optout.gateway")

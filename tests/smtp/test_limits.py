@@ -12,7 +12,8 @@ import aiosmtplib
 import pytest
 
 from service.smtp.gateway import Gateway
-from service.smtp.receiver import MAX_PER_PEER, Receiver
+from service.smtp.guarded import MAX_PER_PEER
+from service.smtp.receiver import Receiver
 
 MESSAGE = (b"From: jan@example.be\r\nTo: info@cetit.be\r\nSubject: hallo\r\n"
            b"Message-ID: <limits-test-%d@example.be>\r\n\r\nhallo\r\n")
