@@ -340,10 +340,13 @@ async def test_a_message_that_kills_its_classifying_process_costs_one_try_and_th
 
 async def test_in_chunks_a_message_that_kills_its_process_or_raises_costs_only_itself(pool, settings, monkeypatch,
                                                                                       workers):
-    """Messages go to a child ten at a time: a crash in one chunk and a failure in the next
-    cost those two messages one try each, and every other message of both chunks is read."""
+    """Messages go to a child ten at a time: a crash in one chunk and a failure in the next cost
+    those two messages one try each, an unreadable one fails at once, and every other message of
+    both chunks is read."""
+    from tests.domain.test_classify import nested
+
     raws = [marked("fine", n) for n in range(12)]
-    raws[3], raws[11] = marked("crash", 3), marked("poison", 11)
+    raws[3], raws[10], raws[11] = marked("crash", 3), nested(2000), marked("poison", 11)
     ids = await post_all(pool, raws)
     monkeypatch.setattr(worker_module, "classify", acting_up)
     worker = workers(settings, dataclasses.replace(FAST, classify_processes=1))
@@ -353,7 +356,8 @@ async def test_in_chunks_a_message_that_kills_its_process_or_raises_costs_only_i
     assert "process died" in rows[ids[3]]["error"]
     assert (rows[ids[11]]["status"], rows[ids[11]]["attempts"]) == ("queued", 1)
     assert "cannot read this one" in rows[ids[11]]["error"]
-    assert all(rows[i]["status"] == "held" for n, i in enumerate(ids) if n not in (3, 11))
+    assert rows[ids[10]]["status"] == "failed" and "nested" in rows[ids[10]]["error"]  # unreadable: at once
+    assert all(rows[i]["status"] == "held" for n, i in enumerate(ids) if n not in (3, 10, 11))
 
 
 def test_chunks_hold_ten_messages_or_a_mebibyte_and_a_bigger_message_goes_alone():
