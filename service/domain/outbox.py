@@ -16,6 +16,9 @@ come back together); the first retry of a webhook comes within a minute.
 A webhook subscription whose receiver fails several times in a row has its circuit opened:
 its deliveries wait, without spending their tries, while one of them at a time probes the
 receiver after a pause that grows; the first success closes it.
+
+At the end, the functions through which the gateway, the console and the metrics queue rows
+and read and handle them: the edges reach the outbox's queries through these alone.
 """
 
 from __future__ import annotations
