@@ -22,7 +22,7 @@ import aiohttp
 import orjson
 import asyncpg
 
-from service.domain.suppressions import operations as suppression_list
+from service.domain.suppressions import suppression_list
 from service.domain.addresses import canonical_batch, canonical_or_none
 from service.domain.suppressions.erased_hashes import ErasedHashes
 from service.domain.suppressions.keyed_hash import hmac_pads, hmacs_from_pads

@@ -33,7 +33,7 @@ import asyncpg
 
 from service.app import create_app
 from service.domain.suppressions.tokens import TokenSigner
-from service.domain.suppressions import operations
+from service.domain.suppressions import suppression_list
 from service.domain.suppressions.keyed_hash import hmac_pads
 from service.domain.suppressions.links import ONE_CLICK_BODY, link_for
 from service.settings import Settings
@@ -87,7 +87,7 @@ async def raw_insert(conn: asyncpg.Connection, address: str) -> bool:
 
 async def statement(conn: asyncpg.Connection, pads: tuple[bytes, bytes], recipient_id: str) -> bool:
     """The one statement a one-click of a campaign's link runs, without HTTP around it."""
-    address, _created, _suppression = await operations.suppress_recipient(
+    address, _created, _suppression = await suppression_list.suppress_recipient(
         conn, int(recipient_id), SCOPE, "unsubscribe", "one_click", pads=pads, campaign=CAMPAIGN)
     return address is not None
 

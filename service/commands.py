@@ -15,8 +15,8 @@ from .domain.consent import ledger
 from .domain.errors import DomainError, NotFound
 from .domain.events import webhooks
 from .domain.events.model import Actor
-from .domain.suppressions import operations as suppression_list
-from .domain.suppressions import bulk as transfer
+from .domain.suppressions import suppression_list
+from .domain.suppressions import transfer
 from .domain.suppressions.rules import GLOBAL, valid_scope
 from .services import Services
 from .settings import Settings

@@ -14,7 +14,7 @@ import pytest
 from service.domain.consent import ledger
 from service.domain.consent.ledger import ConsentInput
 from service.domain.errors import Conflict, Expired, TooManyRequests
-from service.domain.suppressions import links, operations
+from service.domain.suppressions import links, suppression_list
 from service.domain.suppressions.keyed_hash import hmac_pads
 from service.domain.suppressions.erasure import erase
 from service.domain.suppressions.tokens import LinkClaim
@@ -49,7 +49,7 @@ async def run(conn, step: str) -> None:
         await ledger.give(conn, consent(arg, confirm=True), actor="web", pads=PADS, compose=compose)
     elif kind in ("unsubscribe", "complaint", "bounce", "manual"):
         reason, source = (kind, {"unsubscribe": "link", "complaint": "arf", "bounce": "dsn", "manual": "phone"}[kind])
-        await operations.suppress(conn, WHO, arg or "global", reason, source, pads=PADS)
+        await suppression_list.suppress(conn, WHO, arg or "global", reason, source, pads=PADS)
     elif kind == "resubscribe":  # the link of the unsubscribe in `arg` undoes it
         claim = await link_claim(conn, arg)
         assert await links.resubscribe(conn, claim, arg, PADS)
@@ -71,7 +71,7 @@ async def unsubscribe_by_link(conn, scope: str) -> None:
 async def answers(conn, scopes: tuple[str, ...]) -> dict[str, str]:
     got = {}
     for scope in scopes:
-        result = (await operations.check(conn, [WHO], scope, PADS))[0]
+        result = (await suppression_list.check(conn, [WHO], scope, PADS))[0]
         got[scope] = "allowed" if result.allowed else f"{result.reason}:{result.scope}"
     return got
 
@@ -230,4 +230,4 @@ async def test_a_consent_for_an_erased_address_stores_nothing_in_clear(registry)
             await ledger.give(conn, consent("news"), actor="web", pads=PADS, compose=compose)
         assert await conn.fetchval("SELECT count(*) FROM consents") == 0
         assert await conn.fetch("SELECT type, detail FROM events WHERE address = $1", WHO) == []
-        assert not (await operations.check(conn, [WHO], "news", PADS))[0].allowed
+        assert not (await suppression_list.check(conn, [WHO], "news", PADS))[0].allowed

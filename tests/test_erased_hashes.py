@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from service.app import create_app
-from service.domain.suppressions import operations
+from service.domain.suppressions import suppression_list
 from service.domain.suppressions.erased_hashes import ErasedHashes
 from service.domain.suppressions.keyed_hash import address_hmac, hmac_pads, hmacs_from_pads
 from service.services import Services
@@ -95,7 +95,7 @@ async def test_past_the_limit_held_the_database_answers_for_each_check(client, a
         await erase(client, auth, email)
     async with pool.acquire() as conn:
         for _ in range(2):
-            results = await operations.check(conn, [*gone, *OTHERS], "newsletter", pads, held)
+            results = await suppression_list.check(conn, [*gone, *OTHERS], "newsletter", pads, held)
             assert [r.allowed for r in results[:2]] == [False, False]
             assert all(r.allowed for r in results[2:])
 
@@ -114,7 +114,7 @@ async def test_a_generation_the_set_cannot_be_read_at_is_answered_by_the_databas
 async def test_without_a_holder_the_check_asks_the_database(pool, settings, client, auth):
     await erase(client, auth, "jan@example.be")
     async with pool.acquire() as conn:
-        results = await operations.check(conn, ["JAN@example.be", "an@example.be"], "global", hmac_pads(settings.hash_key))
+        results = await suppression_list.check(conn, ["JAN@example.be", "an@example.be"], "global", hmac_pads(settings.hash_key))
     assert [r.allowed for r in results] == [False, True]
 
 
@@ -123,7 +123,7 @@ async def test_a_big_check_cancelled_while_it_hashes_leaves_no_query_on_its_conn
     async with pool.acquire() as conn:
         for _ in range(3):
             checking = asyncio.ensure_future(
-                operations.check(conn, emails, "newsletter", hmac_pads(settings.hash_key), ErasedHashes()))
+                suppression_list.check(conn, emails, "newsletter", hmac_pads(settings.hash_key), ErasedHashes()))
             await asyncio.sleep(0.005)  # the query is sent, the HMACs are being worked out
             checking.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -138,14 +138,14 @@ async def test_a_caller_that_stops_after_one_part_leaves_no_query_on_its_connect
 
     emails = [f"reader.{i}@example.be" for i in range(50)]
     async with pool.acquire() as conn:
-        parts = operations.check_in_parts(conn, emails, "newsletter", hmac_pads(settings.hash_key), ErasedHashes(),
+        parts = suppression_list.check_in_parts(conn, emails, "newsletter", hmac_pads(settings.hash_key), ErasedHashes(),
                                           part_size=10)
         async with contextlib.aclosing(parts) as in_parts:
             async for first in in_parts:
                 assert len(first) == 10 and all(r.allowed for r in first)
                 break
         assert await conn.fetchval("SELECT 1") == 1  # not "another operation is in progress"
-        gathered = await operations.check(conn, emails, "newsletter", hmac_pads(settings.hash_key), ErasedHashes())
+        gathered = await suppression_list.check(conn, emails, "newsletter", hmac_pads(settings.hash_key), ErasedHashes())
         assert len(gathered) == 50
 
 
@@ -157,10 +157,10 @@ async def test_a_big_check_in_the_caller_s_transaction_reads_in_it_and_leaves_it
         async with conn.transaction():
             await conn.execute("INSERT INTO suppressions (address, scope, reason, source) "
                                "VALUES ('reader.7@example.be', 'global', 'manual', 'api')")
-            results = await operations.check(conn, emails, "newsletter", hmac_pads(settings.hash_key), ErasedHashes())
+            results = await suppression_list.check(conn, emails, "newsletter", hmac_pads(settings.hash_key), ErasedHashes())
             assert [i for i, r in enumerate(results) if not r.allowed] == [7]
             assert conn.is_in_transaction()
         assert not conn.is_in_transaction()
-        results = await operations.check(conn, emails, "newsletter", hmac_pads(settings.hash_key), ErasedHashes())
+        results = await suppression_list.check(conn, emails, "newsletter", hmac_pads(settings.hash_key), ErasedHashes())
         assert [i for i, r in enumerate(results) if not r.allowed] == [7]
         assert not conn.is_in_transaction()

@@ -14,7 +14,7 @@ import pytest
 
 from service.domain.suppressions import erasure
 from service.domain.inbound import mentions
-from service.domain.suppressions import operations as suppression_list
+from service.domain.suppressions import suppression_list
 from service.domain.suppressions.keyed_hash import address_hmac, hmac_pads
 from service.domain.errors import Conflict
 from service.domain.suppressions.tokens import TokenSigner

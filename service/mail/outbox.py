@@ -33,7 +33,7 @@ from ..domain.inbound.model import InboundStatus
 from ..domain.outbox import MAIL_KINDS, FailureOutcome, OutboxKind, after_failure, while_campaign_paused
 from ..domain.self_service import access
 from ..domain.self_service.tokens import SelfServiceTokens
-from ..domain.suppressions import operations
+from ..domain.suppressions import suppression_list
 from ..domain.suppressions.links import link_for
 from ..domain.suppressions.model import LinkRefused
 from ..domain.suppressions.return_paths import ERASED_ID
@@ -223,7 +223,7 @@ class Drainer:
                 by_scope.setdefault(row["scope"] or "global", []).append(row)
         for scope, group in by_scope.items():
             async with self.pool.acquire() as conn:
-                results = await operations.check(conn, [r["address"] for r in group], scope, self.services.pads,
+                results = await suppression_list.check(conn, [r["address"] for r in group], scope, self.services.pads,
                                                  self.services.erased)
                 blocked = [(row, result) for row, result in zip(group, results) if not result.allowed]
                 wanted += [row for row, result in zip(group, results) if result.allowed]

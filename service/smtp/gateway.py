@@ -45,7 +45,7 @@ from ..domain.consent import ledger
 from ..domain.errors import InvalidCampaign, InvalidScope
 from ..domain import outbox
 from ..domain.outbox import OutboxKind
-from ..domain.suppressions import operations
+from ..domain.suppressions import suppression_list
 from ..domain.suppressions.rules import valid_scope
 from ..mail.copies import CAMPAIGN_HEADER, SCOPE_HEADER, header_name, split_message
 from ..mail.outbox import Drainer
@@ -215,7 +215,7 @@ class GatewayHandler:
         if len(envelope.rcpt_tos) >= self.config.max_recipients:
             return TOO_MANY_RECIPIENTS
         async with self.pool.acquire() as conn:
-            [result] = await operations.check(conn, [address], session_scope(session), self.config.pads,
+            [result] = await suppression_list.check(conn, [address], session_scope(session), self.config.pads,
                                                 self.config.services.erased)
         if not result.allowed:
             log.info("gateway refused a recipient at RCPT in scope %s (%s)", session_scope(session), result.reason)
@@ -238,7 +238,7 @@ class GatewayHandler:
                 if await guard.is_paused(conn, campaign):
                     log.info("gateway: a message of paused campaign %r deferred (451)", campaign)
                     return CAMPAIGN_PAUSED
-                results = await operations.check(conn, envelope.rcpt_tos, scope, self.config.pads,
+                results = await suppression_list.check(conn, envelope.rcpt_tos, scope, self.config.pads,
                                                  self.config.services.erased)
                 allowed = [r.email for r in results if r.allowed]
                 if not allowed:

@@ -12,7 +12,7 @@ from aiohttp import web
 from ..domain.campaigns import guard
 from ..domain.campaigns.model import valid_campaign
 from ..domain.errors import InvalidInput, TooMany
-from ..domain.suppressions import operations as suppression_list
+from ..domain.suppressions import suppression_list
 from ..domain.suppressions.model import CheckResults
 from ..domain.suppressions.rules import GLOBAL, MAX_CHECK, valid_scope
 from . import views

@@ -21,7 +21,7 @@ from ..domain.consent.ledger import ConsentInput
 from ..domain.errors import Conflict, Forbidden, InvalidInput
 from ..domain.inbound import for_staff
 from ..domain.suppressions import erasure
-from ..domain.suppressions import operations as suppression_list
+from ..domain.suppressions import suppression_list
 from ..domain.suppressions import reports
 from ..storage.db import UNAVAILABLE, transaction
 from . import charts, staff_session, views

@@ -8,7 +8,7 @@ import logging
 from aiohttp import web
 
 from ..domain.errors import Forbidden, InvalidInput
-from ..domain.suppressions import bulk as transfer
+from ..domain.suppressions import transfer
 from ..storage.db import transaction
 from . import staff_session
 from .keys import DB, HASH_PADS

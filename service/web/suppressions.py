@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..domain.errors import InvalidInput
-from ..domain.suppressions import operations as suppression_list
+from ..domain.suppressions import suppression_list
 from ..domain.suppressions.rules import is_unicode_text, valid_scope
 from ..storage.db import transaction
 from . import views

@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 
-from ..domain.suppressions import bulk as transfer
+from ..domain.suppressions import transfer
 from ..storage.db import transaction
 from .auth import requires
 from .keys import DB, HASH_PADS, KEY_NAME

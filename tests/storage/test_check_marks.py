@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from service.domain.consent import ledger
 from service.domain.consent.ledger import ConsentInput
-from service.domain.suppressions import operations
-from service.domain.suppressions.bulk import Importer
+from service.domain.suppressions import suppression_list
+from service.domain.suppressions.transfer import Importer
 from service.domain.suppressions.erasure import erase
 from service.domain.suppressions.keyed_hash import hmac_pads
 from service.storage.db import transaction
@@ -43,8 +43,8 @@ def compose(consent_id, address, language, label):
 
 async def test_the_marks_follow_every_write_path(pool):
     async with transaction(pool) as conn:
-        await operations.suppress(conn, "a@example.be", "global", "unsubscribe", "link", pads=PADS)
-        await operations.suppress(conn, "b@example.be", "newsletter", "manual", "phone", pads=PADS)
+        await suppression_list.suppress(conn, "a@example.be", "global", "unsubscribe", "link", pads=PADS)
+        await suppression_list.suppress(conn, "b@example.be", "newsletter", "manual", "phone", pads=PADS)
         await ledger.give(conn, consent("c@example.be", "events"), actor="t", pads=PADS)
         await ledger.give(conn, consent("c@example.be", "events"), actor="t", pads=PADS)  # twice: one mark
         pending = await ledger.give(conn, consent("a@example.be", "events", confirm=True), actor="t", pads=PADS,
@@ -64,8 +64,8 @@ async def test_the_marks_follow_every_write_path(pool):
         assert len(await marks(conn)) == 7  # 5 suppressions, 2 consents
 
     async with transaction(pool) as conn:  # a lift, a withdrawal by unsubscribe, an erasure
-        await operations.lift(conn, "b@example.be", "newsletter", "asked again by phone", False, "staff", pads=PADS)
-        await operations.suppress(conn, "c@example.be", "events", "unsubscribe", "reply", pads=PADS)
+        await suppression_list.lift(conn, "b@example.be", "newsletter", "asked again by phone", False, "staff", pads=PADS)
+        await suppression_list.suppress(conn, "c@example.be", "events", "unsubscribe", "reply", pads=PADS)
         assert ("c@example.be", "events", "consent") not in {m[:3] for m in await marks(conn)}
         await erase(conn, HASH_KEY, "a@example.be", "staff")
         assert not [m for m in await marks(conn) if m[0] == "a@example.be"]

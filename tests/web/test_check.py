@@ -132,9 +132,9 @@ async def test_a_bulk_check_of_international_addresses_is_validated_off_the_even
 
 
 async def test_a_check_longer_than_a_part_answers_each_recipient_in_order_across_the_parts(client, auth):
-    """A big check reaches the database in parts (operations.PART): a recipient blocked in each
+    """A big check reaches the database in parts (suppression_list.PART): a recipient blocked in each
     part, an erased one, an invalid one and a repeat across parts all keep their places."""
-    from service.domain.suppressions.operations import PART
+    from service.domain.suppressions.suppression_list import PART
 
     await put(client, auth, "first@example.be", scope="global")
     await put(client, auth, "middle@example.be", scope="newsletter", reason="unsubscribe", source="api")

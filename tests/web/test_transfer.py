@@ -142,7 +142,7 @@ async def test_a_gzip_import_is_inflated_and_imported(client, auth):
 
 
 async def test_an_import_that_inflates_past_the_limit_is_a_413_and_imports_nothing(client, auth, monkeypatch):
-    from service.domain.suppressions import bulk as transfer
+    from service.domain.suppressions import transfer
 
     monkeypatch.setattr(transfer, "MAX_IMPORT_BYTES", 1 << 20)
     body = b"".join(b"big%d@example.be\n" % i for i in range(100_000))
@@ -167,7 +167,7 @@ async def test_an_import_of_long_lines_is_read_off_the_event_loop(client, auth, 
     its lines must be taken apart in a worker thread, never on the thread of the event loop."""
     import threading
 
-    from service.domain.suppressions import bulk as transfer
+    from service.domain.suppressions import transfer
 
     monkeypatch.setattr(transfer, "MAX_INFLATION", 1 << 20)  # this one inflates 1000-fold
     on_the_loop = []
@@ -194,7 +194,7 @@ async def test_a_body_that_is_not_the_compression_it_claims_is_a_400(client, aut
 
 
 async def test_an_upload_that_inflates_a_hundredfold_is_a_413(client, auth, monkeypatch):
-    from service.domain.suppressions import bulk as transfer
+    from service.domain.suppressions import transfer
 
     monkeypatch.setattr(transfer, "FREELY_INFLATED", 1 << 20)
     status, answer = await gzip_import(client, auth, b"a\n" * (4 << 20))  # 8 MiB from a few kB

@@ -23,7 +23,7 @@ from ..addresses import canonical_or_none
 from ..campaigns.model import ReportKind, Thresholds
 from ..errors import DomainError, InvalidInput, NotFound, TooMany
 from ..events.model import Actor, EventType
-from ..suppressions import operations as suppression_list
+from ..suppressions import suppression_list
 from ..suppressions.links import count_for_campaign
 from ..suppressions.keyed_hash import hmac_from_pads
 from .classify import Basis, Classification, Verdict

@@ -17,7 +17,7 @@ from ..consent.model import Consent
 from ..consent.rules import due_date, valid_language
 from ..errors import InvalidInput, InvalidScope
 from ..events.model import Actor
-from ..suppressions import erasure, operations
+from ..suppressions import erasure, suppression_list
 from ..suppressions.model import Removed
 from ..suppressions.rules import GLOBAL, valid_scope, valid_text
 
@@ -43,7 +43,7 @@ async def _offered_scope(conn: asyncpg.Connection, scope: object) -> str:
 
 async def unsubscribe(conn: asyncpg.Connection, address: str, scope: object, pads: tuple[bytes, bytes]) -> bool:
     """As a one-click in that scope; whether the suppression is new."""
-    created, _ = await operations.suppress(conn, address, await _offered_scope(conn, scope), "unsubscribe", SOURCE,
+    created, _ = await suppression_list.suppress(conn, address, await _offered_scope(conn, scope), "unsubscribe", SOURCE,
                                            pads=pads, actor=Actor.RECIPIENT)
     return created
 

@@ -1,1 +1,1 @@
-"""The suppression list: rules, operations, links and tokens, bulk import/export, erasure and the keyed hash."""
+"""The suppression list: rules, the list itself (suppression_list), links and tokens, import and export (transfer), erasure and the keyed hash."""

@@ -13,7 +13,7 @@ from ..campaigns import guard
 from ..campaigns.model import ReportKind, Thresholds, valid_campaign
 from ..errors import Conflict, DomainError, Forbidden, InvalidInput
 from ..events.model import Actor, EventType
-from . import operations as suppression_list
+from . import suppression_list
 from .keyed_hash import hmac_from_pads
 from .model import Link, LinkRefused
 from .return_paths import ERASED_ID, ReturnPaths
