@@ -6,6 +6,9 @@ from aiohttp import web
 
 from .. import __version__
 from ..domain.events.model import EventType
+from ..domain.campaigns.model import CAMPAIGN_PAUSED
+from ..domain.suppressions.model import Reason
+from ..domain.suppressions.rules import REASONS, SOURCES
 
 
 def _error(description: str) -> dict:
@@ -25,9 +28,8 @@ def _query(name: str, description: str, required: bool = False, schema: dict | N
 
 # What the API accepts, said as precisely as JSON Schema can: a value outside is refused with a 4xx.
 SCOPE = {"type": "string", "pattern": "^[a-z0-9_-]{1,64}$"}
-REASON = {"type": "string", "enum": ["unsubscribe", "complaint", "bounce", "manual"]}
-SOURCE = {"type": "string", "enum": ["one_click", "link", "reply", "dsn", "verp", "arf", "api", "phone", "import",
-                                     "gateway"]}
+REASON = {"type": "string", "enum": list(REASONS)}
+SOURCE = {"type": "string", "enum": list(SOURCES)}
 TEXT = {"type": "string", "maxLength": 10000}
 EMPTY = {"type": "string", "maxLength": 0}
 EVENT_TYPES = [t.value for t in EventType]
@@ -81,8 +83,7 @@ SCHEMAS = {
     "CheckResult": {"type": "object", "required": ["email", "allowed"], "properties": {
         "email": {"description": "The recipient as it was given"}, "allowed": {"type": "boolean"},
         "reason": {"type": "string",
-                   "enum": ["unsubscribe", "complaint", "bounce", "manual", "no_consent", "invalid_address",
-                            "campaign_paused"],
+                   "enum": [*(reason.value for reason in Reason), CAMPAIGN_PAUSED],
                    "description": "campaign_paused: the check named a campaign that its guardrail paused; "
                                   "every recipient gets it"},
         "scope": {"type": "string"}, "since": {"type": "string", "format": "date-time"}}},
