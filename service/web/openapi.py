@@ -6,8 +6,11 @@ from aiohttp import web
 
 from .. import __version__
 from ..domain.events.model import EventType
-from ..domain.campaigns.model import CAMPAIGN_PAUSED
+from ..domain.campaigns.model import CAMPAIGN_PAUSED, CampaignStatus
+from ..domain.inbound.classify import Classification
+from ..domain.inbound.model import InboundStatus
 from ..domain.suppressions.model import Reason
+from ..domain.consent.rules import CONSENT_RULES, LANGUAGES, REQUEST_KINDS, STATUSES, SOURCES as CONSENT_SOURCES
 from ..domain.suppressions.rules import REASONS, SOURCES
 
 
@@ -112,17 +115,17 @@ SCHEMAS = {
                                                   "hard_bounce_rate"}}},
     "Scope": {"type": "object", "required": ["scope", "labels", "consent"], "properties": {
         "scope": {"type": "string"}, "labels": {"type": "object"},
-        "consent": {"type": "string", "enum": ["required", "soft_opt_in", "none"]}}},
+        "consent": {"type": "string", "enum": list(CONSENT_RULES)}}},
     "Consent": {"type": "object", "properties": {
         "id": {"type": "integer"}, "scope": {"type": "string"},
-        "status": {"type": "string", "enum": ["pending", "given", "withdrawn"]}, "source": {"type": "string"},
+        "status": {"type": "string", "enum": list(STATUSES)}, "source": {"type": "string"},
         "text": {"type": "string"}, "text_version": {"type": ["string", "null"]}, "language": {"type": "string"},
         "given_at": {"type": ["string", "null"]}, "confirmed_at": {"type": ["string", "null"]},
         "withdrawn_at": {"type": ["string", "null"]}, "withdrawn_by": {"type": ["string", "null"]},
         "proof": {"type": "object", "description": "recorded_at, actor, ip, user_agent, note, confirmed_ip, "
                                                    "confirmed_user_agent"}}},
     "PrivacyRequest": {"type": "object", "properties": {
-        "id": {"type": "integer"}, "kind": {"type": "string", "enum": ["access", "correction", "erasure", "objection"]},
+        "id": {"type": "integer"}, "kind": {"type": "string", "enum": list(REQUEST_KINDS)},
         "email": {"type": ["string", "null"]}, "received_at": {"type": "string", "format": "date-time"},
         "due": {"type": "string", "format": "date"}, "status": {"type": "string", "enum": ["open", "closed"]},
         "message_id": {"type": ["string", "null"]}, "closed_at": {"type": ["string", "null"]},
@@ -139,7 +142,7 @@ SCHEMAS = {
             "hard_bounces": {"type": "integer", "minimum": 0}, "soft_bounces": {"type": "integer", "minimum": 0},
             "complaints": {"type": "integer", "minimum": 0}, "unsubscribes": {"type": "integer", "minimum": 0},
             "complaint_rate": {"type": "number", "minimum": 0}, "hard_bounce_rate": {"type": "number", "minimum": 0},
-            "status": {"type": "string", "enum": ["active", "paused"]},
+            "status": {"type": "string", "enum": list(CampaignStatus)},
             "paused_at": {"type": ["string", "null"], "format": "date-time"},
             "paused_reason": {"type": ["string", "null"], "description": "Which rate reached which threshold"},
             "created_at": {"type": "string", "format": "date-time"},
@@ -232,7 +235,7 @@ def _paths() -> dict:
             "200": _json({"type": "object", "required": ["campaigns"], "properties": {
                 "campaigns": {"type": "array", "items": {"$ref": "#/components/schemas/Campaign"}}}})},
             parameters=[_query("status", "Only active or only paused ones (empty: both)",
-                               schema={"anyOf": [{"type": "string", "enum": ["active", "paused"]}, EMPTY]}),
+                               schema={"anyOf": [{"type": "string", "enum": list(CampaignStatus)}, EMPTY]}),
                         _query("limit", "1 to 1000, default 100 (also when empty)",
                                schema={"anyOf": [{"type": "integer", "minimum": 1, "maximum": 1000}, EMPTY]})])},
         "/v1/campaigns/{campaign}": {"parameters": [CAMPAIGN_PATH], "get": _op(
@@ -285,12 +288,12 @@ def _paths() -> dict:
                 "messages": {"type": "array", "items": {"type": "object", "properties": {
                     "id": {"type": "string"}, "received_at": {"type": "string", "format": "date-time"},
                     "sender": {"type": ["string", "null"]}, "subject": {"type": ["string", "null"]},
-                    "status": {"type": "string", "enum": ["queued", "processed", "forwarded", "held", "failed"]},
+                    "status": {"type": "string", "enum": list(InboundStatus)},
                     "classification": {"type": ["string", "null"]}}}},
                 "next_cursor": {"type": ["string", "null"]}}}),
              "400": _error("A bad status, time, limit or cursor")},
             parameters=[_query("status", "queued, processed, forwarded, held or failed",
-                               schema={"type": "string", "enum": ["queued", "processed", "forwarded", "held", "failed"]}),
+                               schema={"type": "string", "enum": list(InboundStatus)}),
                         _query("since", "ISO-8601 time with its offset: messages received then or later"),
                         _query("cursor", "next_cursor of the page before"),
                         _query("limit", "1 to 1000 (100)", schema={"type": "integer", "minimum": 1, "maximum": 1000})]),
@@ -306,11 +309,10 @@ def _paths() -> dict:
                              "get": _op("What became of an inbound message", "inbound", {
             "200": _json({"type": "object", "properties": {
                 "id": {"type": "string"},
-                "status": {"type": "string", "enum": ["queued", "processed", "forwarded", "held", "failed"]},
+                "status": {"type": "string", "enum": list(InboundStatus)},
                 "classification": {"type": ["string", "null"],
-                                   "enum": ["unsubscribe", "bounce", "complaint", "auto_reply", "human",
-                                            "privacy_request", None]},
-                "kind": {"type": "string", "enum": ["hard", "soft"]},
+                                   "enum": [*Classification, None]},
+                "kind": {"type": ["string", "null"], "enum": ["hard", "soft", None]},
                 "addresses": {"type": "array", "items": {"type": "string"}},
                 "actions": {"type": "array", "items": {"type": "object"}},
                 "error": {"type": "string"}}}),
@@ -347,7 +349,7 @@ def _paths() -> dict:
                                "put": _op("Register a scope, or change its labels and consent rule", "admin", {
             "201": _json("Scope", "Registered"), "200": _json("Scope", "Changed")},
             requestBody=_body({"type": "object", "required": ["labels"], "properties": {
-                "labels": LABELS, "consent": {"type": "string", "enum": ["required", "soft_opt_in", "none"],
+                "labels": LABELS, "consent": {"type": "string", "enum": list(CONSENT_RULES),
                                               "default": "none"}}}))},
         "/v1/consents": {"post": _op(
             "Record a consent with its proof; with confirm, a confirmation mail is sent (double opt-in)", "write", {
@@ -356,10 +358,10 @@ def _paths() -> dict:
                 "429": _error("Three confirmation mails were sent to this address in the last day")},
             requestBody=_body({"type": "object", "required": ["email", "source", "text", "language"], "properties": {
                 "email": {"type": "string", "minLength": 1}, "scope": {**SCOPE, "default": "global"},
-                "source": {"type": "string", "enum": ["web_form", "phone", "event", "import", "api"]},
+                "source": {"type": "string", "enum": list(CONSENT_SOURCES)},
                 "text": {"type": "string", "minLength": 1, "maxLength": 10000, "pattern": "\\S"},
                 "text_version": {"type": ["string", "null"], "maxLength": 200},
-                "language": {"type": "string", "enum": ["nl", "en", "fr"]},
+                "language": {"type": "string", "enum": list(LANGUAGES)},
                 "ip": {"type": ["string", "null"], "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}, {"type": "null"}]},
                 "user_agent": {"type": ["string", "null"], "maxLength": 1000},
                 "note": {"type": ["string", "null"], "maxLength": 2000},

@@ -9,6 +9,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..domain.campaigns.model import CampaignStatus, PausedBy
+from ..domain.consent.rules import ConsentSource
+from ..domain.events.model import HistoryType
+from ..domain.inbound.classify import Classification
+from ..domain.inbound.model import InboundStatus
+from ..domain.outbox import OutboxKind
+from ..domain.suppressions.model import Reason, Source
+from ..domain.suppressions.rules import GLOBAL
 from .texts import choose_language
 
 LANGUAGES = ("nl", "en")
@@ -257,60 +265,88 @@ DUTCH = {
     "Something in the request is not valid.": "Iets in het formulier klopt niet.",
 }
 
-# What the service keeps, as staff say it.
-WORDS = {
-    "nl": {
-        "reason": {"unsubscribe": "uitgeschreven", "complaint": "klacht (als spam gemeld)",
-                   "bounce": "adres werkt niet", "manual": "door een medewerker", "no_consent": "geen toestemming"},
-        "source": {"one_click": "knop in de mailbox", "link": "link onderaan de mail", "reply": "antwoord per mail",
-                   "dsn": "melding van een mailserver", "verp": "melding van een mailserver", "arf":
-                   "spammelding van de provider", "api": "ander programma", "phone": "telefoon",
-                   "import": "ingelezen lijst", "gateway": "verzendserver", "web_form": "formulier op de website",
-                   "event": "evenement"},
-        "status": {"queued": "wacht op verwerking", "processed": "verwerkt", "forwarded": "doorgestuurd",
-                   "held": "wacht op een medewerker", "failed": "kon niet verwerkt worden",
-                   "pending": "wacht op bevestiging", "given": "gegeven", "withdrawn": "ingetrokken",
-                   "open": "open", "closed": "afgesloten"},
-        "classification": {"unsubscribe": "uitschrijving", "bounce": "onbestelbaar", "complaint": "klacht",
-                           "auto_reply": "automatisch antwoord", "human": "vraag van een persoon",
-                           "privacy_request": "privacyverzoek"},
-        "kind": {"access": "inzage", "correction": "verbetering", "erasure": "gegevens wissen",
-                 "objection": "bezwaar tegen marketing", "forward": "doorsturen", "gateway": "mail via de verzendserver",
-                 "confirmation": "bevestigingsmail",
-                 "self_service": "link naar de eigen pagina", "webhook": "melding aan een ander systeem",
-                 "hard": "blijvend", "soft": "tijdelijk"},
-        "event": {"suppressed": "geblokkeerd", "lifted": "vrijgegeven", "resubscribed": "opnieuw ingeschreven",
-                  "consent_given": "toestemming gegeven", "consent_withdrawn": "toestemming ingetrokken",
-                  "consent_requested": "bevestiging gevraagd", "soft_bounce": "tijdelijk onbestelbaar",
-                  "request": "privacyverzoek ontvangen", "erased": "gewist", "imported": "lijst ingelezen"},
-        "scope": {"global": "alle marketingmails"},
+# What the service keeps, as staff say it: one row per value, (Dutch, English), keyed by the
+# domain's own names so that a new value without words fails tests/web/test_staff_words.py.
+_KEPT: dict[str, dict[str, tuple[str, str]]] = {
+    "reason": {
+        Reason.UNSUBSCRIBE: ("uitgeschreven", "unsubscribed"),
+        Reason.COMPLAINT: ("klacht (als spam gemeld)", "complaint (marked as spam)"),
+        Reason.BOUNCE: ("adres werkt niet", "address does not work"),
+        Reason.MANUAL: ("door een medewerker", "by staff"),
+        Reason.NO_CONSENT: ("geen toestemming", "no consent"),
+        PausedBy.COMPLAINT_RATE: ("te veel klachten", "too many complaints"),
+        PausedBy.HARD_BOUNCE_RATE: ("te veel adressen die niet werken", "too many addresses that do not work"),
     },
-    "en": {
-        "reason": {"unsubscribe": "unsubscribed", "complaint": "complaint (marked as spam)",
-                   "bounce": "address does not work", "manual": "by staff", "no_consent": "no consent"},
-        "source": {"one_click": "button in the mailbox", "link": "link at the bottom of the mail", "reply": "reply by mail",
-                   "dsn": "report from a mail server", "verp": "report from a mail server",
-                   "arf": "provider's spam report", "api": "another program", "phone": "phone",
-                   "import": "imported list", "gateway": "sending server", "web_form": "form on the website",
-                   "event": "event"},
-        "status": {"queued": "waiting to be processed", "processed": "processed", "forwarded": "forwarded",
-                   "held": "waiting for staff", "failed": "could not be processed", "pending": "awaiting confirmation",
-                   "given": "given", "withdrawn": "withdrawn", "open": "open", "closed": "closed"},
-        "classification": {"unsubscribe": "unsubscribe", "bounce": "undeliverable", "complaint": "complaint",
-                           "auto_reply": "automatic reply", "human": "a person's question",
-                           "privacy_request": "privacy request"},
-        "kind": {"access": "access", "correction": "correction", "erasure": "erasure",
-                 "objection": "objection to marketing", "forward": "forward", "gateway": "mail through the gateway",
-                 "confirmation": "confirmation mail",
-                 "self_service": "link to the own page", "webhook": "notice to another system",
-                 "hard": "permanent", "soft": "temporary"},
-        "event": {"suppressed": "blocked", "lifted": "lifted", "resubscribed": "subscribed again",
-                  "consent_given": "consent given", "consent_withdrawn": "consent withdrawn",
-                  "consent_requested": "confirmation asked", "soft_bounce": "temporarily undeliverable",
-                  "request": "privacy request received", "erased": "erased", "imported": "list imported"},
-        "scope": {"global": "all marketing mail"},
+    "source": {
+        Source.ONE_CLICK: ("knop in de mailbox", "button in the mailbox"),
+        Source.LINK: ("link onderaan de mail", "link at the bottom of the mail"),
+        Source.REPLY: ("antwoord per mail", "reply by mail"),
+        Source.DSN: ("melding van een mailserver", "report from a mail server"),
+        Source.VERP: ("melding van een mailserver", "report from a mail server"),
+        Source.ARF: ("spammelding van de provider", "provider's spam report"),
+        Source.API: ("ander programma", "another program"),
+        Source.PHONE: ("telefoon", "phone"),
+        Source.IMPORT: ("ingelezen lijst", "imported list"),
+        Source.GATEWAY: ("verzendserver", "sending server"),
+        Source.SELF_SERVICE: ("eigen pagina van de persoon", "the person's own page"),
+        ConsentSource.WEB_FORM: ("formulier op de website", "form on the website"),
+        ConsentSource.EVENT: ("evenement", "event"),
+        "guardrail": ("automatische bewaking van de campagne", "the campaign's automatic guard"),
+        "staff": ("console voor medewerkers", "staff console"),
     },
+    "status": {
+        InboundStatus.QUEUED: ("wacht op verwerking", "waiting to be processed"),
+        InboundStatus.PROCESSED: ("verwerkt", "processed"),
+        InboundStatus.FORWARDED: ("doorgestuurd", "forwarded"),
+        InboundStatus.HELD: ("wacht op een medewerker", "waiting for staff"),
+        InboundStatus.FAILED: ("kon niet verwerkt worden", "could not be processed"),
+        "pending": ("wacht op bevestiging", "awaiting confirmation"),
+        "given": ("gegeven", "given"),
+        "withdrawn": ("ingetrokken", "withdrawn"),
+        "open": ("open", "open"),
+        "closed": ("afgesloten", "closed"),
+        CampaignStatus.ACTIVE: ("actief", "active"),
+        CampaignStatus.PAUSED: ("gepauzeerd", "paused"),
+    },
+    "classification": {
+        Classification.UNSUBSCRIBE: ("uitschrijving", "unsubscribe"),
+        Classification.BOUNCE: ("onbestelbaar", "undeliverable"),
+        Classification.COMPLAINT: ("klacht", "complaint"),
+        Classification.AUTO_REPLY: ("automatisch antwoord", "automatic reply"),
+        Classification.HUMAN: ("vraag van een persoon", "a person's question"),
+        Classification.PRIVACY_REQUEST: ("privacyverzoek", "privacy request"),
+    },
+    "kind": {
+        "access": ("inzage", "access"),
+        "correction": ("verbetering", "correction"),
+        "erasure": ("gegevens wissen", "erasure"),
+        "objection": ("bezwaar tegen marketing", "objection to marketing"),
+        OutboxKind.FORWARD: ("doorsturen", "forward"),
+        OutboxKind.GATEWAY: ("mail via de verzendserver", "mail through the gateway"),
+        OutboxKind.CONFIRMATION: ("bevestigingsmail", "confirmation mail"),
+        OutboxKind.SELF_SERVICE: ("link naar de eigen pagina", "link to the own page"),
+        OutboxKind.WEBHOOK: ("melding aan een ander systeem", "notice to another system"),
+        "hard": ("blijvend", "permanent"),
+        "soft": ("tijdelijk", "temporary"),
+    },
+    "event": {
+        HistoryType.SUPPRESSED: ("geblokkeerd", "blocked"),
+        HistoryType.LIFTED: ("vrijgegeven", "lifted"),
+        HistoryType.RESUBSCRIBED: ("opnieuw ingeschreven", "subscribed again"),
+        HistoryType.IMPORTED: ("lijst ingelezen", "list imported"),
+        HistoryType.SOFT_BOUNCE: ("tijdelijk onbestelbaar", "temporarily undeliverable"),
+        HistoryType.ERASED: ("gewist", "erased"),
+        HistoryType.CONSENT_REQUESTED: ("bevestiging gevraagd", "confirmation asked"),
+        HistoryType.CONSENT_GIVEN: ("toestemming gegeven", "consent given"),
+        HistoryType.CONSENT_WITHDRAWN: ("toestemming ingetrokken", "consent withdrawn"),
+        HistoryType.REQUEST: ("privacyverzoek ontvangen", "privacy request received"),
+        HistoryType.CAMPAIGN_PAUSED: ("campagne gepauzeerd", "campaign paused"),
+        HistoryType.CAMPAIGN_RESUMED: ("campagne hervat", "campaign resumed"),
+    },
+    "scope": {GLOBAL: ("alle marketingmails", "all marketing mail")},
 }
+WORDS = {lang: {kind: {str(value): said[i] for value, said in rows.items()} for kind, rows in _KEPT.items()}
+         for i, lang in enumerate(LANGUAGES)}
 
 
 def language_of(request: web.Request) -> str:

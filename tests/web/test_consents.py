@@ -83,7 +83,7 @@ async def test_an_address_with_no_consent_shows_an_empty_ledger(client, auth):
 
 @pytest.mark.parametrize("change", [
     {"text": None}, {"text": "   "}, {"text": "x" * 10_001}, {"language": "de"}, {"language": None},
-    {"source": "fax"}, {"scope": "Nieuwsbrief"}, {"email": "not an address"}, {"email": None},
+    {"source": "fax"}, {"source": "self_service"}, {"scope": "Nieuwsbrief"}, {"email": "not an address"}, {"email": None},
     {"ip": "999.1.1.1"}, {"ip": 17}, {"confirm": "yes"}, {"note": "a\u0000b"}, {"user_agent": "x" * 1001},
     {"text_version": ["v1"]},
 ])

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from ...storage import campaign_queries, queries
 from ..errors import Conflict, InvalidInput, NotFound
-from ..events.model import Actor, EventType
+from ..events.model import Actor, EventType, HistoryType
 from ..suppressions.model import CheckResult, CheckResults
 from ..suppressions.return_paths import ERASED_ID
 from ..suppressions.rules import valid_text
@@ -82,7 +82,7 @@ async def _pause_if_breached(conn: asyncpg.Connection, row, thresholds: Threshol
         return
     campaign = campaign_from_row(paused)
     await queries.insert_event(
-        conn, None, "campaign_paused", reason=str(by), source="guardrail", actor=Actor.GUARDRAIL,
+        conn, None, HistoryType.CAMPAIGN_PAUSED, reason=str(by), source="guardrail", actor=Actor.GUARDRAIL,
         detail={"campaign": campaign.name, "paused_reason": reason, "sent": campaign.sent,
                 "complaints": campaign.complaints, "hard_bounces": campaign.hard_bounces,
                 "complaint_rate": campaign.complaint_rate, "hard_bounce_rate": campaign.hard_bounce_rate},
@@ -149,7 +149,7 @@ async def resume(conn: asyncpg.Connection, name: str, note: object, by: str, sou
         await campaign(conn, name)  # NotFound when there is no such campaign
         raise Conflict("This campaign is not paused.")
     resumed = campaign_from_row(row)
-    await queries.insert_event(conn, None, "campaign_resumed", source=source, actor=by,
+    await queries.insert_event(conn, None, HistoryType.CAMPAIGN_RESUMED, source=source, actor=by,
                                detail={"campaign": resumed.name, "note": resumed.resume_note})
     log.info("campaign %r resumed by %s", resumed.name, by)
     return resumed

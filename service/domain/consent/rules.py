@@ -14,13 +14,28 @@ from __future__ import annotations
 import calendar
 import ipaddress
 from datetime import date, datetime
+from enum import StrEnum
 
 from ..errors import InvalidInput
 from ..suppressions.rules import valid_text
 
 CONSENT_RULES = ("required", "soft_opt_in", "none")
 LANGUAGES = ("nl", "en", "fr")
-SOURCES = ("web_form", "phone", "event", "import", "api", "self_service")
+
+
+class ConsentSource(StrEnum):
+    """How a consent was given."""
+
+    WEB_FORM = "web_form"
+    PHONE = "phone"
+    EVENT = "event"  # at an event, on paper or in person
+    IMPORT = "import"
+    API = "api"
+    SELF_SERVICE = "self_service"  # the person's own page
+
+
+# What a caller may name: the own page's source is given by the own page alone.
+SOURCES = tuple(s for s in ConsentSource if s is not ConsentSource.SELF_SERVICE)
 STATUSES = ("pending", "given", "withdrawn")
 REQUEST_KINDS = ("access", "correction", "erasure", "objection")
 NO_CONSENT = "no_consent"

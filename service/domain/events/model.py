@@ -33,18 +33,35 @@ class Actor(StrEnum):
     GUARDRAIL = "guardrail"  # a campaign's rates reached a threshold (OPTOUT_GUARD_*)
 
 
-# The history's type name -> the public type. A history type missing here is not published.
+class HistoryType(StrEnum):
+    """The history's own type names (events.type); PUBLIC_TYPE says which of them other systems see."""
+
+    SUPPRESSED = "suppressed"
+    LIFTED = "lifted"
+    RESUBSCRIBED = "resubscribed"  # a link's "subscribe again" undid its own unsubscribe
+    IMPORTED = "imported"  # one event for a whole import
+    SOFT_BOUNCE = "soft_bounce"
+    ERASED = "erased"
+    CONSENT_REQUESTED = "consent_requested"
+    CONSENT_GIVEN = "consent_given"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    REQUEST = "request"  # a privacy request received
+    CAMPAIGN_PAUSED = "campaign_paused"
+    CAMPAIGN_RESUMED = "campaign_resumed"
+
+
+# The history's type -> the public type. A history type missing here is not published.
 PUBLIC_TYPE: Mapping[str, EventType] = {
-    "suppressed": EventType.SUPPRESSION_CREATED,
-    "lifted": EventType.SUPPRESSION_LIFTED,
-    "resubscribed": EventType.SUPPRESSION_LIFTED,
-    "imported": EventType.SUPPRESSION_IMPORTED,
-    "soft_bounce": EventType.BOUNCE_SOFT,
-    "erased": EventType.SUBJECT_ERASED,
-    "consent_given": EventType.CONSENT_GIVEN,
-    "consent_withdrawn": EventType.CONSENT_WITHDRAWN,
-    "request": EventType.REQUEST_RECEIVED,
-    "campaign_paused": EventType.CAMPAIGN_PAUSED,
+    HistoryType.SUPPRESSED: EventType.SUPPRESSION_CREATED,
+    HistoryType.LIFTED: EventType.SUPPRESSION_LIFTED,
+    HistoryType.RESUBSCRIBED: EventType.SUPPRESSION_LIFTED,
+    HistoryType.IMPORTED: EventType.SUPPRESSION_IMPORTED,
+    HistoryType.SOFT_BOUNCE: EventType.BOUNCE_SOFT,
+    HistoryType.ERASED: EventType.SUBJECT_ERASED,
+    HistoryType.CONSENT_GIVEN: EventType.CONSENT_GIVEN,
+    HistoryType.CONSENT_WITHDRAWN: EventType.CONSENT_WITHDRAWN,
+    HistoryType.REQUEST: EventType.REQUEST_RECEIVED,
+    HistoryType.CAMPAIGN_PAUSED: EventType.CAMPAIGN_PAUSED,
 }
 
 

@@ -19,6 +19,22 @@ class Reason(StrEnum):
     INVALID_ADDRESS = "invalid_address"  # the check's own: not an address
 
 
+class Source(StrEnum):
+    """How a suppression reached the list."""
+
+    ONE_CLICK = "one_click"  # the mailbox's unsubscribe button (RFC 8058)
+    LINK = "link"  # the link at the bottom of a mail
+    REPLY = "reply"  # a reply or a mail to the inbound address
+    DSN = "dsn"  # a delivery status notification read from inbound mail
+    VERP = "verp"  # a bounce to a per-recipient return path
+    ARF = "arf"  # a complaint report (feedback loop)
+    API = "api"
+    PHONE = "phone"  # staff, on the phone
+    IMPORT = "import"
+    GATEWAY = "gateway"
+    SELF_SERVICE = "self_service"  # the person's own page
+
+
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     """May this address be mailed in the scope asked about? `email` is the input as given."""

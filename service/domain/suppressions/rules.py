@@ -8,14 +8,13 @@ from datetime import datetime
 
 from ..errors import InvalidInput, InvalidScope
 
-from .model import CheckResult, Reason
+from .model import CheckResult, Reason, Source
 
 GLOBAL = "global"
 NO_CONSENT = "no_consent"  # the check's own reason: a scope that requires consent, and none is given
-REASONS = ("unsubscribe", "complaint", "bounce", "manual")
-SOURCES = ("one_click", "link", "reply", "dsn", "verp", "arf", "api", "phone", "import", "gateway",
-           "self_service")
-PERMANENT_REASONS = frozenset({"bounce", "complaint"})
+REASONS = (Reason.UNSUBSCRIBE, Reason.COMPLAINT, Reason.BOUNCE, Reason.MANUAL)  # what a suppression may hold
+SOURCES = tuple(Source)
+PERMANENT_REASONS = frozenset({Reason.BOUNCE, Reason.COMPLAINT})
 MAX_CHECK = 100_000
 _SCOPE = re.compile(r"[a-z0-9_-]{1,64}", re.ASCII)
 
