@@ -9,6 +9,7 @@ from typing import AsyncIterator, Sequence
 import asyncpg
 
 from .campaign_queries import unsubscribe_noted
+from .event_sql import recorded_and_delivered
 
 # The check, in one round trip (CONTRACT: Consent; service/domain/consent/rules.py), from
 # check_marks, where one index probe per address finds its suppressions and its given consents:
@@ -108,7 +109,15 @@ async def suppressions_of_address(conn: asyncpg.Connection, address: str) -> lis
 # any more (an erasure deleted it). optout_erasure_of (0008) waits for an erasure of the
 # address that is under way, so that a write never slips past one. $9 is the event's public
 # type, which subscriptions name.
-INSERT_SUPPRESSION = """
+_SUPPRESSION_RECORDED = recorded_and_delivered(
+    "recorded", "delivered", "SELECT address, 'suppressed', scope, reason, source, $6::jsonb, $8 FROM inserted",
+    published_as="$9")
+_CAMPAIGN_NOTED = unsubscribe_noted("$10::text", "$11::bigint", "$3 = 'unsubscribe' AND EXISTS (SELECT 1 FROM written)")
+_WITHDRAWAL_RECORDED = recorded_and_delivered(
+    "withdrawal_recorded", "withdrawal_delivered",
+    "SELECT address, 'consent_withdrawn', scope, $3, $4, jsonb_build_object('consent', id), $8 FROM withdrawn",
+    published_as="'consent.withdrawn'")
+INSERT_SUPPRESSION = f"""
 WITH target AS MATERIALIZED (
     SELECT $1::text AS address, $7::bytea AS address_hmac WHERE $12::bigint IS NULL
     UNION ALL
@@ -123,16 +132,9 @@ WITH target AS MATERIALIZED (
     SELECT address, $2, $3, $4, $5 FROM written
     ON CONFLICT (address, scope) DO NOTHING
     RETURNING address, scope, reason, source, created_at, note
-), recorded AS (
-    INSERT INTO events (address, type, scope, reason, source, detail, actor)
-    SELECT address, 'suppressed', scope, reason, source, $6::jsonb, $8 FROM inserted
-    RETURNING id, address
-), delivered AS (
-    INSERT INTO outbox (kind, webhook_id, event_id, address)
-    SELECT 'webhook', w.id, r.id, r.address FROM recorded r JOIN webhooks w ON $9 = ANY (w.events)
-), campaign_noted AS (
+), {_SUPPRESSION_RECORDED}, campaign_noted AS (
     -- A link's unsubscribe counts for its campaign ($10, recipient $11), in this same statement.
-    {campaign_noted}
+    {_CAMPAIGN_NOTED}
 ), withdrawn AS (
     -- An unsubscribe or a complaint withdraws the consents it covers (a global one: all), also
     -- when the address was suppressed already: it is the person's newest act.
@@ -141,15 +143,7 @@ WITH target AS MATERIALIZED (
      WHERE address = (SELECT address FROM written) AND status IN ('pending', 'given') AND ($2 = 'global' OR scope = $2)
        AND $3 IN ('unsubscribe', 'complaint')
     RETURNING id, address, scope
-), withdrawal_recorded AS (
-    INSERT INTO events (address, type, scope, reason, source, detail, actor)
-    SELECT address, 'consent_withdrawn', scope, $3, $4, jsonb_build_object('consent', id), $8 FROM withdrawn
-    RETURNING id, address
-), withdrawal_delivered AS (
-    INSERT INTO outbox (kind, webhook_id, event_id, address)
-    SELECT 'webhook', w.id, r.id, r.address FROM withdrawal_recorded r
-      JOIN webhooks w ON 'consent.withdrawn' = ANY (w.events)
-)
+), {_WITHDRAWAL_RECORDED}
 SELECT 'inserted' AS outcome, address, scope, reason, source, created_at, note FROM inserted
 UNION ALL
 SELECT 'erased', NULL, 'global', reason, NULL, erased_at, NULL FROM erased
@@ -158,8 +152,7 @@ SELECT 'no_one', NULL, NULL, NULL, NULL, NULL, NULL WHERE $12::bigint IS NOT NUL
 UNION ALL
 SELECT 'present', address, NULL, NULL, NULL, NULL, NULL FROM written
  WHERE $12::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM inserted)
-""".replace("{campaign_noted}", unsubscribe_noted("$10::text", "$11::bigint",
-                                                  "$3 = 'unsubscribe' AND EXISTS (SELECT 1 FROM written)"))
+"""
 
 
 async def insert_suppression(
@@ -198,15 +191,9 @@ async def delete_suppression(conn: asyncpg.Connection, address: str, scope: str)
 # type ($8; NULL: not published). $9 is the address the deliveries are about: the event's
 # own, or for an erasure (whose event names no one) the erased address, which the delivery
 # carries until it is delivered.
-RECORD_EVENT = """
-WITH recorded AS (
-    INSERT INTO events (address, type, scope, reason, source, detail, actor)
-    VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
-    RETURNING id
-), delivered AS (
-    INSERT INTO outbox (kind, webhook_id, event_id, address)
-    SELECT 'webhook', w.id, r.id, $9 FROM recorded r JOIN webhooks w ON $8 = ANY (w.events)
-)
+RECORD_EVENT = f"""
+WITH {recorded_and_delivered("recorded", "delivered", "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)",
+                             published_as="$8", about="$9")}
 SELECT id FROM recorded
 """
 
