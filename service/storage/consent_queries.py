@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 import asyncpg
 
+from .event_sql import recorded_and_delivered
+
 # Scopes.
 
 async def scopes(conn: asyncpg.Connection) -> list[asyncpg.Record]:
@@ -36,6 +38,10 @@ _NULLS = ", ".join(["NULL"] * len(_CONSENT_COLUMNS.split(",")))
 # A consent, the address made known (evidence for inbound mail), and for a consent given at
 # once its event and webhook deliveries: one statement. An erased address ($12: its HMAC) is
 # written nowhere; the answer says so. $13 is the mailbox of the address.
+_CONSENT_RECORDED = recorded_and_delivered("recorded", "delivered", """
+    SELECT address, CASE WHEN status = 'given' THEN 'consent_given' ELSE 'consent_requested' END, scope, NULL, source,
+           jsonb_build_object('consent', id, 'text_version', text_version, 'language', language), $11
+      FROM inserted""", published_as="CASE WHEN r.type = 'consent_given' THEN 'consent.given' END")
 INSERT_CONSENT = f"""
 WITH erased AS (
     SELECT 1 FROM optout_erasure_of($1, $12::bytea)
@@ -48,17 +54,7 @@ WITH erased AS (
 ), known AS (
     INSERT INTO known_addresses (address, source) SELECT address, 'consent' FROM inserted
     ON CONFLICT (address) DO NOTHING
-), recorded AS (
-    INSERT INTO events (address, type, scope, source, detail, actor)
-    SELECT address, CASE WHEN status = 'given' THEN 'consent_given' ELSE 'consent_requested' END, scope, source,
-           jsonb_build_object('consent', id, 'text_version', text_version, 'language', language), $11
-      FROM inserted
-    RETURNING id, address, type
-), delivered AS (
-    INSERT INTO outbox (kind, webhook_id, event_id, address)
-    SELECT 'webhook', w.id, r.id, r.address FROM recorded r JOIN webhooks w ON 'consent.given' = ANY (w.events)
-     WHERE r.type = 'consent_given'
-)
+), {_CONSENT_RECORDED}
 SELECT false AS erased, {_CONSENT_COLUMNS} FROM inserted
 UNION ALL
 SELECT true, {_NULLS} FROM erased
@@ -112,22 +108,17 @@ async def confirmations_since(conn: asyncpg.Connection, mailbox: str, since: dat
 
 
 # The confirmation: the consent given, when and from where, its event and deliveries.
+_CONFIRMATION_RECORDED = recorded_and_delivered("recorded", "delivered", """
+    SELECT address, 'consent_given', scope, NULL, source,
+           jsonb_build_object('consent', id, 'confirmed', true, 'text_version', text_version), 'recipient'
+      FROM confirmed""", published_as="'consent.given'")
 CONFIRM_CONSENT = f"""
 WITH confirmed AS (
     UPDATE consents SET status = 'given', given_at = now(), confirmed_at = now(), confirmed_ip = $2,
                         confirmed_user_agent = $3
      WHERE id = $1 AND status = 'pending'
     RETURNING {_CONSENT_COLUMNS}
-), recorded AS (
-    INSERT INTO events (address, type, scope, source, detail, actor)
-    SELECT address, 'consent_given', scope, source,
-           jsonb_build_object('consent', id, 'confirmed', true, 'text_version', text_version), 'recipient'
-      FROM confirmed
-    RETURNING id, address
-), delivered AS (
-    INSERT INTO outbox (kind, webhook_id, event_id, address)
-    SELECT 'webhook', w.id, r.id, r.address FROM recorded r JOIN webhooks w ON 'consent.given' = ANY (w.events)
-)
+), {_CONFIRMATION_RECORDED}
 SELECT {_CONSENT_COLUMNS} FROM confirmed
 """
 
@@ -138,20 +129,15 @@ async def confirm_consent(conn: asyncpg.Connection, consent_id: int, ip: str | N
 
 
 # A resubscribe undoes an unsubscribe: the consents that unsubscribe withdrew are given again.
-RESTORE_CONSENTS = """
+_RESTORATION_RECORDED = recorded_and_delivered("recorded", "delivered", """
+    SELECT address, 'consent_given', scope, NULL, source, jsonb_build_object('consent', id, 'restored', true), $3
+      FROM restored""", published_as="'consent.given'")
+RESTORE_CONSENTS = f"""
 WITH restored AS (
     UPDATE consents SET status = 'given', withdrawn_at = NULL, withdrawn_by = NULL
      WHERE address = $1 AND status = 'withdrawn' AND withdrawn_by = 'unsubscribe:' || $2 AND given_at IS NOT NULL
     RETURNING id, address, scope, source
-), recorded AS (
-    INSERT INTO events (address, type, scope, source, detail, actor)
-    SELECT address, 'consent_given', scope, source, jsonb_build_object('consent', id, 'restored', true), $3
-      FROM restored
-    RETURNING id, address
-), delivered AS (
-    INSERT INTO outbox (kind, webhook_id, event_id, address)
-    SELECT 'webhook', w.id, r.id, r.address FROM recorded r JOIN webhooks w ON 'consent.given' = ANY (w.events)
-)
+), {_RESTORATION_RECORDED}
 SELECT count(*) FROM restored
 """
 
@@ -168,20 +154,17 @@ async def message_received_at(conn: asyncpg.Connection, message_id) -> datetime 
 
 _REQUEST_COLUMNS = "id, kind, address, message_id, received_at, due, status, closed_at, closed_by, note, text"
 
+_REQUEST_RECORDED = recorded_and_delivered("recorded", "delivered", """
+    SELECT address, 'request', NULL, NULL, NULL, jsonb_build_object('request', id, 'kind', kind, 'due', due),
+           'recipient'
+      FROM inserted""", published_as="'request.received'")
 INSERT_REQUEST = f"""
 WITH inserted AS (
     INSERT INTO privacy_requests (kind, address, message_id, received_at, due, text)
     VALUES ($1, $2, $3, $4, $5, $6)
     ON CONFLICT (message_id, kind) DO NOTHING
     RETURNING {_REQUEST_COLUMNS}
-), recorded AS (
-    INSERT INTO events (address, type, detail, actor)
-    SELECT address, 'request', jsonb_build_object('request', id, 'kind', kind, 'due', due), 'recipient' FROM inserted
-    RETURNING id, address
-), delivered AS (
-    INSERT INTO outbox (kind, webhook_id, event_id, address)
-    SELECT 'webhook', w.id, r.id, r.address FROM recorded r JOIN webhooks w ON 'request.received' = ANY (w.events)
-)
+), {_REQUEST_RECORDED}
 SELECT {_REQUEST_COLUMNS} FROM inserted
 """
 
