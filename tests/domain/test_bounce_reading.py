@@ -19,7 +19,7 @@ from datetime import timedelta
 import pytest
 
 from bench.agreement import expected, reading
-from service.domain.inbound.bounce_formats import introduced_as_other, is_path, listed_recipients
+from service.domain.inbound.bounce_prose import introduced_as_other, is_path, listed_recipients
 from service.domain.inbound.classify import Envelope, classify
 from service.domain.suppressions.tokens import TokenSigner
 from tests.conftest import CORPUS, SHARED_CORPUS, known_disagreements
@@ -495,7 +495,7 @@ def test_listing_recipients_reads_hostile_text_before_the_watchdog():
     """Half a megabyte of near-recipients and angle brackets: read in a child that the watchdog
     stops if a pattern backtracks (the test asserts what was read, never how long it took)."""
     child = (
-        "from service.domain.inbound.bounce_formats import introduced_as_other, listed_recipients\n"
+        "from service.domain.inbound.bounce_prose import introduced_as_other, listed_recipients\n"
         "hostile = ('\\n ' + 'x' * 10 + '@example.com' + ' ' * 300) * 5_000 + '<' * 50_000 + 'a@b.example.com' * 5_000\n"
         "print(len(listed_recipients(hostile)), introduced_as_other(hostile, len(hostile) - 1, len(hostile)))\n"
     )

@@ -18,7 +18,7 @@ from email.message import Message
 
 from .bounce_detectors import Failure, Report, detected_failures, recognised
 from .bounce_detectors.exchange import dda_smtp
-from .bounce_formats import introduced_as_other, is_kddi_notice, is_path, labeled_as_sender, listed_recipients
+from .bounce_prose import introduced_as_other, is_path, labeled_as_sender, listed_recipients
 from .bounce_wording import is_hard
 from .flufl_fallback import flufl_failures
 from .mime import address_spans, addresses_in, content_param, content_type, first_address, header_values, html_text, part_text, raw_header, report_field_groups, walk
@@ -275,7 +275,7 @@ def looks_like_bounce(msg: Message, sender: str, subject: str, text: str = "") -
         return True
     from_header = raw_header(msg, "From") or ""
     by_sender = bool(_BOUNCE_SENDER.match(sender or "")) or bool(_BOUNCE_NAME.search(from_header))
-    if by_sender or _BOUNCE_SUBJECT.search(subject) or is_kddi_notice(text):
+    if by_sender or _BOUNCE_SUBJECT.search(subject):
         return True
     return recognised(msg, text)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.message import Message
 
-from .bounce_formats import ses_addresses, ses_kind, ses_text
+from .bounce_detectors.ses import ses_addresses, ses_kind, ses_text
 from .mime import addresses_in, content_type, first_address, part_text, raw_header, report_field_groups, walk
 
 JMRP_HEADER = "X-HmXmrOriginalRecipient"

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 from email.message import Message
 
-from . import exchange, mailing_list, ses
+from . import exchange, kddi, mailing_list, ses
 from .values import Detector, Failure, Report
 
-DETECTORS: tuple[Detector, ...] = (ses.DETECTOR, mailing_list.DETECTOR, exchange.DETECTOR)
+DETECTORS: tuple[Detector, ...] = (
+    ses.DETECTOR,  # Amazon SES bounce notifications (JSON)
+    mailing_list.DETECTOR,  # fml refusing a post to its list
+    exchange.DETECTOR,  # old Exchange and X.400 non-delivery reports
+    kddi.DETECTOR,  # au one net (KDDI)'s notice: recognised here, its recipients read from the prose
+)
 
 __all__ = ["DETECTORS", "Detector", "Failure", "Report", "detected_failures", "recognised"]
 

@@ -12,7 +12,6 @@ found by `address_spans`, so the cost stays linear in the text.
 
 from __future__ import annotations
 
-import json
 import re
 
 from .mime import address_spans
@@ -28,7 +27,6 @@ _NOT_RECIPIENT = re.compile(
 )
 # What ends the text before a listed address and says the line holds the sender, not a recipient.
 _SENDER_BEFORE = ("sent by", "from", "sender", "sender:", "by", "from:")
-_SES_ESCAPED = re.compile(r'\\"notificationType\\"\s{0,8}:\s{0,8}\\"(Bounce|Complaint)')
 
 
 def is_path(address: str) -> bool:
@@ -78,67 +76,3 @@ def listed_recipients(text: str) -> list[str]:
             continue
         found.setdefault(address.lower(), None)
     return list(found)
-
-
-def ses_text(text: str) -> str:
-    """An Amazon SES notification as SNS delivers it (a JSON string inside JSON), unescaped once."""
-    if _SES_ESCAPED.search(text[:8000]) is None:
-        return text
-    try:
-        outer = json.loads(text.strip())
-        inner = outer.get("Message") if isinstance(outer, dict) else None
-        if isinstance(inner, str):
-            return inner
-    except ValueError:
-        pass
-    return text.replace('\\"', '"')
-
-
-def ses_kind(text: str) -> str:
-    """"Bounce", "Complaint" or "" for an Amazon SES notification, escaped or not."""
-    head = text[:8000]
-    found = _SES_ESCAPED.search(head)
-    if found is not None:
-        return found.group(1)
-    for kind in ("Bounce", "Complaint"):
-        if re.search(r'"notificationType"\s{0,8}:\s{0,8}"' + kind, head):
-            return kind
-    return ""
-
-
-def ses_items(text: str, key: str) -> list[str]:
-    """The `{...}` items of the first `"key": [...]` list that is closed, each read once.
-
-    A bracket or brace left open is closed by nothing after it either, so the search stops there.
-    """
-    opening = re.search('"' + re.escape(key) + r'"\s*+:\s*+\[', text)
-    closing = text.find("]", opening.end()) if opening else -1
-    if closing < 0:
-        return []
-    listed, items, done = text[opening.end():closing], [], 0
-    while (start := listed.find("{", done)) >= 0:
-        end = listed.find("}", start + 1)
-        if end < 0:
-            break
-        items.append(listed[start:end + 1])
-        done = end + 1
-    return items
-
-
-def ses_addresses(text: str, key: str) -> list[str]:
-    """The `emailAddress` of each item of an SES notification's list `key`, as written."""
-    found = []
-    for item in ses_items(text, key):
-        try:
-            fields = json.loads(item)
-        except ValueError:
-            continue
-        if isinstance(fields, dict):
-            found.append(str(fields.get("emailAddress", "")).strip().lower())
-    return found
-
-
-def is_kddi_notice(text: str) -> bool:
-    """au one net (KDDI)'s notice: "Your mail sent on: ... Could not be delivered to: <...>"."""
-    head = text[:4000].lower()
-    return "your mail sent on:" in head and "could not be delivered to:" in head
