@@ -1,12 +1,11 @@
 """Bounces: who failed, and whether the address itself is gone (hard) or not (soft).
 
-Evidence is read in order of trust: RFC 3464 `message/delivery-status` fields
-(Final-Recipient, Action, Status, Diagnostic-Code), an `X-Failed-Recipients` header, DSN
-fields quoted in the text, the families of `bounce_detectors` (Amazon SES, fml, ...), then
-the explanation an MTA wrote in prose (Exim, qmail, Gmail, Domino, ...), and flufl.bounce's
-detectors.
-Only the recipients the bounce says failed are returned; other addresses it names (the
-original sender, the returned message's headers) are reported as merely mentioned.
+Evidence is read in order of trust, as READERS lists it: RFC 3464 `message/delivery-status`
+fields (Final-Recipient, Action, Status, Diagnostic-Code), DSN fields quoted in the text, the
+families of `bounce_detectors` (Amazon SES, fml, ...), the explanation an MTA wrote in prose
+(Exim, qmail, Gmail, Domino, ...) with the `X-Failed-Recipients` header, and flufl.bounce's
+detectors. Only the recipients the bounce says failed are returned; other addresses it names
+(the original sender, the returned message's headers) are reported as merely mentioned.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ import functools
 import re
 from dataclasses import dataclass
 from email.message import Message
+from typing import Callable
 
 from .bounce_detectors import Failure, Report, detected_failures, recognised
 from .bounce_detectors.exchange import dda_smtp
@@ -158,15 +158,30 @@ def _explanation(msg: Message) -> str:
     return ""
 
 
-def _from_dsn_parts(msg: Message, explanation: str) -> list[Failure]:
+@dataclass(frozen=True, slots=True)
+class BounceReading:
+    """One bounce as each step of READERS reads it."""
+
+    msg: Message
+    explanation: str  # the MTA's own words (_explanation)
+    own: set[str]
+    # Never a recipient that failed: CETIT's own addresses, the bounce's sender and From, the
+    # returned message's sender; an MTA's list of recipients is trusted against these alone.
+    listed_exclude: set[str]
+    # The same, with the bounce's To and Return-Path: not read from prose as recipients either.
+    exclude: set[str]
+    returned: Message | None  # the returned message, when the bounce attaches it
+
+
+def _from_dsn_parts(reading: BounceReading) -> list[Failure]:
     """The report's own DSN parts; those of a bounce it returns (a message/rfc822 part) only
     when it has none: a returned bounce's recipients are not this report's."""
     for into_messages in (False, True):
         failures = []
-        for part in walk(msg, into_messages=into_messages):
+        for part in walk(reading.msg, into_messages=into_messages):
             if content_type(part) in ("message/delivery-status", "message/global-delivery-status"):
                 for fields in _delivery_status_blocks(part):
-                    failure = _failure_from_fields(fields, explanation)
+                    failure = _failure_from_fields(fields, reading.explanation)
                     if failure is not None:
                         failures.append(failure)
         if failures:
@@ -174,8 +189,9 @@ def _from_dsn_parts(msg: Message, explanation: str) -> list[Failure]:
     return []
 
 
-def _from_quoted_dsn(text: str) -> list[Failure]:
+def _from_quoted_dsn(reading: BounceReading) -> list[Failure]:
     """DSN fields pasted into the text of a bounce (Amazon WorkMail, some Postfix notices)."""
+    text = reading.explanation
     failures = []
     for match in _QUOTED_DSN.finditer(text):
         fields: dict[str, str] = {}
@@ -204,7 +220,7 @@ def _prose_section(explanation: str) -> tuple[str, str]:
     return section, _MAIL_FROM.sub(" MAIL FROM ", _without_header_lines(section))
 
 
-def _from_prose(explanation: str, exclude: set[str], failed_hint: list[str], only: bool = False) -> list[Failure]:
+def _prose_failures(explanation: str, exclude: set[str], failed_hint: list[str], only: bool = False) -> list[Failure]:
     """Recipients named in an MTA's prose, each with the text that follows it as diagnostic.
 
     With `only`, the recipients are `failed_hint` alone (a header or the MTA's list named
@@ -280,47 +296,78 @@ def looks_like_bounce(msg: Message, sender: str, subject: str, text: str = "") -
     return recognised(msg, text)
 
 
-def read_bounce(msg: Message, sender: str, own: set[str]) -> Bounce | None:
-    """The failures a bounce reports, or None when it names no recipient that failed.
+def _from_families(reading: BounceReading) -> list[Failure]:
+    """The failures of the first family of `bounce_detectors` that names any (Amazon SES, fml, ...)."""
+    return detected_failures(Report(reading.msg, reading.explanation))
 
-    In order of trust: the report's DSN fields, DSN fields quoted in its text, the families of
-    `bounce_detectors` (Amazon SES, fml, ...), the recipients the prose lists one a line, the `X-Failed-Recipients`
-    header, any other address of the prose; last, flufl.bounce and the returned message's To.
-    """
-    explanation = _explanation(msg)
-    failures = _from_dsn_parts(msg, explanation)
+
+def _from_listed_prose(reading: BounceReading) -> list[Failure]:
+    """The recipients the prose lists one a line, as MTAs list those that failed; the bounce's
+    own To is the original sender, trusted to be listed only when it did fail (mail to oneself)."""
+    listed = [a for a in listed_recipients(_prose_section(reading.explanation)[1]) if a not in reading.listed_exclude]
+    return _prose_failures(reading.explanation, reading.exclude, listed, only=True) if listed else []
+
+
+def _from_failed_header(reading: BounceReading) -> list[Failure]:
+    """The recipients the `X-Failed-Recipients` header names, each read in the prose."""
+    hinted = [a for v in header_values(reading.msg, "X-Failed-Recipients") for a in addresses_in(v)
+              if a not in reading.own and not is_path(a)][:MAX_PROSE_RECIPIENTS]
+    return _prose_failures(reading.explanation, reading.exclude, hinted, only=True) if hinted else []
+
+
+def _from_any_prose(reading: BounceReading) -> list[Failure]:
+    """Any other address of the prose that nothing introduces as someone else."""
+    return _prose_failures(reading.explanation, reading.exclude, [])
+
+
+def _from_returned_message(reading: BounceReading) -> list[Failure]:
+    """Last: the recipient flufl.bounce finds, else the To of the returned message (attached,
+    else pasted after the explanation), read in the prose."""
+    explanation, exclude = reading.explanation, reading.exclude
+    flufl = flufl_failures(reading.msg, exclude)
+    if not flufl and reading.returned is not None:
+        flufl = [a for a in addresses_in(raw_header(reading.returned, "To") or "") if a not in exclude][:1]
+    if not flufl:
+        cut = _original_starts(explanation)
+        after = explanation[cut[1]:] if cut else ""
+        to_line = _TO_LINE.search(after)
+        flufl = [a for a in addresses_in(to_line.group(1)) if a not in exclude][:1] if to_line else []
+    return _prose_failures(explanation + "\n" + " ".join(flufl), exclude, flufl) if flufl else []
+
+
+# How a bounce is read, in order of trust: the first step that names a failure gives the reading.
+READERS: tuple[Callable[[BounceReading], list[Failure]], ...] = (
+    _from_dsn_parts,  # the report's own message/delivery-status fields (RFC 3464)
+    _from_quoted_dsn,  # DSN fields pasted into its text
+    _from_families,  # the families of bounce_detectors, in their order (Amazon SES, fml, Exchange, ...)
+    _from_listed_prose,  # the recipients the prose lists one a line
+    _from_failed_header,  # the recipients the X-Failed-Recipients header names
+    _from_any_prose,  # any other address of the prose
+    _from_returned_message,  # flufl.bounce, then the returned message's To
+)
+
+
+def _bounce_reading(msg: Message, sender: str, own: set[str]) -> BounceReading:
     returned = _returned_message(msg)
     original_sender = {a for name in ("From", "Return-Path", "Sender", "Reply-To") if returned is not None
                        for a in addresses_in(raw_header(returned, name) or "")}
-    # The bounce's own To is the original sender; an MTA's list of failed recipients is
-    # trusted to name it only when it did fail (a message sent to oneself).
     listed_exclude = own | original_sender | {sender} | set(addresses_in(raw_header(msg, "From") or ""))
     exclude = listed_exclude | set(addresses_in(raw_header(msg, "To") or ""))
     exclude |= set(addresses_in(raw_header(msg, "Return-Path") or ""))
-    if not failures:
-        failures = _from_quoted_dsn(explanation) or detected_failures(Report(msg, explanation))
-    if not failures:
-        listed = [a for a in listed_recipients(_prose_section(explanation)[1]) if a not in listed_exclude]
-        failures = _from_prose(explanation, exclude, listed, only=True) if listed else []
-    if not failures:
-        hinted = [a for v in header_values(msg, "X-Failed-Recipients") for a in addresses_in(v)
-                  if a not in own and not is_path(a)][:MAX_PROSE_RECIPIENTS]
-        failures = _from_prose(explanation, exclude, hinted, only=True) if hinted else []
-    if not failures:
-        failures = _from_prose(explanation, exclude, [])
-    if not failures:
-        flufl = flufl_failures(msg, exclude)
-        if not flufl and returned is not None:
-            flufl = [a for a in addresses_in(raw_header(returned, "To") or "") if a not in exclude][:1]
-        if not flufl:
-            cut = _original_starts(explanation)
-            after = explanation[cut[1]:] if cut else ""
-            to_line = _TO_LINE.search(after)
-            flufl = [a for a in addresses_in(to_line.group(1)) if a not in exclude][:1] if to_line else []
-        failures = _from_prose(explanation + "\n" + " ".join(flufl), exclude, flufl) if flufl else []
-    if not failures:
+    return BounceReading(msg, _explanation(msg), own, listed_exclude, exclude, returned)
+
+
+def read_bounce(msg: Message, sender: str, own: set[str]) -> Bounce | None:
+    """The failures a bounce reports, read by the steps of READERS in turn, or None when none
+    names a recipient that failed."""
+    reading = _bounce_reading(msg, sender, own)
+    for read in READERS:
+        failures = read(reading)
+        if failures:
+            break
+    else:
         return None
     unique = {f.address: f for f in failures}
     failed = set(unique)
-    mentioned = [a for a in addresses_in(explanation) if a not in failed and a not in own][:20]
+    mentioned = [a for a in addresses_in(reading.explanation) if a not in failed and a not in own][:20]
     return Bounce(tuple(unique.values()), tuple(mentioned))
