@@ -22,40 +22,30 @@ words are not acted on and the message goes to staff.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from email.errors import InvalidHeaderDefect
 from email.message import Message
-from enum import StrEnum
 from typing import Callable, Iterable
 
 from ..addresses import canonical_or_none
 from ..errors import BadToken
 from ..suppressions.rules import GLOBAL
-from ..suppressions.tokens import MAX_TOKEN_LENGTH, LinkClaim
+from ..suppressions.tokens import MAX_TOKEN_LENGTH
 from .bounces import looks_like_bounce, read_bounce
 from .carried import carried_claim
 from .complaints import read_complaint
 from .mime import addresses_in, all_text, body_text, first_address, header, parse, raw_header, walk
+from .model import LOOP, Basis, BounceKind, Classification, Envelope, Suppress, Verdict
 from .privacy import privacy_request
 from .authentication import dmarc_failure
 from .away import is_away_notice
 from .replies import own_words, unsubscribe_request
 
+# The values of a verdict live in model.py; they are named here too, where callers look for them.
+__all__ = ["FORWARD_MARKER", "LOOP", "Basis", "BounceKind", "Classification", "Envelope", "Suppress", "Verdict",
+           "classify", "from_address", "is_auto_submitted", "is_our_forward_again", "plain_address"]
+
 FORWARD_MARKER = "X-Optout-Forwarded"
-
-
-class Classification(StrEnum):
-    """What a message is (GET /v1/inbound/{id} `classification`)."""
-
-    UNSUBSCRIBE = "unsubscribe"
-    BOUNCE = "bounce"
-    COMPLAINT = "complaint"
-    AUTO_REPLY = "auto_reply"
-    HUMAN = "human"
-    PRIVACY_REQUEST = "privacy_request"
-
-
-LOOP = "loop"
 MAX_SUBJECT = 998  # characters of the Subject searched for a token (RFC 5322's line limit)
 MAX_TOKEN_CANDIDATES = 20
 # A token is itsdangerous' payload.timestamp.signature (the payload starts with "." when
@@ -67,61 +57,6 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]{30,400}+|\.?+[A-Za-z0-9_-]{6,}+\.[A-Za-z0-9_
 _NOT_TOKEN_TEXT = re.compile(r"[^A-Za-z0-9_.-]+")
 _AUTO_PRECEDENCE = frozenset({"auto_reply", "bulk", "junk"})
 _MARKER_LINE = re.compile(r"^[ \t>]*+" + re.escape(FORWARD_MARKER) + r"[ \t]*+:", re.I | re.M)
-
-
-class Basis(StrEnum):
-    """What a proposed suppression rests on, and so whether the address must be known."""
-
-    SELF = "self"  # the sender's own request: one address, as the mailto: unsubscribe allows
-    TOKEN = "token"  # a signed token that CETIT issued and that verified
-    NAMED = "named"  # named in a person's words: acted on only for an address CETIT knows
-    REPORT = "report"  # taken from a DSN or ARF report: acted on only for an address CETIT knows
-
-    @property
-    def needs_known(self) -> bool:
-        return self in (Basis.NAMED, Basis.REPORT)
-
-
-@dataclass(frozen=True, slots=True)
-class Envelope:
-    mail_from: str | None = None
-    recipients: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Suppress:
-    """A suppression the message calls for, and the evidence for it (the strictest by default)."""
-
-    address: str
-    scope: str
-    reason: str
-    source: str
-    basis: Basis = Basis.REPORT
-    recipient_id: int | None = None  # a link token names its recipient so; the address is found when acted on
-
-
-@dataclass(frozen=True)
-class Verdict:
-    classification: Classification
-    evidence: str
-    addresses: tuple[str, ...] = ()
-    kind: str | None = None  # "hard" or "soft" for a bounce
-    suppress: tuple[Suppress, ...] = ()
-    soft_bounces: tuple[str, ...] = ()  # taken from a report: counted only for addresses CETIT knows
-    forward: bool = False
-    mentioned: tuple[str, ...] = field(default=())
-    sender: str | None = None
-    subject: str = ""
-    withheld: tuple[Suppress, ...] = ()  # what the sender's words asked for and is not done
-    withheld_reason: str = ""  # why: e.g. a trusted Authentication-Results says DMARC failed
-    # A bounce that reached a return path: it is about the recipient its token names and no one
-    # else (None: the token did not verify, and it is about no one).
-    at_return_path: bool = False
-    return_path_recipient: int | None = None
-    privacy: tuple[str, ...] = ()  # a privacy request's kinds: access, correction, erasure, objection
-    # The link of the copy a report is about (carried in its returned message or headers), or the
-    # link whose token unsubscribed: it names the recipient and the campaign the report counts for.
-    carried: LinkClaim | None = None
 
 
 def plain_address(value: str) -> str | None:
@@ -259,7 +194,7 @@ def _report_verdict(msg: Message, sender: str | None, subject: str, text: str, o
     hard = tuple(f.address for f in failures if f.hard)
     soft = tuple(f.address for f in failures if not f.hard)
     return Verdict(
-        Classification.BOUNCE, "dsn", tuple(f.address for f in failures), "hard" if hard else "soft",
+        Classification.BOUNCE, "dsn", tuple(f.address for f in failures), BounceKind.HARD if hard else BounceKind.SOFT,
         suppress=tuple(Suppress(a, GLOBAL, "bounce", "dsn", Basis.REPORT) for a in hard),
         soft_bounces=soft, mentioned=bounce.mentioned, carried=carried_claim(msg, verify_token), **base,
     )

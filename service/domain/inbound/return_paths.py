@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .bounces import is_mail_system
-from .classify import Classification, Envelope, Verdict
+from .model import BounceKind, Classification, Envelope, Verdict
 
 
 def at_return_path(verdict: Verdict, envelope: Envelope, recipient_id: int | None) -> Verdict:
@@ -21,9 +21,9 @@ def at_return_path(verdict: Verdict, envelope: Envelope, recipient_id: int | Non
     names (None: it did not verify)."""
     from_machine = is_mail_system(envelope.mail_from) or is_mail_system(verdict.sender)
     if verdict.classification is Classification.BOUNCE:
-        kind = "hard" if verdict.suppress else "soft"
+        kind = BounceKind.HARD if verdict.suppress else BounceKind.SOFT
     elif verdict.classification is Classification.HUMAN and from_machine:
-        kind = "soft"  # not readable as a report: no sign that the address cannot receive
+        kind = BounceKind.SOFT  # not readable as a report: no sign that the address cannot receive
     else:
         return verdict
     evidence = "verp" if recipient_id is not None else "verp:token-not-verified"

@@ -28,7 +28,7 @@ from ..suppressions.links import count_for_campaign
 from ..suppressions.keyed_hash import hmac_from_pads
 from .classify import Basis, Classification, Verdict
 from .mime import delivered_to, message_id_of
-from .model import InboundMessage, InboundStatus, ListedMessage, MessagePage
+from .model import BounceKind, InboundMessage, InboundStatus, ListedMessage, MessagePage
 
 if TYPE_CHECKING:
     import asyncpg
@@ -339,7 +339,7 @@ async def _return_path_bounce(conn: asyncpg.Connection, message_id: uuid.UUID, v
         why = ("its return path's token does not verify" if verdict.return_path_recipient is None else
                "its return path names no one CETIT knows now (erased, or never issued)")
         return [{"type": Action.NOT_ACTED, "reason": f"a bounce at a return path: {why}; no one is suppressed"}]
-    if verdict.kind == "hard":
+    if verdict.kind == BounceKind.HARD:
         actions = [await _suppress(conn, message_id, address, "global", "bounce", "verp", pads)]
     else:
         actions = await _soft_bounce(conn, message_id, address, {address}, soft_limit, soft_days, pads, source="verp")
