@@ -12,12 +12,19 @@ question mark and all). Every pattern reads a bounded slice, words joined by `\\
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
+from .mime import raw_header
+from .model import Classification, Verdict
 from .replies import bare_subject
+
+if TYPE_CHECKING:  # classify.py imports the steps: it is named here for type hints only
+    from .classify import Reading
 
 MAX_SUBJECT = 998  # RFC 5322's line limit
 MAX_NOTICE = 5000  # characters of own words a notice is looked for in
 MAX_SHORT = 1500  # own words that only say "away" are a notice up to this length
+_AUTO_PRECEDENCE = frozenset({"auto_reply", "bulk", "junk"})
 
 # How a mail program starts the subject of an away notice (case ignored), after a gateway's tag.
 SUBJECT_STARTS = (
@@ -91,3 +98,20 @@ def is_away_notice(subject: str, words: str) -> bool:
     if PROGRAM_SENTENCE.search(words):
         return True
     return len(words) < MAX_SHORT and "?" not in words and bool(AWAY_RETURN.search(words))
+
+
+def is_auto_submitted(msg) -> bool:
+    """RFC 3834 Auto-Submitted (anything but "no"), X-Autoreply, X-Autorespond, Precedence."""
+    auto = (raw_header(msg, "Auto-Submitted") or "")[:200].strip().lower()
+    if auto and not auto.startswith("no"):
+        return True
+    if raw_header(msg, "X-Autoreply") or raw_header(msg, "X-Autorespond") or raw_header(msg, "X-Autoresponder"):
+        return True
+    return (raw_header(msg, "Precedence") or "")[:200].strip().lower() in _AUTO_PRECEDENCE
+
+
+def auto_reply_verdict(reading: Reading) -> Verdict | None:
+    """An automatic reply: marked so in its headers, or an out-of-office notice by its words."""
+    if is_auto_submitted(reading.msg) or is_away_notice(reading.subject, reading.words):
+        return reading.verdict(Classification.AUTO_REPLY, "auto-reply", reading.sender_list)
+    return None

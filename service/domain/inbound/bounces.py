@@ -14,14 +14,20 @@ import functools
 import re
 from dataclasses import dataclass
 from email.message import Message
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
+from ..suppressions.rules import GLOBAL
 from .bounce_detectors import Failure, Report, detected_failures, recognised
 from .bounce_detectors.exchange import dda_smtp
 from .bounce_prose import introduced_as_other, is_path, labeled_as_sender, listed_recipients
 from .bounce_wording import is_hard
+from .carried import carried_claim
 from .flufl_fallback import flufl_failures
 from .mime import address_spans, addresses_in, content_param, content_type, first_address, header_values, html_text, part_text, raw_header, report_field_groups, walk
+from .model import LOOP, Basis, BounceKind, Classification, Suppress, Verdict
+
+if TYPE_CHECKING:  # classify.py imports the steps: it is named here for type hints only
+    from .classify import Reading
 
 _BOUNCE_SENDER = re.compile(
     r"^(?:mailer[-_]?daemon|postmaster|post_master|mail[-_ ]?delivery[-_ ]?(?:system|subsystem)?|sysadmin)@", re.I
@@ -371,3 +377,24 @@ def read_bounce(msg: Message, sender: str, own: set[str]) -> Bounce | None:
     failed = set(unique)
     mentioned = [a for a in addresses_in(reading.explanation) if a not in failed and a not in own][:20]
     return Bounce(tuple(unique.values()), tuple(mentioned))
+
+
+def bounce_verdict(reading: Reading) -> Verdict | None:
+    """A bounce: addresses taken from a report, so acted on only when known; hard ones are
+    suppressed, soft ones only counted."""
+    msg, sender, own = reading.msg, reading.sender or "", reading.own
+    if not looks_like_bounce(msg, sender, reading.subject, reading.text):
+        return None
+    bounce = read_bounce(msg, sender, set(own))
+    if bounce is None:
+        return None
+    failures = [f for f in bounce.failures if f.address not in own]
+    if not failures:  # our own mail to our own mailbox came back: a loop, not a recipient
+        return reading.verdict(Classification.AUTO_REPLY, LOOP)
+    hard = tuple(f.address for f in failures if f.hard)
+    soft = tuple(f.address for f in failures if not f.hard)
+    return reading.verdict(
+        Classification.BOUNCE, "dsn", tuple(f.address for f in failures), BounceKind.HARD if hard else BounceKind.SOFT,
+        suppress=tuple(Suppress(a, GLOBAL, "bounce", "dsn", Basis.REPORT) for a in hard),
+        soft_bounces=soft, mentioned=bounce.mentioned, carried=carried_claim(msg, reading.verify_token),
+    )

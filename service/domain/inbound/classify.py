@@ -1,11 +1,11 @@
 """What an inbound message is and what it asks for; pure functions, no I/O.
 
-Evidence is weighed in this order: our own forward coming back (never forwarded again), a
-complaint (ARF), a bounce (DSN or a known non-standard form), an unsubscribe that a machine
-sent on the person's behalf (a signed token in the subject or the +address, Apple Mail's
-X-Apple-Unsubscribe), an automatic reply (RFC 3834 and the usual out-of-office forms), a
-person asking to be unsubscribed in their own words, and otherwise a person whose message
-staff must read.
+Evidence is weighed in the order STEPS lists, each step in the module of its family: our own
+forward coming back (never forwarded again), a complaint (ARF), a bounce (DSN or a known
+non-standard form), an unsubscribe that a machine sent on the person's behalf (a signed token in
+the subject or the +address, Apple Mail's X-Apple-Unsubscribe), an automatic reply (RFC 3834 and
+the usual out-of-office forms), a privacy request, a person asking to be unsubscribed in their
+own words, and otherwise a person whose message staff must read.
 
 The machine unsubscribe comes before the auto-reply test because mail programs mark
 the unsubscribe mails they send as auto-submitted.
@@ -22,28 +22,28 @@ words are not acted on and the message goes to staff.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass
 from email.errors import InvalidHeaderDefect
 from email.message import Message
+from functools import cached_property
 from typing import Callable, Iterable
 
 from ..addresses import canonical_or_none
 from ..errors import BadToken
 from ..suppressions.rules import GLOBAL
 from ..suppressions.tokens import MAX_TOKEN_LENGTH
-from .bounces import looks_like_bounce, read_bounce
-from .carried import carried_claim
-from .complaints import read_complaint
+from .authentication import dmarc_failure
+from .away import auto_reply_verdict, is_auto_submitted
+from .bounces import bounce_verdict, looks_like_bounce
+from .complaints import complaint_verdict
 from .mime import addresses_in, all_text, body_text, first_address, header, parse, raw_header, walk
 from .model import LOOP, Basis, BounceKind, Classification, Envelope, Suppress, Verdict
-from .privacy import privacy_request
-from .authentication import dmarc_failure
-from .away import is_away_notice
-from .replies import own_words, unsubscribe_request
+from .privacy import privacy_verdict
+from .replies import Request, own_words, request_verdict, unless_dmarc_failed, unsubscribe_request
 
 # The values of a verdict live in model.py; they are named here too, where callers look for them.
-__all__ = ["FORWARD_MARKER", "LOOP", "Basis", "BounceKind", "Classification", "Envelope", "Suppress", "Verdict",
-           "classify", "from_address", "is_auto_submitted", "is_our_forward_again", "plain_address"]
+__all__ = ["FORWARD_MARKER", "LOOP", "STEPS", "Basis", "BounceKind", "Classification", "Envelope", "Reading",
+           "Suppress", "Verdict", "classify", "from_address", "is_our_forward_again", "plain_address"]
 
 FORWARD_MARKER = "X-Optout-Forwarded"
 MAX_SUBJECT = 998  # characters of the Subject searched for a token (RFC 5322's line limit)
@@ -55,7 +55,6 @@ MAX_TOKEN_CANDIDATES = 20
 # (itsdangerous: three dotted parts).
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{30,400}+|\.?+[A-Za-z0-9_-]{6,}+\.[A-Za-z0-9_-]{4,}+\.[A-Za-z0-9_-]{16,}+")
 _NOT_TOKEN_TEXT = re.compile(r"[^A-Za-z0-9_.-]+")
-_AUTO_PRECEDENCE = frozenset({"auto_reply", "bulk", "junk"})
 _MARKER_LINE = re.compile(r"^[ \t>]*+" + re.escape(FORWARD_MARKER) + r"[ \t]*+:", re.I | re.M)
 
 
@@ -121,16 +120,6 @@ def _tokens_in(subject: str, recipients: list[str]) -> list[str]:
     return found[:MAX_TOKEN_CANDIDATES]
 
 
-def is_auto_submitted(msg) -> bool:
-    """RFC 3834 Auto-Submitted (anything but "no"), X-Autoreply, X-Autorespond, Precedence."""
-    auto = (raw_header(msg, "Auto-Submitted") or "")[:200].strip().lower()
-    if auto and not auto.startswith("no"):
-        return True
-    if raw_header(msg, "X-Autoreply") or raw_header(msg, "X-Autorespond") or raw_header(msg, "X-Autoresponder"):
-        return True
-    return (raw_header(msg, "Precedence") or "")[:200].strip().lower() in _AUTO_PRECEDENCE
-
-
 def is_our_forward_again(msg: Message, subject: str, sender: str | None, own: frozenset[str]) -> bool:
     """Whether the message is, carries or quotes a forward of ours, so forwarding it would loop.
 
@@ -151,53 +140,83 @@ def is_our_forward_again(msg: Message, subject: str, sender: str | None, own: fr
     return False
 
 
-def _unless_dmarc_failed(verdict: Verdict, failure: str) -> Verdict:
-    """The sender's words stand only when DMARC did not fail; otherwise staff decide."""
-    if not failure:
-        return verdict
-    return replace(verdict, evidence=f"{verdict.evidence};dmarc=fail", suppress=(), withheld=verdict.suppress,
-                   withheld_reason=failure, forward=True)
+@dataclass(frozen=True)
+class Reading:
+    """One message as each step of STEPS reads it. Its body text, own words and request to be
+    unsubscribed are read once, when a step first needs them: most mail is decided before."""
+
+    msg: Message
+    subject: str
+    sender: str | None  # From's address (_sender), else the envelope's; None when neither is plain
+    envelope: Envelope
+    own: frozenset[str]  # CETIT's own addresses: never suppressed, never senders
+    verify_token: Callable  # returns a LinkClaim or raises BadToken
+    trusted_authserv_id: str | None = None  # whose Authentication-Results count (None: none do)
+
+    @property
+    def sender_list(self) -> tuple[str, ...]:
+        return (self.sender,) if self.sender else ()
+
+    @cached_property
+    def text(self) -> str:
+        return body_text(self.msg)
+
+    @cached_property
+    def words(self) -> str:
+        """What the sender wrote themselves: the body text without what it quotes."""
+        return own_words(self.text)
+
+    @cached_property
+    def request(self) -> Request | None:
+        """The sender's request, in their own words, to stop receiving mail (None without a sender)."""
+        if not self.sender:
+            return None
+        return unsubscribe_request(self.subject, self.words, set(self.own) | set(self.sender_list))
+
+    def verdict(self, classification: Classification, evidence: str, addresses: tuple[str, ...] = (),
+                kind: BounceKind | None = None, **fields) -> Verdict:
+        """A verdict about this message: it names its sender and subject."""
+        return Verdict(classification, evidence, addresses, kind, sender=self.sender, subject=self.subject, **fields)
 
 
-def _asked_for(sender: str, request, self_too: bool = False) -> tuple[Suppress, ...]:
-    """What a person's request asks to stop: the sender when it is for them (a request about an
-    old address only is not), and every address it names, which counts only when known."""
-    named = request.named if request is not None else ()
-    mine = self_too or (request is not None and request.for_sender)
-    return (*((Suppress(sender, GLOBAL, "unsubscribe", "reply", Basis.SELF),) if mine else ()),
-            *(Suppress(a, GLOBAL, "unsubscribe", "reply", Basis.NAMED) for a in named))
+def _our_forward_again(reading: Reading) -> Verdict | None:
+    if is_our_forward_again(reading.msg, reading.subject, reading.sender, reading.own):
+        return reading.verdict(Classification.AUTO_REPLY, LOOP, reading.sender_list)
+    return None
 
 
-def _report_verdict(msg: Message, sender: str | None, subject: str, text: str, own: frozenset[str],
-                    base: dict, verify_token: Callable) -> Verdict | None:
-    """A complaint or a bounce: addresses taken from a report, so acted on only when known. The
-    link the report carries of the original copy says whose copy it was: a complaint suppresses
-    that recipient too (the token is CETIT's own evidence, as a one-click would be), even when the
-    report hides the address, as feedback loops often do."""
-    complaint = read_complaint(msg, set(own))
-    if complaint is not None:
-        carried = carried_claim(msg, verify_token)
-        actions = tuple(Suppress(a, GLOBAL, "complaint", "arf", Basis.REPORT) for a in complaint.addresses)
-        if carried is not None:
-            actions += (Suppress(carried.address or "", GLOBAL, "complaint", "arf", Basis.TOKEN,
-                                 recipient_id=carried.recipient_id),)
-        return Verdict(Classification.COMPLAINT, f"arf:{complaint.feedback_type}", complaint.addresses,
-                       suppress=actions, carried=carried, **base)
-    if not looks_like_bounce(msg, sender or "", subject, text):
+def _token_unsubscribe(reading: Reading) -> Verdict | None:
+    """A link token CETIT signed, in the subject or a +address: it unsubscribes in its scope."""
+    claim = _token_claim(_tokens_in(reading.subject, _recipients(reading.msg, reading.envelope)), reading.verify_token)
+    if claim is None:
         return None
-    bounce = read_bounce(msg, sender or "", set(own))
-    if bounce is None:
+    named = (claim.address,) if claim.address else ()
+    return reading.verdict(Classification.UNSUBSCRIBE, "token", named,
+                           suppress=(Suppress(claim.address or "", claim.scope, "unsubscribe", "reply", Basis.TOKEN,
+                                              recipient_id=claim.recipient_id),), carried=claim)
+
+
+def _apple_unsubscribe(reading: Reading) -> Verdict | None:
+    """Apple Mail's unsubscribe (X-Apple-Unsubscribe: true), which it marks as auto-submitted."""
+    if (raw_header(reading.msg, "X-Apple-Unsubscribe") or "")[:20].strip().lower() != "true" or not reading.sender:
         return None
-    failures = [f for f in bounce.failures if f.address not in own]
-    if not failures:  # our own mail to our own mailbox came back: a loop, not a recipient
-        return Verdict(Classification.AUTO_REPLY, LOOP, **base)
-    hard = tuple(f.address for f in failures if f.hard)
-    soft = tuple(f.address for f in failures if not f.hard)
-    return Verdict(
-        Classification.BOUNCE, "dsn", tuple(f.address for f in failures), BounceKind.HARD if hard else BounceKind.SOFT,
-        suppress=tuple(Suppress(a, GLOBAL, "bounce", "dsn", Basis.REPORT) for a in hard),
-        soft_bounces=soft, mentioned=bounce.mentioned, carried=carried_claim(msg, verify_token), **base,
-    )
+    apple = reading.verdict(Classification.UNSUBSCRIBE, "apple-mail", reading.sender_list,
+                            suppress=(Suppress(reading.sender, GLOBAL, "unsubscribe", "reply", Basis.SELF),))
+    return unless_dmarc_failed(apple, dmarc_failure(reading.msg, reading.sender, reading.trusted_authserv_id))
+
+
+# How a message is classified: each step in turn, the first verdict wins; a person's message
+# (HUMAN, forwarded to staff) when none gives one.
+STEPS: tuple[Callable[[Reading], Verdict | None], ...] = (
+    _our_forward_again,  # our own forward coming back: a loop, never forwarded again
+    complaint_verdict,  # a complaint: ARF, Microsoft's JMRP, Amazon SES
+    bounce_verdict,  # a bounce: DSN fields or a known non-standard form
+    _token_unsubscribe,  # a signed link token in the subject or a +address
+    _apple_unsubscribe,  # Apple Mail's unsubscribe, before auto-replies: it is marked auto-submitted
+    auto_reply_verdict,  # an automatic reply: RFC 3834 headers or an out-of-office notice
+    privacy_verdict,  # a person exercising a data-protection right, read by staff
+    request_verdict,  # a person asking in their own words to be unsubscribed
+)
 
 
 def classify(
@@ -212,46 +231,10 @@ def classify(
     `own` holds CETIT's own addresses, which are never suppressed or treated as senders;
     Authentication-Results count only from `trusted_authserv_id` (None: all are ignored)."""
     msg = parse(raw)
-    subject = header(msg, "Subject")
-    sender = _sender(msg, envelope)
-    sender_list = (sender,) if sender else ()
-    base = dict(sender=sender, subject=subject)
-
-    if is_our_forward_again(msg, subject, sender, own):
-        return Verdict(Classification.AUTO_REPLY, LOOP, sender_list, **base)
-
-    text = body_text(msg)
-    report = _report_verdict(msg, sender, subject, text, own, base, verify_token)
-    if report is not None:
-        return report
-
-    claim = _token_claim(_tokens_in(subject, _recipients(msg, envelope)), verify_token)
-    if claim is not None:
-        named = (claim.address,) if claim.address else ()
-        return Verdict(Classification.UNSUBSCRIBE, "token", named,
-                       suppress=(Suppress(claim.address or "", claim.scope, "unsubscribe", "reply", Basis.TOKEN,
-                                          recipient_id=claim.recipient_id),), carried=claim, **base)
-    if (raw_header(msg, "X-Apple-Unsubscribe") or "")[:20].strip().lower() == "true" and sender:
-        apple = Verdict(Classification.UNSUBSCRIBE, "apple-mail", sender_list,
-                        suppress=(Suppress(sender, GLOBAL, "unsubscribe", "reply", Basis.SELF),), **base)
-        return _unless_dmarc_failed(apple, dmarc_failure(msg, sender, trusted_authserv_id))
-
-    words = own_words(text)
-    if is_auto_submitted(msg) or is_away_notice(subject, words):
-        return Verdict(Classification.AUTO_REPLY, "auto-reply", sender_list, **base)
-
-    request = unsubscribe_request(subject, words, set(own) | set(sender_list)) if sender else None
-    ask = privacy_request(subject, words) if sender else None
-    if ask is not None:
-        # Recorded with its due date and read by staff; an objection to direct marketing, or a
-        # request to stop written beside it, also suppresses the sender (CONTRACT: Inbound mail).
-        wanted = _asked_for(sender, request, self_too="objection" in ask.kinds)
-        asked = Verdict(Classification.PRIVACY_REQUEST, f"privacy:{'+'.join(ask.kinds)}:{ask.language}",
-                        (sender, *(request.named if request else ())), suppress=wanted, forward=True,
-                        privacy=ask.kinds, **base)
-        return _unless_dmarc_failed(asked, dmarc_failure(msg, sender, trusted_authserv_id)) if wanted else asked
-    if request is not None:
-        asked = Verdict(Classification.UNSUBSCRIBE, f"request:{request.language}", (sender, *request.named),
-                        suppress=_asked_for(sender, request), forward=request.says_more or bool(request.named), **base)
-        return _unless_dmarc_failed(asked, dmarc_failure(msg, sender, trusted_authserv_id))
-    return Verdict(Classification.HUMAN, "person", sender_list, forward=True, **base)
+    reading = Reading(msg, header(msg, "Subject"), _sender(msg, envelope), envelope, own, verify_token,
+                      trusted_authserv_id)
+    for step in STEPS:
+        verdict = step(reading)
+        if verdict is not None:
+            return verdict
+    return reading.verdict(Classification.HUMAN, "person", reading.sender_list, forward=True)

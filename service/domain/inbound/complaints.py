@@ -10,9 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from email.message import Message
+from typing import TYPE_CHECKING
 
+from ..suppressions.rules import GLOBAL
 from .bounce_detectors.ses import ses_addresses, ses_kind, ses_text
+from .carried import carried_claim
 from .mime import addresses_in, content_type, first_address, part_text, raw_header, report_field_groups, walk
+from .model import Basis, Classification, Suppress, Verdict
+
+if TYPE_CHECKING:  # classify.py imports the steps: it is named here for type hints only
+    from .classify import Reading
 
 JMRP_HEADER = "X-HmXmrOriginalRecipient"
 
@@ -72,3 +79,20 @@ def read_complaint(msg: Message, own: set[str]) -> Complaint | None:
         found = addresses_in(raw_header(attached, "To") or "")
     unique = list(dict.fromkeys(a for a in found if a not in own))
     return Complaint(feedback_type, tuple(unique))
+
+
+def complaint_verdict(reading: Reading) -> Verdict | None:
+    """A complaint: addresses taken from a report, so acted on only when known. The link the
+    report carries of the original copy says whose copy it was: that recipient is suppressed too
+    (the token is CETIT's own evidence, as a one-click would be), even when the report hides the
+    address, as feedback loops often do."""
+    complaint = read_complaint(reading.msg, set(reading.own))
+    if complaint is None:
+        return None
+    carried = carried_claim(reading.msg, reading.verify_token)
+    actions = tuple(Suppress(a, GLOBAL, "complaint", "arf", Basis.REPORT) for a in complaint.addresses)
+    if carried is not None:
+        actions += (Suppress(carried.address or "", GLOBAL, "complaint", "arf", Basis.TOKEN,
+                             recipient_id=carried.recipient_id),)
+    return reading.verdict(Classification.COMPLAINT, f"arf:{complaint.feedback_type}", complaint.addresses,
+                           suppress=actions, carried=carried)

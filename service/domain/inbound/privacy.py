@@ -20,8 +20,15 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import TYPE_CHECKING
 
 from . import privacy_words as W
+from .authentication import dmarc_failure
+from .model import Classification, Verdict
+from .replies import asked_for, unless_dmarc_failed
+
+if TYPE_CHECKING:  # classify.py imports the steps: it is named here for type hints only
+    from .classify import Reading
 
 MAX_WORDS = 20_000  # characters of own words read for a request
 WINDOW = 8  # words between what is wanted and the data it is done to
@@ -254,3 +261,20 @@ def privacy_request(subject: str, words: str) -> PrivacyAsk | None:
         return None
     ordered = tuple(kind for kind in KINDS if kind in found)
     return PrivacyAsk(ordered, found[ordered[0]])
+
+
+def privacy_verdict(reading: Reading) -> Verdict | None:
+    """A person exercising a data-protection right: recorded with its due date and read by staff.
+    An objection to direct marketing, or a request to stop written beside it, also suppresses the
+    sender (CONTRACT: Inbound mail)."""
+    ask = privacy_request(reading.subject, reading.words) if reading.sender else None
+    if ask is None:
+        return None
+    request = reading.request
+    wanted = asked_for(reading.sender, request, self_too="objection" in ask.kinds)
+    asked = reading.verdict(Classification.PRIVACY_REQUEST, f"privacy:{'+'.join(ask.kinds)}:{ask.language}",
+                            (reading.sender, *(request.named if request else ())), suppress=wanted, forward=True,
+                            privacy=ask.kinds)
+    if not wanted:
+        return asked
+    return unless_dmarc_failed(asked, dmarc_failure(reading.msg, reading.sender, reading.trusted_authserv_id))
