@@ -19,8 +19,10 @@ from datetime import timedelta
 import pytest
 
 from bench.agreement import expected, reading
+from service.domain.inbound.bounce_detectors import Report, kddi
 from service.domain.inbound.bounce_prose import introduced_as_other, is_path, listed_recipients
 from service.domain.inbound.classify import Envelope, classify
+from service.domain.inbound.mime import parse
 from service.domain.suppressions.tokens import TokenSigner
 from tests.conftest import CORPUS, SHARED_CORPUS, known_disagreements
 
@@ -324,6 +326,12 @@ def test_an_au_one_net_notice_is_a_soft_bounce():
     verdict = verdict_of(KDDI_FULL)
     assert verdict.classification == "bounce"
     assert acted_on(verdict) == {"kijitora@example.dion.ne.jp"} and verdict.kind == "soft"
+
+
+def test_the_au_one_net_family_recognises_its_notice_and_leaves_its_recipient_to_the_prose():
+    msg, text = parse(KDDI_FULL), KDDI_FULL.split(b"\n\n", 1)[1].decode()
+    assert kddi.DETECTOR.recognises(msg, text) and not kddi.DETECTOR.recognises(msg, "Your mail sent on: today")
+    assert kddi.DETECTOR.failures(Report(msg, text)) == []
 
 
 @pytest.mark.parametrize("status, diagnostic, kind", [
