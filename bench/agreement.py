@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from service.domain.inbound.classify import Envelope, Verdict, classify
-from service.domain.suppressions.tokens import TokenSigner
+from service.domain.tokens import TokenSigner
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "corpus"

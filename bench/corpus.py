@@ -44,7 +44,7 @@ from pathlib import Path
 
 from service.domain.addresses import canonical_or_none
 from service.domain.inbound.classify import Envelope, Verdict, classify
-from service.domain.suppressions.tokens import TokenSigner
+from service.domain.tokens import TokenSigner
 
 from .harness import verdict
 

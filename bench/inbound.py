@@ -23,7 +23,7 @@ import aiosmtplib
 
 from service.domain.inbound import mime
 from service.domain.inbound.mime import SAFE_POLICY
-from service.domain.suppressions.tokens import TokenSigner
+from service.domain.tokens import TokenSigner
 from service.settings import Settings
 from service.smtp.receiver import Receiver
 from service.storage.db import create_pool

@@ -28,7 +28,7 @@ import aiosmtplib
 
 from service.domain.inbound.classify import Envelope, classify
 from service.domain.inbound.mime import SAFE_POLICY, UnreadableMessage
-from service.domain.suppressions.tokens import TokenSigner
+from service.domain.tokens import TokenSigner
 from service.settings import Settings
 from service.smtp.receiver import Receiver
 from service.storage.db import create_pool

@@ -32,7 +32,7 @@ import aiohttp
 import asyncpg
 
 from service.app import create_app
-from service.domain.suppressions.tokens import TokenSigner
+from service.domain.tokens import TokenSigner
 from service.domain.suppressions import suppression_list
 from service.domain.suppressions.keyed_hash import hmac_pads
 from service.domain.suppressions.links import ONE_CLICK_BODY, link_for

@@ -33,7 +33,7 @@ from datetime import timedelta
 from typing import Callable, Sequence
 
 from .domain.inbound.classify import Envelope, Verdict
-from .domain.suppressions.tokens import TokenSigner
+from .domain.tokens import TokenSigner
 
 TIME_LIMIT = 20.0  # seconds one message may take to classify; past it, it is `failed`
 PROCESSES = 2

@@ -16,9 +16,7 @@ from .domain.outbox import Clock, SystemClock
 from .domain.suppressions.erased_hashes import ErasedHashes
 from .domain.suppressions.keyed_hash import KeyedHash
 from .domain.suppressions.return_paths import ReturnPaths
-from .domain.suppressions.tokens import TokenSigner
-from .domain.consent.tokens import ConfirmationTokens
-from .domain.self_service.tokens import SelfServiceTokens
+from .domain.tokens import ConfirmationTokens, SelfServiceTokens, TokenSigner
 from .mail.dkim import DkimSigner
 from .mail.relay import Relay
 from .settings import Settings

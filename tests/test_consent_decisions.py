@@ -17,7 +17,7 @@ from service.domain.errors import Conflict, Expired, TooManyRequests
 from service.domain.suppressions import links, suppression_list
 from service.domain.suppressions.keyed_hash import hmac_pads
 from service.domain.suppressions.erasure import erase
-from service.domain.suppressions.tokens import LinkClaim
+from service.domain.tokens import LinkClaim
 from service.storage import known_queries
 
 HASH_KEY = b"consent-test-hash-key-" + b"k" * 10

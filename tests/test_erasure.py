@@ -17,7 +17,7 @@ from service.domain.inbound import mentions
 from service.domain.suppressions import suppression_list
 from service.domain.suppressions.keyed_hash import address_hmac, hmac_pads
 from service.domain.errors import Conflict
-from service.domain.suppressions.tokens import TokenSigner
+from service.domain.tokens import TokenSigner
 from service.services import Services
 from service.storage import outbox_queries
 from service.storage.known_queries import remember_addresses

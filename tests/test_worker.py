@@ -26,7 +26,7 @@ from service.domain.inbound import store as inbound
 from service.domain.inbound.classify import classify
 from service.domain.inbound.model import InboundStatus
 from service.domain.inbound.policy import Classified
-from service.domain.suppressions.tokens import TokenSigner
+from service.domain.tokens import TokenSigner
 from service.services import Services
 from service.smtp.receiver import Receiver
 from service.storage import inbound_queries

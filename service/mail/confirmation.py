@@ -16,7 +16,7 @@ from pathlib import Path
 
 import jinja2
 
-from ..domain.consent.tokens import ConfirmationTokens
+from ..domain.tokens import ConfirmationTokens
 from ..settings import Settings
 
 _TEMPLATES = Path(str(resources.files("service.templates")))

@@ -32,7 +32,7 @@ from ..domain.inbound.classify import FORWARD_MARKER
 from ..domain.inbound.model import InboundStatus
 from ..domain.outbox import MAIL_KINDS, FailureOutcome, OutboxKind, after_failure, while_campaign_paused
 from ..domain.self_service import access
-from ..domain.self_service.tokens import SelfServiceTokens
+from ..domain.tokens import SelfServiceTokens
 from ..domain.suppressions import suppression_list
 from ..domain.suppressions.links import link_for
 from ..domain.suppressions.model import LinkRefused

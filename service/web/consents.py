@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ..domain.consent import ledger
 from ..domain.consent.ledger import ConsentInput
-from ..domain.consent.tokens import ConfirmationTokens
+from ..domain.tokens import ConfirmationTokens
 from ..domain.errors import InvalidInput
 from ..mail import confirmation
 from ..storage.db import transaction

@@ -5,7 +5,7 @@ from aiohttp import web
 
 from ..domain.apikeys import ApiKeys
 from ..logs import Burst
-from ..domain.suppressions.tokens import TokenSigner
+from ..domain.tokens import TokenSigner
 from ..services import Services
 from ..settings import Settings
 from ..storage.standby import Reads

@@ -14,7 +14,7 @@ from aiohttp import web
 from ..answers import Answer
 from ..domain.errors import BadToken, Conflict, Expired, InvalidAddress, InvalidInput, TooManyRequests
 from ..domain.self_service import access
-from ..domain.self_service.tokens import SelfServiceTokens
+from ..domain.tokens import SelfServiceTokens
 from ..storage.db import transaction
 from .clients import client_address
 from .keys import DB, HASH_PADS, SERVICES, SETTINGS

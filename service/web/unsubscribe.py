@@ -22,7 +22,7 @@ from ..domain.errors import BadToken, Conflict, Forbidden, InvalidInput, Unavail
 from ..domain.suppressions import links
 from ..domain.suppressions.links import Erased
 from ..domain.suppressions.rules import GLOBAL
-from ..domain.suppressions.tokens import LinkClaim
+from ..domain.tokens import LinkClaim
 from ..storage.db import UNAVAILABLE, transaction
 from .keys import DB, HASH_PADS, METRICS, READS, SERVICES, SETTINGS, SIGNER, UNSUBSCRIBES_LOGGED
 from .pages import SECURITY_HEADERS, render

@@ -13,7 +13,7 @@ import pytest
 
 from service.domain.inbound.away import is_away_notice
 from service.domain.inbound.classify import Envelope, classify
-from service.domain.suppressions.tokens import TokenSigner
+from service.domain.tokens import TokenSigner
 
 SIGNER = TokenSigner(("away-test-key-" + "a" * 18,), timedelta(days=90))
 OWN = frozenset({"info@cetit.be"})

@@ -23,7 +23,7 @@ from service.domain.inbound.bounce_detectors import Report, kddi
 from service.domain.inbound.bounce_prose import introduced_as_other, is_path, listed_recipients
 from service.domain.inbound.classify import Envelope, classify
 from service.domain.inbound.mime import parse
-from service.domain.suppressions.tokens import TokenSigner
+from service.domain.tokens import TokenSigner
 from tests.conftest import CORPUS, SHARED_CORPUS, known_disagreements
 
 SIGNER = TokenSigner(("bounce-reading-key-" + "k" * 16,), timedelta(days=90))

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from service.domain.inbound.carried import MAX_CANDIDATES, carried_claim, carried_tokens
 from service.domain.inbound.mime import parse
-from service.domain.suppressions.tokens import TokenSigner
+from service.domain.tokens import TokenSigner
 
 SIGNER = TokenSigner(("carried-key-" + "k" * 20,), timedelta(days=90))
 OTHER = TokenSigner(("someone-else-" + "x" * 20,), timedelta(days=90))

@@ -10,7 +10,7 @@ import pytest
 
 from service.domain.inbound.classify import Envelope, classify
 from service.domain.inbound.mime import UnreadableMessage
-from service.domain.suppressions.tokens import TokenSigner
+from service.domain.tokens import TokenSigner
 from tests.conftest import CORPUS, known_disagreements
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.domain.consent.tokens import ConfirmationTokens
-from service.domain.token_text import urlsafe_b64_bytes
+from service.domain.tokens import ConfirmationTokens, urlsafe_b64_bytes
 from service.domain.errors import BadToken
 
 TOKENS = ConfirmationTokens(["new-key-0123456789abcdef", "old-key-0123456789abcdef"])

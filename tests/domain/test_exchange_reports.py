@@ -15,7 +15,7 @@ import pytest
 from service.domain.inbound.bounce_detectors import Report, exchange
 from service.domain.inbound.classify import Envelope, classify
 from service.domain.inbound.mime import body_text, parse
-from service.domain.suppressions.tokens import TokenSigner
+from service.domain.tokens import TokenSigner
 from tests.conftest import CORPUS, SHARED_CORPUS
 
 SIGNER = TokenSigner(("exchange-report-key-" + "x" * 16,), timedelta(days=90))

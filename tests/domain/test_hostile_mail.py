@@ -26,7 +26,7 @@ from bench.mail_bomb import BOMBS
 from service.domain.inbound.classify import Classification, Envelope, Verdict, classify
 from service.domain.inbound.mime import MAX_HEADER, MAX_TEXT, UnreadableMessage, addresses_in, html_text, parse, raw_header
 from service.domain.inbound.replies import own_words, unsubscribe_request
-from service.domain.suppressions.tokens import TokenSigner
+from service.domain.tokens import TokenSigner
 
 ROOT = Path(__file__).resolve().parents[2]
 SIGNER = TokenSigner(("hostile-test-key-" + "h" * 16,), timedelta(days=90))
@@ -38,7 +38,7 @@ import json, pickle, sys
 from datetime import timedelta
 from service.domain.inbound.classify import Envelope, classify
 from service.domain.inbound.mime import UnreadableMessage
-from service.domain.suppressions.tokens import TokenSigner
+from service.domain.tokens import TokenSigner
 
 signer = TokenSigner(("hostile-test-key-" + "h" * 16,), timedelta(days=90))
 outcome = {}

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from service.domain.inbound.classify import Basis, Envelope, classify
-from service.domain.suppressions.tokens import TokenSigner
+from service.domain.tokens import TokenSigner
 
 SIGNER = TokenSigner(("named-test-key-" + "n" * 18,), timedelta(days=90))
 OWN = frozenset({"info@cetit.be"})

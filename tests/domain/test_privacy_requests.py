@@ -14,7 +14,7 @@ import pytest
 
 from service.domain.inbound.classify import Envelope, classify
 from service.domain.inbound.privacy import privacy_request
-from service.domain.suppressions.tokens import TokenSigner
+from service.domain.tokens import TokenSigner
 
 SIGNER = TokenSigner(("privacy-test-key-" + "k" * 16,), timedelta(days=90))
 OWN = frozenset({"info@cetit.be"})

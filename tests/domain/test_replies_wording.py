@@ -17,7 +17,7 @@ import pytest
 from service.domain.inbound import addressed, away, replies, wording
 from service.domain.inbound.classify import Envelope, classify
 from service.domain.inbound.replies import own_words, unsubscribe_request
-from service.domain.suppressions.tokens import TokenSigner
+from service.domain.tokens import TokenSigner
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "tests" / "replies"

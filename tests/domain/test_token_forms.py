@@ -14,7 +14,7 @@ from hypothesis import assume, given, settings, strategies as st
 
 from service.domain.errors import BadToken
 from service.domain.suppressions.return_paths import ReturnPaths
-from service.domain.suppressions.tokens import TokenSigner
+from service.domain.tokens import TokenSigner
 
 KEYS = ("new-key-" + "n" * 24, "old-key-" + "o" * 24)
 SIGNER = TokenSigner(KEYS, timedelta(days=90))

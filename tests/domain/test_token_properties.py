@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from service.domain.addresses import canonical_or_none
 from service.domain.errors import BadToken
-from service.domain.suppressions.tokens import MAX_TOKEN_LENGTH, LinkClaim, TokenSigner
+from service.domain.tokens import MAX_TOKEN_LENGTH, LinkClaim, TokenSigner
 
 SIGNER = TokenSigner(["new-key-0123456789abcdef", "old-key-0123456789abcdef"], timedelta(days=30))
 STRANGER = TokenSigner(["someone-elses-key-0123456789"], timedelta(days=30))

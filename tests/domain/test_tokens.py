@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from service.domain.errors import BadToken
-from service.domain.suppressions.tokens import TokenSigner
+from service.domain.tokens import TokenSigner
 
 NEW, OLD = "new-key-" + "n" * 24, "old-key-" + "o" * 24
 AGE = timedelta(days=90)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from service.app import create_app
-from service.domain.consent.tokens import ConfirmationTokens
+from service.domain.tokens import ConfirmationTokens
 from tests.web.test_consents import CONSENT, WHO, register
 
 EXPIRED = {

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from service.domain.consent.tokens import ConfirmationTokens
+from service.domain.tokens import ConfirmationTokens
 from tests.conftest import make_key
 
 WHO = "piet.claes@example.be"

@@ -88,7 +88,7 @@ async def test_database_down_gives_503_and_never_allowed(client_without_database
 async def test_a_read_only_database_gives_503_not_500(aiohttp_client, settings, dsn):
     from datetime import timedelta
 
-    from service.domain.suppressions.tokens import TokenSigner
+    from service.domain.tokens import TokenSigner
     from service.storage.db import create_pool
 
     read_only = await create_pool(dsn + "&default_transaction_read_only=on", min_size=0)

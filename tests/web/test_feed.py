@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from service.domain.events.model import PUBLIC_TYPE
-from service.domain.suppressions.tokens import TokenSigner
+from service.domain.tokens import TokenSigner
 from tests.conftest import make_key
 from tests.test_cli import optout
 

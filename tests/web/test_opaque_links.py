@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 from datetime import date, timedelta
 
-from service.domain.suppressions.tokens import TokenSigner
+from service.domain.tokens import TokenSigner
 from service.storage.db import transaction
 from service.domain.inbound import store as inbound
 from service.worker import Worker

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from service.domain.self_service.tokens import SelfServiceTokens
+from service.domain.tokens import SelfServiceTokens
 from tests.web.self_service_helpers import ERASED, KNOWN, UNKNOWN, ask, link_in, mails, make_known
 
 

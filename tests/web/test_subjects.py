@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from service.domain.suppressions.keyed_hash import address_hmac, hmac_pads
-from service.domain.suppressions.tokens import TokenSigner
+from service.domain.tokens import TokenSigner
 from tests.conftest import make_key
 
 

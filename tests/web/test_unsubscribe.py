@@ -7,7 +7,7 @@ import aiohttp
 import pytest
 
 from service.app import create_app
-from service.domain.suppressions.tokens import TokenSigner
+from service.domain.tokens import TokenSigner
 
 NEW, OLD = "new-key-" + "n" * 24, "old-key-" + "o" * 24
 

@@ -14,7 +14,7 @@ from email.message import Message
 from typing import Callable
 
 from ..errors import BadToken
-from ..suppressions.tokens import LinkClaim
+from ..tokens import LinkClaim
 from .mime import MAX_HEADER, all_text, raw_header, walk
 
 MAX_CANDIDATES = 20

@@ -31,7 +31,7 @@ from typing import Callable, Iterable
 from ..addresses import canonical_or_none
 from ..errors import BadToken
 from ..suppressions.rules import GLOBAL
-from ..suppressions.tokens import MAX_TOKEN_LENGTH
+from ..tokens import MAX_TOKEN_LENGTH
 from .authentication import dmarc_failure
 from .away import auto_reply_verdict, is_auto_submitted
 from .bounces import bounce_verdict, looks_like_bounce

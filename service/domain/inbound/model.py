@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Mapping
 
-from ..suppressions.tokens import LinkClaim
+from ..tokens import LinkClaim
 
 LOOP = "loop"  # a verdict's evidence when the message is our own mail coming back
 

@@ -18,7 +18,7 @@ from ..consent.rules import MAX_CONFIRMATIONS_A_DAY
 from ..errors import BadToken, TooManyRequests
 from ..suppressions.keyed_hash import hmac_from_pads
 from ..suppressions.rules import PERMANENT_REASONS
-from .tokens import SelfServiceTokens
+from ..tokens import SelfServiceTokens
 
 if TYPE_CHECKING:
     import asyncpg

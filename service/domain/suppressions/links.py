@@ -18,7 +18,7 @@ from .keyed_hash import hmac_from_pads
 from .model import Link, LinkRefused
 from .return_paths import ERASED_ID, ReturnPaths
 from .rules import GLOBAL, valid_scope
-from .tokens import LinkClaim, TokenSigner
+from ..tokens import LinkClaim, TokenSigner
 
 if TYPE_CHECKING:
     import asyncpg

@@ -18,7 +18,7 @@ import hmac
 from dataclasses import dataclass
 
 from ..addresses import canonical_or_none
-from ..token_text import base32_bytes
+from ..tokens import base32_bytes
 
 TOKEN_LENGTH = 26  # base32 of 16 bytes, without padding
 _ID_BYTES = 5
