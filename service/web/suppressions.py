@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..domain import cursors
 from ..domain.errors import InvalidInput
 from ..domain.suppressions import suppression_list
 from ..domain.suppressions.rules import is_unicode_text, valid_scope
@@ -80,7 +81,7 @@ def listing_cursor(request: web.Request) -> str | None:
     if not cursor.isascii():
         raise not_ours
     try:
-        at, address, scope = suppression_list.decode_cursor(cursor)
+        at, address, scope = cursors.decode_list_cursor(cursor)
     except RecursionError:  # JSON arrays nested a thousand deep
         raise not_ours from None
     if at.tzinfo is None or not all("\x00" not in text and is_unicode_text(text) for text in (address, scope)):

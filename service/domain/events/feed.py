@@ -9,13 +9,11 @@ is that a long transaction anywhere on the database server holds the feed back u
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ...storage import webhook_queries
+from ..cursors import decode_feed_cursor, encode_feed_cursor
 from ..errors import InvalidInput
 from .model import PUBLIC_TYPE, Event, event_from_row
 
@@ -25,42 +23,12 @@ if TYPE_CHECKING:
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 START = (0, 0)  # before the first event: tx 0 is no transaction's, the rows written before 0009 have none
-_POSITION = re.compile(r"(0|[1-9][0-9]{0,19}):(0|[1-9][0-9]{0,18})")
-_MAX_TX = 2**64 - 1
-_MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
 class FeedPage:
     events: tuple[Event, ...]
     next: str  # where the next page starts: after the last event here, else where this one started
-
-
-def encode_cursor(tx: int, event_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{tx}:{event_id}".encode()).decode("ascii").rstrip("=")
-
-
-def cursor_before(tx: int, event_id: int) -> str:
-    """The cursor whose next page starts with this event (of transaction `tx`)."""
-    return encode_cursor(tx, event_id - 1)
-
-
-def decode_cursor(cursor: str) -> tuple[int, int]:
-    """The position of a cursor this service gave out; anything else is refused."""
-    not_ours = InvalidInput("The cursor is not one this service gave out; start without 'after'.", field="after")
-    if not cursor.isascii() or len(cursor) > 64:
-        raise not_ours
-    try:
-        text = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode("ascii")
-    except (binascii.Error, ValueError):
-        raise not_ours from None
-    match = _POSITION.fullmatch(text)
-    if match is None:
-        raise not_ours
-    tx, event_id = int(match[1]), int(match[2])
-    if tx > _MAX_TX or event_id > _MAX_ID or encode_cursor(tx, event_id) != cursor:
-        raise not_ours
-    return tx, event_id
 
 
 async def page(conn: asyncpg.Connection, after: str | None, limit: int = DEFAULT_LIMIT) -> FeedPage:
@@ -71,10 +39,10 @@ async def page(conn: asyncpg.Connection, after: str | None, limit: int = DEFAULT
     """
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"'limit' must be between 1 and {MAX_LIMIT}.", field="limit")
-    tx, event_id = decode_cursor(after) if after else START
+    tx, event_id = decode_feed_cursor(after) if after else START
     rows = await webhook_queries.events_after(conn, tx, event_id, list(PUBLIC_TYPE), limit)
     events = tuple(e for e in map(event_from_row, rows) if e is not None)
     if not rows:
-        return FeedPage(events, after or encode_cursor(*START))
+        return FeedPage(events, after or encode_feed_cursor(*START))
     last = rows[-1]
-    return FeedPage(events, encode_cursor(int(last["tx"] or 0), last["id"]))
+    return FeedPage(events, encode_feed_cursor(int(last["tx"] or 0), last["id"]))

@@ -8,7 +8,6 @@ processed again.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
 import uuid
@@ -21,6 +20,7 @@ from ...storage import consent_queries, inbound_queries, known_queries, queries
 from ..consent import ledger
 from ..addresses import canonical_or_none
 from ..campaigns.model import ReportKind, Thresholds
+from ..cursors import decode_inbound_cursor, encode_inbound_cursor
 from ..errors import DomainError, InvalidInput, NotFound, TooMany
 from ..events.model import Actor, EventType
 from ..suppressions import suppression_list
@@ -380,28 +380,12 @@ async def listing(conn: asyncpg.Connection, cursor: str | None, status: str | No
     """Stored messages, newest first, a page at a time (GET /v1/inbound)."""
     if status is not None and status not in InboundStatus.__members__.values():
         raise InvalidInput(f"'status' must be one of {', '.join(InboundStatus)}.", field="status")
-    before = _decode_cursor(cursor) if cursor else None
+    before = decode_inbound_cursor(cursor) if cursor else None
     rows = await inbound_queries.list_inbound(conn, before, status, since, limit)
     messages = tuple(ListedMessage(r["id"], r["received_at"], r["sender"], r["subject"], InboundStatus(r["status"]),
                                    r["classification"]) for r in rows)
     last = messages[-1] if len(messages) == limit else None
-    return MessagePage(messages, _encode_cursor(last.received_at, last.id) if last else None)
-
-
-def _encode_cursor(at: datetime, message_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{at.isoformat()}|{message_id}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        at, _, message_id = raw.partition("|")
-        when = datetime.fromisoformat(at)
-        if when.tzinfo is None or _encode_cursor(when, uuid.UUID(message_id)) != cursor:
-            raise ValueError(cursor)
-        return when.astimezone(timezone.utc), uuid.UUID(message_id)
-    except (ValueError, UnicodeDecodeError, OverflowError):
-        raise InvalidInput("The cursor is not one this service gave out.", field="cursor") from None
+    return MessagePage(messages, encode_inbound_cursor(last.received_at, last.id) if last else None)
 
 
 async def describe(conn: asyncpg.Connection, message_id: uuid.UUID) -> InboundMessage:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import json
 from datetime import datetime
 from typing import TYPE_CHECKING, AsyncIterator, Mapping, Sequence
 
 from ...storage import queries
 from ..addresses import canonical_address, canonical_batch, plain_batch
+from ..cursors import decode_list_cursor, encode_list_cursor
 from ..events.model import EventType
 from .erased_hashes import Erasure, ErasedHashes, erasures_asked
 from .keyed_hash import address_hmac, hmac_from_pads, hmacs_from_pads
@@ -340,7 +339,7 @@ async def page(
     since: datetime | None,
 ) -> SuppressionPage:
     """A page of the list in (created_at, address, scope) order, with an opaque keyset cursor."""
-    after = decode_cursor(cursor) if cursor else None
+    after = decode_list_cursor(cursor) if cursor else None
     if reason is not None:
         valid_reason(reason)
     if scope is not None:
@@ -350,22 +349,8 @@ async def page(
     next_cursor = None
     if len(rows) == limit:
         last = rows[-1]
-        next_cursor = encode_cursor(last["created_at"], last["address"], last["scope"])
+        next_cursor = encode_list_cursor(last["created_at"], last["address"], last["scope"])
     return SuppressionPage(items, next_cursor)
-
-
-def encode_cursor(created_at: datetime, address: str, scope: str) -> str:
-    raw = json.dumps([created_at.isoformat(), address, scope]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, address, scope = json.loads(raw)
-        return datetime.fromisoformat(at), str(address), str(scope)
-    except (ValueError, TypeError) as exc:
-        raise InvalidInput("The cursor is not one this service gave out.", field="cursor") from exc
 
 
 def _erased_suppression(reason: str, erased_at: datetime) -> Suppression:

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, AsyncIterator, Iterable
 
 from ...storage import queries
 from ..addresses import canonical_address
+from ..cursors import feed_cursor_before
 from ..errors import DomainError, InvalidInput, TooMany
-from ..events.feed import cursor_before
 from ..events.model import EventType
 from .keyed_hash import hmacs_from_pads
 from .rules import GLOBAL, PERMANENT_REASONS, is_unicode_text, valid_reason, valid_scope, valid_source, valid_text
@@ -213,7 +213,7 @@ class Importer:
             await queries.insert_event(
                 self.conn, None, "imported", actor=self.actor, published_as=EventType.SUPPRESSION_IMPORTED,
                 detail={"imported": self.summary.imported, "already": self.summary.already,
-                        "invalid": self.summary.invalid_count, "cursor": cursor_before(*self._first_event)},
+                        "invalid": self.summary.invalid_count, "cursor": feed_cursor_before(*self._first_event)},
             )
         return self.summary
 
