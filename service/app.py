@@ -16,7 +16,7 @@ from .services import Services
 from .settings import Settings
 from .storage.db import create_pool
 from .storage.standby import Reads
-from .web.keys import (API_KEYS, DB, HASH_PADS, INBOUND_LOGGED, METRICS, READS, SERVICES, SETTINGS, SIGNER,
+from .web.keys import (API_KEYS, DB, INBOUND_LOGGED, METRICS, READS, SERVICES, SETTINGS, SIGNER,
                        UNSUBSCRIBES_LOGGED)
 from .web.metrics import Metrics
 from .web.middlewares import auth_middleware, errors_middleware, observe_middleware
@@ -43,7 +43,6 @@ def create_app(settings: Settings, pool: asyncpg.Pool | None = None, services: S
     app[METRICS] = Metrics()
     services = services or Services.build(settings)
     app[SERVICES] = services
-    app[HASH_PADS] = services.pads
     app[SIGNER] = services.signer
     app[UNSUBSCRIBES_LOGGED] = unsubscribe.unsubscribes_logged()
     app[INBOUND_LOGGED] = inbound.stored_logged()

@@ -173,7 +173,7 @@ async def suppress(services: Services, email: str, scope: str, reason: str, sour
         async with conn.transaction():
             created, item = await suppression_list.suppress(
                 conn, email, scope, reason, source, note, detail={"by": "cli"},
-                pads=services.pads, actor=Actor.CLI,
+                keyed_hash=services.keyed_hash, actor=Actor.CLI,
             )
     finally:
         await conn.close()
@@ -187,7 +187,7 @@ async def check(services: Services, email: str, scope: str) -> int:
     conn = await _connect(services.settings)
     try:
         await warn_if_unregistered(conn, scope)
-        [result] = await suppression_list.check(conn, [email], scope, services.pads, services.erased)
+        [result] = await suppression_list.check(conn, [email], scope, services.keyed_hash, services.erased)
     finally:
         await conn.close()
     if result.allowed:
@@ -214,7 +214,7 @@ async def import_file(services: Services, path: Path) -> int:
     try:
         with path.open("rb") as f, _progress(size, "B", f"importing {path.name}") as bar:
             async with conn.transaction():
-                async with transfer.Importer(conn, fmt, services.pads, actor=Actor.CLI) as importer:
+                async with transfer.Importer(conn, fmt, services.keyed_hash, actor=Actor.CLI) as importer:
                     while chunk := f.read(CHUNK):
                         await importer.feed(chunk)
                         bar.update(len(chunk))

@@ -77,7 +77,3 @@ class Services:
         """The campaign guardrails' thresholds (OPTOUT_GUARD_*)."""
         s = self.settings
         return Thresholds(s.guard_complaint_rate, s.guard_bounce_rate, s.guard_min_sent)
-
-    @property
-    def pads(self) -> tuple[bytes, bytes]:
-        return self.keyed_hash.pads

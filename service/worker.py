@@ -91,7 +91,6 @@ class Worker:
         self.classifier = Classifier(settings.secret_keys, timedelta(days=settings.link_max_age_days),
                                      processes=config.classify_processes, time_limit=config.classify_seconds)
         self._reading = asyncio.Semaphore(config.classify_processes)  # chunks of raw mail in memory at once
-        self.pads = self.services.pads  # an erased address is never written again
         self.own = frozenset(a.lower() for a in (settings.mailto, settings.forward_to, settings.bounce_address) if a)
         self.forwarding = Forwarding(self.services.relay is not None, settings.forward_to)
         self.outbox = Drainer(pool, self.services, config=config.outbox)
@@ -318,11 +317,13 @@ class Worker:
                             await savepoint.start()
                         actions = await inbound.act_on(conn, work.row["id"], verdict, settings.soft_bounce_limit,
                                                        settings.soft_bounce_days,
-                                                       pads=self.pads, max_actions=settings.max_actions_per_message,
+                                                       keyed_hash=self.services.keyed_hash,
+                                                       max_actions=settings.max_actions_per_message,
                                                        thresholds=self.services.guard)
                         decision = after_classification(verdict, actions, self.forwarding)
                         addresses, recorded = await inbound.without_erased(
-                            conn, inbound.addresses_about(verdict, actions), actions + list(decision.notes), self.pads)
+                            conn, inbound.addresses_about(verdict, actions), actions + list(decision.notes),
+                            self.services.keyed_hash)
                         outcome = Classified(work.row["id"], decision.status, verdict.classification, verdict.kind,
                                              tuple(addresses), tuple(recorded), verdict.sender, verdict.subject,
                                              decision.forward)

@@ -15,13 +15,13 @@ from service.domain.consent import ledger
 from service.domain.consent.ledger import ConsentInput
 from service.domain.errors import Conflict, Expired, TooManyRequests
 from service.domain.suppressions import links, suppression_list
-from service.domain.suppressions.keyed_hash import hmac_pads
+from service.domain.suppressions.keyed_hash import KeyedHash
 from service.domain.suppressions.erasure import erase
 from service.domain.tokens import LinkClaim
 from service.storage import known_queries
 
 HASH_KEY = b"consent-test-hash-key-" + b"k" * 10
-PADS = hmac_pads(HASH_KEY)
+KEYED_HASH = KeyedHash(HASH_KEY)
 WHO = "lena.peeters@example.be"
 SENT: list[tuple[int, str, str, str]] = []
 MAX_AGE = timedelta(days=7)
@@ -41,37 +41,37 @@ def consent(scope: str, confirm: bool = False, **extra) -> ConsentInput:
 async def run(conn, step: str) -> None:
     kind, _, arg = step.partition(" ")
     if kind == "give":  # a consent given at once
-        await ledger.give(conn, consent(arg), actor="web", pads=PADS, compose=compose)
+        await ledger.give(conn, consent(arg), actor="web", keyed_hash=KEYED_HASH, compose=compose)
     elif kind == "confirmed":  # double opt-in, confirmed by the person
-        pending = await ledger.give(conn, consent(arg, confirm=True), actor="web", pads=PADS, compose=compose)
+        pending = await ledger.give(conn, consent(arg, confirm=True), actor="web", keyed_hash=KEYED_HASH, compose=compose)
         await ledger.confirm(conn, pending.id, "203.0.113.9", "Safari", max_age=MAX_AGE)
     elif kind == "pending":  # double opt-in, never confirmed
-        await ledger.give(conn, consent(arg, confirm=True), actor="web", pads=PADS, compose=compose)
+        await ledger.give(conn, consent(arg, confirm=True), actor="web", keyed_hash=KEYED_HASH, compose=compose)
     elif kind in ("unsubscribe", "complaint", "bounce", "manual"):
         reason, source = (kind, {"unsubscribe": "link", "complaint": "arf", "bounce": "dsn", "manual": "phone"}[kind])
-        await suppression_list.suppress(conn, WHO, arg or "global", reason, source, pads=PADS)
+        await suppression_list.suppress(conn, WHO, arg or "global", reason, source, keyed_hash=KEYED_HASH)
     elif kind == "resubscribe":  # the link of the unsubscribe in `arg` undoes it
         claim = await link_claim(conn, arg)
-        assert await links.resubscribe(conn, claim, arg, PADS)
+        assert await links.resubscribe(conn, claim, arg, KEYED_HASH)
     else:
         raise AssertionError(step)
 
 
 async def link_claim(conn, scope: str) -> LinkClaim:
-    ids = await known_queries.recipient_ids(conn, [WHO], "link", PADS)
+    ids = await known_queries.recipient_ids(conn, [WHO], "link", KEYED_HASH.pads)
     claim = LinkClaim(WHO, scope, None, datetime.now(timezone.utc), False, ids[WHO])
     return claim
 
 
 async def unsubscribe_by_link(conn, scope: str) -> None:
     claim = await link_claim(conn, scope)
-    await links.unsubscribe(conn, claim, scope, "link", PADS)
+    await links.unsubscribe(conn, claim, scope, "link", KEYED_HASH)
 
 
 async def answers(conn, scopes: tuple[str, ...]) -> dict[str, str]:
     got = {}
     for scope in scopes:
-        result = (await suppression_list.check(conn, [WHO], scope, PADS))[0]
+        result = (await suppression_list.check(conn, [WHO], scope, KEYED_HASH))[0]
         got[scope] = "allowed" if result.allowed else f"{result.reason}:{result.scope}"
     return got
 
@@ -109,7 +109,7 @@ async def registry(pool):
         await ledger.register_scope(conn, "news", {"nl": "Nieuwsbrief", "en": "Newsletter"}, "required")
         await ledger.register_scope(conn, "events", {"nl": "Evenementen"}, "none")
         await ledger.register_scope(conn, "shop", {"nl": "Winkel"}, "soft_opt_in")
-        await known_queries.recipient_ids(conn, [WHO], "link", PADS)  # a link was issued: the address is known
+        await known_queries.recipient_ids(conn, [WHO], "link", KEYED_HASH.pads)  # a link was issued: the address is known
     return pool
 
 
@@ -155,7 +155,7 @@ async def test_a_consent_never_lifts_what_blocks_for_good_and_needs_confirmation
         for step in before:
             await run(conn, step)
         with pytest.raises(Conflict):
-            await ledger.give(conn, consent("news", confirm=confirm), actor="web", pads=PADS, compose=compose)
+            await ledger.give(conn, consent("news", confirm=confirm), actor="web", keyed_hash=KEYED_HASH, compose=compose)
         assert await ledger.consents_of(conn, WHO) == []
 
 
@@ -167,15 +167,15 @@ async def test_after_an_unsubscribe_in_any_scope_an_unconfirmed_consent_is_refus
     async with registry.acquire() as conn:
         await run(conn, f"unsubscribe {unsubscribed}")
         with pytest.raises(Conflict, match="unsubscribed"):
-            await ledger.give(conn, consent(scope), actor="web", pads=PADS, compose=compose)
+            await ledger.give(conn, consent(scope), actor="web", keyed_hash=KEYED_HASH, compose=compose)
         assert await ledger.consents_of(conn, WHO) == []
-        pending = await ledger.give(conn, consent(scope, confirm=True), actor="web", pads=PADS, compose=compose)
+        pending = await ledger.give(conn, consent(scope, confirm=True), actor="web", keyed_hash=KEYED_HASH, compose=compose)
         assert pending.status == "pending"
 
 
 async def test_a_confirmation_link_replayed_after_a_withdrawal_changes_nothing(registry):
     async with registry.acquire() as conn:
-        pending = await ledger.give(conn, consent("news", confirm=True), actor="web", pads=PADS, compose=compose)
+        pending = await ledger.give(conn, consent("news", confirm=True), actor="web", keyed_hash=KEYED_HASH, compose=compose)
         await run(conn, "unsubscribe news")
         with pytest.raises(Conflict):
             await ledger.confirm(conn, pending.id, None, None, max_age=MAX_AGE)
@@ -186,7 +186,7 @@ async def test_a_confirmation_link_replayed_after_a_withdrawal_changes_nothing(r
 
 async def test_a_confirmation_older_than_its_max_age_is_refused_and_changes_nothing(registry):
     async with registry.acquire() as conn:
-        pending = await ledger.give(conn, consent("news", confirm=True), actor="web", pads=PADS, compose=compose)
+        pending = await ledger.give(conn, consent("news", confirm=True), actor="web", keyed_hash=KEYED_HASH, compose=compose)
         later = datetime.now(timezone.utc) + MAX_AGE + timedelta(minutes=1)
         with pytest.raises(Expired):
             await ledger.pending(conn, pending.id, max_age=MAX_AGE, now=later)
@@ -204,7 +204,7 @@ async def test_a_confirmation_older_than_its_max_age_is_refused_and_changes_noth
 
 async def test_confirming_twice_is_confirming_once(registry):
     async with registry.acquire() as conn:
-        pending = await ledger.give(conn, consent("news", confirm=True), actor="web", pads=PADS, compose=compose)
+        pending = await ledger.give(conn, consent("news", confirm=True), actor="web", keyed_hash=KEYED_HASH, compose=compose)
         first = await ledger.confirm(conn, pending.id, "203.0.113.9", "Safari", max_age=MAX_AGE)
         again = await ledger.confirm(conn, pending.id, "192.0.2.1", "curl", max_age=MAX_AGE)
         assert first.confirmed_at == again.confirmed_at and again.proof["confirmed_ip"] == "203.0.113.9"
@@ -215,9 +215,9 @@ async def test_at_most_three_confirmation_mails_per_address_a_day(registry):
     async with registry.acquire() as conn:
         SENT.clear()
         for _ in range(3):
-            await ledger.give(conn, consent("news", confirm=True), actor="web", pads=PADS, compose=compose)
+            await ledger.give(conn, consent("news", confirm=True), actor="web", keyed_hash=KEYED_HASH, compose=compose)
         with pytest.raises(TooManyRequests):
-            await ledger.give(conn, consent("news", confirm=True), actor="web", pads=PADS, compose=compose)
+            await ledger.give(conn, consent("news", confirm=True), actor="web", keyed_hash=KEYED_HASH, compose=compose)
         assert len(SENT) == 3
         assert await conn.fetchval("SELECT count(*) FROM outbox WHERE kind = 'confirmation'") == 3
 
@@ -225,9 +225,9 @@ async def test_at_most_three_confirmation_mails_per_address_a_day(registry):
 async def test_a_consent_for_an_erased_address_stores_nothing_in_clear(registry):
     async with registry.acquire() as conn:
         await run(conn, "give news")
-        await erase(conn, HASH_KEY, WHO, "test")
+        await erase(conn, KEYED_HASH, WHO, "test")
         with pytest.raises(Conflict):
-            await ledger.give(conn, consent("news"), actor="web", pads=PADS, compose=compose)
+            await ledger.give(conn, consent("news"), actor="web", keyed_hash=KEYED_HASH, compose=compose)
         assert await conn.fetchval("SELECT count(*) FROM consents") == 0
         assert await conn.fetch("SELECT type, detail FROM events WHERE address = $1", WHO) == []
-        assert not (await suppression_list.check(conn, [WHO], "news", PADS))[0].allowed
+        assert not (await suppression_list.check(conn, [WHO], "news", KEYED_HASH))[0].allowed

@@ -15,7 +15,7 @@ import pytest
 from service.domain.suppressions import erasure
 from service.domain.inbound import mentions
 from service.domain.suppressions import suppression_list
-from service.domain.suppressions.keyed_hash import address_hmac, hmac_pads
+from service.domain.suppressions.keyed_hash import KeyedHash
 from service.domain.errors import Conflict
 from service.domain.tokens import TokenSigner
 from service.services import Services
@@ -179,7 +179,7 @@ async def test_a_message_naming_more_addresses_than_are_indexed_is_read_again_in
 
 async def test_erasure_removes_the_queued_copies_to_and_about_them_and_the_known_address(client, auth, pool, settings):
     async with pool.acquire() as conn:
-        await remember_addresses(conn, [ADDRESS, "els@example.net"], "link", hmac_pads(settings.hash_key))
+        await remember_addresses(conn, [ADDRESS, "els@example.net"], "link", KeyedHash(settings.hash_key).pads)
         await outbox_queries.queue_gateway_message(conn, plain("info@cetit.be", "Nieuws", "Hallo", 7),
                                                    [(ADDRESS, WRITTEN, "bounces+x@cetit.be")], "newsletter")
         await outbox_queries.queue_gateway_message(
@@ -254,20 +254,20 @@ async def test_an_api_suppression_or_lift_of_an_erased_address_writes_nothing_in
 async def test_suppress_given_the_key_writes_nothing_for_an_erased_address_and_lift_refuses(client, auth, pool, settings):
     await client.put(f"/v1/suppressions/{ADDRESS}", json={"reason": "complaint", "source": "arf"}, headers=auth)
     await erase(client, auth)
-    pads = hmac_pads(settings.hash_key)
+    keyed_hash = KeyedHash(settings.hash_key)
     async with pool.acquire() as conn:
-        created, item = await suppression_list.suppress(conn, WRITTEN, "global", "bounce", "dsn", pads=pads)
+        created, item = await suppression_list.suppress(conn, WRITTEN, "global", "bounce", "dsn", keyed_hash=keyed_hash)
         assert created is False and (item.scope, item.reason) == ("global", "complaint")
         with pytest.raises(Conflict):
-            await suppression_list.lift(conn, ADDRESS, "global", "asked again", True, "staff", pads=pads)
-        created, _ = await suppression_list.suppress(conn, "els@example.net", "global", "bounce", "dsn", pads=pads)
+            await suppression_list.lift(conn, ADDRESS, "global", "asked again", True, "staff", keyed_hash=keyed_hash)
+        created, _ = await suppression_list.suppress(conn, "els@example.net", "global", "bounce", "dsn", keyed_hash=keyed_hash)
         assert created is True
     assert await clear_traces(pool, ADDRESS) == []
 
 
 async def test_a_bounce_after_erasure_suppresses_no_one_in_clear(client, auth, pool, settings, worker):
     async with pool.acquire() as conn:
-        await remember_addresses(conn, [ADDRESS], "link", hmac_pads(settings.hash_key))
+        await remember_addresses(conn, [ADDRESS], "link", KeyedHash(settings.hash_key).pads)
     await erase(client, auth)
     [bounce] = await post_all(pool, [bounce_for(WRITTEN)])
     await drain(worker)
@@ -296,7 +296,7 @@ async def test_the_erasure_event_names_no_address_and_the_hash_is_keyed(client, 
     await erase(client, auth)
     [event] = await pool.fetch("SELECT address, type, detail FROM events")
     assert event["address"] is None and event["type"] == "erased" and ADDRESS not in str(event["detail"])
-    assert await pool.fetchval("SELECT address_hmac FROM erased_addresses") == address_hmac(settings.hash_key, ADDRESS)
+    assert await pool.fetchval("SELECT address_hmac FROM erased_addresses") == KeyedHash(settings.hash_key).of(ADDRESS)
 
 
 def token_reply(settings, number: int) -> bytes:
@@ -318,7 +318,7 @@ async def test_a_message_read_after_the_erasure_does_not_name_the_erased_address
 async def test_a_message_indexed_before_it_was_read_is_found_by_a_later_erasure(client, auth, pool, settings, worker):
     await post_all(pool, [token_reply(settings, 2)])
     async with pool.acquire() as conn:
-        await mentions.index_messages(conn, settings.hash_key)  # as any access or erasure does
+        await mentions.index_messages(conn, KeyedHash(settings.hash_key))  # as any access or erasure does
     await drain(worker)
     assert await clear_traces(pool, ADDRESS) != []  # reading it named the person
     assert (await erase(client, auth))["removed"]["messages"] == 1
@@ -326,13 +326,13 @@ async def test_a_message_indexed_before_it_was_read_is_found_by_a_later_erasure(
 
 
 async def test_a_suppression_written_while_an_erasure_runs_is_erased_too(pool, settings):
-    pads = hmac_pads(settings.hash_key)
+    keyed_hash = KeyedHash(settings.hash_key)
     erasing, writing = await pool.acquire(), await pool.acquire()
     try:
         transaction = erasing.transaction()
         await transaction.start()
-        await erasure.erase(erasing, settings.hash_key, ADDRESS, "staff")
-        racing = asyncio.ensure_future(suppression_list.suppress(writing, WRITTEN, "global", "manual", "api", pads=pads))
+        await erasure.erase(erasing, keyed_hash, ADDRESS, "staff")
+        racing = asyncio.ensure_future(suppression_list.suppress(writing, WRITTEN, "global", "manual", "api", keyed_hash=keyed_hash))
         await asyncio.sleep(0.3)  # the write has begun and waits, or is done
         await transaction.commit()
         created, item = await racing

@@ -15,7 +15,7 @@ from service.domain.consent import ledger
 from service.domain.consent.ledger import ConsentInput
 from service.domain.consent.rules import due_date
 from service.domain.suppressions.erasure import erase
-from service.domain.suppressions.keyed_hash import hmac_pads
+from service.domain.suppressions.keyed_hash import KeyedHash
 from service.smtp.receiver import Receiver
 from service.storage.db import transaction
 from tests.smtp.conftest import Sink, start_sink
@@ -102,11 +102,11 @@ async def test_an_access_request_by_smtp_is_forwarded_recorded_listed_and_closed
 
 async def test_an_objection_suppresses_the_sender_and_withdraws_their_consents(pool, settings, workers, client,
                                                                               auth):
-    pads = hmac_pads(settings.hash_key)
+    keyed_hash = KeyedHash(settings.hash_key)
     async with pool.acquire() as conn:
         await ledger.give(conn, ConsentInput.read({
             "email": SENDER, "scope": "newsletter", "source": "phone", "language": "nl",
-            "text": "Akkoord met de nieuwsbrief.", "note": "telefonisch"}), actor="staff", pads=pads)
+            "text": "Akkoord met de nieuwsbrief.", "note": "telefonisch"}), actor="staff", keyed_hash=keyed_hash)
     await post_all(pool, [request_mail("Ik maak bezwaar tegen het gebruik van mijn gegevens voor direct marketing.")])
     await drain(workers(settings))
     checked = await (await client.get("/v1/check", headers=auth, params={"email": SENDER})).json()
@@ -129,7 +129,7 @@ async def test_an_erasure_keeps_the_request_without_the_address(pool, settings, 
     await post_all(pool, [request_mail("Ik beroep mij op mijn recht op vergetelheid.", number=3)])
     await drain(workers(settings))
     async with transaction(pool) as conn:
-        await erase(conn, settings.hash_key, SENDER, "staff")
+        await erase(conn, KeyedHash(settings.hash_key), SENDER, "staff")
     [item] = (await (await client.get("/v1/requests", headers=auth)).json())["requests"]
     assert item["kind"] == "erasure" and item["email"] is None
     # A later request from the erased person is recorded, and names no one in clear.

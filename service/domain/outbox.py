@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     import asyncpg
 
+    from .suppressions.keyed_hash import KeyedHash
     from .suppressions.return_paths import ReturnPaths
 
 
@@ -172,11 +173,11 @@ async def queue_forward(conn: asyncpg.Connection, message_id: uuid.UUID) -> None
 
 async def queue_gateway_copies(conn: asyncpg.Connection, raw: bytes, canonical: Sequence[str],
                                written: Sequence[str], scope: str, campaign: str | None,
-                               pads: tuple[bytes, bytes], return_paths: ReturnPaths) -> int:
+                               keyed_hash: KeyedHash, return_paths: ReturnPaths) -> int:
     """One copy of a gateway message per allowed recipient (canonical address, as written), each
     with its own return path: the recipients are known, and numbered, before the first copy
     leaves, since a bounce or a reply may come back at once. Return how many copies."""
-    ids = await recipient_ids(conn, sorted(set(canonical)), "gateway", pads)
+    ids = await recipient_ids(conn, sorted(set(canonical)), "gateway", keyed_hash.pads)
     copies = [(c, w, return_paths.address(ids.get(c, ERASED_ID))) for c, w in zip(canonical, written)]
     return await outbox_queries.queue_gateway_message(conn, raw, copies, scope, campaign)
 

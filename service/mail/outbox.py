@@ -223,8 +223,8 @@ class Drainer:
                 by_scope.setdefault(row["scope"] or "global", []).append(row)
         for scope, group in by_scope.items():
             async with self.pool.acquire() as conn:
-                results = await suppression_list.check(conn, [r["address"] for r in group], scope, self.services.pads,
-                                                 self.services.erased)
+                results = await suppression_list.check(conn, [r["address"] for r in group], scope,
+                                                       self.services.keyed_hash, self.services.erased)
                 blocked = [(row, result) for row, result in zip(group, results) if not result.allowed]
                 wanted += [row for row, result in zip(group, results) if result.allowed]
                 if blocked:
@@ -278,7 +278,7 @@ class Drainer:
             for row in rows:
                 async with conn.transaction():
                     mail = await access.link_mail(conn, row["address"], row["language"], tokens=tokens,
-                                                  pads=self.services.pads, compose=compose,
+                                                  keyed_hash=self.services.keyed_hash, compose=compose,
                                                   now=self.services.clock.now())
                     if mail is None:
                         await outbox_queries.delete_leased(conn, row["id"], row["lease_token"])

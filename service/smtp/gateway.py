@@ -146,10 +146,6 @@ class GatewayConfig:
     auth: str
     max_recipients: int = 1000
 
-    @property
-    def pads(self) -> tuple[bytes, bytes]:
-        return self.services.pads
-
 
 class GatewayProtocol(GuardedSMTP):
     """GuardedSMTP that counts the failed AUTH attempts of its connection."""
@@ -215,8 +211,9 @@ class GatewayHandler:
         if len(envelope.rcpt_tos) >= self.config.max_recipients:
             return TOO_MANY_RECIPIENTS
         async with self.pool.acquire() as conn:
-            [result] = await suppression_list.check(conn, [address], session_scope(session), self.config.pads,
-                                                self.config.services.erased)
+            services = self.config.services
+            [result] = await suppression_list.check(conn, [address], session_scope(session), services.keyed_hash,
+                                                    services.erased)
         if not result.allowed:
             log.info("gateway refused a recipient at RCPT in scope %s (%s)", session_scope(session), result.reason)
             return SUPPRESSED
@@ -238,13 +235,13 @@ class GatewayHandler:
                 if await guard.is_paused(conn, campaign):
                     log.info("gateway: a message of paused campaign %r deferred (451)", campaign)
                     return CAMPAIGN_PAUSED
-                results = await suppression_list.check(conn, envelope.rcpt_tos, scope, self.config.pads,
+                results = await suppression_list.check(conn, envelope.rcpt_tos, scope, self.config.services.keyed_hash,
                                                  self.config.services.erased)
                 allowed = [r.email for r in results if r.allowed]
                 if not allowed:
                     return ALL_SUPPRESSED
                 copies = await outbox.queue_gateway_copies(conn, raw, canonical_batch(allowed), allowed, scope,
-                                                           campaign, self.config.pads,
+                                                           campaign, self.config.services.keyed_hash,
                                                            self.config.services.return_paths)
         self.config.services.outbox.wake()
         withheld = [r.email for r in results if not r.allowed]

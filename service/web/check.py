@@ -17,7 +17,7 @@ from ..domain.suppressions.model import CheckResults
 from ..domain.suppressions.rules import GLOBAL, MAX_CHECK, valid_scope
 from . import views
 from .auth import requires
-from .keys import HASH_PADS, METRICS, READS, SERVICES
+from .keys import METRICS, READS, SERVICES
 from .payload import json_object
 
 
@@ -42,7 +42,7 @@ async def check_many(request: web.Request) -> web.Response:
         raise InvalidInput("'recipients' must be a list of addresses.", field="recipients")
     if len(recipients) > MAX_CHECK:
         raise TooMany(f"At most {MAX_CHECK} recipients per check; got {len(recipients)}. Split the list.")
-    pads, erased = request.app[HASH_PADS], request.app[SERVICES].erased
+    keyed_hash, erased = request.app[SERVICES].keyed_hash, request.app[SERVICES].erased
     campaign = valid_campaign(body.get("campaign"))
 
     async def check(conn) -> tuple[list[bytes], list[CheckResults]]:
@@ -51,7 +51,8 @@ async def check_many(request: web.Request) -> web.Response:
             parts = [guard.all_paused(recipients)]  # every recipient waits while the campaign is paused
             return [encoded(part) for part in parts], parts
         parts, encoding = [], []
-        async with contextlib.aclosing(suppression_list.check_in_parts(conn, recipients, scope, pads, erased)) as in_parts:
+        in_parts = suppression_list.check_in_parts(conn, recipients, scope, keyed_hash, erased)
+        async with contextlib.aclosing(in_parts):
             async for part in in_parts:
                 parts.append(part)
                 encoding.append(encoded(part))
@@ -81,12 +82,12 @@ async def check_one(request: web.Request) -> web.Response:
         raise InvalidInput("Give the address as ?email=...", field="email")
     scope = valid_scope(request.query.get("scope", GLOBAL))
     campaign = valid_campaign(request.query.get("campaign"))
-    pads, erased = request.app[HASH_PADS], request.app[SERVICES].erased
+    keyed_hash, erased = request.app[SERVICES].keyed_hash, request.app[SERVICES].erased
 
     async def check(conn):
         if campaign is not None and await guard.is_paused(conn, campaign):
             return guard.all_paused([email])
-        return await suppression_list.check(conn, [email], scope, pads, erased)
+        return await suppression_list.check(conn, [email], scope, keyed_hash, erased)
 
     results = await request.app[READS].read(check)
     request.app[METRICS].count_checks(results)

@@ -14,7 +14,7 @@ from ..mail import confirmation
 from ..storage.db import transaction
 from . import views
 from .auth import requires
-from .keys import DB, HASH_PADS, KEY_NAME, READS, SERVICES, SETTINGS
+from .keys import DB, KEY_NAME, READS, SERVICES, SETTINGS
 from .payload import int_query, json_object
 
 MAX_REQUESTS_PAGE = 1000
@@ -50,7 +50,8 @@ async def give(request: web.Request) -> web.Response:
     given = ConsentInput.read(body)
     compose = functools.partial(confirmation.compose, request.app[SETTINGS], confirmation_tokens(request.app))
     async with transaction(request.app[DB]) as conn:
-        item = await ledger.give(conn, given, actor=request[KEY_NAME], pads=request.app[HASH_PADS], compose=compose)
+        item = await ledger.give(conn, given, actor=request[KEY_NAME], keyed_hash=request.app[SERVICES].keyed_hash,
+                                 compose=compose)
     if item.status == "pending":
         request.app[SERVICES].outbox.wake()
         return web.json_response({"status": "pending", "id": item.id, "email": item.address, "scope": item.scope},

@@ -15,7 +15,6 @@ DB = web.AppKey("db", asyncpg.Pool)
 READS = web.AppKey("reads", Reads)  # checks and listings: the standby when usable, else DB
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
-HASH_PADS = web.AppKey("hash_pads", tuple)
 API_KEYS = web.AppKey("api_keys", ApiKeys)
 SERVICES = web.AppKey("services", Services)
 SIGNER = web.AppKey("signer", TokenSigner)

@@ -17,7 +17,7 @@ from ..domain.self_service import access
 from ..domain.tokens import SelfServiceTokens
 from ..storage.db import transaction
 from .clients import client_address
-from .keys import DB, HASH_PADS, SERVICES, SETTINGS
+from .keys import DB, SERVICES, SETTINGS
 from .pages import brussels_time, render
 from .payload import form_fields
 from .texts import LANGUAGES, ME_TEXTS, choose_language
@@ -87,10 +87,10 @@ async def ask(request: web.Request) -> web.Response:
     language(request)
     form = await form_fields(request)
     lang = language(request, form)
-    pads, at = request.config_dict[HASH_PADS], now(request)
+    keyed_hash, at = request.config_dict[SERVICES].keyed_hash, now(request)
     async with transaction(request.config_dict[DB]) as conn:  # counted even when the mailbox's limit refuses
-        await access.count_client(conn, client_address(request), pads, at)
+        await access.count_client(conn, client_address(request), keyed_hash, at)
     async with transaction(request.config_dict[DB]) as conn:
-        await access.ask_for_link(conn, form.get("email"), lang, pads=pads, now=at)
+        await access.ask_for_link(conn, form.get("email"), lang, keyed_hash=keyed_hash, now=at)
     request.config_dict[SERVICES].outbox.wake()
     return message(request, lang, 200, "sent", minutes=request.config_dict[SETTINGS].self_service_minutes)

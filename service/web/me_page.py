@@ -18,7 +18,7 @@ from ..domain.suppressions.rules import GLOBAL, valid_scope
 from ..mail.self_service import compose_correction
 from ..storage.db import transaction
 from . import views
-from .keys import DB, HASH_PADS, SERVICES, SETTINGS
+from .keys import DB, SERVICES, SETTINGS
 from .me import language, message, now, page, tokens
 from .pages import SECURITY_HEADERS, belgian_date, brussels_time
 from .payload import form_fields
@@ -73,14 +73,13 @@ async def export(request: web.Request) -> web.Response:
     messages too, so a few an hour per person."""
     language(request)
     recipient_id = _recipient(request)
-    async with transaction(request.config_dict[DB]) as conn:
+    pool, keyed_hash = request.config_dict[DB], request.config_dict[SERVICES].keyed_hash
+    async with transaction(pool) as conn:
         address = await access.address_of(conn, recipient_id)
-        await own_page.count_use(conn, "export", own_page.person_key(recipient_id), request.config_dict[HASH_PADS],
-                                 now(request))
-    pool, hash_key = request.config_dict[DB], request.config_dict[SETTINGS].hash_key
-    about = await mentions.messages_mentioning_from(pool, hash_key, address)  # no connection held while parsing
+        await own_page.count_use(conn, "export", own_page.person_key(recipient_id), keyed_hash, now(request))
+    about = await mentions.messages_mentioning_from(pool, keyed_hash, address)  # no connection held while parsing
     async with pool.acquire() as conn:
-        record = await erasure.subject_access(conn, hash_key, address, about)
+        record = await erasure.subject_access(conn, keyed_hash, address, about)
     response = web.json_response(views.subject_record(record), headers=SECURITY_HEADERS)
     response.headers["Content-Disposition"] = 'attachment; filename="cetit-data.json"'
     return response
@@ -100,8 +99,8 @@ async def act(request: web.Request) -> web.Response:
     if not tokens(request).csrf_matches(token, form.get("csrf")):
         return message(request, lang, 403, "not_done", back=back)
     async with transaction(request.config_dict[DB]) as conn:
-        await own_page.count_use(conn, "action", own_page.person_key(recipient_id), request.config_dict[HASH_PADS],
-                                 now(request))
+        await own_page.count_use(conn, "action", own_page.person_key(recipient_id),
+                                 request.config_dict[SERVICES].keyed_hash, now(request))
     action = form.get("action")
     if action == "erase":
         return await _erase(request, lang, address, form, back)
@@ -121,7 +120,7 @@ async def _scope_label(conn, scope: str, lang: str) -> str:
 
 
 async def _unsubscribe(request, conn, address: str, form: dict, lang: str) -> tuple[str, dict]:
-    await actions.unsubscribe(conn, address, form.get("scope"), request.config_dict[HASH_PADS])
+    await actions.unsubscribe(conn, address, form.get("scope"), request.config_dict[SERVICES].keyed_hash)
     return "unsubscribed", {"scope": await _scope_label(conn, form["scope"], lang)}
 
 
@@ -129,14 +128,14 @@ async def _subscribe(request, conn, address: str, form: dict, lang: str) -> tupl
     scope = form.get("scope")
     label = await _scope_label(conn, scope, lang) if isinstance(scope, str) else ""
     await actions.subscribe(conn, address, scope, ME_TEXTS[lang]["join_text"].format(scope=label), lang,
-                            request.config_dict[HASH_PADS], request.remote, request.headers.get("User-Agent"))
+                            request.config_dict[SERVICES].keyed_hash, request.remote, request.headers.get("User-Agent"))
     return "subscribed", {"scope": label}
 
 
 async def _correct(request, conn, address: str, form: dict, lang: str) -> tuple[str, dict]:
     """Each correction is a mail to staff and an open request: at most 3 a day per address."""
-    await own_page.count_use(conn, "correction", own_page.address_key(address), request.config_dict[HASH_PADS],
-                             now(request))
+    await own_page.count_use(conn, "correction", own_page.address_key(address),
+                             request.config_dict[SERVICES].keyed_hash, now(request))
     due = await actions.correct(conn, address, form.get("text"), now(request),
                                 functools.partial(compose_correction, request.config_dict[SETTINGS]))
     request.config_dict[SERVICES].outbox.wake()
@@ -150,10 +149,10 @@ async def _erase(request: web.Request, lang: str, address: str, form: dict, back
     """At once, after the box was ticked; the answer names no address and leads nowhere back."""
     if form.get("confirm") != "yes":
         return message(request, lang, 400, "erase_not_confirmed", title_key="not_done_title", back=back)
-    hash_key = request.config_dict[SETTINGS].hash_key
-    await mentions.index_messages_from(request.config_dict[DB], hash_key)  # before the transaction, holding none
+    keyed_hash = request.config_dict[SERVICES].keyed_hash
+    await mentions.index_messages_from(request.config_dict[DB], keyed_hash)  # before the transaction, holding none
     async with transaction(request.config_dict[DB]) as conn:
-        await actions.erase(conn, hash_key, address, now(request))
+        await actions.erase(conn, keyed_hash, address, now(request))
     request.config_dict[SERVICES].outbox.wake()
     log.info("self-service erasure")
     return message(request, lang, 200, "erased")

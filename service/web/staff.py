@@ -26,7 +26,7 @@ from ..domain.suppressions import reports
 from ..storage.db import UNAVAILABLE, transaction
 from . import charts, staff_session, views
 from .campaign_view import pause_reason
-from .keys import API_KEYS, DB, HASH_PADS, SERVICES, SETTINGS
+from .keys import API_KEYS, DB, SERVICES
 from .pages import BRUSSELS, SECURITY_HEADERS, render
 from .staff_texts import LANGUAGES, Translator, language_of, remember_language
 from .payload import form_fields
@@ -196,7 +196,7 @@ async def give_consent(request: web.Request, session, form) -> web.StreamRespons
             "email": email, "scope": scope, "source": "phone", "language": form.get("language") or "nl",
             "text": form.get("text") or f"Telefonisch akkoord om mails te ontvangen: {label}.",
             "text_version": "phone", "note": form.get("note") or None})
-        await ledger.give(conn, given, actor=session.name, pads=request.config_dict[HASH_PADS])
+        await ledger.give(conn, given, actor=session.name, keyed_hash=request.config_dict[SERVICES].keyed_hash)
     log.info("phone consent recorded by %s in scope %s", session.name, scope)
     raise _back_to(email, "Consent recorded.")
 
@@ -216,7 +216,7 @@ async def _request_and_record(request: web.Request, request_id: int):
         item = await ledger.request(conn, request_id)
         record = None
         if item.address is not None:
-            record = await erasure.subject_access(conn, request.config_dict[SETTINGS].hash_key, item.address)
+            record = await erasure.subject_access(conn, request.config_dict[SERVICES].keyed_hash, item.address)
         scopes = await ledger.scopes(conn)
     return item, record, _scope_namer(scopes, translator(request))
 
@@ -263,7 +263,7 @@ async def close_request(request: web.Request, session, form) -> web.StreamRespon
 async def address(request: web.Request, session, form) -> web.Response:
     email = request.query.get("email", "") or form.get("email", "")
     async with request.config_dict[DB].acquire() as conn:
-        subject = await erasure.subject_access(conn, request.config_dict[SETTINGS].hash_key, email)
+        subject = await erasure.subject_access(conn, request.config_dict[SERVICES].keyed_hash, email)
         scopes = await ledger.scopes(conn)
     return staff_render(request, "staff/address.html", {
         "title": subject.email, "session": session, "address": subject.email,
@@ -285,7 +285,7 @@ async def suppress(request: web.Request, session, form) -> web.StreamResponse:
     async with transaction(request.config_dict[DB]) as conn:
         created, item = await suppression_list.suppress(
             conn, email, scope, "manual", "phone", form.get("note") or None,
-            detail={"by": session.name}, pads=request.config_dict[HASH_PADS], actor=session.name,
+            detail={"by": session.name}, keyed_hash=request.config_dict[SERVICES].keyed_hash, actor=session.name,
         )
         registered = [s.scope for s in await ledger.scopes(conn)]
     log.info("phone opt-out recorded by %s in scope %s", session.name, item.scope)
@@ -306,7 +306,7 @@ async def lift(request: web.Request, session, form) -> web.StreamResponse:
     async with transaction(request.config_dict[DB]) as conn:
         await suppression_list.lift(
             conn, email, form.get("scope", ""), form.get("evidence", ""), form.get("force") == "yes",
-            session.name, pads=request.config_dict[HASH_PADS],
+            session.name, keyed_hash=request.config_dict[SERVICES].keyed_hash,
         )
     log.info("suppression lifted by %s", session.name)
     raise _back_to(email, "Lifted.")

@@ -11,7 +11,7 @@ from ..domain.errors import Forbidden, InvalidInput
 from ..domain.suppressions import transfer
 from ..storage.db import transaction
 from . import staff_session
-from .keys import DB, HASH_PADS
+from .keys import DB, SERVICES
 from .staff import SESSION, staff_page, staff_render
 from .transfer import stream_export
 
@@ -47,7 +47,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
         raise InvalidInput("Choose a file to import.")
     fmt = _format_of(part.filename)
     async with transaction(request.config_dict[DB]) as conn:
-        async with transfer.Importer(conn, fmt, request.config_dict[HASH_PADS], actor=session.name) as importer:
+        async with transfer.Importer(conn, fmt, request.config_dict[SERVICES].keyed_hash, actor=session.name) as importer:
             while chunk := await part.read_chunk(1 << 16):
                 await importer.feed(chunk)
             summary = await importer.finish()

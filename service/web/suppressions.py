@@ -11,14 +11,14 @@ from ..domain.suppressions.rules import is_unicode_text, valid_scope
 from ..storage.db import transaction
 from . import views
 from .auth import requires
-from .keys import DB, HASH_PADS, KEY_NAME, METRICS, READS, SETTINGS
+from .keys import DB, KEY_NAME, METRICS, READS, SERVICES
 from .payload import in_utc, int_query, json_object, text_field, time_query
 
 
 @requires("check")
 async def show(request: web.Request) -> web.Response:
-    email, hash_key = request.match_info["email"], request.app[SETTINGS].hash_key
-    found = await request.app[READS].read(lambda conn: suppression_list.suppressions_of(conn, email, hash_key))
+    email, keyed_hash = request.match_info["email"], request.app[SERVICES].keyed_hash
+    found = await request.app[READS].read(lambda conn: suppression_list.suppressions_of(conn, email, keyed_hash))
     return web.json_response(views.address_suppressions(found))
 
 
@@ -32,7 +32,7 @@ async def put(request: web.Request) -> web.Response:
     async with transaction(request.app[DB]) as conn:
         created, item = await suppression_list.suppress(
             conn, request.match_info["email"], scope, reason, source, note,
-            detail={"by": request[KEY_NAME]}, pads=request.app[HASH_PADS], actor=request[KEY_NAME],
+            detail={"by": request[KEY_NAME]}, keyed_hash=request.app[SERVICES].keyed_hash, actor=request[KEY_NAME],
         )
     if created:
         request.app[METRICS].suppressions.labels(reason, source).inc()
@@ -55,7 +55,7 @@ async def delete(request: web.Request) -> web.Response:
     async with transaction(request.app[DB]) as conn:
         result = await suppression_list.lift(
             conn, request.match_info["email"], valid_scope(scope), evidence, force, request[KEY_NAME],
-            pads=request.app[HASH_PADS],
+            keyed_hash=request.app[SERVICES].keyed_hash,
         )
     return web.json_response(views.lifted(result))
 

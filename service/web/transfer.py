@@ -9,7 +9,7 @@ from aiohttp import web
 from ..domain.suppressions import transfer
 from ..storage.db import transaction
 from .auth import requires
-from .keys import DB, HASH_PADS, KEY_NAME
+from .keys import DB, KEY_NAME, SERVICES
 
 log = logging.getLogger("optout.transfer")
 
@@ -68,7 +68,7 @@ def import_format(request: web.Request) -> str:
 async def import_list(request: web.Request) -> web.Response:
     fmt = import_format(request)
     async with transaction(request.app[DB]) as conn:
-        async with transfer.Importer(conn, fmt, request.app[HASH_PADS], actor=request[KEY_NAME]) as importer:
+        async with transfer.Importer(conn, fmt, request.app[SERVICES].keyed_hash, actor=request[KEY_NAME]) as importer:
             body = request.content
             compressed = getattr(body, "total_compressed_bytes", None) is not None  # an empty body has none
             async for chunk in body.iter_chunked(1 << 16):

@@ -24,7 +24,7 @@ from ..domain.suppressions.links import Erased
 from ..domain.suppressions.rules import GLOBAL
 from ..domain.tokens import LinkClaim
 from ..storage.db import UNAVAILABLE, transaction
-from .keys import DB, HASH_PADS, METRICS, READS, SERVICES, SETTINGS, SIGNER, UNSUBSCRIBES_LOGGED
+from .keys import DB, METRICS, READS, SERVICES, SETTINGS, SIGNER, UNSUBSCRIBES_LOGGED
 from .pages import SECURITY_HEADERS, render
 from .payload import form_fields
 from .texts import LANGUAGES, ME_TEXTS, TEXTS, choose_language, scope_name
@@ -119,9 +119,9 @@ async def _erased(request: web.Request, claim: LinkClaim) -> bool:
     address all the same."""
     if claim.address is None:  # its recipient id names no one any more
         return True
-    pads = request.config_dict[HASH_PADS]
+    keyed_hash = request.config_dict[SERVICES].keyed_hash
     try:
-        return await request.config_dict[READS].read(lambda conn: links.is_erased(conn, claim.address, pads))
+        return await request.config_dict[READS].read(lambda conn: links.is_erased(conn, claim.address, keyed_hash))
     except UNAVAILABLE:
         return True
 
@@ -161,11 +161,11 @@ async def confirm(request: web.Request) -> web.Response:
     choice = "" if one_click else form.get("choice", "")
     scope = GLOBAL if choice == "all" else choice.removeprefix("scope:") if choice.startswith("scope:") else claim.scope
     source = "one_click" if one_click else "link"
-    pads = request.config_dict[HASH_PADS]
+    keyed_hash = request.config_dict[SERVICES].keyed_hash
     async with request.config_dict[DB].acquire() as conn:  # one statement each, committed on its own
         registered = frozenset([scope]) if scope != claim.scope and await ledger.registered_scope(
             conn, scope) is not None else frozenset()
-        done = await links.unsubscribe(conn, claim, scope, source, pads, registered,
+        done = await links.unsubscribe(conn, claim, scope, source, keyed_hash, registered,
                                        request.config_dict[SERVICES].guard)
     claim = replace(claim, address=done.address)  # the address the statement found, or none when erased
     if done.created:
@@ -196,7 +196,7 @@ async def resubscribe(request: web.Request) -> web.Response:
     try:
         async with transaction(request.config_dict[DB]) as conn:
             claim = await links.resolve(conn, claim)
-            undone = await links.resubscribe(conn, claim, scope, request.config_dict[HASH_PADS])
+            undone = await links.resubscribe(conn, claim, scope, request.config_dict[SERVICES].keyed_hash)
     except InvalidInput as exc:  # a scope this link did not unsubscribe from: nothing of its own to undo
         raise Conflict(exc.message) from exc
     if undone:

@@ -548,14 +548,14 @@ async def test_the_auth_user_names_the_session_scope_when_registered_and_rcpt_ch
         pool, settings, sink, client, auth):
     from service.domain.consent import ledger
     from service.domain.consent.ledger import ConsentInput
-    from service.domain.suppressions.keyed_hash import hmac_pads
+    from service.domain.suppressions.keyed_hash import KeyedHash
 
     key = await make_key(pool, "links", name="campaign-tool")
     async with pool.acquire() as conn:
         await ledger.register_scope(conn, "events", {"nl": "Evenementen"}, "required")
         await ledger.give(conn, ConsentInput.read({
             "email": "agreed@example.be", "scope": "events", "source": "event", "language": "nl",
-            "text": "Ja, nodig mij uit."}), actor="test", pads=hmac_pads(settings.hash_key))
+            "text": "Ja, nodig mij uit."}), actor="test", keyed_hash=KeyedHash(settings.hash_key))
     gateway = await start_gateway(pool, settings, relay_url=f"smtp://127.0.0.1:{sink.port}")
     try:
         people = ["agreed@example.be", "never.asked@example.be"]
@@ -630,7 +630,7 @@ async def test_copies_queued_before_a_pause_wait_without_spending_tries_and_go_a
     services = Services.build(settings, clock=ManualClock())
     drainer = Drainer(pool, services, kinds=(OutboxKind.GATEWAY,))
     async with transaction(pool) as conn:
-        await recipient_ids(conn, ["r0@example.be", "r1@example.be", "r2@example.be"], "gateway", services.pads)
+        await recipient_ids(conn, ["r0@example.be", "r1@example.be", "r2@example.be"], "gateway", services.keyed_hash.pads)
         for n, campaign in enumerate(("winter", "winter", "lente")):
             await outbox_queries.queue_gateway_message(
                 conn, CAMPAIGN, [(f"r{n}@example.be", f"r{n}@example.be", "bounces@cetit.be")], "newsletter", campaign)

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from service.domain.consent.rules import due_date
+from service.domain.suppressions.keyed_hash import KeyedHash
 from tests.web.self_service_helpers import KNOWN, open_page
 
 LABELS = {"nl": "Nieuwsbrief", "en": "Newsletter", "fr": "Lettre d'information"}
@@ -226,7 +227,7 @@ async def test_the_export_lists_the_messages_without_holding_a_connection_while_
         return await to_thread(function, *args)
     monkeypatch.setattr(mentions.asyncio, "to_thread", probed)
     try:
-        found = await mentions.messages_mentioning_from(small, settings.hash_key, KNOWN)
+        found = await mentions.messages_mentioning_from(small, KeyedHash(settings.hash_key), KNOWN)
     finally:
         await small.close()
     assert len(found) == 2 and parses

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from service.domain.suppressions.keyed_hash import address_hmac, hmac_pads
+from service.domain.suppressions.keyed_hash import KeyedHash
 from service.domain.tokens import TokenSigner
 from tests.conftest import make_key
 
@@ -51,9 +51,10 @@ def test_the_database_form_of_the_hmac_is_hmac_sha256():
     import hashlib
 
     key, address = b"k" * 100, "zoë@example.be"
-    ipad, opad = hmac_pads(key)
+    keyed_hash = KeyedHash(key)
+    ipad, opad = keyed_hash.pads
     inner = hashlib.sha256(ipad + address.encode()).digest()
-    assert hashlib.sha256(opad + inner).digest() == address_hmac(key, address)
+    assert hashlib.sha256(opad + inner).digest() == keyed_hash.of(address)
 
 
 async def test_gdpr_endpoints_need_an_admin_key(client, pool):

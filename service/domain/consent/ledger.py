@@ -21,7 +21,7 @@ from ...storage import consent_queries, outbox_queries, queries
 from ..addresses import canonical_address, mailbox_of
 from ..events.model import Actor
 from ..errors import Conflict, Expired, InvalidInput, NotFound, TooManyRequests
-from ..suppressions.keyed_hash import hmac_from_pads
+from ..suppressions.keyed_hash import KeyedHash
 from ..suppressions.model import Reason
 from ..suppressions.rules import GLOBAL, is_unicode_text, valid_scope, valid_text
 from .model import Consent, Request, Scope
@@ -88,7 +88,7 @@ class ConsentInput:
 Compose = Callable[[int, str, str, str], tuple[bytes, str, str]]
 
 
-async def give(conn: asyncpg.Connection, given: ConsentInput, *, actor: str, pads: tuple[bytes, bytes],
+async def give(conn: asyncpg.Connection, given: ConsentInput, *, actor: str, keyed_hash: KeyedHash,
                compose: Compose | None = None, now: datetime | None = None) -> Consent:
     """Record a consent: given at once, or pending with its confirmation mail queued.
 
@@ -121,7 +121,7 @@ async def give(conn: asyncpg.Connection, given: ConsentInput, *, actor: str, pad
     row = await consent_queries.insert_consent(
         conn, address, given.scope, "pending" if given.confirm else "given", given.source, given.text,
         given.text_version, given.language, given.ip, given.user_agent, given.note, actor,
-        hmac_from_pads(pads, address), mailbox)
+        keyed_hash.of(address), mailbox)
     if row["erased"]:
         raise Conflict("This address was erased on request: nothing is recorded for it.")
     consent = Consent.of(row)
@@ -134,7 +134,7 @@ async def give(conn: asyncpg.Connection, given: ConsentInput, *, actor: str, pad
 
 
 async def give_on_own_page(conn: asyncpg.Connection, address: str, scope: str, text: str, language: str,
-                           pads: tuple[bytes, bytes], ip: str | None, user_agent: str | None) -> Consent:
+                           keyed_hash: KeyedHash, ip: str | None, user_agent: str | None) -> Consent:
     """A consent given on the person's own page: its link proved the mailbox, so it counts as confirmed
     and outweighs the person's own unsubscribe; never a bounce, complaint or manual suppression."""
     for row in await queries.suppressions_of_address(conn, address):
@@ -147,7 +147,7 @@ async def give_on_own_page(conn: asyncpg.Connection, address: str, scope: str, t
     agent = (user_agent or "")[:1000].encode("utf-8", "replace").decode("utf-8").replace("\x00", "") or None
     row = await consent_queries.insert_consent(
         conn, address, scope, "given", "self_service", text, None, language, ip, agent, None, Actor.RECIPIENT,
-        hmac_from_pads(pads, address), mailbox_of(address))
+        keyed_hash.of(address), mailbox_of(address))
     if row["erased"]:
         raise Conflict("This address was erased on request: nothing is recorded for it.")
     await consent_queries.mark_confirmed(conn, row["id"], ip, agent)

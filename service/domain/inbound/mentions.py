@@ -16,7 +16,6 @@ and erasures are rare, so each message is parsed at most once, off the event loo
 from __future__ import annotations
 
 import asyncio
-import hmac
 import html
 import json
 import re
@@ -26,6 +25,7 @@ from typing import Iterable, Sequence, TYPE_CHECKING
 
 from ...storage import erasure_queries, outbox_queries
 from ..addresses import canonical_or_none
+from ..suppressions.keyed_hash import KeyedHash
 from . import mime
 
 if TYPE_CHECKING:
@@ -147,24 +147,20 @@ def mentioned_addresses(raw: bytes | None, *fields: object) -> set[str]:
     return read_mentions(raw, *fields)[0]
 
 
-def address_hashes(hash_key: bytes, addresses: Iterable[str]) -> list[bytes]:
-    return [hmac.digest(hash_key, a.encode("utf-8"), "sha256") for a in sorted(addresses)]
-
-
 def _fields(row) -> tuple:
     return row["mail_from"], row["rcpt_to"], row["sender"], row["subject"], row["addresses"], row["actions"]
 
 
-def _hash_rows(hash_key: bytes, rows: Sequence[dict]) -> list[tuple]:
+def _hash_rows(keyed_hash: KeyedHash, rows: Sequence[dict]) -> list[tuple]:
     """(message id, hashes of what it mentions, OVERFLOW too when read in part); in a thread."""
     hashed = []
     for row in rows:
         found, overflow = read_mentions(row["raw"], *_fields(row), limit=MAX_CANDIDATES)
-        hashed.append((row["id"], address_hashes(hash_key, found) + ([OVERFLOW] if overflow else [])))
+        hashed.append((row["id"], keyed_hash.of_many(sorted(found)) + ([OVERFLOW] if overflow else [])))
     return hashed
 
 
-async def index_messages(conn: asyncpg.Connection, hash_key: bytes, batch: int = BATCH_MESSAGES) -> int:
+async def index_messages(conn: asyncpg.Connection, keyed_hash: KeyedHash, batch: int = BATCH_MESSAGES) -> int:
     """Record the mentions of every stored message not read yet; return how many were read.
 
     Outside a transaction each batch commits on its own, so a long first run (the messages
@@ -174,16 +170,16 @@ async def index_messages(conn: asyncpg.Connection, hash_key: bytes, batch: int =
     ids = await erasure_queries.unindexed_message_ids(conn)
     for start in range(0, len(ids), batch):
         rows = await _rows_to_read(conn, ids[start:start + batch])
-        await erasure_queries.record_mentions(conn, await asyncio.to_thread(_hash_rows, hash_key, rows))
+        await erasure_queries.record_mentions(conn, await asyncio.to_thread(_hash_rows, keyed_hash, rows))
     return len(ids)
 
 
-async def messages_mentioning(conn: asyncpg.Connection, hash_key: bytes, address: str) -> list[uuid.UUID]:
+async def messages_mentioning(conn: asyncpg.Connection, keyed_hash: KeyedHash, address: str) -> list[uuid.UUID]:
     """Every stored message that mentions the canonical `address`: by its keyed hash in the
     index (brought up to date first), and among the messages indexed only in part
     (OVERFLOW), by reading each again in full."""
-    await index_messages(conn, hash_key)
-    [hashed] = address_hashes(hash_key, [address])
+    await index_messages(conn, keyed_hash)
+    hashed = keyed_hash.of(address)
     found = await erasure_queries.message_ids_mentioning(conn, hashed)
     indexed = set(found)
     partial = [i for i in await erasure_queries.message_ids_mentioning(conn, OVERFLOW) if i not in indexed]
@@ -193,7 +189,7 @@ async def messages_mentioning(conn: asyncpg.Connection, hash_key: bytes, address
     return found
 
 
-async def index_messages_from(pool: asyncpg.Pool, hash_key: bytes) -> int:
+async def index_messages_from(pool: asyncpg.Pool, keyed_hash: KeyedHash) -> int:
     """As index_messages, for a request that must not hold a pooled connection while a thread
     parses: a connection is taken for each read and each write, and given back before each parse."""
     async with pool.acquire() as conn:
@@ -201,17 +197,17 @@ async def index_messages_from(pool: asyncpg.Pool, hash_key: bytes) -> int:
     for start in range(0, len(ids), BATCH_MESSAGES):
         async with pool.acquire() as conn:
             rows = await _rows_to_read(conn, ids[start:start + BATCH_MESSAGES])
-        hashed = await asyncio.to_thread(_hash_rows, hash_key, rows)
+        hashed = await asyncio.to_thread(_hash_rows, keyed_hash, rows)
         async with pool.acquire() as conn:
             await erasure_queries.record_mentions(conn, hashed)
     return len(ids)
 
 
-async def messages_mentioning_from(pool: asyncpg.Pool, hash_key: bytes, address: str) -> list[uuid.UUID]:
+async def messages_mentioning_from(pool: asyncpg.Pool, keyed_hash: KeyedHash, address: str) -> list[uuid.UUID]:
     """As messages_mentioning, taking a connection from the pool only for each read and write
     (index_messages_from)."""
-    await index_messages_from(pool, hash_key)
-    [mention] = address_hashes(hash_key, [address])
+    await index_messages_from(pool, keyed_hash)
+    mention = keyed_hash.of(address)
     async with pool.acquire() as conn:
         found = await erasure_queries.message_ids_mentioning(conn, mention)
         partial = [i for i in await erasure_queries.message_ids_mentioning(conn, OVERFLOW) if i not in set(found)]

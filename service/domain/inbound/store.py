@@ -25,7 +25,7 @@ from ..errors import DomainError, InvalidInput, NotFound, TooMany
 from ..events.model import Actor, EventType
 from ..suppressions import suppression_list
 from ..suppressions.links import count_for_campaign
-from ..suppressions.keyed_hash import hmac_from_pads
+from ..suppressions.keyed_hash import KeyedHash
 from .classify import Basis, Classification, Verdict
 from .mime import delivered_to, message_id_of
 from .model import BounceKind, InboundMessage, InboundStatus, ListedMessage, MessagePage
@@ -140,12 +140,12 @@ async def store(
 
 
 async def _suppress(conn: asyncpg.Connection, message_id: uuid.UUID, address: str, scope: str,
-                    reason: str, source: str, pads: tuple[bytes, bytes], note: str | None = None) -> dict:
+                    reason: str, source: str, keyed_hash: KeyedHash, note: str | None = None) -> dict:
     detail = {"message_id": str(message_id)}
     actor = Actor.MAIL if reason in ("bounce", "complaint") else Actor.RECIPIENT
     try:
         created, item = await suppression_list.suppress(conn, address, scope, reason, source, note, detail,
-                                                        pads=pads, actor=actor)
+                                                        keyed_hash=keyed_hash, actor=actor)
     except DomainError as exc:
         return {"type": Action.INVALID_ADDRESS, "value": address[:254], "error": exc.message}
     return {"type": Action.SUPPRESSED if created else Action.ALREADY_SUPPRESSED, "email": address,
@@ -196,7 +196,7 @@ def _bounced_elsewhere(verdict: Verdict, known: dict[str, int | None]) -> set[st
 
 async def act_on(
     conn: asyncpg.Connection, message_id: uuid.UUID, verdict: Verdict, soft_limit: int, soft_days: int,
-    *, pads: tuple[bytes, bytes], max_actions: int = 10, thresholds: Thresholds | None = None,
+    *, keyed_hash: KeyedHash, max_actions: int = 10, thresholds: Thresholds | None = None,
 ) -> list[dict]:
     """Carry out what the verdict calls for, inside the caller's transaction; return the actions.
 
@@ -208,11 +208,11 @@ async def act_on(
     given a return path acts only through it (`_return_path_bounce`). Every suppression is an event
     whose detail names the message. Soft bounces are counted, and the one that reaches
     OPTOUT_SOFT_BOUNCE_LIMIT within OPTOUT_SOFT_BOUNCE_DAYS suppresses like a hard bounce.
-    `pads` (hmac_pads of OPTOUT_HASH_KEY) keep an erased address from being written again.
+    The `keyed_hash` of OPTOUT_HASH_KEY keeps an erased address from being written again.
     What was done to the recipient of the link the message carries counts for its campaign
     (`thresholds`: the campaign guardrails').
     """
-    actions = await _act(conn, message_id, verdict, soft_limit, soft_days, pads, max_actions)
+    actions = await _act(conn, message_id, verdict, soft_limit, soft_days, keyed_hash, max_actions)
     if verdict.carried is not None and verdict.carried.campaign:
         await _count_for_campaign(conn, verdict, actions, thresholds or Thresholds())
     return actions
@@ -247,9 +247,9 @@ _SUPPRESSED = frozenset({Action.SUPPRESSED, Action.ALREADY_SUPPRESSED})
 
 
 async def _act(conn: asyncpg.Connection, message_id: uuid.UUID, verdict: Verdict, soft_limit: int, soft_days: int,
-               pads: tuple[bytes, bytes], max_actions: int) -> list[dict]:
+               keyed_hash: KeyedHash, max_actions: int) -> list[dict]:
     if verdict.at_return_path:
-        return await _return_path_bounce(conn, message_id, verdict, soft_limit, soft_days, pads)
+        return await _return_path_bounce(conn, message_id, verdict, soft_limit, soft_days, keyed_hash)
     count = len(addresses_to_act_on(verdict))
     if count > max_actions:
         return [{"type": Action.HELD, "limit": max_actions, "addresses": count,
@@ -276,7 +276,7 @@ async def _act(conn: asyncpg.Connection, message_id: uuid.UUID, verdict: Verdict
         if (address, item.scope) in acted:
             continue
         acted.add((address, item.scope))
-        actions.append(await _suppress(conn, message_id, item.address, item.scope, item.reason, item.source, pads))
+        actions.append(await _suppress(conn, message_id, item.address, item.scope, item.reason, item.source, keyed_hash))
     for item in verdict.withheld:
         actions.append({"type": Action.NOT_ACTED, "email": item.address[:254], "reason": verdict.withheld_reason})
     for written in verdict.soft_bounces:
@@ -284,21 +284,21 @@ async def _act(conn: asyncpg.Connection, message_id: uuid.UUID, verdict: Verdict
             actions.append({"type": Action.NOT_ACTED, "email": canonical_or_none(written),
                             "reason": NOT_THROUGH_RETURN_PATH})
             continue
-        actions.extend(await _soft_bounce(conn, message_id, written, set(known), soft_limit, soft_days, pads))
+        actions.extend(await _soft_bounce(conn, message_id, written, set(known), soft_limit, soft_days, keyed_hash))
     for address in verdict.mentioned:
         actions.append({"type": Action.RECORDED, "email": address,
                         "note": "named in the bounce, not said to have failed"})
     if verdict.privacy:
-        actions.extend(await _privacy_requests(conn, message_id, verdict, pads))
+        actions.extend(await _privacy_requests(conn, message_id, verdict, keyed_hash))
     return actions
 
 
 async def _privacy_requests(conn: asyncpg.Connection, message_id: uuid.UUID, verdict: Verdict,
-                            pads: tuple[bytes, bytes]) -> list[dict]:
+                            keyed_hash: KeyedHash) -> list[dict]:
     """Each kind asked for is a request due one month after the message arrived. An erased
     sender's request is recorded without their address: it names no one in clear again."""
     address = canonical_or_none(verdict.sender or "")
-    if address is not None and await queries.erased_among(conn, [hmac_from_pads(pads, address)]):
+    if address is not None and await queries.erased_among(conn, [keyed_hash.of(address)]):
         address = None
     received_at = await consent_queries.message_received_at(conn, message_id) or datetime.now(timezone.utc)
     actions = []
@@ -311,7 +311,7 @@ async def _privacy_requests(conn: asyncpg.Connection, message_id: uuid.UUID, ver
 
 
 async def without_erased(conn: asyncpg.Connection, addresses: Sequence[str], actions: list[dict],
-                         pads: tuple[bytes, bytes]) -> tuple[list[str], list[dict]]:
+                         keyed_hash: KeyedHash) -> tuple[list[str], list[dict]]:
     """What reading a message found, less every erased address: a message may name a person
     without writing their address (a link token in it), and one received before their
     erasure may be read after it; what is recorded of it must not name them in clear."""
@@ -319,7 +319,7 @@ async def without_erased(conn: asyncpg.Connection, addresses: Sequence[str], act
     named |= {a["email"] for a in actions if isinstance(a.get("email"), str)}
     if not named:
         return list(addresses), actions
-    by_hash = {hmac_from_pads(pads, a): a for a in named}
+    by_hash = {keyed_hash.of(a): a for a in named}
     erased = {by_hash[h] for h in await queries.erased_among(conn, list(by_hash))}
     if not erased:
         return list(addresses), actions
@@ -330,7 +330,7 @@ async def without_erased(conn: asyncpg.Connection, addresses: Sequence[str], act
 
 
 async def _return_path_bounce(conn: asyncpg.Connection, message_id: uuid.UUID, verdict: Verdict, soft_limit: int,
-                              soft_days: int, pads: tuple[bytes, bytes]) -> list[dict]:
+                              soft_days: int, keyed_hash: KeyedHash) -> list[dict]:
     """A bounce at a return path acts on the one recipient its token names, and on no one else."""
     address = None
     if verdict.return_path_recipient is not None:
@@ -340,16 +340,16 @@ async def _return_path_bounce(conn: asyncpg.Connection, message_id: uuid.UUID, v
                "its return path names no one CETIT knows now (erased, or never issued)")
         return [{"type": Action.NOT_ACTED, "reason": f"a bounce at a return path: {why}; no one is suppressed"}]
     if verdict.kind == BounceKind.HARD:
-        actions = [await _suppress(conn, message_id, address, "global", "bounce", "verp", pads)]
+        actions = [await _suppress(conn, message_id, address, "global", "bounce", "verp", keyed_hash)]
     else:
-        actions = await _soft_bounce(conn, message_id, address, {address}, soft_limit, soft_days, pads, source="verp")
+        actions = await _soft_bounce(conn, message_id, address, {address}, soft_limit, soft_days, keyed_hash, source="verp")
     actions += [{"type": Action.RECORDED, "email": a, "note": "named in the bounce, not its recipient"}
                 for a in verdict.mentioned if a != address][:MAX_RECORDED]
     return actions
 
 
 async def _soft_bounce(conn: asyncpg.Connection, message_id: uuid.UUID, written: str, known: set[str],
-                       soft_limit: int, soft_days: int, pads: tuple[bytes, bytes], source: str = "dsn") -> list[dict]:
+                       soft_limit: int, soft_days: int, keyed_hash: KeyedHash, source: str = "dsn") -> list[dict]:
     address = canonical_or_none(written)
     if address is None:
         return [{"type": Action.INVALID_ADDRESS, "value": written[:254], "error": "not an address"}]
@@ -364,7 +364,7 @@ async def _soft_bounce(conn: asyncpg.Connection, message_id: uuid.UUID, written:
                                    actor=Actor.MAIL, published_as=EventType.BOUNCE_SOFT)
     if count >= soft_limit:
         note = f"{count} soft bounces within {soft_days} days"
-        actions.append(await _suppress(conn, message_id, address, "global", "bounce", source, pads, note))
+        actions.append(await _suppress(conn, message_id, address, "global", "bounce", source, keyed_hash, note))
     return actions
 
 

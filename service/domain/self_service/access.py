@@ -16,7 +16,7 @@ from ...storage import consent_queries, known_queries, outbox_queries, queries, 
 from ..addresses import canonical_address, mailbox_of
 from ..consent.rules import MAX_CONFIRMATIONS_A_DAY
 from ..errors import BadToken, TooManyRequests
-from ..suppressions.keyed_hash import hmac_from_pads
+from ..suppressions.keyed_hash import KeyedHash
 from ..suppressions.rules import PERMANENT_REASONS
 from ..tokens import SelfServiceTokens
 
@@ -37,10 +37,10 @@ def _refuse(times: list[datetime], window: timedelta, now: datetime, what: str) 
                           retry_after=max(1, int((retry_at - now).total_seconds()) + 1), retry_at=retry_at.isoformat())
 
 
-async def count_client(conn: asyncpg.Connection, client: str, pads: tuple[bytes, bytes], now: datetime) -> None:
+async def count_client(conn: asyncpg.Connection, client: str, keyed_hash: KeyedHash, now: datetime) -> None:
     """Count a request from this client; TooManyRequests past MAX_REQUESTS_AN_HOUR in the last hour.
     Run in a transaction: the client is locked, so that parallel requests are counted one at a time."""
-    client_hmac = hmac_from_pads(pads, "client:" + client)
+    client_hmac = keyed_hash.of("client:" + client)
     await self_service_queries.lock_client(conn, client_hmac)
     times = await self_service_queries.client_requests_since(conn, client_hmac, now - HOUR)
     if len(times) >= MAX_REQUESTS_AN_HOUR:
@@ -48,7 +48,7 @@ async def count_client(conn: asyncpg.Connection, client: str, pads: tuple[bytes,
     await self_service_queries.record_client_request(conn, client_hmac, now)
 
 
-async def ask_for_link(conn: asyncpg.Connection, email: object, language: str, *, pads: tuple[bytes, bytes],
+async def ask_for_link(conn: asyncpg.Connection, email: object, language: str, *, keyed_hash: KeyedHash,
                        now: datetime) -> None:
     """Count the request against its mailbox and queue one row asking for a link, the same for every
     address: whether the address is known is decided when the row is sent (link_mail), so that the
@@ -57,7 +57,7 @@ async def ask_for_link(conn: asyncpg.Connection, email: object, language: str, *
     address = canonical_address(email)
     mailbox = mailbox_of(address)
     await consent_queries.lock_mailbox(conn, mailbox)
-    mailbox_hmac = hmac_from_pads(pads, "mailbox:" + mailbox)
+    mailbox_hmac = keyed_hash.of("mailbox:" + mailbox)
     times = await self_service_queries.asks_since(conn, mailbox_hmac, now - DAY)
     if len(times) >= MAX_LINKS_A_DAY:
         _refuse(times, DAY, now, "links asked for this mailbox")
@@ -66,19 +66,19 @@ async def ask_for_link(conn: asyncpg.Connection, email: object, language: str, *
 
 
 async def link_mail(conn: asyncpg.Connection, address: str, language: str, *, tokens: SelfServiceTokens,
-                    pads: tuple[bytes, bytes], compose: Compose, now: datetime) -> tuple[bytes, str, str] | None:
+                    keyed_hash: KeyedHash, compose: Compose, now: datetime) -> tuple[bytes, str, str] | None:
     """When a row asking for a link is sent: the mail, or None when none may leave, because the
     address is not known (as in the evidence rule), was erased, or is suppressed for a bounce or a
     complaint (in any scope: a spam trap, or a person who complained, must not get mail at a
     stranger's request, nor be locked out by it). An unsubscribe does not stop it: a person who
     unsubscribed still reaches their own page. Run in a transaction."""
-    if await queries.erased_since(conn, hmac_from_pads(pads, address)) is not None:
+    if await queries.erased_since(conn, keyed_hash.of(address)) is not None:
         return None
     if not await known_queries.known_among(conn, [address]):
         return None
     if any(row["reason"] in PERMANENT_REASONS for row in await queries.suppressions_of_address(conn, address)):
         return None
-    recipient_id = (await known_queries.recipient_ids(conn, [address], "self_service", pads)).get(address)
+    recipient_id = (await known_queries.recipient_ids(conn, [address], "self_service", keyed_hash.pads)).get(address)
     if recipient_id is None:  # erased: written nowhere
         return None
     return compose(tokens.issue(recipient_id, now), address, language)

@@ -18,6 +18,7 @@ from ..consent.rules import due_date, valid_language
 from ..errors import InvalidInput, InvalidScope
 from ..events.model import Actor
 from ..suppressions import erasure, suppression_list
+from ..suppressions.keyed_hash import KeyedHash
 from ..suppressions.model import Removed
 from ..suppressions.rules import GLOBAL, valid_scope, valid_text
 
@@ -41,18 +42,18 @@ async def _offered_scope(conn: asyncpg.Connection, scope: object) -> str:
     return scope
 
 
-async def unsubscribe(conn: asyncpg.Connection, address: str, scope: object, pads: tuple[bytes, bytes]) -> bool:
+async def unsubscribe(conn: asyncpg.Connection, address: str, scope: object, keyed_hash: KeyedHash) -> bool:
     """As a one-click in that scope; whether the suppression is new."""
     created, _ = await suppression_list.suppress(conn, address, await _offered_scope(conn, scope), "unsubscribe", SOURCE,
-                                           pads=pads, actor=Actor.RECIPIENT)
+                                           keyed_hash=keyed_hash, actor=Actor.RECIPIENT)
     return created
 
 
 async def subscribe(conn: asyncpg.Connection, address: str, scope: object, text: str, language: str,
-                    pads: tuple[bytes, bytes], ip: str | None, user_agent: str | None) -> Consent:
+                    keyed_hash: KeyedHash, ip: str | None, user_agent: str | None) -> Consent:
     """A consent in that scope, its text the page's words, counting as confirmed."""
     return await ledger.give_on_own_page(conn, address, await _offered_scope(conn, scope), text,
-                                         valid_language(language), pads, ip, user_agent)
+                                         valid_language(language), keyed_hash, ip, user_agent)
 
 
 async def correct(conn: asyncpg.Connection, address: str, text: object, now: datetime,
@@ -70,9 +71,9 @@ async def correct(conn: asyncpg.Connection, address: str, text: object, now: dat
     return row["due"]
 
 
-async def erase(conn: asyncpg.Connection, hash_key: bytes, address: str, now: datetime) -> Removed:
+async def erase(conn: asyncpg.Connection, keyed_hash: KeyedHash, address: str, now: datetime) -> Removed:
     """The erasure, at once, and its record: a closed request of kind `erasure` that names no one."""
-    removed = await erasure.erase(conn, hash_key, address, Actor.RECIPIENT, source=SOURCE)
+    removed = await erasure.erase(conn, keyed_hash, address, Actor.RECIPIENT, source=SOURCE)
     row = await consent_queries.insert_request(conn, "erasure", None, None, now, due_date(now))
     await consent_queries.close_request(conn, row["id"], "Erased by the person on their own page.", Actor.RECIPIENT)
     return removed

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ...storage import consent_queries, own_page_queries, queries
 from ..errors import TooManyRequests
-from ..suppressions.keyed_hash import hmac_from_pads
+from ..suppressions.keyed_hash import KeyedHash
 from ..suppressions.erasure import subject_record
 from ..suppressions.model import SubjectRecord
 
@@ -48,11 +48,11 @@ def address_key(address: str) -> str:
     return f"own_page_address:{address}"
 
 
-async def count_use(conn: asyncpg.Connection, kind: str, key: str, pads: tuple[bytes, bytes], now: datetime) -> None:
+async def count_use(conn: asyncpg.Connection, kind: str, key: str, keyed_hash: KeyedHash, now: datetime) -> None:
     """Count one use of this kind under the key; TooManyRequests (saying when to try again) past its limit.
     Run in a transaction: the key stays locked until it ends."""
     most, window, what = LIMITS[kind]
-    key_hmac = hmac_from_pads(pads, key)
+    key_hmac = keyed_hash.of(key)
     times = await own_page_queries.uses_since(conn, key_hmac, kind, now - window)
     if len(times) >= most:
         retry_at = times[0] + window

@@ -5,8 +5,8 @@ consents, soft-bounce count and known-address record (its privacy requests stay,
 by the keyed-hash index of what each message mentions, see mentions.py, so another case
 or an encoded body does not hide it) and whatever the outbox holds to or about it. What
 stays is its HMAC in erased_addresses, which later writes consult (the import, issued
-links, and suppress and lift when the caller passes the key pads) so that nothing about
-it is written in clear again, and which the check reads as a global suppression.
+links, suppress and lift, all given the KeyedHash) so that nothing about it is written
+in clear again, and which the check reads as a global suppression.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ..addresses import canonical_address
 from ..events.model import EventType
 from ..inbound import mentions
 from ..consent.model import Consent, Request
-from .keyed_hash import address_hmac
+from .keyed_hash import KeyedHash
 from .model import ErasedSince, HistoryEvent, Removed, SubjectRecord, Suppression
 from .rules import GLOBAL
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 _REASON_WEIGHT = {"complaint": 4, "bounce": 3, "unsubscribe": 2, "manual": 1}
 
 
-async def subject_access(conn: asyncpg.Connection, hash_key: bytes, email: str,
+async def subject_access(conn: asyncpg.Connection, keyed_hash: KeyedHash, email: str,
                          about: list[uuid.UUID] | None = None) -> SubjectRecord:
     """Everything held about an address (GDPR access), including whether it was erased.
 
@@ -40,9 +40,9 @@ async def subject_access(conn: asyncpg.Connection, hash_key: bytes, email: str,
     when the caller found them already (mentions.messages_mentioning_from).
     """
     address = canonical_address(email)
-    hashed = address_hmac(hash_key, address)
+    hashed = keyed_hash.of(address)
     if about is None:
-        about = await mentions.messages_mentioning(conn, hash_key, address)
+        about = await mentions.messages_mentioning(conn, keyed_hash, address)
     suppressions = await queries.suppressions_of_address(conn, address)
     events = await queries.events_of_address(conn, address, 100_000)
     erased = await queries.erased_since(conn, hashed)
@@ -70,7 +70,7 @@ def subject_record(address: str, suppressions, events, consents, requests, *, er
     )
 
 
-async def erase(conn: asyncpg.Connection, hash_key: bytes, email: str, actor: str, source: str = "api") -> Removed:
+async def erase(conn: asyncpg.Connection, keyed_hash: KeyedHash, email: str, actor: str, source: str = "api") -> Removed:
     """Remove the address and its history in clear; keep it suppressed in every scope by HMAC.
 
     Run it in a transaction: the erased hash, which every later write consults, commits
@@ -80,11 +80,11 @@ async def erase(conn: asyncpg.Connection, hash_key: bytes, email: str, actor: st
     name the address.
     """
     address = canonical_address(email)
-    hashed = address_hmac(hash_key, address)
+    hashed = keyed_hash.of(address)
     await queries.lock_for_erasure(conn, address)
     # The slow reading first, the deletions last: a suppression written in clear by a
     # transaction that commits while this one runs is then the less likely to be missed.
-    about = await mentions.messages_mentioning(conn, hash_key, address)
+    about = await mentions.messages_mentioning(conn, keyed_hash, address)
     bodies = await mentions.outgoing_bodies_mentioning(conn, address)
     held = await queries.suppressions_of_address(conn, address)
     reason = max((r["reason"] for r in held), key=_REASON_WEIGHT.__getitem__, default="unsubscribe")

@@ -25,30 +25,6 @@ def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
     return ipad, opad
 
 
-def address_hmac(key: bytes, address: str) -> bytes:
-    return hmac.digest(key, address.encode("utf-8"), "sha256")
-
-
-def hmac_from_pads(pads: tuple[bytes, bytes], address: str) -> bytes:
-    """address_hmac from the pads that the edges hold (the same value, RFC 2104)."""
-    ipad, opad = pads
-    return hashlib.sha256(opad + hashlib.sha256(ipad + address.encode("utf-8")).digest()).digest()
-
-
-def hmacs_from_pads(pads: tuple[bytes, bytes], addresses: Iterable[str]) -> list[bytes]:
-    """hmac_from_pads of many addresses: each pad is a whole SHA-256 block, so its state is
-    worked out once and copied, two block computations fewer per address (0.6 s a million)."""
-    inner, outer = hashlib.sha256(pads[0]), hashlib.sha256(pads[1])
-    out = []
-    for address in addresses:
-        first = inner.copy()
-        first.update(address.encode("utf-8"))
-        second = outer.copy()
-        second.update(first.digest())
-        out.append(second.digest())
-    return out
-
-
 @dataclass(frozen=True)
 class KeyedHash:
     """The key and its HMAC pads, computed once: the pads go to SQL, the key never does."""
@@ -60,4 +36,18 @@ class KeyedHash:
         object.__setattr__(self, "pads", hmac_pads(self.key))
 
     def of(self, address: str) -> bytes:
-        return address_hmac(self.key, address)
+        """HMAC-SHA256 of one address under the key."""
+        return hmac.digest(self.key, address.encode("utf-8"), "sha256")
+
+    def of_many(self, addresses: Iterable[str]) -> list[bytes]:
+        """`of` each address, in order: each pad is a whole SHA-256 block, so its state is
+        worked out once and copied, two block computations fewer per address (0.6 s a million)."""
+        inner, outer = hashlib.sha256(self.pads[0]), hashlib.sha256(self.pads[1])
+        out = []
+        for address in addresses:
+            first = inner.copy()
+            first.update(address.encode("utf-8"))
+            second = outer.copy()
+            second.update(first.digest())
+            out.append(second.digest())
+        return out

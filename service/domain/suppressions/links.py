@@ -14,7 +14,7 @@ from ..campaigns.model import ReportKind, Thresholds, valid_campaign
 from ..errors import Conflict, DomainError, Forbidden, InvalidInput
 from ..events.model import Actor, EventType
 from . import suppression_list
-from .keyed_hash import hmac_from_pads
+from .keyed_hash import KeyedHash
 from .model import Link, LinkRefused
 from .return_paths import ERASED_ID, ReturnPaths
 from .rules import GLOBAL, valid_scope
@@ -50,7 +50,7 @@ def _link(signer: TokenSigner, public_url: str, mailto: str, email: object, scop
 
 
 async def issue_links(conn: asyncpg.Connection, signer: TokenSigner, public_url: str, mailto: str,
-                      recipients: object, pads: tuple[bytes, bytes],
+                      recipients: object, keyed_hash: KeyedHash,
                       return_paths: ReturnPaths, thresholds: Thresholds) -> list[Link | LinkRefused]:
     """Links for up to MAX_LINKS recipients, in input order (a bad address is reported in place),
     each with its return path. The addresses are recorded as known (mail goes to them, their
@@ -65,7 +65,7 @@ async def issue_links(conn: asyncpg.Connection, signer: TokenSigner, public_url:
     # Validating and signing 10,000 links is CPU work: off the event loop.
     wanted = await asyncio.to_thread(_wanted, recipients)
     addresses = sorted({w.address for w in wanted if w.address is not None})
-    ids = await known_queries.recipient_ids(conn, addresses, "link", pads)
+    ids = await known_queries.recipient_ids(conn, addresses, "link", keyed_hash.pads)
     await guard.count_sent(conn, ((w.campaign, ids[w.address]) for w in wanted
                                   if w.campaign is not None and w.address in ids), thresholds)
     return await asyncio.to_thread(_links_of, signer, public_url, mailto, return_paths, wanted, ids)
@@ -120,7 +120,7 @@ async def resolve(conn: asyncpg.Connection, claim: LinkClaim) -> LinkClaim:
 
 
 async def unsubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, source: str,
-                      pads: tuple[bytes, bytes], registered: frozenset[str] = frozenset(),
+                      keyed_hash: KeyedHash, registered: frozenset[str] = frozenset(),
                       thresholds: Thresholds | None = None) -> Unsubscribed:
     """Suppress the link's address in its scope (or global, when the person chose all mail).
 
@@ -129,8 +129,8 @@ async def unsubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, so
     it was new, whether the address is erased (the same statement found out) and the address;
     an opaque link's address is found by that statement too (it need not be resolved). An old
     link (expired signature) unsubscribes all the same. The event names the link, so that
-    only this link can undo what it did. An erased address (found by its keyed hash from
-    `pads`) is blocked already and is not written again. The unsubscribe counts for the link's
+    only this link can undo what it did. An erased address (found by its `keyed_hash`) is
+    blocked already and is not written again. The unsubscribe counts for the link's
     campaign, once per recipient.
     """
     if scope not in (claim.scope, GLOBAL) and scope not in registered:
@@ -140,7 +140,7 @@ async def unsubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, so
     if claim.address is None and claim.recipient_id not in (None, ERASED_ID):
         # An opaque link: the statement that suppresses finds the address its recipient id names.
         address, created, _ = await suppression_list.suppress_recipient(
-            conn, claim.recipient_id, scope, "unsubscribe", source, detail, pads=pads, actor=Actor.RECIPIENT,
+            conn, claim.recipient_id, scope, "unsubscribe", source, detail, keyed_hash=keyed_hash, actor=Actor.RECIPIENT,
             campaign=claim.campaign or None)
         return Unsubscribed(created, address is None, address)
     if claim.address is None:  # the link names no one any more (erased): blocked already, nothing is written
@@ -149,7 +149,7 @@ async def unsubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, so
     # link made before links carried one names its address, which is looked up afterwards.
     counted_along = (claim.campaign, claim.recipient_id) if claim.campaign and claim.recipient_id else None
     created, item = await suppression_list.suppress(conn, claim.address, scope, "unsubscribe", source, detail=detail,
-                                                    pads=pads, actor=Actor.RECIPIENT,
+                                                    keyed_hash=keyed_hash, actor=Actor.RECIPIENT,
                                                     campaign_unsubscribe=counted_along)
     if claim.campaign and counted_along is None and not item.erased:
         await count_for_campaign(conn, claim, ReportKind.UNSUBSCRIBE, thresholds or Thresholds())
@@ -176,16 +176,16 @@ class Unsubscribed(NamedTuple):
     address: str | None = None  # the address unsubscribed (None when erased)
 
 
-async def is_erased(conn: asyncpg.Connection, address: str, pads: tuple[bytes, bytes]) -> bool:
+async def is_erased(conn: asyncpg.Connection, address: str, keyed_hash: KeyedHash) -> bool:
     """Whether this (canonical) address was erased on request: its page then names no one."""
-    return await queries.erased_since(conn, hmac_from_pads(pads, address)) is not None
+    return await queries.erased_since(conn, keyed_hash.of(address)) is not None
 
 
 class Erased(Forbidden):
     """The link's address was erased on request: it stays suppressed, whatever the link says."""
 
 
-async def resubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, pads: tuple[bytes, bytes]) -> bool:
+async def resubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, keyed_hash: KeyedHash) -> bool:
     """Undo the unsubscribe that this very link made in `scope`; return whether there was one.
 
     Never a bounce or complaint, nor an unsubscribe made another way or with another link (an
@@ -196,7 +196,7 @@ async def resubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, pa
     if claim.expired:
         raise Forbidden("This link is too old to subscribe again.")
     valid_scope(scope)  # any scope this very link unsubscribed from (its page offers the registered ones)
-    if claim.address is None or await queries.erased_since(conn, hmac_from_pads(pads, claim.address)) is not None:
+    if claim.address is None or await queries.erased_since(conn, keyed_hash.of(claim.address)) is not None:
         raise Erased("This address was erased on request; it stays suppressed.")
     row = await queries.suppression_for_update(conn, claim.address, scope)
     if row is None:

@@ -12,7 +12,7 @@ from ..addresses import canonical_address, canonical_batch, plain_batch
 from ..cursors import decode_list_cursor, encode_list_cursor
 from ..events.model import EventType
 from .erased_hashes import Erasure, ErasedHashes, erasures_asked
-from .keyed_hash import address_hmac, hmac_from_pads, hmacs_from_pads
+from .keyed_hash import KeyedHash
 from .model import (AddressSuppressions, CheckResults, History, HistoryEvent, Lifted, Suppression,
                     SuppressionPage)
 from ..errors import Conflict, InvalidInput, NotFound, TooMany, Unavailable
@@ -31,14 +31,14 @@ ON_THE_LOOP = 50  # recipients prepared without a worker thread: at worst a few 
 
 
 async def check(
-    conn: asyncpg.Connection, emails: Sequence[object], scope: str, pads: tuple[bytes, bytes],
+    conn: asyncpg.Connection, emails: Sequence[object], scope: str, keyed_hash: KeyedHash,
     erased: ErasedHashes | None = None,
 ) -> CheckResults:
     """One result per input, in input order (check_in_parts, gathered). A check of one part (a
     single address, a message's recipients) is one query, awaited as it is sent."""
     if len(emails) <= PART:
-        return await _check_one_part(conn, emails, scope, pads, erased)
-    async with contextlib.aclosing(check_in_parts(conn, emails, scope, pads, erased)) as in_parts:
+        return await _check_one_part(conn, emails, scope, keyed_hash, erased)
+    async with contextlib.aclosing(check_in_parts(conn, emails, scope, keyed_hash, erased)) as in_parts:
         parts = [part async for part in in_parts]
     blocked = {}
     for n, part in enumerate(parts):
@@ -47,7 +47,7 @@ async def check(
 
 
 async def check_in_parts(
-    conn: asyncpg.Connection, emails: Sequence[object], scope: str, pads: tuple[bytes, bytes],
+    conn: asyncpg.Connection, emails: Sequence[object], scope: str, keyed_hash: KeyedHash,
     erased: ErasedHashes | None = None, *, part_size: int = PART,
 ) -> AsyncIterator[CheckResults]:
     """The results of consecutive parts of `emails` (PART each), in input order.
@@ -62,21 +62,21 @@ async def check_in_parts(
     if len(emails) > MAX_CHECK:
         raise TooMany(f"At most {MAX_CHECK} recipients per check; got {len(emails)}. Split the list.")
     if len(emails) <= part_size:
-        yield await _check_one_part(conn, emails, scope, pads, erased)
+        yield await _check_one_part(conn, emails, scope, keyed_hash, erased)
         return
-    hashed = pads if erased is None or not erased.known_empty() else None
+    hashed = keyed_hash if erased is None or not erased.known_empty() else None
     async with contextlib.AsyncExitStack() as read:
         if len(emails) > ON_THE_LOOP:
             await read.enter_async_context(queries.one_snapshot(conn))
         parts = await read.enter_async_context(
-            contextlib.aclosing(_checked_in_turn(conn, emails, scope, pads, erased, hashed, part_size)))
+            contextlib.aclosing(_checked_in_turn(conn, emails, scope, keyed_hash, erased, hashed, part_size)))
         async for part in parts:
             yield part
 
 
 async def _checked_in_turn(
-    conn: asyncpg.Connection, emails: Sequence[object], scope: str, pads: tuple[bytes, bytes],
-    erased: ErasedHashes | None, hashed: tuple[bytes, bytes] | None, part_size: int,
+    conn: asyncpg.Connection, emails: Sequence[object], scope: str, keyed_hash: KeyedHash,
+    erased: ErasedHashes | None, hashed: KeyedHash | None, part_size: int,
 ) -> AsyncIterator[CheckResults]:
     """check_in_parts: each part's query is sent before the part before it is handed over."""
     starts = range(0, len(emails), part_size)
@@ -87,7 +87,7 @@ async def _checked_in_turn(
             following = await _Part.prepared(emails[start:start + part_size], hashed) if start is not None else None
             rows = await query if query is not None else []
             generation, blocks = decide(rows)
-            erasures = await _erasures(conn, part, generation, pads, erased)  # before the next query
+            erasures = await _erasures(conn, part, generation, keyed_hash, erased)  # before the next query
             query = await following.query(conn, scope) if following is not None else None
             yield part.results(blocks, erasures)
             part = following
@@ -97,31 +97,31 @@ async def _checked_in_turn(
             await asyncio.wait([query])
 
 
-async def _check_one_part(conn: asyncpg.Connection, emails: Sequence[object], scope: str, pads: tuple[bytes, bytes],
-                          erased: ErasedHashes | None) -> CheckResults:
+async def _check_one_part(conn: asyncpg.Connection, emails: Sequence[object], scope: str,
+                          keyed_hash: KeyedHash, erased: ErasedHashes | None) -> CheckResults:
     """A check of one part: one query, awaited as it is sent."""
-    hashed = pads if erased is None or not erased.known_empty() else None
+    hashed = keyed_hash if erased is None or not erased.known_empty() else None
     part = await _Part.prepared(emails, hashed)
     async with contextlib.AsyncExitStack() as read:
         if len(emails) > ON_THE_LOOP:
             await read.enter_async_context(queries.one_snapshot(conn))
         rows = await queries.check_marks(conn, part.distinct, scope) if part.distinct else []
-        return await _results(conn, part, rows, pads, erased)
+        return await _results(conn, part, rows, keyed_hash, erased)
 
 
-async def _results(conn: asyncpg.Connection, part: _Part, rows: Sequence[Sequence], pads: tuple[bytes, bytes],
+async def _results(conn: asyncpg.Connection, part: _Part, rows: Sequence[Sequence], keyed_hash: KeyedHash,
                    erased: ErasedHashes | None) -> CheckResults:
     generation, blocks = decide(rows)
-    return part.results(blocks, await _erasures(conn, part, generation, pads, erased))
+    return part.results(blocks, await _erasures(conn, part, generation, keyed_hash, erased))
 
 
-async def _erasures(conn: asyncpg.Connection, part: _Part, generation: str, pads: tuple[bytes, bytes],
+async def _erasures(conn: asyncpg.Connection, part: _Part, generation: str, keyed_hash: KeyedHash,
                     erased: ErasedHashes | None) -> Mapping[int, Erasure]:
     """The erasures among the part's distinct addresses, by position, as of `generation`: from
     the set the process holds when it is at that generation, else from the database."""
     if not part.distinct or (erased is not None and erased.empty_at(generation)):
         return {}
-    hashes = part.hashes if part.hashes is not None else hmacs_from_pads(pads, part.distinct)
+    hashes = part.hashes if part.hashes is not None else keyed_hash.of_many(part.distinct)
     found = erased.held_among(generation, hashes) if erased is not None else None
     if found is not None:
         return found
@@ -132,7 +132,7 @@ class _Part:
     """A slice of a check: its inputs, their canonical forms, the distinct ones and, when the
     erasures may concern them, their HMACs."""
 
-    def __init__(self, emails: Sequence[object], pads: tuple[bytes, bytes] | None,
+    def __init__(self, emails: Sequence[object], keyed_hash: KeyedHash | None,
                  canonical: list[str | None] | None = None) -> None:
         self.emails = emails
         self.canonical = canonical if canonical is not None else canonical_batch(emails)
@@ -141,17 +141,17 @@ class _Part:
         # Sorted, the array reaches PostgreSQL in index order: the database, the busier side,
         # need not sort it.
         self.distinct = sorted(unique)
-        self.hashes = hmacs_from_pads(pads, self.distinct) if pads is not None else None
+        self.hashes = keyed_hash.of_many(self.distinct) if keyed_hash is not None else None
 
     @classmethod
-    async def prepared(cls, emails: Sequence[object], pads: tuple[bytes, bytes] | None) -> _Part:
+    async def prepared(cls, emails: Sequence[object], keyed_hash: KeyedHash | None) -> _Part:
         """A part of plain addresses (a few microseconds each) is prepared on the event loop; one
         with others in a worker thread: an address outside the plain ASCII shape needs the full
         validator (tens of microseconds each), and the loop serves others meanwhile."""
         plain = plain_batch(emails)
         if plain is None and len(emails) > ON_THE_LOOP:
-            return await asyncio.to_thread(cls, emails, pads)
-        return cls(emails, pads, plain)
+            return await asyncio.to_thread(cls, emails, keyed_hash)
+        return cls(emails, keyed_hash, plain)
 
     async def query(self, conn: asyncpg.Connection, scope: str) -> asyncio.Future | None:
         """The part's query, sent: under way on the database while this process goes on."""
@@ -204,7 +204,7 @@ async def suppress(
     note: str | None = None,
     detail: dict | None = None,
     *,
-    pads: tuple[bytes, bytes],
+    keyed_hash: KeyedHash,
     actor: str | None = None,
     campaign_unsubscribe: tuple[str, int] | None = None,
 ) -> tuple[bool, Suppression]:
@@ -214,15 +214,15 @@ async def suppress(
     counted for it in the same statement (a one-click costs one round trip).
 
     One statement writes the suppression and its event, so it is atomic even without a
-    transaction around it. Given the key `pads` (hmac_pads of OPTOUT_HASH_KEY), the same
-    statement first looks for the address among the erased: an erased address is blocked
-    already, and writing it would put it back in clear (a one-click on an old link, a
-    bounce, a reply, a staff entry), so nothing is written and the erasure is returned as
-    the suppression that was already there. Every caller that holds the key passes it.
+    transaction around it. By the address's `keyed_hash` (OPTOUT_HASH_KEY), the same
+    statement first looks for it among the erased: an erased address is blocked already,
+    and writing it would put it back in clear (a one-click on an old link, a bounce, a
+    reply, a staff entry), so nothing is written and the erasure is returned as the
+    suppression that was already there.
     """
     address = canonical_address(email)
     _valid_suppression(scope, reason, source, note)
-    hashed = hmac_from_pads(pads, address)
+    hashed = keyed_hash.of(address)
     for _attempt in range(3):
         campaign, recipient_id = campaign_unsubscribe or (None, None)
         row = await queries.insert_suppression(conn, address, scope, reason, source, note, detail, hashed,
@@ -242,7 +242,7 @@ async def suppress(
 
 async def suppress_recipient(
     conn: asyncpg.Connection, recipient_id: int, scope: str, reason: str, source: str,
-    detail: dict | None = None, *, pads: tuple[bytes, bytes], actor: str | None = None,
+    detail: dict | None = None, *, keyed_hash: KeyedHash, actor: str | None = None,
     campaign: str | None = None,
 ) -> tuple[str | None, bool, Suppression | None]:
     """suppress() of the address that a link's recipient id names, found by the same statement
@@ -253,7 +253,7 @@ async def suppress_recipient(
         row = await queries.insert_suppression(conn, None, scope, reason, source, None, detail,
                                                actor=actor, published_as=EventType.SUPPRESSION_CREATED,
                                                campaign=campaign, recipient_id=recipient_id if campaign else None,
-                                               of_recipient=(recipient_id, pads))
+                                               of_recipient=(recipient_id, keyed_hash.pads))
         campaign = None  # counted once, whatever the next try finds
         if row["outcome"] == "no_one":
             return None, False, None
@@ -279,20 +279,19 @@ def _valid_suppression(scope: str, reason: str, source: str, note: str | None) -
 
 async def lift(
     conn: asyncpg.Connection, email: str, scope: str, evidence: str, force: bool, actor: str,
-    *, pads: tuple[bytes, bytes],
+    *, keyed_hash: KeyedHash,
 ) -> Lifted:
     """Remove a suppression with the evidence that the person may be mailed again.
 
-    An erased address (known by its keyed hash when the caller passes `pads`) is never
-    lifted, not even by force: the person asked to be forgotten, and the 'lifted' event
-    would name them in clear again.
+    An erased address (known by its `keyed_hash`) is never lifted, not even by force: the
+    person asked to be forgotten, and the 'lifted' event would name them in clear again.
     """
     address = canonical_address(email)
     valid_scope(scope)
     if not isinstance(evidence, str) or not evidence.strip():
         raise InvalidInput("Say why this person may be mailed again in 'evidence'.", field="evidence")
     valid_text(evidence, "evidence")
-    if await queries.erased_since(conn, hmac_from_pads(pads, address)) is not None:
+    if await queries.erased_since(conn, keyed_hash.of(address)) is not None:
         raise Conflict("This address was erased on request: it stays suppressed in every scope and cannot be lifted.")
     row = await queries.suppression_for_update(conn, address, scope)
     if row is None:
@@ -310,12 +309,12 @@ async def lift(
     return Lifted(address, scope)
 
 
-async def suppressions_of(conn: asyncpg.Connection, email: str, hash_key: bytes) -> AddressSuppressions:
+async def suppressions_of(conn: asyncpg.Connection, email: str, keyed_hash: KeyedHash) -> AddressSuppressions:
     """The address's suppressions; an erased address shows as one global suppression."""
     address = canonical_address(email)
     rows = await queries.suppressions_of_address(conn, address)
     if not rows:
-        erased = await queries.erased_since(conn, address_hmac(hash_key, address))
+        erased = await queries.erased_since(conn, keyed_hash.of(address))
         if erased is None:
             raise NotFound("This address is not suppressed in any scope.")
         return AddressSuppressions(address, (_erased_suppression(erased["reason"], erased["erased_at"]),))

@@ -34,7 +34,7 @@ from ..addresses import canonical_address
 from ..cursors import feed_cursor_before
 from ..errors import DomainError, InvalidInput, TooMany
 from ..events.model import EventType
-from .keyed_hash import hmacs_from_pads
+from .keyed_hash import KeyedHash
 from .rules import GLOBAL, PERMANENT_REASONS, is_unicode_text, valid_reason, valid_scope, valid_source, valid_text
 
 if TYPE_CHECKING:
@@ -155,12 +155,12 @@ def _row_from_fields(values: list) -> tuple:
 class Importer:
     """Feed it the file's bytes in order; it parses, validates and inserts in batches."""
 
-    def __init__(self, conn: asyncpg.Connection, fmt: str, pads: tuple[bytes, bytes], batch_rows: int = BATCH_ROWS,
+    def __init__(self, conn: asyncpg.Connection, fmt: str, keyed_hash: KeyedHash, batch_rows: int = BATCH_ROWS,
                  max_bytes: int | None = None, actor: str | None = None):
         if fmt not in FORMATS:
             raise InvalidInput(f"Import format must be csv or ndjson, got {fmt!r}.")
         self.conn = conn
-        self.pads = pads  # of OPTOUT_HASH_KEY, to leave erased addresses erased
+        self.keyed_hash = keyed_hash  # of OPTOUT_HASH_KEY, to leave erased addresses erased
         self.actor = actor
         self._first_event: tuple[int, int] | None = None  # (transaction, id) of the first row's event
         self.fmt = fmt
@@ -365,7 +365,7 @@ class Importer:
         if not self._rows:
             return
         rows, self._rows = self._rows, []
-        records = await asyncio.to_thread(_with_hmacs, self.pads, rows)
+        records = await asyncio.to_thread(_with_hmacs, self.keyed_hash, rows)
         await self._written()
         self._writing = asyncio.create_task(self._write(records))
 
@@ -397,9 +397,9 @@ class Importer:
                 pass
 
 
-def _with_hmacs(pads: tuple[bytes, bytes], rows: list[tuple]) -> list[tuple]:
+def _with_hmacs(keyed_hash: KeyedHash, rows: list[tuple]) -> list[tuple]:
     """Each row with its address's HMAC: an erased address is found by it."""
-    return [(*row, h) for row, h in zip(rows, hmacs_from_pads(pads, [row[0] for row in rows]))]
+    return [(*row, h) for row, h in zip(rows, keyed_hash.of_many([row[0] for row in rows]))]
 
 
 async def export_rows(conn: asyncpg.Connection, prefetch: int = 5000) -> AsyncIterator[asyncpg.Record]:
