@@ -34,7 +34,7 @@ import asyncpg
 from service.app import create_app
 from service.domain.tokens import TokenSigner
 from service.domain.suppressions import suppression_list
-from service.domain.suppressions.keyed_hash import hmac_pads
+from service.domain.suppressions.keyed_hash import KeyedHash
 from service.domain.suppressions.links import ONE_CLICK_BODY, link_for
 from service.settings import Settings
 from service.storage.db import connect, create_pool
@@ -85,10 +85,10 @@ async def raw_insert(conn: asyncpg.Connection, address: str) -> bool:
     return True
 
 
-async def statement(conn: asyncpg.Connection, pads: tuple[bytes, bytes], recipient_id: str) -> bool:
+async def statement(conn: asyncpg.Connection, keyed_hash: KeyedHash, recipient_id: str) -> bool:
     """The one statement a one-click of a campaign's link runs, without HTTP around it."""
     address, _created, _suppression = await suppression_list.suppress_recipient(
-        conn, int(recipient_id), SCOPE, "unsubscribe", "one_click", pads=pads, campaign=CAMPAIGN)
+        conn, int(recipient_id), SCOPE, "unsubscribe", "one_click", keyed_hash=keyed_hash, campaign=CAMPAIGN)
     return address is not None
 
 
@@ -98,8 +98,8 @@ def drive_statement(dsn: str, recipient_ids: list[str], concurrency: int, durati
     async def run() -> dict:
         connections = [await connect(dsn) for _ in range(concurrency)]
         try:
-            pads = hmac_pads(HASH_KEY)
-            return await timed([functools.partial(statement, c, pads) for c in connections], recipient_ids, duration)
+            keyed_hash = KeyedHash(HASH_KEY)
+            return await timed([functools.partial(statement, c, keyed_hash) for c in connections], recipient_ids, duration)
         finally:
             await asyncio.gather(*(c.close() for c in connections))
     return asyncio.run(run())

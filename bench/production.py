@@ -12,7 +12,7 @@ import asyncpg
 
 from service.domain.addresses import mailbox_of
 from service.domain.consent import ledger
-from service.domain.suppressions.keyed_hash import hmac_pads, hmacs_from_pads
+from service.domain.suppressions.keyed_hash import KeyedHash
 
 LIST_SIZE = 1_000_000
 ERASED_ELSEWHERE = 10_000
@@ -34,7 +34,7 @@ async def load_production(
     """Load what production holds besides the benchmark's own rows; `recipients` (canonical, None
     for an invalid one) are the addresses the benchmark will ask about: nine in ten gave consent
     in the consent-required scope and one in a hundred was erased. Returns the counts loaded."""
-    pads = hmac_pads(HASH_KEY)
+    keyed_hash = KeyedHash(HASH_KEY)
     # A fifth bounced (global); the rest unsubscribed from newsletter, global or events.
     for start in range(0, list_size, CHUNK):
         await conn.copy_records_to_table("suppressions", records=[
@@ -43,7 +43,7 @@ async def load_production(
              "bounce" if i % 5 == 0 else "unsubscribe", "import")
             for i in range(start, min(start + CHUNK, list_size))], columns=["address", "scope", "reason", "source"])
     gone = erased_recipients(recipients)
-    erased = hmacs_from_pads(pads, [f"gone.{i}@example.org" for i in range(ERASED_ELSEWHERE)] + gone)
+    erased = keyed_hash.of_many([f"gone.{i}@example.org" for i in range(ERASED_ELSEWHERE)] + gone)
     await conn.copy_records_to_table("erased_addresses", records=[(h, "unsubscribe") for h in erased],
                                      columns=["address_hmac", "reason"])
     consenting = [a for i, a in enumerate(recipients) if a and i % 10]
