@@ -3,12 +3,13 @@ subscription to the event's public type, and none for an event that is not publi
 
 from datetime import date, datetime, timezone
 
-from service.domain.suppressions.keyed_hash import address_hmac
+from service.domain.suppressions.keyed_hash import KeyedHash
 from service.storage.consent_queries import confirm_consent, insert_consent, insert_request, restore_consents
 from service.storage.queries import insert_event, insert_suppression
 from service.storage.webhook_queries import insert_webhook
 
 KEY = b"k" * 32
+KEYED = KeyedHash(KEY)
 PUBLIC = ["suppression.created", "consent.given", "consent.withdrawn", "request.received", "subject.erased"]
 
 
@@ -31,7 +32,7 @@ async def events(conn, address: str | None = None) -> list:
 
 async def give(conn, address: str, scope: str, status: str = "given"):
     return await insert_consent(conn, address, scope, status, "web_form", "Ja.", "2026-12", "nl", None, None, None,
-                                "web", address_hmac(KEY, address), address)
+                                "web", KEYED.of(address), address)
 
 
 async def test_a_suppression_and_the_withdrawal_it_causes_are_each_delivered_once(pool):
@@ -39,7 +40,7 @@ async def test_a_suppression_and_the_withdrawal_it_causes_are_each_delivered_onc
         every, _ = await subscribe(conn)
         await give(conn, "ann@example.be", "news")
         row = await insert_suppression(conn, "ann@example.be", "global", "unsubscribe", "one_click", None,
-                                       {"via": "test"}, address_hmac(KEY, "ann@example.be"), actor="recipient",
+                                       {"via": "test"}, KEYED.of("ann@example.be"), actor="recipient",
                                        published_as="suppression.created")
         assert row["outcome"] == "inserted"
         # The statement's two events come in no set order: its CTEs run at the same time.
@@ -95,7 +96,7 @@ async def test_the_consents_a_resubscribe_gives_back_are_delivered(pool):
         every, _ = await subscribe(conn)
         await give(conn, "eva@example.be", "news")
         await insert_suppression(conn, "eva@example.be", "news", "unsubscribe", "link", None, None,
-                                 address_hmac(KEY, "eva@example.be"), actor="recipient",
+                                 KEYED.of("eva@example.be"), actor="recipient",
                                  published_as="suppression.created")
         assert await restore_consents(conn, "eva@example.be", "news", "recipient") == 1
         restored = (await events(conn, "eva@example.be"))[-1]
