@@ -23,6 +23,7 @@ short statements that skip locked rows, so that it never waits on the queue nor 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -37,12 +38,11 @@ from .domain.inbound.policy import Classified, Forwarding, after_classification
 from .domain.campaigns import guard
 from .domain.inbound.return_paths import at_return_path
 from .domain.outbox import DEAD_KEPT_DAYS
-from .mail.lanes import first_of, leases_kept
+from .mail.lanes import batches, every, leased_batch
 from .mail.outbox import Drainer, DrainerConfig
 from .services import Services
 from .settings import Settings
 from .storage import inbound_queries, outbox_queries
-from .storage.db import UNAVAILABLE
 
 log = logging.getLogger("optout.worker")
 
@@ -120,23 +120,9 @@ class Worker:
         queue is empty, until a message is stored in this process or the idle poll is due."""
         stored = self.services.inbound.subscribe()
         try:
-            await self._batches(stop, stored)
+            await batches(stop, stored, self.config.idle_seconds, self.run_once, "worker")
         finally:
             self.services.inbound.unsubscribe(stored)
-
-    async def _batches(self, stop: asyncio.Event, stored: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                done = await self.run_once()
-            except UNAVAILABLE + (asyncpg.PostgresConnectionError,) as exc:
-                log.warning("worker: database unavailable (%s); retrying", exc.__class__.__name__)
-                done = 0
-            except Exception:  # a bug must not stop the queue: log it and go on after a pause
-                log.exception("worker: unexpected error; going on")
-                done = 0
-            if not done:
-                await first_of(stop, stored, self.config.idle_seconds)
-                stored.clear()
 
     async def run_until_empty(self) -> int:
         """Work the queue as `run` does, `lanes` batches in hand, until none is left to claim;
@@ -156,37 +142,19 @@ class Worker:
         self.classifier.close()
 
     async def run_retention(self, stop: asyncio.Event) -> None:
-        """Retention passes at start and every `retention_interval` until `stop`, beside the
-        queue; an error costs one pass, never the queue."""
-        while not stop.is_set():
-            try:
-                await self.purge_expired_raw(stop)
-                await self.purge_dead_outbox_rows()
-            except UNAVAILABLE + (asyncpg.PostgresConnectionError,) as exc:
-                log.warning("retention: database unavailable (%s); trying again at the next pass",
-                            exc.__class__.__name__)
-            except Exception:
-                log.exception("retention: unexpected error; trying again at the next pass")
-            try:
-                await asyncio.wait_for(stop.wait(), self.config.retention_interval)
-            except asyncio.TimeoutError:
-                pass
+        """Retention passes at start and every `retention_interval` until `stop`, beside the queue."""
+        async def retain() -> None:
+            await self.purge_expired_raw(stop)
+            await self.purge_dead_outbox_rows()
+        await every(stop, self.config.retention_interval, retain, "retention")
 
     async def run_folding(self, stop: asyncio.Event) -> None:
         """Every `fold_interval`, the campaigns' new unsubscribes are added to their counts, so
         that reading a campaign adds only a few seconds' worth."""
-        while not stop.is_set():
-            try:
-                async with self.pool.acquire() as conn:
-                    await guard.fold_unsubscribes(conn)
-            except UNAVAILABLE + (asyncpg.PostgresConnectionError,) as exc:
-                log.warning("campaigns: unsubscribes not folded (%s); trying again", exc.__class__.__name__)
-            except Exception:
-                log.exception("campaigns: unexpected error while folding unsubscribes; trying again")
-            try:
-                await asyncio.wait_for(stop.wait(), self.config.fold_interval)
-            except asyncio.TimeoutError:
-                pass
+        async def fold() -> None:
+            async with self.pool.acquire() as conn:
+                await guard.fold_unsubscribes(conn)
+        await every(stop, self.config.fold_interval, fold, "campaigns: folding unsubscribes")
 
     async def purge_dead_outbox_rows(self) -> int:
         """Dead outbox rows staff did not send again within DEAD_KEPT_DAYS, in short batches."""
@@ -223,14 +191,10 @@ class Worker:
     async def run_once(self) -> int:
         """Claim one batch and see it through, its leases renewed meanwhile; return how many
         messages were claimed."""
-        async with self.pool.acquire() as conn:
-            rows = await inbound_queries.claim_inbound(conn, self.config.batch, self.config.lease_seconds)
-        if not rows:
-            return 0
-        async with leases_kept(self.pool, lambda: rows, inbound_queries.renew_leases, self.config.lease_seconds,
-                               "worker"):
-            await self._see_through(rows)
-        return len(rows)
+        claim = functools.partial(inbound_queries.claim_inbound, limit=self.config.batch,
+                                  lease_seconds=self.config.lease_seconds)
+        return await leased_batch(self.pool, claim, inbound_queries.renew_leases, self.config.lease_seconds,
+                                  "worker", self._see_through)
 
     async def _see_through(self, rows: list[asyncpg.Record]) -> None:
         works = [_Work(row) for row in rows]

@@ -17,6 +17,8 @@ log = logging.getLogger("optout.lanes")
 
 # renew(conn, ids, lease tokens, lease seconds): the queue's statement that extends the leases.
 Renew = Callable[[asyncpg.Connection, list, list, float], Awaitable[object]]
+# claim(conn): the queue's statement that leases a batch of its rows.
+Claim = Callable[[asyncpg.Connection], Awaitable[Sequence[asyncpg.Record]]]
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -36,6 +38,53 @@ async def first_of(stop: asyncio.Event, wake: asyncio.Event, timeout: float,
         for waiter in waiters:
             waiter.cancel()
         await asyncio.gather(*waiters, return_exceptions=True)
+
+
+async def batches(stop: asyncio.Event, wake: asyncio.Event, idle_seconds: float,
+                  batch: Callable[[], Awaitable[int]], what: str) -> None:
+    """Batch after batch until `stop` is set; when one finds nothing, wait for `wake` or the idle
+    poll. An error costs one batch and a pause, never the lane."""
+    while not stop.is_set():
+        try:
+            done = await batch()
+        except Exception as exc:
+            if database_unavailable(exc):
+                log.warning("%s: database unavailable (%s); retrying", what, exc.__class__.__name__)
+            else:
+                log.exception("%s: unexpected error; going on", what)
+            done = 0
+        if not done:
+            await first_of(stop, wake, idle_seconds)
+            wake.clear()
+
+
+async def every(stop: asyncio.Event, interval: float, step: Callable[[], Awaitable[object]], what: str) -> None:
+    """Run `step` every `interval` seconds until `stop` is set; an error costs one pass, never the loop."""
+    while not stop.is_set():
+        try:
+            await step()
+        except Exception as exc:
+            if database_unavailable(exc):
+                log.warning("%s: database unavailable (%s); trying again at the next pass", what,
+                            exc.__class__.__name__)
+            else:
+                log.exception("%s: unexpected error; trying again at the next pass", what)
+        try:
+            await asyncio.wait_for(stop.wait(), interval)
+        except asyncio.TimeoutError:
+            pass
+
+
+async def leased_batch(pool: asyncpg.Pool, claim: Claim, renew: Renew, lease_seconds: float, what: str,
+                       work: Callable[[Sequence[asyncpg.Record]], Awaitable[object]]) -> int:
+    """Claim one batch and hand it to `work`, its leases kept meanwhile; return how many rows were claimed."""
+    async with pool.acquire() as conn:
+        rows = await claim(conn)
+    if not rows:
+        return 0
+    async with leases_kept(pool, lambda: rows, renew, lease_seconds, what):
+        await work(rows)
+    return len(rows)
 
 
 @contextlib.asynccontextmanager

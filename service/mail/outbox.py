@@ -41,7 +41,7 @@ from ..services import Services
 from ..storage import inbound_queries, known_queries, outbox_queries
 from .copies import copy_for, split_message
 from .forward import forward_message
-from .lanes import database_unavailable, first_of, leases_kept
+from .lanes import batches, leased_batch
 from .relay import LazySession, RelayError
 from .self_service import compose_link
 from .webhook_lane import WebhookLane
@@ -110,18 +110,7 @@ class Drainer:
     async def _run_lane(self, kinds: list[str], stop: asyncio.Event) -> None:
         wake = self.services.outbox.subscribe()
         try:
-            while not stop.is_set():
-                try:
-                    done = await self._drain(kinds)
-                except Exception as exc:  # a fault must not stop the outbox: log it, go on after a pause
-                    if database_unavailable(exc):
-                        log.warning("outbox: database unavailable (%s); retrying", exc.__class__.__name__)
-                    else:
-                        log.exception("outbox: unexpected error; going on")
-                    done = 0
-                if not done:
-                    await first_of(stop, wake, self.config.idle_seconds)
-                    wake.clear()
+            await batches(stop, wake, self.config.idle_seconds, lambda: self._drain(kinds), "outbox")
         finally:
             self.services.outbox.unsubscribe(wake)
 
@@ -135,15 +124,10 @@ class Drainer:
         return claimed + (await self._webhooks.until_idle() if self._webhooks is not None else 0)
 
     async def _drain(self, kinds: list[str]) -> int:
-        async with self.pool.acquire() as conn:
-            rows = await outbox_queries.claim(conn, self.services.clock.now(), self.config.lease_seconds, kinds,
-                                              self.config.batch)
-        if not rows:
-            return 0
-        async with leases_kept(self.pool, lambda: rows, outbox_queries.renew_leases, self.config.lease_seconds,
-                               "outbox"):
-            await self._send_mail(rows)
-        return len(rows)
+        claim = functools.partial(outbox_queries.claim, now=self.services.clock.now(),
+                                  lease_seconds=self.config.lease_seconds, kinds=kinds, limit=self.config.batch)
+        return await leased_batch(self.pool, claim, outbox_queries.renew_leases, self.config.lease_seconds,
+                                  "outbox", self._send_mail)
 
     # Mail: forwards, gateway copies, confirmations.
 
