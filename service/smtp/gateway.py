@@ -34,7 +34,7 @@ from base64 import b64decode
 from dataclasses import dataclass
 
 import asyncpg
-from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session, TLSSetupException
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
 
 from ..answers import answer_for
 from ..domain.addresses import canonical_batch, masked_address
@@ -51,7 +51,7 @@ from ..mail.copies import CAMPAIGN_HEADER, SCOPE_HEADER, header_name, split_mess
 from ..mail.outbox import Drainer
 from ..services import Services
 from ..settings import Settings
-from .guarded import MAX_CONNECTIONS, GuardedSMTP
+from .guarded import AnsweringHandler, MAX_CONNECTIONS, GuardedSMTP
 from .tls import starttls_context
 
 log = logging.getLogger("optout.gateway")
@@ -155,7 +155,12 @@ class GatewayProtocol(GuardedSMTP):
         self.auth_failures = 0
 
 
-class GatewayHandler:
+class GatewayHandler(AnsweringHandler):
+    """Checks each recipient as it is given and queues a copy for each allowed one (aiosmtpd handler hooks)."""
+
+    name = "gateway"
+    log = log
+
     def __init__(self, pool: asyncpg.Pool, config: GatewayConfig):
         self.pool = pool
         self.config = config
@@ -249,13 +254,6 @@ class GatewayHandler:
                  f", campaign {campaign!r}" if campaign else "", _withheld_in_log(withheld))
         return QUEUED.format(copies=copies) + withheld_note(withheld, scope)
 
-    async def handle_exception(self, error: Exception) -> str:
-        reply = answer_for(error).smtp_reply
-        if isinstance(error, TLSSetupException):  # aiosmtpd closes the connection, with no reply
-            log.info("gateway: a TLS handshake failed (%s)", error.__cause__.__class__.__name__)
-        else:
-            log.error("gateway error (%s): answered %s", error.__class__.__name__, reply[:3])
-        return reply
 
 
 async def _credentials(server: SMTP, args: list[str]):

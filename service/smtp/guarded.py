@@ -9,9 +9,9 @@ import collections
 import ipaddress
 import logging
 
-from aiosmtpd.smtp import MISSING, SMTP, syntax
+from aiosmtpd.smtp import MISSING, SMTP, TLSSetupException, syntax
 
-from ..answers import answer_for_class
+from ..answers import answer_for, answer_for_class
 from ..domain.inbound.store import MessageTooLarge
 
 log = logging.getLogger("optout.smtp")
@@ -55,6 +55,22 @@ def _host_of(peer) -> str | None:
     if address.is_loopback or (mapped is not None and mapped.is_loopback):
         return None
     return str(mapped or address)
+
+
+class AnsweringHandler:
+    """What both servers' handlers share: an error is answered from the one error table and logged
+    under the server's name, never as a traceback to the client."""
+
+    name = "smtp"
+    log = log
+
+    async def handle_exception(self, error: Exception) -> str:
+        reply = answer_for(error).smtp_reply
+        if isinstance(error, TLSSetupException):  # aiosmtpd closes the connection, with no reply
+            self.log.info("%s: a TLS handshake failed (%s)", self.name, error.__cause__.__class__.__name__)
+        else:
+            self.log.error("%s error (%s): answered %s", self.name, error.__class__.__name__, reply[:3])
+        return reply
 
 
 class GuardedSMTP(SMTP):

@@ -18,7 +18,7 @@ import socket
 import ssl
 
 import asyncpg
-from aiosmtpd.smtp import Envelope, Session, TLSSetupException, syntax
+from aiosmtpd.smtp import Envelope, Session, syntax
 
 from ..answers import answer_for
 from ..domain.errors import DomainError
@@ -26,7 +26,7 @@ from ..domain.inbound import store as inbound
 from ..logs import Burst
 from ..services import WakeUp
 from ..storage.db import UNAVAILABLE
-from .guarded import MAX_CONNECTIONS, SHUTTING_DOWN, GuardedSMTP
+from .guarded import AnsweringHandler, MAX_CONNECTIONS, SHUTTING_DOWN, GuardedSMTP
 
 log = logging.getLogger("optout.smtp")
 
@@ -37,8 +37,10 @@ ALREADY_STORED = "250 2.0.0 Message already stored as {id}"
 STORE_TIMEOUT = 15.0
 
 
-class InboundHandler:
+class InboundHandler(AnsweringHandler):
     """Stores each message once for all its recipients (aiosmtpd handler hooks)."""
+
+    name = "receiver"
 
     def __init__(self, pool: asyncpg.Pool, store_timeout: float = STORE_TIMEOUT, stored: WakeUp | None = None):
         self.pool = pool
@@ -84,13 +86,6 @@ class InboundHandler:
                          " duplicate" if stored.duplicate else "")
         return (ALREADY_STORED if stored.duplicate else ACCEPTED).format(id=stored.id)
 
-    async def handle_exception(self, error: Exception) -> str:
-        reply = answer_for(error).smtp_reply
-        if isinstance(error, TLSSetupException):  # aiosmtpd closes the connection, with no reply
-            log.info("receiver: a TLS handshake failed (%s)", error.__cause__.__class__.__name__)
-        else:
-            log.error("receiver error (%s): answered %s", error.__class__.__name__, reply[:3])
-        return reply
 
 
 class ReceiverProtocol(GuardedSMTP):
