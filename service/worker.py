@@ -31,7 +31,7 @@ from datetime import datetime, timedelta, timezone
 import asyncpg
 
 from .classifying import PROCESSES, TIME_LIMIT, ClassificationTimeout, Classifier, chunks
-from .domain.inbound import store as inbound
+from .domain.inbound import inbox
 from .domain.inbound.classify import Envelope, Verdict, classify
 from .domain.inbound.mime import UnreadableMessage
 from .domain.inbound.policy import Classified, Forwarding, after_classification
@@ -279,14 +279,14 @@ class Worker:
                     try:
                         if savepoint is not None:
                             await savepoint.start()
-                        actions = await inbound.act_on(conn, work.row["id"], verdict, settings.soft_bounce_limit,
+                        actions = await inbox.act_on(conn, work.row["id"], verdict, settings.soft_bounce_limit,
                                                        settings.soft_bounce_days,
                                                        keyed_hash=self.services.keyed_hash,
                                                        max_actions=settings.max_actions_per_message,
                                                        thresholds=self.services.guard)
                         decision = after_classification(verdict, actions, self.forwarding)
-                        addresses, recorded = await inbound.without_erased(
-                            conn, inbound.addresses_about(verdict, actions), actions + list(decision.notes),
+                        addresses, recorded = await inbox.without_erased(
+                            conn, inbox.addresses_about(verdict, actions), actions + list(decision.notes),
                             self.services.keyed_hash)
                         outcome = Classified(work.row["id"], decision.status, verdict.classification, verdict.kind,
                                              tuple(addresses), tuple(recorded), verdict.sender, verdict.subject,

@@ -62,7 +62,7 @@ def test_the_http_statuses_are_those_the_api_has_always_given(error_class, statu
 
 
 def test_the_smtp_replies_are_those_the_mail_servers_have_always_given():
-    from service.domain.inbound.store import MessageTooLarge
+    from service.domain.inbound.inbox import MessageTooLarge
     from service.smtp import gateway, guarded
 
     assert answer_for(errors.InvalidScope("x")).smtp_reply == "550 5.6.0 X-Optout-Scope is not a valid scope"

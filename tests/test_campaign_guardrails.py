@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from service.domain.campaigns import guard
-from service.domain.inbound import store as inbound
+from service.domain.inbound import inbox
 from service.storage.db import transaction
 from service.worker import Worker
 from tests.conftest import make_key
@@ -71,7 +71,7 @@ async def issue(client, auth, count: int, campaign: str | None = CAMPAIGN, start
 
 async def receive(pool, raw: bytes, rcpt: str) -> None:
     async with transaction(pool) as conn:
-        await inbound.store(conn, "smtp", raw, "", [rcpt])
+        await inbox.store(conn, "smtp", raw, "", [rcpt])
 
 
 async def feed_events(client, auth, kind: str) -> list[dict]:

@@ -8,7 +8,7 @@ import re
 
 import asyncpg
 
-from service.domain.inbound import store as inbound
+from service.domain.inbound import inbox
 from service.storage import inbound_queries
 from service.storage.db import transaction
 from service.worker import Worker, WorkerConfig
@@ -27,7 +27,7 @@ def message(number: int, sender: str = "jan@example.be") -> bytes:
 async def stored(pool, status: str, days_ago: float | None, number: int = 1, sender: str = "jan@example.be") -> str:
     """A message stored as the receiver does, then set to `status`, processed `days_ago` days ago."""
     async with transaction(pool) as conn:
-        message_id = (await inbound.store(conn, "smtp", message(number, sender), sender, ["info@cetit.be"])).id
+        message_id = (await inbox.store(conn, "smtp", message(number, sender), sender, ["info@cetit.be"])).id
         await conn.execute(
             """UPDATE inbound_messages
                   SET status = $2, classification = 'unsubscribe', addresses = $3, actions = $4::jsonb,
@@ -81,7 +81,7 @@ async def test_the_retention_period_follows_the_setting(pool, settings):
 async def test_a_released_message_counts_as_processed_from_its_release(pool, settings):
     message_id = await stored(pool, "held", 200)
     async with pool.acquire() as conn:
-        assert await inbound_queries.release_held(conn, inbound.parse_id(message_id), False, {"type": "released"})
+        assert await inbound_queries.release_held(conn, inbox.parse_id(message_id), False, {"type": "released"})
     assert await purge(pool, settings) == 0
     assert (await row_of(pool, message_id))["raw"] is not None
     await pool.execute("UPDATE inbound_messages SET processed_at = now() - interval '91 days'")
@@ -157,7 +157,7 @@ async def test_a_database_error_in_retention_does_not_stop_the_queue(pool, setti
 
     monkeypatch.setattr(inbound_queries, "delete_expired_raw", broken)
     async with transaction(pool) as conn:
-        message_id = (await inbound.store(conn, "http", message(1))).id
+        message_id = (await inbox.store(conn, "http", message(1))).id
     stop = asyncio.Event()
     task = asyncio.create_task(Worker(pool, settings, dataclasses.replace(FAST, retention_interval=0.05)).run(stop))
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.domain.inbound import store as inbound
+from service.domain.inbound import inbox
 from service.storage.db import transaction
 from service.worker import Worker
 from tests.test_worker import FAST, drain
@@ -45,7 +45,7 @@ async def return_path(client, auth, email: str) -> str:
 
 async def receive(pool, raw: bytes, rcpt: str, mail_from: str | None = None) -> str:
     async with transaction(pool) as conn:
-        stored = await inbound.store(conn, "smtp", raw, mail_from, [rcpt])
+        stored = await inbox.store(conn, "smtp", raw, mail_from, [rcpt])
     return str(stored.id)
 
 

@@ -22,7 +22,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 import service.worker as worker_module
-from service.domain.inbound import store as inbound
+from service.domain.inbound import inbox
 from service.domain.inbound.classify import classify
 from service.domain.inbound.model import InboundStatus
 from service.domain.inbound.policy import Classified
@@ -78,7 +78,7 @@ def marked(behaviour: str, number: int = 0) -> bytes:
 
 async def inbound_row(pool, message_id: str):
     return await pool.fetchrow("SELECT status, error, attempts, abandoned, lease_token FROM inbound_messages "
-                               "WHERE id = $1", inbound.parse_id(message_id))
+                               "WHERE id = $1", inbox.parse_id(message_id))
 
 
 async def drain(worker: Worker, rounds: int = 50) -> None:
@@ -99,14 +99,14 @@ async def post_all(pool, raws: list[bytes]) -> list[str]:
     ids = []
     async with transaction(pool) as conn:
         for raw in raws:
-            ids.append(str((await inbound.store(conn, "http", raw)).id))
+            ids.append(str((await inbox.store(conn, "http", raw)).id))
     return ids
 
 
 async def describe(pool, message_id: str) -> dict:
     """The message as GET /v1/inbound/{id} answers it."""
     async with pool.acquire() as conn:
-        return views.inbound_message(await inbound.describe(conn, inbound.parse_id(message_id)))
+        return views.inbound_message(await inbox.describe(conn, inbox.parse_id(message_id)))
 
 
 async def known(pool, settings, addresses) -> None:
@@ -372,7 +372,7 @@ def test_chunks_hold_ten_messages_or_a_mebibyte_and_a_bigger_message_goes_alone(
 
 async def test_text_postgresql_refuses_is_made_storable_when_a_classification_is_recorded(pool):
     [message_id] = await post_all(pool, [marked("fine")])
-    outcome = Classified(inbound.parse_id(message_id), InboundStatus.HELD, "human", None, ("nul\x00@example.be",),
+    outcome = Classified(inbox.parse_id(message_id), InboundStatus.HELD, "human", None, ("nul\x00@example.be",),
                          ({"type": "held", "reason": "kept\x00 for staff \udcff"},), "sender\x00@example.be",
                          "Vraag\x00 over \udcfe de offerte", False)
     async with pool.acquire() as conn:

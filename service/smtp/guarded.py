@@ -12,7 +12,7 @@ import logging
 from aiosmtpd.smtp import MISSING, SMTP, TLSSetupException, syntax
 
 from ..answers import answer_for, answer_for_class
-from ..domain.inbound.store import MessageTooLarge
+from ..domain.inbound.inbox import MessageTooLarge
 
 log = logging.getLogger("optout.smtp")
 

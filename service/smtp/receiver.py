@@ -22,7 +22,7 @@ from aiosmtpd.smtp import Envelope, Session, syntax
 
 from ..answers import answer_for
 from ..domain.errors import DomainError
-from ..domain.inbound import store as inbound
+from ..domain.inbound import inbox
 from ..logs import Burst
 from ..services import WakeUp
 from ..storage.db import UNAVAILABLE
@@ -67,7 +67,7 @@ class InboundHandler(AnsweringHandler):
         try:
             async with asyncio.timeout(self.store_timeout):
                 async with self.pool.acquire() as conn:  # one statement, committed when it returns
-                    stored = await inbound.store(conn, via, raw, envelope.mail_from, envelope.rcpt_tos)
+                    stored = await inbox.store(conn, via, raw, envelope.mail_from, envelope.rcpt_tos)
         except DomainError as exc:  # an empty message is refused; another domain error is answered 451
             log.info("%s message refused: %s", via, exc.message)
             return answer_for(exc).smtp_reply
@@ -109,7 +109,7 @@ class ReceiverProtocol(GuardedSMTP):
             await self.push(status)
             return
         for recipient in recipients:
-            await self.push(f"{status} for <{inbound.envelope_text(recipient)}>")
+            await self.push(f"{status} for <{inbox.envelope_text(recipient)}>")
 
     async def close_idle(self) -> None:
         """At shutdown: tell a client that is not sending a message to come back later."""

@@ -22,7 +22,7 @@ def storable(value):
     What is decoded from a stranger's message may hold NUL, which text and jsonb refuse,
     and lone surrogates (the email package's stand-ins for bytes that were not UTF-8),
     which UTF-8 cannot encode. NUL is dropped and a surrogate becomes U+FFFD, as for the
-    envelope (`inbound.envelope_text`): the message is kept and read, not refused.
+    envelope (`inbox.envelope_text`): the message is kept and read, not refused.
     """
     if isinstance(value, str):
         if _NUL in value:

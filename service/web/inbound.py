@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ..domain.errors import InvalidInput
 from ..logs import Burst
-from ..domain.inbound import store as inbound
+from ..domain.inbound import inbox
 from . import views
 from .auth import requires
 from .payload import int_query, time_query
@@ -31,7 +31,7 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
     async for chunk in request.content.iter_chunked(1 << 16):
         size += len(chunk)
         if size > limit:
-            raise inbound.MessageTooLarge(f"The message is larger than OPTOUT_MAX_MESSAGE_BYTES ({limit} bytes).")
+            raise inbox.MessageTooLarge(f"The message is larger than OPTOUT_MAX_MESSAGE_BYTES ({limit} bytes).")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -44,7 +44,7 @@ async def post_message(request: web.Request) -> web.Response:
     if not raw.strip():
         raise InvalidInput("The body must be a raw RFC 5322 message; it is empty.")
     async with request.app[DB].acquire() as conn:  # one statement, committed when it returns
-        stored = await inbound.store(conn, "http", raw)
+        stored = await inbox.store(conn, "http", raw)
     if stored.duplicate:
         log.info("inbound %s: duplicate posted by %s", stored.id, request[KEY_NAME])
         return web.json_response({"id": str(stored.id), "duplicate": True}, status=200)
@@ -62,13 +62,13 @@ async def list_messages(request: web.Request) -> web.Response:
     status, since = request.query.get("status") or None, time_query(request, "since")
     cursor = request.query.get("cursor") or None
     async with request.config_dict[DB].acquire() as conn:
-        page = await inbound.listing(conn, cursor, status, since, limit)
+        page = await inbox.listing(conn, cursor, status, since, limit)
     return web.json_response(views.message_page(page))
 
 
 @requires("inbound")
 async def show_message(request: web.Request) -> web.Response:
-    message_id = inbound.parse_id(request.match_info["id"])
+    message_id = inbox.parse_id(request.match_info["id"])
     async with request.app[DB].acquire() as conn:
-        message = await inbound.describe(conn, message_id)
+        message = await inbox.describe(conn, message_id)
     return web.json_response(views.inbound_message(message))

@@ -17,7 +17,7 @@ import aiosmtplib
 import asyncpg
 import pytest
 
-from service.domain.inbound import store as inbound
+from service.domain.inbound import inbox
 from service.storage.db import migrate_dsn
 from tests.conftest import ROOT, TABLES
 from tests.pgcluster import Cluster, owned_folder, wait_until
@@ -110,7 +110,7 @@ def services(cluster, tmp_path, unused_tcp_port_factory):
 async def store(db: asyncpg.Connection, raw: bytes, mail_from: str | None = None) -> str:
     """Keep a message as the receiver or POST /v1/inbound would."""
     async with db.transaction():
-        return str((await inbound.store(db, "http", raw, mail_from, ["info@cetit.be"])).id)
+        return str((await inbox.store(db, "http", raw, mail_from, ["info@cetit.be"])).id)
 
 
 def question(sender: str, number: int = 0) -> bytes:

@@ -9,7 +9,7 @@ import aiosmtplib
 import asyncpg
 import pytest
 
-from service.domain.inbound import store as inbound
+from service.domain.inbound import inbox
 from service.smtp.receiver import Receiver
 
 MESSAGE = (b"From: jan@example.be\r\nTo: info@cetit.be\r\nSubject: uitschrijven\r\n"
@@ -121,7 +121,7 @@ async def test_an_exception_is_answered_451_never_500(receiver, monkeypatch):
     async def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(inbound, "store", broken)
+    monkeypatch.setattr(inbox, "store", broken)
     with pytest.raises(aiosmtplib.SMTPDataError) as raised:
         await aiosmtplib.send(MESSAGE % 7, sender="mta@example.be", recipients=["info@cetit.be"],
                               hostname="127.0.0.1", port=receiver.port)

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from service.domain.tokens import TokenSigner
 from service.storage.db import transaction
-from service.domain.inbound import store as inbound
+from service.domain.inbound import inbox
 from service.worker import Worker
 from tests.test_worker import FAST, drain
 
@@ -110,7 +110,7 @@ async def test_a_reply_with_the_mailto_token_unsubscribes_the_address_it_names(c
     raw = (f"From: someone-else@example.net\r\nTo: info@cetit.be\r\nSubject: unsubscribe {token}\r\n"
            f"Message-ID: <mailto-1@example.net>\r\n\r\n\r\n").encode()
     async with transaction(pool) as conn:
-        await inbound.store(conn, "smtp", raw, "someone-else@example.net", ["info@cetit.be"])
+        await inbox.store(conn, "smtp", raw, "someone-else@example.net", ["info@cetit.be"])
     worker = Worker(pool, settings, FAST)
     try:
         await drain(worker)

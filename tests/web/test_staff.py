@@ -92,10 +92,10 @@ HELD = (b"From: Pieter <pieter@example.be>\r\nTo: info@cetit.be\r\nSubject: Vraa
 
 
 async def held_message(pool) -> str:
-    from service.domain.inbound import store as inbound
+    from service.domain.inbound import inbox
 
     async with pool.acquire() as conn:
-        stored = await inbound.store(conn, "smtp", HELD, "pieter@example.be", ["info@cetit.be"])
+        stored = await inbox.store(conn, "smtp", HELD, "pieter@example.be", ["info@cetit.be"])
         await conn.execute("UPDATE inbound_messages SET status = 'held', classification = 'human', "
                            "sender = 'pieter@example.be', subject = 'Vraag over de factuur' WHERE id = $1", stored.id)
     return str(stored.id)

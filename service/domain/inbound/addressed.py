@@ -8,7 +8,7 @@ partner@...", "me and my old address"). An address in the sentence before or aft
 (or in the subject, before the first) counts only when the request points to one ("Please
 unsubscribe it", "Gelieve dat adres uit te schrijven") and not to the writer; an address in a
 signature or in another sentence is no part of the request. Addresses named this way are acted
-on only when CETIT knows them (`inbound.act_on`).
+on only when CETIT knows them (`inbox.act_on`).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ the unsubscribe mails they send as auto-submitted.
 Mail is spoofed every day, so each proposed suppression says on what evidence it rests
 (`Basis`): a verified token and the sender's own request stand alone (one address, as the
 `mailto:` link in every mail allows), while an address taken from a report or named in
-someone's words is acted on only when CETIT knows it, which `inbound.act_on` checks. The
+someone's words is acted on only when CETIT knows it, which `inbox.act_on` checks. The
 sender is the address in From's angle brackets, never one read from a display name; when
 the trusted MX's Authentication-Results says DMARC failed for its domain, the sender's
 words are not acted on and the message goes to staff.

@@ -9,7 +9,7 @@ from typing import Sequence
 
 from .classify import Verdict
 from .model import InboundStatus
-from .store import Action, held_by_limit
+from .inbox import Action, held_by_limit
 
 
 @dataclass(frozen=True)
