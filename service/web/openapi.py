@@ -7,8 +7,7 @@ from aiohttp import web
 from .. import __version__
 from ..domain.events.model import EventType
 from ..domain.campaigns.model import CAMPAIGN_PAUSED, CampaignStatus
-from ..domain.inbound.classify import Classification
-from ..domain.inbound.model import InboundStatus
+from ..domain.inbound.model import BounceKind, Classification, InboundStatus
 from ..domain.suppressions.model import Reason
 from ..domain.consent.rules import CONSENT_RULES, LANGUAGES, REQUEST_KINDS, STATUSES, SOURCES as CONSENT_SOURCES
 from ..domain.suppressions.rules import REASONS, SOURCES
@@ -312,7 +311,7 @@ def _paths() -> dict:
                 "status": {"type": "string", "enum": list(InboundStatus)},
                 "classification": {"type": ["string", "null"],
                                    "enum": [*Classification, None]},
-                "kind": {"type": ["string", "null"], "enum": ["hard", "soft", None]},
+                "kind": {"type": ["string", "null"], "enum": [*BounceKind, None]},
                 "addresses": {"type": "array", "items": {"type": "string"}},
                 "actions": {"type": "array", "items": {"type": "object"}},
                 "error": {"type": "string"}}}),

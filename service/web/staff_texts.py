@@ -12,8 +12,7 @@ from aiohttp import web
 from ..domain.campaigns.model import CampaignStatus, PausedBy
 from ..domain.consent.rules import ConsentSource
 from ..domain.events.model import HistoryType
-from ..domain.inbound.classify import Classification
-from ..domain.inbound.model import InboundStatus
+from ..domain.inbound.model import BounceKind, Classification, InboundStatus
 from ..domain.outbox import OutboxKind
 from ..domain.suppressions.model import Reason, Source
 from ..domain.suppressions.rules import GLOBAL
@@ -326,8 +325,8 @@ _KEPT: dict[str, dict[str, tuple[str, str]]] = {
         OutboxKind.CONFIRMATION: ("bevestigingsmail", "confirmation mail"),
         OutboxKind.SELF_SERVICE: ("link naar de eigen pagina", "link to the own page"),
         OutboxKind.WEBHOOK: ("melding aan een ander systeem", "notice to another system"),
-        "hard": ("blijvend", "permanent"),
-        "soft": ("tijdelijk", "temporary"),
+        BounceKind.HARD: ("blijvend", "permanent"),
+        BounceKind.SOFT: ("tijdelijk", "temporary"),
     },
     "event": {
         HistoryType.SUPPRESSED: ("geblokkeerd", "blocked"),

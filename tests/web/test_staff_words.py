@@ -5,8 +5,7 @@ import pytest
 from service.domain.campaigns.model import CampaignStatus, PausedBy
 from service.domain.consent.rules import ConsentSource, REQUEST_KINDS, STATUSES
 from service.domain.events.model import HistoryType
-from service.domain.inbound.classify import Classification
-from service.domain.inbound.model import InboundStatus
+from service.domain.inbound.model import BounceKind, Classification, InboundStatus
 from service.domain.outbox import OutboxKind
 from service.domain.suppressions.model import Source
 from service.domain.suppressions.rules import NO_CONSENT, REASONS
@@ -21,7 +20,7 @@ KEPT = {
     "event": set(HistoryType),
     "classification": set(Classification),
     "status": {*InboundStatus, *STATUSES, "open", "closed", *CampaignStatus},
-    "kind": {*REQUEST_KINDS, *OutboxKind, "hard", "soft"},
+    "kind": {*REQUEST_KINDS, *OutboxKind, *BounceKind},
 }
 
 

@@ -22,7 +22,7 @@ from ..addresses import canonical_or_none
 from ..campaigns.model import ReportKind, Thresholds
 from ..cursors import decode_inbound_cursor, encode_inbound_cursor
 from ..errors import DomainError, InvalidInput, NotFound, TooMany
-from ..events.model import Actor, EventType
+from ..events.model import Actor, EventType, HistoryType
 from ..suppressions import suppression_list
 from ..suppressions.links import count_for_campaign
 from ..suppressions.keyed_hash import KeyedHash
@@ -358,7 +358,7 @@ async def _soft_bounce(conn: asyncpg.Connection, message_id: uuid.UUID, written:
     count = await inbound_queries.count_soft_bounce(conn, address, message_id, "", soft_days)
     actions = [{"type": Action.SOFT_BOUNCE, "email": address, "count": count, "limit": soft_limit, "days": soft_days}]
     if count < soft_limit:  # the one that reaches the limit is a suppression, an event of its own
-        await queries.insert_event(conn, address, "soft_bounce", scope="global", reason="bounce", source=source,
+        await queries.insert_event(conn, address, HistoryType.SOFT_BOUNCE, scope="global", reason="bounce", source=source,
                                    detail={"message_id": str(message_id), "count": count, "limit": soft_limit,
                                            "days": soft_days},
                                    actor=Actor.MAIL, published_as=EventType.BOUNCE_SOFT)

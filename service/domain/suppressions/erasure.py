@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ...storage import consent_queries, erasure_queries, known_queries, outbox_queries, queries
 from ..addresses import canonical_address
-from ..events.model import EventType
+from ..events.model import EventType, HistoryType
 from ..inbound import mentions
 from ..consent.model import Consent, Request
 from .keyed_hash import KeyedHash
@@ -99,7 +99,7 @@ async def erase(conn: asyncpg.Connection, keyed_hash: KeyedHash, email: str, act
     await queries.keep_erased(conn, hashed, reason)
     # The event names no one; its webhook deliveries carry the address (other systems must
     # erase it too, GDPR Art. 19) until they are delivered.
-    await queries.insert_event(conn, None, "erased", scope=GLOBAL, reason=reason, source=source,
+    await queries.insert_event(conn, None, HistoryType.ERASED, scope=GLOBAL, reason=reason, source=source,
                                detail={"by": actor, **dataclasses.asdict(removed)}, actor=actor,
                                published_as=EventType.SUBJECT_ERASED, delivered_about=address)
     return removed

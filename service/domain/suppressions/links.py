@@ -12,7 +12,7 @@ from ..addresses import canonical_address
 from ..campaigns import guard
 from ..campaigns.model import ReportKind, Thresholds, valid_campaign
 from ..errors import Conflict, DomainError, Forbidden, InvalidInput
-from ..events.model import Actor, EventType
+from ..events.model import Actor, EventType, HistoryType
 from . import suppression_list
 from .keyed_hash import KeyedHash
 from .model import Link, LinkRefused
@@ -208,7 +208,7 @@ async def resubscribe(conn: asyncpg.Connection, claim: LinkClaim, scope: str, ke
     await queries.delete_suppression(conn, claim.address, scope)
     detail = {"campaign": claim.campaign} if claim.campaign else {}
     await queries.insert_event(
-        conn, claim.address, "resubscribed", scope=scope, reason="unsubscribe", source="link",
+        conn, claim.address, HistoryType.RESUBSCRIBED, scope=scope, reason="unsubscribe", source="link",
         detail={**detail, "link": claim.link_id}, actor=Actor.RECIPIENT, published_as=EventType.SUPPRESSION_LIFTED,
     )
     # What the unsubscribe withdrew comes back with it: the consents it covered are given again.
@@ -222,5 +222,5 @@ async def _made_by(conn: asyncpg.Connection, claim: LinkClaim, scope: str) -> bo
     history = await queries.events_of_address(conn, claim.address, MAX_HISTORY)
     if len(history) >= MAX_HISTORY:
         return False  # the newest events may lie beyond what was read: keep the suppression
-    made = [event for event in history if event["type"] == "suppressed" and event["scope"] == scope]
+    made = [event for event in history if event["type"] == HistoryType.SUPPRESSED and event["scope"] == scope]
     return bool(made) and (made[-1]["detail"] or {}).get("link") == claim.link_id

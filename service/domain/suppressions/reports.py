@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from ...storage import queries
+from ..events.model import HistoryType
 
 if TYPE_CHECKING:
     import asyncpg
@@ -30,7 +31,7 @@ class Activity:
 
 
 def _series_of(row) -> str | None:
-    if row["type"] == "suppressed":
+    if row["type"] == HistoryType.SUPPRESSED:
         return {"unsubscribe": "unsubscribe", "bounce": "hard_bounce", "complaint": "complaint"}.get(row["reason"])
     return {"soft_bounce": "soft_bounce", "consent_given": "consent_given",
             "consent_withdrawn": "consent_withdrawn"}.get(row["type"])

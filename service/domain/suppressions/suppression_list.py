@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, AsyncIterator, Mapping, Sequence
 from ...storage import queries
 from ..addresses import canonical_address, canonical_batch, plain_batch
 from ..cursors import decode_list_cursor, encode_list_cursor
-from ..events.model import EventType
+from ..events.model import EventType, HistoryType
 from .erased_hashes import Erasure, ErasedHashes, erasures_asked
 from .keyed_hash import KeyedHash
 from .model import (AddressSuppressions, CheckResults, History, HistoryEvent, Lifted, Suppression,
@@ -302,7 +302,7 @@ async def lift(
         )
     await queries.delete_suppression(conn, address, scope)
     await queries.insert_event(
-        conn, address, "lifted", scope=scope, reason=row["reason"], source=row["source"],
+        conn, address, HistoryType.LIFTED, scope=scope, reason=row["reason"], source=row["source"],
         detail={"evidence": evidence, "by": actor, "forced": bool(force)},
         actor=actor, published_as=EventType.SUPPRESSION_LIFTED,
     )

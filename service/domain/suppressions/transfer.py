@@ -33,7 +33,7 @@ from ...storage import queries
 from ..addresses import canonical_address
 from ..cursors import feed_cursor_before
 from ..errors import DomainError, InvalidInput, TooMany
-from ..events.model import EventType
+from ..events.model import EventType, HistoryType
 from .keyed_hash import KeyedHash
 from .rules import GLOBAL, PERMANENT_REASONS, is_unicode_text, valid_reason, valid_scope, valid_source, valid_text
 
@@ -211,7 +211,7 @@ class Importer:
         await self._written()
         if self._first_event is not None:
             await queries.insert_event(
-                self.conn, None, "imported", actor=self.actor, published_as=EventType.SUPPRESSION_IMPORTED,
+                self.conn, None, HistoryType.IMPORTED, actor=self.actor, published_as=EventType.SUPPRESSION_IMPORTED,
                 detail={"imported": self.summary.imported, "already": self.summary.already,
                         "invalid": self.summary.invalid_count, "cursor": feed_cursor_before(*self._first_event)},
             )
