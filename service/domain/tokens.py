@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import re
+from typing import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -56,6 +57,11 @@ def base32_bytes(text: str) -> bytes:
     return raw
 
 
+def base32_lower_text(raw: bytes) -> str:
+    """Bytes as unpadded lower-case base32: the one spelling base32_bytes takes back (case aside)."""
+    return base64.b32encode(raw).decode("ascii").rstrip("=").lower()
+
+
 # --- The key ring ---------------------------------------------------------------------------
 # OPTOUT_SECRET_KEYS lists keys newest first: the first signs, all verify, so that a key can be
 # rotated without breaking the links already sent. Each token kind derives a key of its own from
@@ -70,23 +76,25 @@ _DAMAGED = "This link is not valid: it is damaged or was not made by CETIT."
 class _KeyRing:
     """The keys of one token kind, derived from OPTOUT_SECRET_KEYS: the first signs, every one verifies."""
 
-    def __init__(self, secret_keys: tuple[str, ...] | list[str], context: bytes, mac_bytes: int):
+    def __init__(self, secret_keys: tuple[str, ...] | list[str], context: bytes, mac_bytes: int,
+                 spelling: tuple[Callable[[bytes], str], Callable[[str], bytes]] = (urlsafe_b64_text, urlsafe_b64_bytes)):
         if not secret_keys:
             raise ValueError("at least one signing key is needed")
         self._keys = tuple(_derived_key(secret, context) for secret in secret_keys)
         self._mac_bytes = mac_bytes
+        self._spell, self._read = spelling
 
     def sign(self, fields: bytes) -> str:
         """The token of these fields: the signing key's tag, the fields and their MAC, in the one spelling."""
         tag, key = self._keys[0]
         body = bytes([tag]) + fields
-        return urlsafe_b64_text(body + self._mac(key, body))
+        return self._spell(body + self._mac(key, body))
 
     def verified(self, token: str, min_body: int, max_body: int | None = None) -> bytes | None:
         """The signed body of the token (the tag, then the fields) when it is spelt in the one way, its
         body is min_body bytes long or more (max_body at most) and one of the keys made it; else None."""
         try:
-            raw = urlsafe_b64_bytes(token)
+            raw = self._read(token)
         except ValueError:
             return None
         body, mac = raw[:-self._mac_bytes], raw[-self._mac_bytes:]
@@ -319,3 +327,31 @@ class SelfServiceTokens:
 
     def csrf_matches(self, token: str, sent: object) -> bool:
         return isinstance(sent, str) and hmac.compare_digest(self.csrf(token), sent)
+
+
+# --- Return paths (VERP: bounces+TOKEN@cetit.be) --------------------------------------------
+# A bounce comes back to the envelope sender, so the token says exactly whose copy failed,
+# whatever the bounce says or quotes. It is lower-case base32 (mail systems may change the case
+# of an address) of 16 bytes: the key's tag, five bytes of recipient id and a MAC of 80 bits. It
+# is the same for the same address while the key is the same, and names no address.
+
+RETURN_PATH_TOKEN_LENGTH = 26  # base32 of 16 bytes, without padding
+_RETURN_PATH_CONTEXT = b"optout.return-path.v1"
+_RETURN_PATH_ID_BYTES, _RETURN_PATH_MAC_BYTES = 5, 10
+
+
+class ReturnPathTokens:
+    def __init__(self, secret_keys: tuple[str, ...] | list[str]):
+        self._ring = _KeyRing(secret_keys, _RETURN_PATH_CONTEXT, _RETURN_PATH_MAC_BYTES,
+                              spelling=(base32_lower_text, base32_bytes))
+
+    def token(self, recipient_id: int) -> str:
+        return self._ring.sign(recipient_id.to_bytes(_RETURN_PATH_ID_BYTES, "big"))
+
+    def recipient_of(self, token: str) -> int | None:
+        """The recipient id the token names, if one of the keys made it; None otherwise."""
+        if len(token) != RETURN_PATH_TOKEN_LENGTH or not token.isascii() or not token.isalnum():
+            return None
+        size = 1 + _RETURN_PATH_ID_BYTES
+        body = self._ring.verified(token, size, size)
+        return None if body is None else int.from_bytes(body[1:], "big")
