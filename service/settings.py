@@ -66,14 +66,22 @@ class Settings:
         return replace(self, **changes)
 
 
-def _port(env: Mapping[str, str], name: str, default: int) -> int:
+def _number(env: Mapping[str, str], name: str, parse: type, wanted: str) -> tuple[str, int | float] | None:
+    """The variable as given and as a number; None when it is unset or empty (its default applies)."""
     raw = env.get(name)
     if raw is None or raw == "":
-        return default
+        return None
     try:
-        value = int(raw)
+        return raw, parse(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be a port number, got {raw!r}") from None
+        raise SettingsError(f"{name} must be {wanted}, got {raw!r}") from None
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    given = _number(env, name, int, "a port number")
+    if given is None:
+        return default
+    raw, value = given
     if not 0 <= value <= 65535:
         raise SettingsError(f"{name} must be a port number (0-65535), got {raw!r}")
     return value
@@ -93,13 +101,10 @@ def _networks(env: Mapping[str, str], name: str) -> tuple:
 
 def _whole_number(env: Mapping[str, str], name: str, default: int, minimum: int = 1, maximum: int | None = None,
                   unit: str = "") -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
+    given = _number(env, name, int, f"a whole number{f' of {unit}' if unit else ''}")
+    if given is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number{f' of {unit}' if unit else ''}, got {raw!r}") from None
+    raw, value = given
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {raw!r}")
     if maximum is not None and value > maximum:
@@ -109,13 +114,10 @@ def _whole_number(env: Mapping[str, str], name: str, default: int, minimum: int 
 
 def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
     """A rate as a fraction: 0.003 is 0.3%."""
-    raw = env.get(name)
-    if raw is None or raw == "":
+    given = _number(env, name, float, f"a fraction such as {default} ({default:.1%})")
+    if given is None:
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a fraction such as {default} ({default:.1%}), got {raw!r}") from None
+    raw, value = given
     if not 0 < value <= 1:
         raise SettingsError(f"{name} must be more than 0 and at most 1 (a fraction: {default} is {default:.1%}), "
                             f"got {raw!r}")
