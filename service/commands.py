@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import logging
 import sys
 from pathlib import Path
+from typing import AsyncIterator
 
 import asyncpg
 
@@ -37,16 +39,19 @@ def _progress(total: int, unit: str, description: str):
     )
 
 
-async def _connect(settings: Settings) -> asyncpg.Connection:
-    return await connect(settings.database_url)
+@contextlib.asynccontextmanager
+async def _connected(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    """One connection for one command, closed however the command ends."""
+    conn = await connect(settings.database_url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
 
 
 async def keys_create(settings: Settings, name: str, scopes: list[str]) -> int:
-    conn = await _connect(settings)
-    try:
+    async with _connected(settings) as conn:
         key_id, key = await apikeys.create_key(conn, name, scopes)
-    finally:
-        await conn.close()
     print(f"created key {key_id} ({name}) with scopes {', '.join(sorted(set(scopes)))}; "
           "it is shown once, keep it now", file=sys.stderr)
     print(key)
@@ -54,11 +59,8 @@ async def keys_create(settings: Settings, name: str, scopes: list[str]) -> int:
 
 
 async def keys_list(settings: Settings) -> int:
-    conn = await _connect(settings)
-    try:
+    async with _connected(settings) as conn:
         rows = await apikeys.list_keys(conn)
-    finally:
-        await conn.close()
     print(f"{'id':>4}  {'name':<24} {'prefix':<10} {'scopes':<28} {'created':<20} status")
     for r in rows:
         status = f"revoked {r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else "active"
@@ -68,11 +70,8 @@ async def keys_list(settings: Settings) -> int:
 
 
 async def keys_revoke(settings: Settings, key_id: int) -> int:
-    conn = await _connect(settings)
-    try:
+    async with _connected(settings) as conn:
         revoked = await apikeys.revoke_key(conn, key_id)
-    finally:
-        await conn.close()
     if not revoked:
         print(f"no active key with id {key_id}; see `optout keys list`", file=sys.stderr)
         return 1
@@ -81,11 +80,8 @@ async def keys_revoke(settings: Settings, key_id: int) -> int:
 
 
 async def webhooks_add(settings: Settings, url: str, events: list[str]) -> int:
-    conn = await _connect(settings)
-    try:
+    async with _connected(settings) as conn:
         made = await webhooks.subscribe(conn, url, events, Actor.CLI, settings.webhook_allow_private)
-    finally:
-        await conn.close()
     print(f"webhook {made.subscription.id} sends {', '.join(made.subscription.events)} to {url}; "
           "its signing secret is shown once, give it to the receiver now", file=sys.stderr)
     print(made.subscription.id)
@@ -94,11 +90,8 @@ async def webhooks_add(settings: Settings, url: str, events: list[str]) -> int:
 
 
 async def webhooks_list(settings: Settings) -> int:
-    conn = await _connect(settings)
-    try:
+    async with _connected(settings) as conn:
         found = await webhooks.subscriptions(conn)
-    finally:
-        await conn.close()
     print(f"{'id':<36}  {'created':<16}  {'by':<16}  url and events")
     for s in found:
         print(f"{s.id}  {s.created_at:%Y-%m-%d %H:%M}  {s.created_by[:16]:<16}  {s.url}  {','.join(s.events)}")
@@ -106,24 +99,19 @@ async def webhooks_list(settings: Settings) -> int:
 
 
 async def webhooks_remove(settings: Settings, webhook_id: str) -> int:
-    conn = await _connect(settings)
     try:
-        removed = await webhooks.remove(conn, webhook_id)
+        async with _connected(settings) as conn:
+            removed = await webhooks.remove(conn, webhook_id)
     except NotFound:
         print(f"no webhook with id {webhook_id}; see `optout webhooks list`", file=sys.stderr)
         return 1
-    finally:
-        await conn.close()
     print(f"webhook {removed} removed, with its deliveries not yet made", file=sys.stderr)
     return 0
 
 
 async def scopes_list(settings: Settings) -> int:
-    conn = await _connect(settings)
-    try:
+    async with _connected(settings) as conn:
         found = await ledger.scopes(conn)
-    finally:
-        await conn.close()
     if not found:
         print("no scope is registered yet; register one with: optout scopes set SCOPE --label nl=... "
               "--consent required|soft_opt_in|none", file=sys.stderr)
@@ -141,12 +129,9 @@ async def scopes_set(settings: Settings, scope: str, labels: list[str], consent:
             print(f"optout: --label takes LANG=TEXT, like --label nl=Nieuwsbrief; got {label!r}", file=sys.stderr)
             return 2
         parsed[lang.strip().lower()] = text
-    conn = await _connect(settings)
-    try:
+    async with _connected(settings) as conn:
         async with conn.transaction():
             item, created = await ledger.register_scope(conn, scope, parsed, consent)
-    finally:
-        await conn.close()
     print(f"scope {item.scope} {'registered' if created else 'changed'}: consent {item.consent}, "
           + "; ".join(f"{lang}={text}" for lang, text in sorted(item.labels.items())))
     return 0
@@ -166,8 +151,7 @@ async def warn_if_unregistered(conn: asyncpg.Connection, scope: str) -> None:
 
 
 async def suppress(services: Services, email: str, scope: str, reason: str, source: str, note: str | None) -> int:
-    conn = await _connect(services.settings)
-    try:
+    async with _connected(services.settings) as conn:
         valid_scope(scope)
         await warn_if_unregistered(conn, scope)
         async with conn.transaction():
@@ -175,8 +159,6 @@ async def suppress(services: Services, email: str, scope: str, reason: str, sour
                 conn, email, scope, reason, source, note, detail={"by": "cli"},
                 keyed_hash=services.keyed_hash, actor=Actor.CLI,
             )
-    finally:
-        await conn.close()
     print(("suppressed" if created else "already suppressed")
           + f": {item.reason} ({item.scope}, {item.created_at.isoformat()})")
     return 0
@@ -184,12 +166,9 @@ async def suppress(services: Services, email: str, scope: str, reason: str, sour
 
 async def check(services: Services, email: str, scope: str) -> int:
     valid_scope(scope)
-    conn = await _connect(services.settings)
-    try:
+    async with _connected(services.settings) as conn:
         await warn_if_unregistered(conn, scope)
         [result] = await suppression_list.check(conn, [email], scope, services.keyed_hash, services.erased)
-    finally:
-        await conn.close()
     if result.allowed:
         print("allowed")
         return 0
@@ -210,8 +189,7 @@ def file_format(path: Path) -> str:
 async def import_file(services: Services, path: Path) -> int:
     fmt = file_format(path)
     size = path.stat().st_size
-    conn = await _connect(services.settings)
-    try:
+    async with _connected(services.settings) as conn:
         with path.open("rb") as f, _progress(size, "B", f"importing {path.name}") as bar:
             async with conn.transaction():
                 async with transfer.Importer(conn, fmt, services.keyed_hash, actor=Actor.CLI) as importer:
@@ -219,8 +197,6 @@ async def import_file(services: Services, path: Path) -> int:
                         await importer.feed(chunk)
                         bar.update(len(chunk))
                     summary = await importer.finish()
-    finally:
-        await conn.close()
     print(f"{path.name}: {summary.lines} lines, {summary.imported} imported, "
           f"{summary.already} already suppressed, {summary.invalid_count} invalid", file=sys.stderr)
     for item in summary.invalid[:20]:
@@ -237,12 +213,11 @@ async def import_file(services: Services, path: Path) -> int:
 
 async def export_file(settings: Settings, path: Path) -> int:
     fmt = file_format(path)
-    conn = await _connect(settings)
     written = 0
     partial = path.with_name(path.name + ".partial")
     try:
-        async with conn.transaction(isolation="repeatable_read", readonly=True):
-            total = await conn.fetchval("SELECT count(*) FROM suppressions")
+        async with _connected(settings) as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            total = await transfer.export_size(conn)
             with partial.open("w", encoding="utf-8", newline="") as out, _progress(total, "rows", f"exporting {path.name}") as bar:
                 if fmt == "csv":
                     out.write(transfer.csv_header())
@@ -260,7 +235,6 @@ async def export_file(settings: Settings, path: Path) -> int:
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
-        await conn.close()
     print(f"{path}: {written} suppressions exported", file=sys.stderr)
     return 0
 

@@ -398,3 +398,7 @@ async def activity_by_day(conn: asyncpg.Connection, days: int) -> list[asyncpg.R
             GROUP BY 1, 2, 3, 4 ORDER BY 1 DESC""",
         days,
     )
+
+
+async def count_suppressions(conn: asyncpg.Connection) -> int:
+    return await conn.fetchval("SELECT count(*) FROM suppressions")

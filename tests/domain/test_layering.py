@@ -85,3 +85,17 @@ def test_no_edge_reaches_a_query_module_directly():
                  if under(name, "service.storage") and name != "service.storage"
                  and not any(under(name, allowed) for allowed in EDGE_STORAGE)]
     assert offenders == []
+
+
+SQL_CALLS = {"fetch", "fetchval", "fetchrow", "execute", "executemany", "cursor", "copy_records_to_table"}
+
+
+def test_no_edge_runs_sql_of_its_own():
+    """A statement written at an edge would be a second door to the tables: every query is in storage."""
+    offenders = []
+    for path in python_files(*EDGES):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SQL_CALLS
+                    and node.args and isinstance(node.args[0], (ast.Constant, ast.JoinedStr))):
+                offenders.append(f"{path.relative_to(SERVICE)}:{node.lineno}: {node.func.attr}")
+    assert offenders == []

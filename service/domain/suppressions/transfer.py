@@ -402,6 +402,11 @@ def _with_hmacs(keyed_hash: KeyedHash, rows: list[tuple]) -> list[tuple]:
     return [(*row, h) for row, h in zip(rows, keyed_hash.of_many([row[0] for row in rows]))]
 
 
+async def export_size(conn: asyncpg.Connection) -> int:
+    """How many rows export_rows gives in this transaction (for a progress bar)."""
+    return await queries.count_suppressions(conn)
+
+
 async def export_rows(conn: asyncpg.Connection, prefetch: int = 5000) -> AsyncIterator[asyncpg.Record]:
     """Every suppression in a stable order, through a server-side cursor (needs a transaction)."""
     async for row in conn.cursor(queries.EXPORT_SUPPRESSIONS, prefetch=prefetch):
