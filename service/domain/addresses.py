@@ -1,12 +1,5 @@
 """Canonical form of an email address: how two spellings of one mailbox become one key.
-
-Trimmed, the domain IDNA-encoded (A-labels) and lower-cased, the local part lower-cased;
-plus tags and dots are kept. The mailbox of an address (without its plus tag, and at Gmail
-without dots) is what limits on mail to a person count by. Plain ASCII addresses of the
-common shape take a fast path (one regular expression); everything else goes through
-email-validator's steps, its costly domain step remembered per domain. That still costs
-microseconds an address: a large batch is canonicalised in a worker thread (web/check.py).
-"""
+Limits on mail to a person count by the mailbox (no plus tag, no Gmail dots)."""
 
 from __future__ import annotations
 

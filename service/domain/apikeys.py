@@ -1,8 +1,5 @@
 """API keys: made at random, shown once, kept only as a SHA-256 digest with their scopes.
-
-The one lookup of a key, for the API (Bearer) and the gateway (SMTP AUTH) alike: by its
-digest through the index, so the time a lookup takes says nothing about the key an attacker
-guesses, cached briefly so that a check costs one query, not two."""
+The one lookup of a key, for the API and the gateway alike, by digest and briefly cached."""
 
 from __future__ import annotations
 

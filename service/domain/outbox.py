@@ -1,25 +1,5 @@
-"""What leaves optout, and when to stop trying: the rules of the one outbox.
-
-Every message and delivery that leaves (a forward to staff, a gateway copy, a confirmation
-mail, a webhook delivery) is a row of one outbox, queued in the transaction of the change
-that causes it. The drainer (mail/outbox.py) claims due rows, sends them and records the
-outcome; this module decides, per kind, how long to wait before the next try and when a
-row is given up:
-
-- a forward to staff never dies: after its tries it becomes `held` for staff, as without a relay;
-- a gateway copy or a confirmation dies on a permanent refusal (5xx), or after 3 days, as MTAs bounce;
-- a webhook delivery dies only after 3 days of tries (the contract asks for at least 24 hours).
-
-Waits grow with each try and carry jitter (so that many rows that failed together do not
-come back together); the first retry of a webhook comes within a minute.
-
-A webhook subscription whose receiver fails several times in a row has its circuit opened:
-its deliveries wait, without spending their tries, while one of them at a time probes the
-receiver after a pause that grows; the first success closes it.
-
-At the end, the functions through which the gateway, the console and the metrics queue rows
-and read and handle them: the edges reach the outbox's queries through these alone.
-"""
+"""What leaves optout, and when to stop trying: the rules of the one outbox, per kind of row.
+The edges queue and read outbox rows only through the functions at the end of this module."""
 
 from __future__ import annotations
 

@@ -1,12 +1,5 @@
-"""Counting a campaign's recipients and reports as they are committed, pausing it the moment a
-rate reaches its threshold, and resuming it on an admin's word (CONTRACT: Campaign guardrails).
-
-Counts are kept in the campaign's row, so reading them costs one row (unsubscribes, which come
-in bursts, are added to it in batches: see 0023_campaign_guardrails.sql). A recipient counts once
-per campaign (`sent`), and so does each kind of report about them: a stranger who holds one
-link, or sends the same report a hundred times, moves a campaign's rates by one report at most.
-A resume starts a new epoch: the counts start from zero, and recipients and reports count again.
-"""
+"""Counting a campaign's recipients and reports as they are committed, and pausing or resuming it.
+A recipient, and each kind of report about them, counts once per campaign and resume."""
 
 from __future__ import annotations
 

@@ -1,15 +1,5 @@
 """The consent ledger: who agreed to what, when and how; double opt-in; the scope registry.
-
-A consent is recorded with its proof (the exact text and its version, the language, the
-source, IP and user agent on the web, a note on the phone) and never rewritten: it is given,
-confirmed and withdrawn as events. With `confirm`, it is pending until the person confirms
-through the link of a confirmation mail, queued in the same transaction.
-
-That link expires. Its age is the pending consent's (`created_at`), not a time inside the
-token: a pending consent has one link, queued in the transaction that wrote the row, so the row
-already says when the link was issued; a time in the token would be a second copy of that fact;
-and links already in mailboxes, which carry none, are judged by the same rule.
-"""
+A consent is never rewritten, only given, confirmed and withdrawn; its link's age is the row's."""
 
 from __future__ import annotations
 

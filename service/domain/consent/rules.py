@@ -1,13 +1,5 @@
 """What a consent, a registered scope and a privacy request may hold, and how the check decides.
-
-How the check decides in scope S (CONTRACT: Consent), applied by the check's one query:
-- a bounce, a complaint, an erasure or a `manual` suppression blocks, always;
-- an unsubscribe in S or in `global` blocks S, unless a confirmed consent in S (or `global`)
-  was given after it and is still given: the person's newest act wins;
-- then, when S is registered `required`, a given consent in S or `global` is needed, else
-  `no_consent`. `soft_opt_in` and `none` scopes (and unregistered ones) need none.
-A suppression is always reported before `no_consent`.
-"""
+A suppression always blocks and is reported before `no_consent`; the person's newest act wins."""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""The event feed: every published event in commit order, for systems that pull instead of
-receiving webhooks.
-
-A position in the feed is (writing transaction, event id). Only transactions older than every
-one still running are listed, so an event whose transaction commits late still comes after any
-cursor handed out before it committed: a poller that follows `next` misses nothing. The price
-is that a long transaction anywhere on the database server holds the feed back until it ends.
-"""
+"""The event feed: every published event in commit order, for systems that pull.
+Only transactions older than every running one are listed: a poller following `next` misses none."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""Events as other systems see them (CONTRACT: Events out).
-
-The history keeps its own short type names (`suppressed`, `lifted`, ...); this module is the
-one place that says which public type each one is, and how an event reads outside.
-"""
+"""Events as other systems see them: the one map from history types to public event types."""
 
 from __future__ import annotations
 

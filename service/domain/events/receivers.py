@@ -1,10 +1,5 @@
 """Which hosts and addresses may receive webhooks.
-
-A subscription names its host as a DNS name or an IP address in its usual form; the forms
-that resolvers read differently from people (2852039166, 0xa9fea9fe, 0251.0376.0251.0376 are
-all 169.254.169.254) and the cloud metadata names are refused. A name may point anywhere, and
-elsewhere tomorrow: at delivery every address it resolves to is judged again here.
-"""
+Ambiguous IP forms and metadata names are refused; resolved addresses are judged again at delivery."""
 
 from __future__ import annotations
 

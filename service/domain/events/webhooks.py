@@ -1,9 +1,5 @@
 """Webhook subscriptions: which URL hears of which events, and how each delivery is signed.
-
-Signatures follow Standard Webhooks (standardwebhooks.com), so that receivers can verify them
-with its libraries: the secret is `whsec_` and the base64 of random bytes, and the signature is
-`v1,` and the base64 of HMAC-SHA256 over "{id}.{timestamp}.{body}".
-"""
+Signatures follow Standard Webhooks (standardwebhooks.com), so its libraries can verify them."""
 
 from __future__ import annotations
 

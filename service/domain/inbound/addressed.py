@@ -1,15 +1,5 @@
 """Whom an unsubscribe request is for: the sender, the addresses it names, or both.
-
-A person writing from a new address about their old one ("Graag mijn oude adres
-jan@oudbedrijf.be uitschrijven, ik werk daar niet meer") asks for the old address only:
-unsubscribing the sender as well would stop mail they still want. So the sender is asked for
-when the request names no other address, or when it speaks of the writer too ("mij en ook
-partner@...", "me and my old address"). An address in the sentence before or after the request
-(or in the subject, before the first) counts only when the request points to one ("Please
-unsubscribe it", "Gelieve dat adres uit te schrijven") and not to the writer; an address in a
-signature or in another sentence is no part of the request. Addresses named this way are acted
-on only when CETIT knows them (`inbox.act_on`).
-"""
+A request about another address leaves the sender subscribed unless it speaks of the writer too."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""Whether the trusted MX says DMARC failed for a sender (RFC 8601 Authentication-Results, RFC 7489).
-
-Anyone can write an Authentication-Results header, so only results stamped by CETIT's own MX
-(OPTOUT_TRUSTED_AUTHSERV_ID) count; each header is read to a bounded length, and at most
-MAX_AUTH_RESULTS of them.
-"""
+"""Whether the trusted MX says DMARC failed for a sender (RFC 8601, RFC 7489).
+Only Authentication-Results stamped by OPTOUT_TRUSTED_AUTHSERV_ID count, read to a bounded length."""
 
 from __future__ import annotations
 

@@ -1,13 +1,5 @@
-"""Out-of-office notices that mail programs send on a person's behalf, often without
-Auto-Submitted (Lotus Notes, older Exchange, hosting responders): known by their subject, or by
-the sentences a program writes and a person does not.
-
-Each wording is one entry of a table below, with the program that writes it: a new mail program
-is a new entry. A person who mentions a holiday must still reach staff, so words that only say
-"away" count when they are short, ask nothing and say until when; a program's own sentence
-counts beside them whatever else the notice quotes (Lotus Notes quotes the subject it answers,
-question mark and all). Every pattern reads a bounded slice, words joined by `\\s{1,3}`.
-"""
+"""Out-of-office notices that mail programs send without Auto-Submitted, one table entry a wording.
+Words that only say "away" count only in a short notice that asks nothing and says until when."""
 
 from __future__ import annotations
 

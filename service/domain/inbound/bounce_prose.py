@@ -1,14 +1,5 @@
 """Where a bounce's prose names the recipients that failed, as MTAs lay it out.
-
-Exim ("The following address(es) failed:"), Postfix and qmail (`<address>:`), Sendmail
-("The following addresses had permanent fatal errors") and many others write each failed
-recipient at the start of a line of its own, indented at most a little, alone or followed
-by `:`. Other addresses in the prose are something else: the sender ("A message sent
-by <...>"), an alias the recipient came from ("(generated from ...)"), a contact for help
-("please contact <postmaster@...>"), a program or file an alias delivers to
-(`/home/user/.forward/...`). Every helper here reads a bounded window around one address
-found by `address_spans`, so the cost stays linear in the text.
-"""
+A failed recipient starts a line; other addresses are sender, alias or contact. Reads are bounded."""
 
 from __future__ import annotations
 

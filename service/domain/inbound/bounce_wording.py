@@ -1,20 +1,5 @@
 """Hard or soft: does this failure say the address itself cannot receive mail?
-
-A bounce is hard only when the address is gone: no such mailbox or domain, moved,
-disabled. A full mailbox, a delay, and a rejection for spam, policy, content, size or
-reputation are soft: they say nothing about the address, and suppressing on them would
-drop people who can still be mailed (repeated, they suppress through the soft limit).
-
-The diagnostic text outranks a generic status code (5.0.0, 5.5.0), because MTAs often
-send one with a precise reason in words; words that say the address is gone outrank a
-policy status (5.7.x) too, in which relays wrap the remote server's reply. Only x.2.0,
-"other or undefined mailbox status", outranks "user unknown" in words: it says the mailbox
-exists, and it is how the Japanese carriers' filters (au/KDDI, NTT docomo) answer mail their
-subscriber has barred (`550 : User unknown`). A refusal that says it will pass ("temporarily
-locked, try again later") is soft whatever else it says. A full mailbox that the report
-opens with counts for each recipient, except one the opening names with its own words that
-it is gone: the full one is then another recipient.
-"""
+Hard only when the address is gone; full, delayed or refused for policy is soft."""
 
 from __future__ import annotations
 

@@ -1,12 +1,5 @@
 """Bounces: who failed, and whether the address itself is gone (hard) or not (soft).
-
-Evidence is read in order of trust, as READERS lists it: RFC 3464 `message/delivery-status`
-fields (Final-Recipient, Action, Status, Diagnostic-Code), DSN fields quoted in the text, the
-families of `bounce_detectors` (Amazon SES, fml, ...), the explanation an MTA wrote in prose
-(Exim, qmail, Gmail, Domino, ...) with the `X-Failed-Recipients` header, and flufl.bounce's
-detectors. Only the recipients the bounce says failed are returned; other addresses it names
-(the original sender, the returned message's headers) are reported as merely mentioned.
-"""
+Evidence is read in the order of trust READERS lists; other addresses named are merely mentioned."""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""The link token that a report carries of the original message: in a List-Unsubscribe header of
-a returned message (an ARF report's attached message, a DSN's returned message or headers) or as a
-`/u/` URL or `unsubscribe TOKEN` subject in the returned text. It names the recipient and the
-campaign of the copy that was reported, which is how a report is attributed to its campaign.
-
-Read in one pass over bounded text with a pattern that cannot backtrack; only a token that
-verifies counts, and only the first: one report is about one copy.
-"""
+"""The link token a report carries of the original message, which attributes it to a campaign.
+Read in one pass over bounded text; only the first token that verifies counts."""
 
 from __future__ import annotations
 

@@ -1,23 +1,5 @@
 """What an inbound message is and what it asks for; pure functions, no I/O.
-
-Evidence is weighed in the order STEPS lists, each step in the module of its family: our own
-forward coming back (never forwarded again), a complaint (ARF), a bounce (DSN or a known
-non-standard form), an unsubscribe that a machine sent on the person's behalf (a signed token in
-the subject or the +address, Apple Mail's X-Apple-Unsubscribe), an automatic reply (RFC 3834 and
-the usual out-of-office forms), a privacy request, a person asking to be unsubscribed in their
-own words, and otherwise a person whose message staff must read.
-
-The machine unsubscribe comes before the auto-reply test because mail programs mark
-the unsubscribe mails they send as auto-submitted.
-
-Mail is spoofed every day, so each proposed suppression says on what evidence it rests
-(`Basis`): a verified token and the sender's own request stand alone (one address, as the
-`mailto:` link in every mail allows), while an address taken from a report or named in
-someone's words is acted on only when CETIT knows it, which `inbox.act_on` checks. The
-sender is the address in From's angle brackets, never one read from a display name; when
-the trusted MX's Authentication-Results says DMARC failed for its domain, the sender's
-words are not acted on and the message goes to staff.
-"""
+Evidence is weighed in the order STEPS lists; each suppression says what evidence it rests on."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""Complaints: ARF feedback reports (RFC 5965) and Hotmail's JMRP reports without one.
-
-The complained-about recipient is `Original-Rcpt-To` (one per recipient), else
-`Removal-Recipient` (an opt-out report), else the To of the attached message; a report
-that names nobody is still a complaint, with no address to act on. An Amazon SES complaint
-notification (JSON, alone or inside an SNS message) names its `complainedRecipients`.
-"""
+"""Complaints: ARF feedback reports (RFC 5965), Hotmail's JMRP reports and Amazon SES notices.
+A report that names nobody is still a complaint, with no address to act on."""
 
 from __future__ import annotations
 

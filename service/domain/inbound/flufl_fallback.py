@@ -1,8 +1,5 @@
-"""flufl.bounce's detectors, the reader's last resort for a report nothing else could read.
-
-They scan every line with patterns that backtrack (quadratic, and cubic for Netscape's), so
-they run only on a message whose lines are short and few.
-"""
+"""flufl.bounce's detectors, the last resort for a report nothing else could read.
+Their patterns backtrack, so they run only on a message whose lines are short and few."""
 
 from __future__ import annotations
 

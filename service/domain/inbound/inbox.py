@@ -1,10 +1,5 @@
 """Inbound messages: stored once however often they arrive, acted on once, described on request.
-
-A message is known by its Message-ID and the SHA-256 of its content (trace headers left
-out), or by that digest alone when it has no Message-ID, so that a second delivery (an
-MTA retrying after a lost reply, a script posting twice) finds the first and is not
-processed again.
-"""
+A message is known by its Message-ID and content digest, so a second delivery finds the first."""
 
 from __future__ import annotations
 

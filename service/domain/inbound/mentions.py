@@ -1,17 +1,5 @@
 """Which addresses a stored message mentions, kept as keyed hashes so that erasure finds it.
-
-A message names a person in many forms the raw bytes do not show: another case, an encoded
-word in the subject, a base64 or quoted-printable body, an HTML entity. Matching the raw
-bytes against the address misses all of these, so every message is read once, decoded,
-and the canonical form of each address it mentions is recorded as HMAC-SHA256 under
-OPTOUT_HASH_KEY in `message_mentions` (the same keyed hash as `erased_addresses`: the index
-names no one in clear, and outlives the retention of the raw bytes without keeping them).
-
-The index is filled when it is needed (access and erasure, which hold the key) for every
-message not read yet, rather than when a message is stored: the receiver and the HTTP
-route answer the sending MTA as soon as the bytes are committed and hold no hash key,
-and erasures are rare, so each message is parsed at most once, off the event loop.
-"""
+Each message is decoded and indexed once, when access or erasure first needs it."""
 
 from __future__ import annotations
 

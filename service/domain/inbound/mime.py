@@ -1,9 +1,5 @@
 """Reading untrusted messages: a safe parse, bounded walks, every charset decoded, HTML as text.
-
-Nothing here trusts the message: a part count and depth limit keep a hostile MIME tree
-from exhausting the stack, a charset that Python does not know falls back to a lenient
-decoding, and every header read survives bytes that are not what they claim to be.
-"""
+Nothing here trusts the message: limits on parts and depth, lenient decoding of unknown charsets."""
 
 from __future__ import annotations
 

@@ -1,18 +1,5 @@
-"""A person asking, in their own words, to see, correct or erase what CETIT holds about them, or
-objecting to direct marketing (GDPR Art. 15, 16, 17, 21; Dutch and Flemish, English, French).
-
-People rarely name the law: "mag ik eens zien wat jullie allemaal over mij bijhouden?", "Graag
-wil ik dat u al mijn gegevens wist". So each sentence is read as words and scored: a kind is
-asked when a word of wanting it done ("zien", "wist", "delete", "corriger") stands within a few
-words of the person's data ("al mijn gegevens", "what you hold about me", "mes données",
-"personal data") or of the law, and nothing nearer makes it other business: "can you correct the
-invoice address?" names no data of theirs, "mijn gegevens in de offerte" is about a quote,
-"welke gegevens hebben jullie van mij nodig" asks what is needed, "please do not delete my data"
-is negated, and "verwijder mijn gegevens uit jullie lijst" is an unsubscribe. A right or an
-article named for what it is ("recht op inzage", "GDPR Art. 17") is a request on its own. The
-words are tables (`privacy_words`); reading them is linear in the words of a sentence, each table
-looked up at each word and each pairing bounded by WINDOW.
-"""
+"""A person asking in their own words to see, correct or erase their data, or objecting (GDPR).
+Each sentence is scored: a wish to act must stand near the person's data, and nothing nearer."""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""The words of a privacy request (Dutch and Flemish, English, French), as tables: what a person
-wants done (see, correct, erase, object), what it is done to (their data, what CETIT keeps about
-them), the rights and articles they may name, and the words that make a sentence other business.
-
-Every entry is written as people write it; `privacy` reads each as words without accents or
-case ("données" is "donnees", "m'n" is "m n"). An entry ending in "*" is the start of one word
-("verwijder*": verwijderd, verwijdering). A new phrasing is a new entry in one of these tables.
-"""
+"""The words of a privacy request (Dutch and Flemish, English, French), as tables.
+Entries are written as people write them; "*" ends a word's start; a new phrasing is a new entry."""
 
 from __future__ import annotations
 

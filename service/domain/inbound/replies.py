@@ -1,11 +1,5 @@
 """What a person wrote, and whether they ask to be unsubscribed (Dutch, English, French).
-
-Only the sender's own words count: the quoted message below a reply header ("Op ...
-schreef", Apple Mail's "Op ... heeft ... het volgende geschreven", "On ... wrote", "Le ... a
-écrit", an Outlook "Van:/From:" block), lines quoted with ">", and the signature are cut away
-first. That keeps a question written above a quoted newsletter footer that says "uitschrijven"
-a question. The wording of a request is in `wording`, whom it is for in `addressed`.
-"""
+Only the sender's own words count: quoted text and the signature are cut away first."""
 
 from __future__ import annotations
 

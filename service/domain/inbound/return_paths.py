@@ -1,12 +1,5 @@
 """Mail that reached a return path (bounces+TOKEN@): whose copy it is about, and what it is.
-
-It is classified first, like any other message. A bounce, or a message from a mail system
-that cannot be read as anything else, is then a bounce for exactly the recipient its token
-names, hard when the report says the address cannot receive and soft otherwise, whatever
-addresses it names or quotes (a list address, CETIT's own, a Reply-To, the original
-message's headers). A token that does not verify makes it a bounce about no one. An
-auto-reply stays an auto-reply, and a person's words are read as at info@.
-"""
+A bounce there is for exactly the recipient the token names, whatever else it quotes."""
 
 from __future__ import annotations
 

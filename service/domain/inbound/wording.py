@@ -1,10 +1,5 @@
 """The words people use to ask CETIT to stop mailing them (Dutch and Flemish, English, French).
-
-Every pattern is searched in one sentence at a time and reads a bounded stretch from where it
-starts: words are joined by `\\s{1,3}`, a free stretch is `{0,n}`, and a run that nothing
-after it can take back from is possessive. A request must name what is to stop (mail, the
-list, the newsletter): "stop met bellen" or "stop the delivery" is other business.
-"""
+Patterns read one sentence, in bounded stretches; a request must name what is to stop."""
 
 from __future__ import annotations
 

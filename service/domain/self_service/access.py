@@ -1,11 +1,5 @@
-"""Asking for a link to one's own page, and opening it (CONTRACT: Self-service).
-
-Every address gets the same answer and the same work: every request counts against its mailbox
-(3 a day, as confirmation mails do, under the same lock) and its client (30 an hour, under a lock
-of its own) and queues one outbox row; only when that row is sent is it decided whether a mail
-leaves (an address CETIT knows, as in the evidence rule, not erased, not bounced or complained).
-So neither the answer, nor the limit, nor the time taken tells a stranger whether an address is known.
-"""
+"""Asking for a link to one's own page, and opening it.
+Every address gets the same answer after the same work, so nothing tells whether it is known."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
 """What a person does on their own page, each with actor `recipient` and source `self_service`.
-
-The link proved the mailbox, so these need nothing more: an unsubscribe as a one-click, a consent
-that counts as confirmed (it lifts the person's own unsubscribe, never a bounce, complaint or
-manual suppression), a correction for staff (a privacy request due in a month), and the erasure
-of POST /v1/erasure, recorded as a closed request that, like its event, names no one.
-"""
+The link proved the mailbox, so these actions need no further proof."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""What the own page reads, and how often its link may be used (CONTRACT: Self-service).
-
-The page shows a light record: suppressions, consents, the recent history and the privacy
-requests, read in one short transaction; no stored message is read or indexed for it (the page
-shows none). The export is the full subject access, so it is limited per person, as are the
-page's actions, and corrections (each a mail to staff and an open request) per address.
-"""
+"""What the own page reads, and how often its link may be used.
+The page reads a light record in one short transaction; the export and actions are rate-limited."""
 
 from __future__ import annotations
 

@@ -1,14 +1,5 @@
-"""The erased addresses' HMACs held in memory, so a big check hashes each address once, in
-Python, instead of twice per address in SQL and a join against erased_addresses.
-
-Every change to erased_addresses moves its generation (0014_erasure_generation.sql). The
-check reads the generation in the statement that reads its marks, so from the same snapshot,
-and trusts the set held here only when it was read at exactly that generation: an erasure
-blocks the first check whose snapshot sees it, in every process, on the primary or a standby.
-Otherwise the set is read again, and when that meets another generation still (the check's
-snapshot was older, or a standby behind), the check asks the database about its own hashes.
-More erasures than `limit` are never held: each check then asks the database.
-"""
+"""The erased addresses' HMACs held in memory, so a big check hashes each address once.
+The set is trusted only at the exact erasure generation the check's own snapshot reads."""
 
 from __future__ import annotations
 

@@ -1,13 +1,5 @@
 """GDPR access and erasure.
-
-Erasure removes the address everywhere it is held in clear: its suppressions, events,
-consents, soft-bounce count and known-address record (its privacy requests stay, without it), every stored message from or about it (found
-by the keyed-hash index of what each message mentions, see mentions.py, so another case
-or an encoded body does not hide it) and whatever the outbox holds to or about it. What
-stays is its HMAC in erased_addresses, which later writes consult (the import, issued
-links, suppress and lift, all given the KeyedHash) so that nothing about it is written
-in clear again, and which the check reads as a global suppression.
-"""
+Erasure removes every clear copy of an address; only its HMAC stays, so it is never written again."""
 
 from __future__ import annotations
 

@@ -1,22 +1,5 @@
 """Bulk import and export of the list as CSV or NDJSON, streamed in batches.
-
-An import runs in one transaction on the caller's connection: rows go to the database in
-batches as they arrive (memory does not grow with the file), invalid lines are reported
-by number, and a fatal problem (bytes that are not UTF-8, a cut-off upload, a file past
-MAX_IMPORT_BYTES) rolls all of it back, so a file is never half-imported. Each byte is
-looked at a bounded number of times (a line without end is cut off, not joined again and
-again), and the parsing runs in a worker thread, chunk by chunk, so that requests keep being
-answered while a large file is read.
-
-A CSV file may use `,`, `;` (Excel for Belgium) or a tab, found from its first record, may
-start with a UTF-8 BOM, and may have a header row naming its columns in any order, in the words
-people use ("E-mail", "E-mailadres", "Courriel", "Opmerking", ...).
-
-Its rows are audited as a set (0024: the import, and on each row its transaction and an event
-id), read back as one 'suppressed' event each, in the history and the feed; other systems hear
-of the import once: one `imported` event at its end, with the counts and the feed cursor where
-its rows start.
-"""
+An import is one transaction: any fatal problem rolls all of it back, never half an import."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""Report families that carry no DSN fields, one detector a file, tried in this order after the
-report's own DSN fields and before the prose any MTA writes: a new format is a new file here and
-a test, not an edit in the reader's chain (as flufl.bounce's `_detectors/`).
-
-Each detector reads only what its family writes, in bounded slices, in time linear in the text.
-"""
+"""Bounce formats without DSN fields, one detector a file, tried in order before the MTAs' prose.
+A new format is a new file and a test; each detector reads bounded slices in linear time."""
 
 from __future__ import annotations
 

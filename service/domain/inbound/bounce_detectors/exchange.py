@@ -1,16 +1,5 @@
 """Old Exchange (5.5 to 2003) and X.400 non-delivery reports, which carry no DSN fields.
-
-Under "The following recipient(s) could not be reached:" (or "... did not reach the following
-recipient(s):") each failed recipient starts a line as `NAME on DATE`, and the lines under it
-give its own reason: words ("The recipient name is not recognized"), an `MSEXCH:` line, Exchange's
-`#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##` or `<host #5.1.1>`. Each recipient is
-judged on its own lines. An X.400 or X.500 name (`c=BE;a= ;p=ORG;dda:SMTP=NAME@DOMAIN;`,
-`/O=ORG/OU=.../CN=RECIPIENTS/CN=NAME`, `IMCEAEX-..._CN=NAME@DOMAIN`) is no address anyone
-mailed: the recipient's SMTP address is the one its `dda:SMTP=` attribute gives, and without one
-the entry names no one this reading can act on.
-
-Only string searches and splits run here, on bounded slices: linear in the text.
-"""
+Each recipient is judged on its own lines; an X.400 name counts only through its dda:SMTP= address."""
 
 from __future__ import annotations
 
