@@ -1,9 +1,5 @@
 """A gateway copy: the sender's message for one recipient, with that recipient's own headers.
-
-The message is kept as the sender wrote it, byte for byte; only whole header fields are
-dropped or added, so that a signature over the body (and over the headers not touched)
-still holds.
-"""
+The message stays byte for byte; only whole header fields are dropped or added."""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
 """Forwarding an inbound message to staff, with the original attached byte for byte.
-
-The forward goes to OPTOUT_FORWARD_TO only, never to the original sender (no loops, no
-backscatter). It says `Auto-Submitted: auto-forwarded` (RFC 3834) and carries a marker
-header (named by the caller), so that if it ever comes back to info@ it is recognised and
-not forwarded again.
-Reply-To is the original sender, so that staff answer the person, not the service.
-"""
+Only to OPTOUT_FORWARD_TO, marked so it is never forwarded again; Reply-To is the original sender."""
 
 from __future__ import annotations
 

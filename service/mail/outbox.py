@@ -1,19 +1,5 @@
 """The outbox drainer: claims due rows, sends them, records each outcome.
-
-Any number of drainers, in any processes, share the outbox: a claim takes due rows with
-FOR UPDATE SKIP LOCKED and leases them (by the database's clock, so that hosts whose clocks
-differ never take each other's rows), the lease is renewed while the batch is worked on, and
-outcomes are recorded as soon as the sends are done. A drainer that dies leaves its rows to
-be claimed again when the lease runs out; a row is sent twice only if the drainer died
-between the other side's acceptance and that record.
-
-Mail and webhook deliveries are drained in two lanes, so that a receiver that never answers
-does not hold up forwards and gateway copies; the webhook lane (webhook_lane.py) delivers to
-each subscription on its own. Mail goes over several relay connections at once. At send time
-a mail to a person is checked against the list again: a recipient suppressed or erased since
-the row was queued is not sent to (the row goes, and the log says so). A link to a person's own
-page is made only then, for an address that may get it (domain/self_service/access.py).
-"""
+Claims are leased, so any number of drainers share the outbox; mail is checked again before sending."""
 
 from __future__ import annotations
 

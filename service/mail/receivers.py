@@ -1,11 +1,5 @@
 """The HTTP client of webhook deliveries: it connects only to addresses that may receive them.
-
-A receiver's name is resolved once per connection and every address it gives is judged by the
-domain's rules; the connection goes to one of the addresses that passed, the very ones judged,
-so a name pointed elsewhere between a check and a connection (DNS rebinding) cannot move it.
-TLS is still verified against the name. An IP literal, which aiohttp never hands to a resolver,
-is judged with the whole URL before each delivery (a subscription may predate the rules).
-"""
+It connects to the very addresses it judged, so DNS rebinding cannot redirect a delivery."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
 """Sending through the outgoing relay named by OPTOUT_RELAY_URL (`smtp://` or `smtps://`).
-
-Used by the outbox drainer for every mail that leaves (forwards to staff, gateway copies). A
-failure is either temporary (the relay is down, or answers 4xx: try again later) or permanent
-(it answers 5xx for this message: trying again will not help).
-"""
+A failure is temporary (down, or 4xx) or permanent (5xx for this message)."""
 
 from __future__ import annotations
 

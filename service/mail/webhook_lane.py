@@ -1,13 +1,5 @@
 """The outbox's webhook lane: every subscription is delivered to on its own.
-
-A claim takes the due deliveries of every subscription up to its room (a few in flight at
-most), and each row is recorded as soon as its delivery ends, after which the lane claims
-again: there is no batch to wait for, so a receiver that is slow or never answers holds only
-its own rows. A receiver that fails several times in a row has its circuit opened (the
-domain's CIRCUIT): its deliveries wait, neither tried nor claimed, while one probe at a time
-finds out whether it is back. Leases and order per subscription and address are the outbox's,
-as for mail: any number of drainers share the lane, and a drainer that dies loses nothing.
-"""
+A slow or failing receiver holds only its own rows; a failing one has its circuit opened."""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
 """One webhook delivery: a signed POST (Standard Webhooks headers), judged by its status.
-
-The outbox drainer decides what happens after a failure; this only says whether the receiver
-took the event, and if not, why, in a few words of our own fit for a log line and for staff.
-What a failing receiver answers is never read: beyond its status code it may be a read-back
-of an internal service (an error page, a metadata document), which must not reach a log line,
-the outbox or the console.
-"""
+What a failing receiver answers is never read, so it cannot reach a log line or the console."""
 
 from __future__ import annotations
 

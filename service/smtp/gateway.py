@@ -1,26 +1,5 @@
 """The sending gateway (OPTOUT_GATEWAY_PORT): an SMTP relay that enforces the suppression list.
-
-At RCPT a recipient blocked in the session's scope (the AUTH user name when it names a registered
-scope, else newsletter: a suppression there or in global, a bounce, a complaint, an erasure, no
-consent in a scope that requires it, an invalid address) is
-refused with 550 5.7.1, and one beyond OPTOUT_GATEWAY_MAX_RECIPIENTS with 452 4.5.3. At DATA
-the scope is read from the X-Optout-Scope header (default newsletter) and the campaign from
-X-Optout-Campaign (a paused campaign's message is answered 451 4.7.1, and kept by the sender's
-MTA until the campaign is resumed; both headers are removed from the copies), the remaining
-recipients are checked in that scope in one lookup (those blocked there are withheld and
-named in the reply and the log), numbered for their return paths, and each allowed one gets
-its own copy, made when it is sent, with its own List-Unsubscribe and List-Unsubscribe-Post
-headers and without Bcc or Resent-Bcc. The message is answered 250 once the message and one
-outbox row per copy are committed (451 when they cannot be); the outbox drainer then relays
-each copy through OPTOUT_RELAY_URL, checks its recipient again just before, retries what the
-relay defers, and gives a copy up on a 5xx or after 3 days, as an MTA would.
-
-AUTH (an API key of scope `links`) is offered and taken only over TLS (STARTTLS with
-OPTOUT_TLS_CERT and OPTOUT_TLS_KEY) or on loopback; three failures close the connection.
-
-DKIM: with OPTOUT_DKIM_KEY, _SELECTOR and _DOMAIN each copy is signed when it is sent, after
-its List-Unsubscribe headers are added (RFC 8058); without them the relay must sign.
-"""
+Blocked recipients are refused; a message is answered 250 only once its outbox rows are committed."""
 
 from __future__ import annotations
 

@@ -1,14 +1,5 @@
 """The inbound receiver: LMTP and SMTP on one port (OPTOUT_SMTP_PORT), over aiosmtpd.
-
-A client that greets with LHLO speaks LMTP and gets one reply per recipient after DATA;
-EHLO or HELO is SMTP. A message is answered 250 only once its bytes are committed to
-PostgreSQL; when they cannot be, 451 (the sending MTA keeps the message and tries again),
-never a 5xx that would make it give up, and never aiosmtpd's own "500 Error" on an
-exception. Above OPTOUT_MAX_MESSAGE_BYTES the answer is 552, and the excess is discarded
-as it arrives rather than held in memory.
-
-It runs on GuardedSMTP (smtp/guarded.py), as the gateway does.
-"""
+A message is answered 250 only once its bytes are committed; otherwise 451, never a 5xx."""
 
 from __future__ import annotations
 

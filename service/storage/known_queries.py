@@ -1,9 +1,5 @@
 """Which addresses CETIT knows: a link or return path was issued for them, or they have a
-suppression or an event. Inbound mail acts only on these (evidence against spoofed mail).
-
-An address with a recipient id was given a return path: since 0011 a number is given with
-every link and every gateway copy (and to an address first known by a consent, which is
-never sent marketing without a link), so its bounces come back through that return path."""
+suppression or an event. Inbound mail acts on others' addresses only when known."""
 
 from __future__ import annotations
 

@@ -1,14 +1,5 @@
 """Reads served by a hot standby (DATABASE_READ_URL) while it is up and close enough.
-
-The lag is measured in time against the primary's WAL position, not with the standby's
-last replay timestamp: that timestamp grows while the primary is idle and would skip a
-standby that has replayed everything. A monitor samples the primary's WAL position a few
-times a second and keeps when it was last seen at each position; the standby's lag is how
-long ago the primary was last seen at or below the standby's replay position. A standby
-that is down, not in recovery, or lags more than OPTOUT_READ_MAX_LAG_MS is skipped for
-the primary with a warning in the log, never an error to the caller: a read that fails
-on the standby is run again on the primary (reads are idempotent).
-"""
+A lagging or failing standby is skipped for the primary, never an error to the caller."""
 
 from __future__ import annotations
 
