@@ -1,11 +1,5 @@
-"""One table from what went wrong to how each edge says so: an HTTP status and a stable code for
-the JSON API, the title of an HTML page in Dutch, English and French, and an SMTP reply.
-
-The domain raises its errors without knowing who asked; the web app and the mail servers look
-the answer up here, so that the same refusal reads the same on every edge. A database that
-cannot be reached answers as `Unavailable` does, and anything unforeseen as `INTERNAL`: a 500,
-and for mail a 451, so that the sender keeps the message and tries again.
-"""
+"""One table from each error to how every edge says it: HTTP status and code, page title, SMTP reply.
+The domain raises without knowing who asked; anything unforeseen is a 500, or a 451 for mail."""
 
 from __future__ import annotations
 

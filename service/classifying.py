@@ -1,23 +1,5 @@
-"""Classification in child processes, each message under a time limit.
-
-Reading a message is CPU work on what strangers send; the regular-expression engine and
-the parser hold the GIL while they run, so in the worker's own process one hostile message
-would stall the web app and the receiver that share it under `optout run`. Each message is
-read in a small pool of child processes instead. Every child is a ProcessPoolExecutor of
-one process, so the process reading a message is known: when a message outlasts the time
-limit, that process alone is killed and replaced, and the messages in the other children
-are not disturbed.
-
-Messages go to a child several at a time (`classify_all`): one exchange with a child costs the
-worker's process about 0.4 ms of its own time (three threads and two pipes), more than a
-short message's reading. A chunk that outlasts the time limit, kills its child or cannot
-come back is read again one message at a time, so that only the message that did it fails.
-
-A child rebuilds the TokenSigner once, at start, from the signing keys and the link max
-age it is given (a signer itself is not picklable). A child ignores SIGINT and SIGTERM
-(the worker decides when it stops, after the batch in hand) and exits by itself when
-the worker is gone (kill -9 of the worker).
-"""
+"""Classifying inbound messages in child processes, each message under a time limit.
+A message that outlasts the limit kills only its own child; why is in docs/design.md."""
 
 from __future__ import annotations
 

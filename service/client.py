@@ -1,19 +1,6 @@
 """An asyncio client for the optout API, for senders that check and link every recipient.
-
-    async with OptoutClient("https://optout.cetit.be", api_key) as optout:
-        results = await optout.check(addresses, scope="newsletter", campaign="2026-12")
-        allowed = [r.email for r in results if r.allowed]
-        for link in await optout.links(allowed, scope="newsletter", campaign="2026-12"):
-            ...  # send to link.email with link.headers added
-
-Naming the campaign in the check stops it while its guardrail has paused it (every recipient
-is answered `campaign_paused`; docs/guardrails.md).
-
-Every call is idempotent on the server (a check, a link, a PUT, a DELETE, an inbound
-message keyed by Message-ID), so 503 answers and connection errors are retried with
-exponential backoff; a 4xx raises OptoutError at once with the server's code and message.
-A resume is the exception: a retry after a try that did resume it is answered 409.
-"""
+Calls are idempotent, so 503s and connection errors are retried; a 4xx raises OptoutError at once.
+Usage is in README.md ("Sending with the client")."""
 
 from __future__ import annotations
 

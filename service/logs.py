@@ -1,10 +1,5 @@
 """Logging to stderr, one line per event, as text or JSON (OPTOUT_LOG_FORMAT=json).
-
-No API key, link token or secret query parameter reaches a line: aiohttp logs a malformed
-request with the raw bytes it could not parse (a request line with /u/<token>, an
-Authorization header), so every record is redacted before it is written, its exception
-text included.
-"""
+Every record is redacted before it is written: no API key, link token or secret reaches a line."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
 """The Services: what every part needs besides the database, built once per process.
-
-The signer of links and of return paths, the keyed hash of erased addresses, the relay, the
-wake-ups of the outbox and of the inbound queue, and the clock are made here from the
-settings, in one place, and handed to the web app, the worker, the gateway and the commands.
-"""
+Signer, keyed hash, relay, wake-ups and clock come from the settings here and nowhere else."""
 
 from __future__ import annotations
 

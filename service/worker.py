@@ -1,24 +1,5 @@
 """The queue consumer: claims stored inbound messages, classifies them, acts, forwards.
-
-Several worker processes, on several machines, share one queue: a claim takes a batch
-with FOR UPDATE SKIP LOCKED and leases it for a short while, and the lease is renewed as
-long as the batch is worked on; the work is then committed only if the lease is still
-ours, so a message is acted on exactly once even when a worker's lease ran out and
-another took it over. A worker that dies leaves its batch to be claimed again within one
-short lease, and that is not held against the messages. A message that fails three times
-(its classification raised, or killed its process) is quarantined as `failed` with its
-error, and the rest go on; one that outlasts the time limit is `failed` at once.
-What happens after classification is the domain's decision (`inbound.policy`); a forward
-to staff is queued in the outbox in the same transaction, and the worker's outbox drainer
-sends it (with every other row of the outbox: gateway copies, webhook deliveries).
-
-Messages are classified in child processes (`classifying`), so that a hostile one never
-stalls the web app and the receiver that share this process under `optout run`.
-
-Beside the queue, each worker deletes the raw bytes of messages processed more than
-OPTOUT_RETENTION_DAYS ago, at start and then every `retention_interval`, in batches of
-short statements that skip locked rows, so that it never waits on the queue nor holds it up.
-"""
+A leased claim makes each message acted on exactly once; the worker also enforces retention."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""Who is asking: the connecting peer, or behind a trusted proxy (OPTOUT_TRUSTED_PROXIES) the first
-hop of X-Forwarded-For, read from the right, that is not a trusted proxy itself. Anything a client
-could write there before the first trusted hop is its own claim and is not believed.
-
-A client is counted by its key: the address without a port or brackets, an IPv4-mapped IPv6
-address as the IPv4 one, and an IPv6 address by its /64, the block one subscriber is given
-(counting each /128 apart would give anyone with a /64 as many clients as they like)."""
+"""Who is asking: the peer, or behind a trusted proxy the first untrusted X-Forwarded-For hop.
+A client is counted by its address, an IPv6 one by its /64, the block one subscriber is given."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
 """GET /v1/events/feed: every published event in commit order, page by page, for pollers.
-
-Read from the primary: a standby's snapshot says nothing of the transactions still running
-on the primary, which the feed must wait for.
-"""
+Read from the primary: the feed must wait for transactions still running there."""
 
 from __future__ import annotations
 

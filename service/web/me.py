@@ -1,8 +1,5 @@
-"""The person's own page, its first step: GET /me asks for an address, POST /me mails a link to it
-(CONTRACT: Self-service). The answer is the same for every address; only the limits (30 requests
-an hour per client, 3 links a day per mailbox) answer otherwise, with a 429 page saying when to
-try again. Failures of /me and /me/{token} are pages in the reader's language.
-"""
+"""The person's own page, its first step: GET /me asks for an address, POST /me mails a link.
+The answer is the same for every address; only the limits answer otherwise, with a 429 page."""
 
 from __future__ import annotations
 

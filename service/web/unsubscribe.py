@@ -1,9 +1,5 @@
 """The recipient's pages: GET /u/{token} shows, POST unsubscribes (RFC 8058), undo resubscribes.
-
-A GET or HEAD never changes anything: mail scanners and link previews fetch every link.
-Only a POST carrying the one-click body or the page's confirm field unsubscribes, and the
-answer is sent after the suppression is committed.
-"""
+A GET or HEAD never changes anything: mail scanners and link previews fetch every link."""
 
 from __future__ import annotations
 
