@@ -1,5 +1,5 @@
 """The consent ledger: who agreed to what, when and how; double opt-in; the scope registry.
-A consent is never rewritten, only given, confirmed and withdrawn; its link's age is the row's."""
+A consent keeps its proof and is never rewritten: it is given, confirmed and withdrawn as events."""
 
 from __future__ import annotations
 
