@@ -1,5 +1,5 @@
 """Classifying inbound messages in child processes, each message under a time limit.
-A message that outlasts the limit kills only its own child; why is in docs/design.md."""
+When a message outlasts the limit, only the child reading it is killed and replaced."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The Services: what every part needs besides the database, built once per process.
-Signer, keyed hash, relay, wake-ups and clock come from the settings here and nowhere else."""
+Signer, keyed hash, relay, wake-ups and clock are made from the settings in this one place."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A person asking in their own words to see, correct or erase their data, or objecting (GDPR).
-Each sentence is scored: a wish to act must stand near the person's data, and nothing nearer."""
+Each sentence is scored: a wish to act counts when it stands near the person's data or the law."""
 
 from __future__ import annotations
 

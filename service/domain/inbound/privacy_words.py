@@ -1,5 +1,5 @@
 """The words of a privacy request (Dutch and Flemish, English, French), as tables.
-Entries are written as people write them; "*" ends a word's start; a new phrasing is a new entry."""
+Entries are written as people write them; a final "*" matches the start of a word."""
 
 from __future__ import annotations
 

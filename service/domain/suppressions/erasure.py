@@ -1,5 +1,5 @@
 """GDPR access and erasure.
-Erasure removes every clear copy of an address; only its HMAC stays, so it is never written again."""
+Erasure removes every clear copy of an address; its HMAC stays, so it is never written in clear again."""
 
 from __future__ import annotations
 
