@@ -1,12 +1,12 @@
-"""What the queues' lanes share (the outbox's, and the inbound worker's): telling the database
-being away from a bug, waiting for the first of the signals that give a lane something to do,
-and keeping the leases of the rows in hand."""
+"""What the queues' lanes share (the outbox's and the inbound worker's): the batch loop, leased
+batches and their renewal, periodic passes, and the outbox's settings."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from typing import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 
 import asyncpg
@@ -19,6 +19,22 @@ log = logging.getLogger("optout.lanes")
 Renew = Callable[[asyncpg.Connection, list, list, float], Awaitable[object]]
 # claim(conn): the queue's statement that leases a batch of its rows.
 Claim = Callable[[asyncpg.Connection], Awaitable[Sequence[asyncpg.Record]]]
+
+
+@dataclass(frozen=True)
+class DrainerConfig:
+    """How the outbox's lanes work: batches, leases, and what may be in flight at once."""
+
+
+    batch: int = 200
+    lease_seconds: float = 20.0  # renewed every quarter of it while the batch is worked on
+    idle_seconds: float = 0.5
+    relay_connections: int = 8  # mail sent at once, one relay connection each
+    bytes_in_flight: int = 8 << 20  # copies being sent at once hold at most this much (a large one goes alone)
+    record_every: int = 20  # sent copies recorded together (a crash may send these again)
+    webhook_concurrency: int = 200  # deliveries in flight at once, over every subscription
+    webhook_per_subscription: int = 20  # in flight at once to one subscription (1 while its circuit is open)
+    webhook_timeout: float = 10.0
 
 
 def database_unavailable(exc: BaseException) -> bool:

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Sequence
 
@@ -27,7 +26,7 @@ from ..services import Services
 from ..storage import inbound_queries, known_queries, outbox_queries
 from .copies import copy_for, split_message
 from .forward import forward_message
-from .lanes import batches, leased_batch
+from .lanes import DrainerConfig, batches, leased_batch
 from .relay import LazySession, RelayError
 from .self_service import compose_link
 from .webhook_lane import WebhookLane
@@ -40,19 +39,6 @@ Mail = tuple[bytes, str, str]  # the message, its envelope sender, its recipient
 # Mail a person asked for, or mail to staff: never checked against the list.
 _NOT_MARKETING = frozenset({OutboxKind.FORWARD, OutboxKind.CONFIRMATION, OutboxKind.SELF_SERVICE})
 _CLAIMED_WITHOUT_A_RELAY = frozenset({OutboxKind.FORWARD, OutboxKind.SELF_SERVICE})
-
-
-@dataclass(frozen=True)
-class DrainerConfig:
-    batch: int = 200
-    lease_seconds: float = 20.0  # renewed every quarter of it while the batch is worked on
-    idle_seconds: float = 0.5
-    relay_connections: int = 8  # mail sent at once, one relay connection each
-    bytes_in_flight: int = 8 << 20  # copies being sent at once hold at most this much (a large one goes alone)
-    record_every: int = 20  # sent copies recorded together (a crash may send these again)
-    webhook_concurrency: int = 200  # deliveries in flight at once, over every subscription
-    webhook_per_subscription: int = 20  # in flight at once to one subscription (1 while its circuit is open)
-    webhook_timeout: float = 10.0
 
 
 class _Failure(Exception):

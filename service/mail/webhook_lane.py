@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import Awaitable, Callable
 
 import asyncpg
 
@@ -14,12 +14,9 @@ from ..domain.events.model import event_from_row
 from ..domain.outbox import CIRCUIT, circuit_pause, held_back_expiry
 from ..services import Services
 from ..storage import delivery_queries, outbox_queries
-from .lanes import database_unavailable, first_of, leases_kept
+from .lanes import DrainerConfig, database_unavailable, first_of, leases_kept
 from .receivers import ReceiverClient
 from .webhooks import deliver
-
-if TYPE_CHECKING:
-    from .outbox import DrainerConfig
 
 log = logging.getLogger("optout.outbox")
 

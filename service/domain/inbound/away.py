@@ -4,14 +4,12 @@ Words that only say "away" count only in a short notice that asks nothing and sa
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from .mime import raw_header
 from .model import Classification, Verdict
+from .reading import Reading
 from .replies import bare_subject
 
-if TYPE_CHECKING:  # classify.py imports the steps: it is named here for type hints only
-    from .classify import Reading
 
 MAX_SUBJECT = 998  # RFC 5322's line limit
 MAX_NOTICE = 5000  # characters of own words a notice is looked for in

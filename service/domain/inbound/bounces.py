@@ -7,7 +7,7 @@ import functools
 import re
 from dataclasses import dataclass
 from email.message import Message
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from ..suppressions.rules import GLOBAL
 from .bounce_detectors import Failure, Report, detected_failures, recognised
@@ -18,9 +18,8 @@ from .carried import carried_claim
 from .flufl_fallback import flufl_failures
 from .mime import address_spans, addresses_in, content_param, content_type, first_address, header_values, html_text, part_text, raw_header, report_field_groups, walk
 from .model import LOOP, Basis, BounceKind, Classification, Suppress, Verdict
+from .reading import Reading
 
-if TYPE_CHECKING:  # classify.py imports the steps: it is named here for type hints only
-    from .classify import Reading
 
 _BOUNCE_SENDER = re.compile(
     r"^(?:mailer[-_]?daemon|postmaster|post_master|mail[-_ ]?delivery[-_ ]?(?:system|subsystem)?|sysadmin)@", re.I

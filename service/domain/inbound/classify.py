@@ -4,10 +4,8 @@ Evidence is weighed in the order STEPS lists; each suppression says what evidenc
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from email.errors import InvalidHeaderDefect
 from email.message import Message
-from functools import cached_property
 from typing import Callable, Iterable
 
 from ..addresses import canonical_or_none
@@ -18,10 +16,11 @@ from .authentication import dmarc_failure
 from .away import auto_reply_verdict, is_auto_submitted
 from .bounces import bounce_verdict, looks_like_bounce
 from .complaints import complaint_verdict
-from .mime import addresses_in, all_text, body_text, first_address, header, parse, raw_header, walk
+from .mime import addresses_in, all_text, first_address, header, parse, raw_header, walk
 from .model import LOOP, Basis, BounceKind, Classification, Envelope, Suppress, Verdict
 from .privacy import privacy_verdict
-from .replies import Request, own_words, request_verdict, unless_dmarc_failed, unsubscribe_request
+from .asked import request_verdict, unless_dmarc_failed
+from .reading import Reading
 
 # The values of a verdict live in model.py; they are named here too, where callers look for them.
 __all__ = ["FORWARD_MARKER", "LOOP", "STEPS", "Basis", "BounceKind", "Classification", "Envelope", "Reading",
@@ -120,45 +119,6 @@ def is_our_forward_again(msg: Message, subject: str, sender: str | None, own: fr
     if any(f"[{address}]" in lowered for address in own):
         return is_auto_submitted(msg) or looks_like_bounce(msg, sender or "", subject)
     return False
-
-
-@dataclass(frozen=True)
-class Reading:
-    """One message as each step of STEPS reads it. Its body text, own words and request to be
-    unsubscribed are read once, when a step first needs them: most mail is decided before."""
-
-    msg: Message
-    subject: str
-    sender: str | None  # From's address (_sender), else the envelope's; None when neither is plain
-    envelope: Envelope
-    own: frozenset[str]  # CETIT's own addresses: never suppressed, never senders
-    verify_token: Callable  # returns a LinkClaim or raises BadToken
-    trusted_authserv_id: str | None = None  # whose Authentication-Results count (None: none do)
-
-    @property
-    def sender_list(self) -> tuple[str, ...]:
-        return (self.sender,) if self.sender else ()
-
-    @cached_property
-    def text(self) -> str:
-        return body_text(self.msg)
-
-    @cached_property
-    def words(self) -> str:
-        """What the sender wrote themselves: the body text without what it quotes."""
-        return own_words(self.text)
-
-    @cached_property
-    def request(self) -> Request | None:
-        """The sender's request, in their own words, to stop receiving mail (None without a sender)."""
-        if not self.sender:
-            return None
-        return unsubscribe_request(self.subject, self.words, set(self.own) | set(self.sender_list))
-
-    def verdict(self, classification: Classification, evidence: str, addresses: tuple[str, ...] = (),
-                kind: BounceKind | None = None, **fields) -> Verdict:
-        """A verdict about this message: it names its sender and subject."""
-        return Verdict(classification, evidence, addresses, kind, sender=self.sender, subject=self.subject, **fields)
 
 
 def _our_forward_again(reading: Reading) -> Verdict | None:

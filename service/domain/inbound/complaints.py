@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from email.message import Message
-from typing import TYPE_CHECKING
 
 from ..suppressions.rules import GLOBAL
 from .bounce_detectors.ses import ses_addresses, ses_kind, ses_text
 from .carried import carried_claim
 from .mime import addresses_in, content_type, first_address, part_text, raw_header, report_field_groups, walk
 from .model import Basis, Classification, Suppress, Verdict
+from .reading import Reading
 
-if TYPE_CHECKING:  # classify.py imports the steps: it is named here for type hints only
-    from .classify import Reading
 
 JMRP_HEADER = "X-HmXmrOriginalRecipient"
 

@@ -7,15 +7,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import TYPE_CHECKING
 
 from . import privacy_words as W
 from .authentication import dmarc_failure
 from .model import Classification, Verdict
-from .replies import asked_for, unless_dmarc_failed
+from .reading import Reading
+from .asked import asked_for, unless_dmarc_failed
 
-if TYPE_CHECKING:  # classify.py imports the steps: it is named here for type hints only
-    from .classify import Reading
 
 MAX_WORDS = 20_000  # characters of own words read for a request
 WINDOW = 8  # words between what is wanted and the data it is done to
