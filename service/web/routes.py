@@ -7,8 +7,7 @@ from aiohttp import web
 
 from ..logs import redact_secrets_in_logs
 from . import (campaigns, check, confirm, consents, feed, health, inbound, links, me, me_page, openapi, staff,
-               staff_campaigns, staff_lists, staff_messages, staff_outbox, subjects, suppressions, transfer,
-               unsubscribe, webhooks)
+               subjects, suppressions, transfer, unsubscribe, webhooks)
 from .middlewares import answering
 
 
@@ -99,28 +98,28 @@ def staff_app() -> web.Application:
     app = web.Application(middlewares=[answering(staff.error_page)])
     app.router.add_routes(
         [
-            web.get("/", staff.dashboard),
-            web.get("/login", staff.login_form),
-            web.post("/login", staff.login),
-            web.post("/logout", staff.logout),
-            web.get("/address", staff.address),
-            web.post("/suppress", staff.suppress),
-            web.post("/lift", staff.lift),
-            web.post("/consent", staff.give_consent),
-            web.get("/lists", staff_lists.lists),
-            web.post("/lists/import", staff_lists.upload),
-            web.get(r"/lists/export.{format:csv|ndjson}", staff_lists.download),
-            web.get("/requests/{id}", staff.privacy_request),
-            web.get(r"/requests/{id}/export.{format:json|html}", staff.request_export),
-            web.post("/requests/{id}/close", staff.close_request),
-            web.get("/messages", staff_messages.held),
-            web.get("/messages/{id}", staff_messages.read),
-            web.post("/messages/{id}/release", staff_messages.release),
-            web.get("/outbox", staff_outbox.dead),
-            web.post("/outbox/{id}/retry", staff_outbox.retry),
-            web.post("/outbox/{id}/discard", staff_outbox.discard),
-            web.get("/campaigns", staff_campaigns.campaigns),
-            web.post("/campaigns/resume", staff_campaigns.resume),
+            web.get("/", staff.pages.dashboard),
+            web.get("/login", staff.pages.login_form),
+            web.post("/login", staff.pages.login),
+            web.post("/logout", staff.pages.logout),
+            web.get("/address", staff.pages.address),
+            web.post("/suppress", staff.pages.suppress),
+            web.post("/lift", staff.pages.lift),
+            web.post("/consent", staff.pages.give_consent),
+            web.get("/lists", staff.lists.lists),
+            web.post("/lists/import", staff.lists.upload),
+            web.get(r"/lists/export.{format:csv|ndjson}", staff.lists.download),
+            web.get("/requests/{id}", staff.pages.privacy_request),
+            web.get(r"/requests/{id}/export.{format:json|html}", staff.pages.request_export),
+            web.post("/requests/{id}/close", staff.pages.close_request),
+            web.get("/messages", staff.messages.held),
+            web.get("/messages/{id}", staff.messages.read),
+            web.post("/messages/{id}/release", staff.messages.release),
+            web.get("/outbox", staff.outbox.dead),
+            web.post("/outbox/{id}/retry", staff.outbox.retry),
+            web.post("/outbox/{id}/discard", staff.outbox.discard),
+            web.get("/campaigns", staff.campaigns.campaigns),
+            web.post("/campaigns/resume", staff.campaigns.resume),
         ]
     )
     return app

@@ -6,7 +6,7 @@ import pytest
 
 from service.mail.confirmation import TEXTS as CONFIRMATION_MAIL
 from service.web.confirm import TEXTS as CONFIRMATION_PAGE
-from service.web.staff_texts import DUTCH as STAFF_CONSOLE
+from service.web.staff.words import DUTCH as STAFF_CONSOLE
 from service.mail.self_service import TEXTS as SELF_SERVICE_MAIL
 from service.web.texts import ME_TEXTS as SELF_SERVICE_PAGES
 from service.web.texts import TEXTS as UNSUBSCRIBE_PAGES

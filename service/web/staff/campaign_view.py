@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..domain.campaigns.model import Campaign, PausedBy, Thresholds
-from .pages import BRUSSELS
-from .staff_texts import Translator
+from ...domain.campaigns.model import Campaign, PausedBy, Thresholds
+from ..pages import BRUSSELS
+from .words import Translator
 
 # Gmail's and Yahoo's sender guidelines: keep the spam rate under 0.1%, never reach 0.3%.
 PROVIDERS_KEEP_UNDER = 0.001

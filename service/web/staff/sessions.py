@@ -1,12 +1,5 @@
 """The staff console's session: kept on the server, named by a signed, HttpOnly, SameSite=Strict
-cookie; and CSRF tokens.
-
-The cookie holds only a random session id (signed). The server keeps the id's digest with the
-digest of the API key the person logged in with (never the key), the key's name and the CSRF
-token every form must send back. Logging out ends the session on the server, so a copied
-cookie is refused afterwards; how long a session lives is the domain's (`staff_sessions`).
-The key is looked up again on each request, so revoking it ends the session within seconds.
-"""
+cookie; and CSRF tokens."""
 
 from __future__ import annotations
 
@@ -18,11 +11,16 @@ from datetime import timedelta
 from aiohttp import web
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from ..domain import staff_sessions
-from ..domain.apikeys import has_scope
-from ..domain.staff_sessions import SESSION_AGE
-from .keys import API_KEYS, DB, SETTINGS
+from ...domain import staff_sessions
+from ...domain.apikeys import has_scope
+from ...domain.staff_sessions import SESSION_AGE
+from ..keys import API_KEYS, DB, SETTINGS
 
+# The cookie holds only a random session id (signed). The server keeps the id's digest with the
+# digest of the API key the person logged in with (never the key), the key's name and the CSRF
+# token every form must send back. Logging out ends the session on the server, so a copied
+# cookie is refused afterwards; how long a session lives is the domain's (`staff_sessions`).
+# The key is looked up again on each request, so revoking it ends the session within seconds.
 COOKIE = "optout_staff"
 LOGIN_COOKIE = "optout_staff_login"
 

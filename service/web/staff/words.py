@@ -1,22 +1,19 @@
 """The staff console's words: Dutch by default (CETIT's staff are Flemish), English on request.
-
-Templates and handlers write the English text and ask `t` for it in the reader's language; the
-Dutch is here. The values the service keeps (reasons, sources, statuses, kinds, event types)
-are shown through `word` as an office worker says them, never as `one_click` or `held`.
-"""
+Templates and handlers ask `t` for an English text in the reader's language; `word` says a kept
+value (reason, source, status, kind, event type) as an office worker does, never as `one_click`."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from ..domain.campaigns.model import CampaignStatus, PausedBy
-from ..domain.consent.rules import ConsentSource
-from ..domain.events.model import HistoryType
-from ..domain.inbound.model import BounceKind, Classification, InboundStatus
-from ..domain.outbox import OutboxKind
-from ..domain.suppressions.model import Reason, Source
-from ..domain.suppressions.rules import GLOBAL
-from .texts import choose_language
+from ...domain.campaigns.model import CampaignStatus, PausedBy
+from ...domain.consent.rules import ConsentSource
+from ...domain.events.model import HistoryType
+from ...domain.inbound.model import BounceKind, Classification, InboundStatus
+from ...domain.outbox import OutboxKind
+from ...domain.suppressions.model import Reason, Source
+from ...domain.suppressions.rules import GLOBAL
+from ..texts import choose_language
 
 LANGUAGES = ("nl", "en")
 LANGUAGE_COOKIE = "optout_staff_lang"

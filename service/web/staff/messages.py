@@ -9,11 +9,11 @@ import uuid
 
 from aiohttp import web
 
-from ..domain.errors import Conflict, NotFound
-from ..domain.inbound import for_staff, mime
-from ..domain.inbound.policy import Forwarding
-from .keys import DB, SERVICES, SETTINGS
-from .staff import staff_page, staff_render
+from ...domain.errors import Conflict, NotFound
+from ...domain.inbound import for_staff, mime
+from ...domain.inbound.policy import Forwarding
+from ..keys import DB, SERVICES, SETTINGS
+from .console import staff_page, staff_render
 
 log = logging.getLogger("optout.staff")
 

@@ -1,10 +1,9 @@
-"""The staff console (/staff/): find an address, record a phone opt-out, lift one, see activity."""
+"""The console's own pages: logging in and out, the overview, an address (a phone opt-out, consent
+or lift) and a privacy request with its export."""
 
 from __future__ import annotations
 
 import difflib
-
-import functools
 import json
 import logging
 from datetime import datetime
@@ -12,86 +11,37 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from ..answers import Answer
-from ..domain import outbox
-from ..domain.apikeys import key_digest
-from ..domain.campaigns import guard
-from ..domain.consent import ledger
-from ..domain.consent.ledger import ConsentInput
-from ..domain.errors import Conflict, Forbidden, InvalidInput
-from ..domain.inbound import for_staff
-from ..domain.suppressions import erasure
-from ..domain.suppressions import suppression_list
-from ..domain.suppressions import reports
-from ..storage.db import UNAVAILABLE, transaction
-from . import charts, staff_session, views
+from ...domain import outbox
+from ...domain.apikeys import key_digest
+from ...domain.campaigns import guard
+from ...domain.consent import ledger
+from ...domain.consent.ledger import ConsentInput
+from ...domain.errors import Conflict, InvalidInput
+from ...domain.inbound import for_staff
+from ...domain.suppressions import erasure
+from ...domain.suppressions import suppression_list
+from ...domain.suppressions import reports
+from ...storage.db import UNAVAILABLE, transaction
+from .. import charts, views
+from ..keys import API_KEYS, DB, SERVICES
+from ..pages import BRUSSELS, SECURITY_HEADERS
+from ..payload import form_fields
+from . import sessions
 from .campaign_view import pause_reason
-from .keys import API_KEYS, DB, SERVICES
-from .pages import BRUSSELS, SECURITY_HEADERS, render
-from .staff_texts import LANGUAGES, Translator, language_of, remember_language
-from .payload import form_fields
+from .console import staff_page, staff_render, translator
+from .words import Translator
 
 log = logging.getLogger("optout.staff")
 
 DAYS = 30
 
-SESSION = web.RequestKey("staff_session", staff_session.StaffSession)  # for the error page's header
-
-
-def staff_render(request: web.Request, template: str, context: dict, status: int = 200) -> web.Response:
-    """A console page in the reader's language (Dutch unless they chose English), with its switch."""
-    lang = language_of(request)
-    t = Translator(lang)
-    switch = {code: str(request.rel_url.update_query(lang=code)) for code in LANGUAGES}
-    context = {**context, "t": t, "word": t.word, "lang": lang, "languages": LANGUAGES, "switch": switch,
-               "title": t(context.get("title", "")), "notice": t(context["notice"]) if context.get("notice") else None}
-    response = render(request, template, context, status)
-    remember_language(request, response)
-    return response
-
-
-def translator(request: web.Request) -> Translator:
-    return Translator(language_of(request))
-
-
-def staff_page(handler):
-    """Needs a logged-in session (else to the login page); POSTs need the session's CSRF token.
-    What fails from here on is answered by error_page."""
-
-    @functools.wraps(handler)
-    async def wrapper(request: web.Request) -> web.StreamResponse:
-        session = await staff_session.current(request)
-        if session is None:
-            raise web.HTTPSeeOther("/staff/login")
-        request[SESSION] = session
-        form = {}
-        if request.method == "POST":
-            form = await form_fields(request)
-            if not staff_session.csrf_matches(session, form.get("csrf")):
-                raise Forbidden("The form expired: reload the page and try again.")
-        return await handler(request, session, form)
-
-    return wrapper
-
-
-DATABASE_DOWN = ("Database unavailable", "The database cannot be reached; nothing was changed. Try again in a minute.")
-
-
-def error_page(request: web.Request, answer: Answer, error: BaseException) -> web.Response:
-    """A failure as a page of the console, with the table's status, its English title (the
-    console's language) and what the error says."""
-    t = translator(request)
-    title, text = DATABASE_DOWN if isinstance(error, UNAVAILABLE) else (answer.title(t.lang), t(answer.message))
-    context = {"title": title, "message": t(text), "session": request.get(SESSION)}
-    return staff_render(request, "staff/message.html", context, answer.status)
-
 
 async def login_form(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
-    token = staff_session.new_login_token()
+    token = sessions.new_login_token()
     t = translator(request)
     response = staff_render(request, "staff/login.html", {"title": "Staff login", "csrf": token,
                                                           "error": t(error) if error else None}, status)
-    staff_session.set_login_cookie(request, response, token)
+    sessions.set_login_cookie(request, response, token)
     return response
 
 
@@ -100,21 +50,21 @@ async def login(request: web.Request) -> web.StreamResponse:
         form = await form_fields(request)
     except InvalidInput:
         return await login_form(request, "The form could not be read; log in again.", 400)
-    if not staff_session.login_token_matches(request, form.get("csrf", "")):
+    if not sessions.login_token_matches(request, form.get("csrf", "")):
         return await login_form(request, "The form expired; log in again.", 403)
     key = form.get("key", "").strip()
     digest = key_digest(key)
     try:
-        if await staff_session.too_many_failures(request):
+        if await sessions.too_many_failures(request):
             log.warning("staff login refused: too many failures from %s", request.remote)
             return await login_form(request, "Too many failed logins from here; wait a minute and try again.", 429)
         found = await request.config_dict[API_KEYS].lookup_digest(digest)
-        if found is None or not staff_session.may_use_console(found.scopes):
+        if found is None or not sessions.may_use_console(found.scopes):
             log.info("staff login refused")
-            await staff_session.failed_login(request)
+            await sessions.failed_login(request)
             return await login_form(request, "This key is unknown, revoked, or lacks the write scope.", 401)
         response = web.HTTPSeeOther("/staff/")
-        await staff_session.start(request, response, digest, found.name)
+        await sessions.start(request, response, digest, found.name)
     except UNAVAILABLE:
         return await login_form(request, "The database cannot be reached; try again in a minute.", 503)
     log.info("staff login: %s", found.name)
@@ -124,7 +74,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 @staff_page
 async def logout(request: web.Request, session, form) -> web.StreamResponse:
     response = web.HTTPSeeOther("/staff/login")
-    await staff_session.end(request, response)
+    await sessions.end(request, response)
     raise response
 
 

@@ -8,12 +8,12 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from ..domain.campaigns import guard
-from ..domain.errors import Forbidden
-from ..storage.db import transaction
+from ...domain.campaigns import guard
+from ...domain.errors import Forbidden
+from ...storage.db import transaction
+from ..keys import DB, SERVICES
 from .campaign_view import campaign_view, limits_view
-from .keys import DB, SERVICES
-from .staff import staff_page, staff_render, translator
+from .console import staff_page, staff_render, translator
 
 log = logging.getLogger("optout.staff")
 

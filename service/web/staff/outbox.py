@@ -8,11 +8,11 @@ import logging
 
 from aiohttp import web
 
-from ..domain.addresses import masked_address
-from ..domain.errors import Conflict, NotFound
-from ..domain import outbox
-from .keys import DB, SERVICES
-from .staff import staff_page, staff_render
+from ...domain.addresses import masked_address
+from ...domain.errors import Conflict, NotFound
+from ...domain import outbox
+from ..keys import DB, SERVICES
+from .console import staff_page, staff_render
 
 log = logging.getLogger("optout.staff")
 

@@ -7,13 +7,13 @@ import logging
 
 from aiohttp import web
 
-from ..domain.errors import Forbidden, InvalidInput
-from ..domain.suppressions import transfer
-from ..storage.db import transaction
-from . import staff_session
-from .keys import DB, SERVICES
-from .staff import SESSION, staff_page, staff_render
-from .transfer import stream_export
+from ...domain.errors import Forbidden, InvalidInput
+from ...domain.suppressions import transfer
+from ...storage.db import transaction
+from ..keys import DB, SERVICES
+from ..transfer import stream_export
+from . import sessions
+from .console import SESSION, staff_page, staff_render
 
 log = logging.getLogger("optout.staff")
 
@@ -31,14 +31,14 @@ def _format_of(filename: str) -> str:
 
 async def upload(request: web.Request) -> web.StreamResponse:
     """The form's CSRF field first, then the file, read a chunk at a time into the import."""
-    session = await staff_session.current(request)
+    session = await sessions.current(request)
     if session is None:
         raise web.HTTPSeeOther("/staff/login")
     request[SESSION] = session
     try:
         reader = await request.multipart()
         token = await reader.next()
-        if token is None or token.name != "csrf" or not staff_session.csrf_matches(session, await token.text()):
+        if token is None or token.name != "csrf" or not sessions.csrf_matches(session, await token.text()):
             raise Forbidden("The form expired: reload the page and try again.")
         part = await reader.next()
     except (ValueError, AssertionError, KeyError):
