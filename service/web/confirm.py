@@ -1,10 +1,6 @@
-"""The double opt-in pages: GET /c/{token} asks, POST /c/{token} confirms (CONTRACT: Consent).
-
-A GET never changes anything (mail scanners and link previews fetch every link); only the
-page's button confirms, and the answer comes after the consent is committed, with the time,
-IP and user agent of the confirmation. A link older than OPTOUT_CONFIRM_MAX_AGE_DAYS confirms
-nothing, and its page says what to do instead. Dutch (formal "u") first, English and French.
-"""
+"""The double opt-in pages (CONTRACT: Consent): GET /c/{token} asks and changes nothing (scanners fetch
+every link); POST, the page's button, commits the consent with time, IP and user agent, then answers.
+A link older than OPTOUT_CONFIRM_MAX_AGE_DAYS confirms nothing, and its page says what to do instead."""
 
 from __future__ import annotations
 
@@ -19,79 +15,16 @@ from ..domain.consent import ledger
 from ..domain.consent.rules import label_of
 from ..domain.errors import BadToken, Conflict, Expired, NotFound
 from ..storage.db import transaction
+from ..texts import LANGUAGES, choose_language, in_language
+from ..texts.recipients import CONFIRMATION_PAGE, SELF_SERVICE_PAGE
 from .consents import confirmation_tokens
 from .keys import DB, READS, SETTINGS
 from .pages import render
 from .payload import form_fields
-from .texts import LANGUAGES, ME_TEXTS, choose_language
 
 log = logging.getLogger("optout.consent")
 
 LANGUAGE = web.RequestKey("confirm_language", str)
-
-TEXTS = {
-    "nl": {
-        "title": "Bevestig uw inschrijving",
-        "intro": "Bevestig dat u mails van CETIT wilt ontvangen op {address}: {scope}.",
-        "button": "Ja, ik schrijf mij in",
-        "after": "U kunt zich op elk moment weer uitschrijven met de link onderaan elke mail.",
-        "done_title": "Uw inschrijving is bevestigd",
-        "done": "Dank u. {address} ontvangt voortaan: {scope}.",
-        "bad_link_title": "Deze link werkt niet",
-        "bad_link": "De link is beschadigd of onvolledig. Kopieer de volledige link uit de mail, of schrijf u "
-                    "opnieuw in.",
-        "gone_title": "Deze bevestiging geldt niet meer",
-        "gone": "Deze inschrijving werd intussen ingetrokken of gewist. Schrijf u opnieuw in als u toch mails "
-                "wilt ontvangen.",
-        "expired_title": "Deze link is verlopen",
-        "expired": "Een bevestigingslink is maar een beperkte tijd geldig, en deze is verlopen: er is niets "
-                   "bevestigd. Wilt u toch mails van CETIT ontvangen? Schrijf u opnieuw in waar u zich had "
-                   "ingeschreven; u krijgt dan een nieuwe link.",
-        "problem": "Er is niets veranderd. Probeer het over enkele minuten opnieuw.",
-        "not_done": "Gebruik de knop hieronder om te bevestigen.",
-        "language": "Taal",
-    },
-    "en": {
-        "title": "Confirm your subscription",
-        "intro": "Please confirm that you want to receive mail from CETIT at {address}: {scope}.",
-        "button": "Yes, subscribe me",
-        "after": "You can unsubscribe at any time with the link at the bottom of every mail.",
-        "done_title": "Your subscription is confirmed",
-        "done": "Thank you. {address} will now receive: {scope}.",
-        "bad_link_title": "This link does not work",
-        "bad_link": "The link is damaged or incomplete. Copy the whole link from the mail, or subscribe again.",
-        "gone_title": "This confirmation no longer counts",
-        "gone": "This subscription was withdrawn or erased since. Subscribe again if you still want mail.",
-        "expired_title": "This link has expired",
-        "expired": "A confirmation link is valid for a limited time only, and this one has expired: nothing has "
-                   "been confirmed. If you still want mail from CETIT, sign up again where you signed up; you will "
-                   "get a new link.",
-        "problem": "Nothing has changed. Please try again in a few minutes.",
-        "not_done": "Use the button below to confirm.",
-        "language": "Language",
-    },
-    "fr": {
-        "title": "Confirmez votre inscription",
-        "intro": "Confirmez que vous souhaitez recevoir des e-mails de CETIT à l'adresse {address} : {scope}.",
-        "button": "Oui, je m'inscris",
-        "after": "Vous pouvez vous désinscrire à tout moment avec le lien en bas de chaque e-mail.",
-        "done_title": "Votre inscription est confirmée",
-        "done": "Merci. {address} recevra désormais : {scope}.",
-        "bad_link_title": "Ce lien ne fonctionne pas",
-        "bad_link": "Le lien est endommagé ou incomplet. Copiez le lien complet depuis l'e-mail, ou inscrivez-vous "
-                    "à nouveau.",
-        "gone_title": "Cette confirmation n'est plus valable",
-        "gone": "Cette inscription a été retirée ou effacée entre-temps. Inscrivez-vous à nouveau si vous souhaitez "
-                "toujours recevoir des e-mails.",
-        "expired_title": "Ce lien a expiré",
-        "expired": "Un lien de confirmation n'est valable que pendant une durée limitée, et celui-ci a expiré : "
-                   "rien n'a été confirmé. Si vous souhaitez toujours recevoir des e-mails de CETIT, "
-                   "inscrivez-vous à nouveau là où vous vous étiez inscrit ; vous recevrez un nouveau lien.",
-        "problem": "Rien n'a changé. Veuillez réessayer dans quelques minutes.",
-        "not_done": "Utilisez le bouton ci-dessous pour confirmer.",
-        "language": "Langue",
-    },
-}
 
 
 def _language(request: web.Request, form: dict | None = None) -> str:
@@ -103,14 +36,14 @@ def _language(request: web.Request, form: dict | None = None) -> str:
 def _page(request: web.Request, lang: str, status: int, title: str, intro: str, show_form: bool = False,
           ) -> web.Response:
     return render(request, "confirm.html", {
-        "t": TEXTS[lang], "lang": lang, "title": title, "intro": intro, "show_form": show_form,
-        "me_link": ME_TEXTS[lang]["see_me"],
+        "t": in_language(CONFIRMATION_PAGE, lang), "lang": lang, "title": title, "intro": intro,
+        "show_form": show_form, "me_link": in_language(SELF_SERVICE_PAGE, lang)["see_me"],
         "languages": LANGUAGES if request.method == "GET" else ()}, status)
 
 
 def error_page(request: web.Request, answer: Answer, error: BaseException) -> web.Response:
     lang = request.get(LANGUAGE) or _language(request)
-    t = TEXTS[lang]
+    t = in_language(CONFIRMATION_PAGE, lang)
     if isinstance(error, BadToken):
         return _page(request, lang, answer.status, t["bad_link_title"], t["bad_link"])
     if isinstance(error, Expired):
@@ -143,7 +76,7 @@ async def show(request: web.Request) -> web.Response:
         return consent, await _describe(conn, consent, lang)
 
     consent, described = await request.config_dict[READS].read(read)
-    t = TEXTS[lang]
+    t = in_language(CONFIRMATION_PAGE, lang)
     if consent.status == "given":
         return _page(request, lang, 200, t["done_title"], t["done"].format(**described))
     if consent.status == "withdrawn":
@@ -156,7 +89,7 @@ async def confirm(request: web.Request) -> web.Response:
     consent_id = _consent_id(request)
     form = await form_fields(request)
     lang = _language(request, form)
-    t = TEXTS[lang]
+    t = in_language(CONFIRMATION_PAGE, lang)
     if form.get("confirm") != "yes":  # no button pressed: offer it again, unless the link has expired
         await request.config_dict[READS].read(lambda conn: ledger.pending(conn, consent_id, max_age=_max_age(request)))
         return _page(request, lang, 400, t["title"], t["not_done"], show_form=True)

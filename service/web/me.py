@@ -17,7 +17,8 @@ from .clients import client_address
 from .keys import DB, SERVICES, SETTINGS
 from .pages import brussels_time, render
 from .payload import form_fields
-from .texts import LANGUAGES, ME_TEXTS, choose_language
+from ..texts import LANGUAGES, choose_language
+from ..texts.recipients import SELF_SERVICE_PAGE as ME_TEXTS
 
 log = logging.getLogger("optout.self_service")
 

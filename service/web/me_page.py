@@ -22,7 +22,7 @@ from .keys import DB, SERVICES, SETTINGS
 from .me import language, message, now, page, tokens
 from .pages import SECURITY_HEADERS, belgian_date, brussels_time
 from .payload import form_fields
-from .texts import ME_TEXTS, scope_name
+from ..texts.recipients import SELF_SERVICE_PAGE as ME_TEXTS, scope_name
 
 log = logging.getLogger("optout.self_service")
 

@@ -23,7 +23,8 @@ from ..storage.db import UNAVAILABLE, transaction
 from .keys import DB, METRICS, READS, SERVICES, SETTINGS, SIGNER, UNSUBSCRIBES_LOGGED
 from .pages import SECURITY_HEADERS, render
 from .payload import form_fields
-from .texts import LANGUAGES, ME_TEXTS, TEXTS, choose_language, scope_name
+from ..texts import LANGUAGES, choose_language
+from ..texts.recipients import SELF_SERVICE_PAGE as ME_TEXTS, UNSUBSCRIBE_PAGE as TEXTS, scope_name
 
 log = logging.getLogger("optout.unsubscribe")
 

@@ -4,12 +4,9 @@ import re
 
 import pytest
 
-from service.mail.confirmation import TEXTS as CONFIRMATION_MAIL
-from service.web.confirm import TEXTS as CONFIRMATION_PAGE
-from service.web.staff.words import DUTCH as STAFF_CONSOLE
-from service.mail.self_service import TEXTS as SELF_SERVICE_MAIL
-from service.web.texts import ME_TEXTS as SELF_SERVICE_PAGES
-from service.web.texts import TEXTS as UNSUBSCRIBE_PAGES
+from service.texts.recipients import (CONFIRMATION_MAIL, CONFIRMATION_PAGE, SELF_SERVICE_MAIL, SELF_SERVICE_PAGE,
+                                      UNSUBSCRIBE_PAGE)
+from service.texts.staff import DUTCH as STAFF_CONSOLE
 
 INFORMAL = re.compile(r"\b(?:je|jij|jou|jouw|jezelf|jullie zelf)\b", re.I)
 
@@ -22,8 +19,8 @@ def _flat(texts: dict, prefix: str = "") -> dict:
     return flat
 
 
-@pytest.mark.parametrize("texts", [UNSUBSCRIBE_PAGES["nl"], CONFIRMATION_PAGE["nl"], CONFIRMATION_MAIL["nl"],
-                                   SELF_SERVICE_PAGES["nl"], SELF_SERVICE_MAIL["nl"], STAFF_CONSOLE],
+@pytest.mark.parametrize("texts", [UNSUBSCRIBE_PAGE["nl"], CONFIRMATION_PAGE["nl"], CONFIRMATION_MAIL["nl"],
+                                   SELF_SERVICE_PAGE["nl"], SELF_SERVICE_MAIL["nl"], STAFF_CONSOLE],
                          ids=["unsubscribe pages", "confirmation page", "confirmation mail", "self-service pages",
                               "self-service mail", "staff console"])
 def test_the_dutch_texts_say_u(texts):

@@ -9,7 +9,7 @@ from service.domain.inbound.model import BounceKind, Classification, InboundStat
 from service.domain.outbox import OutboxKind
 from service.domain.suppressions.model import Source
 from service.domain.suppressions.rules import NO_CONSENT, REASONS
-from service.web.staff.words import LANGUAGES, WORDS, Translator
+from service.texts.staff import LANGUAGES, WORDS, Translator
 
 # Sources an event may carry besides those of a suppression or a consent: who resumed a campaign.
 EVENT_ONLY_SOURCES = {"guardrail", "staff"}

@@ -6,19 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from ...domain.campaigns.model import Campaign, PausedBy, Thresholds
+from ...texts.staff import MONTHS, Translator
 from ..pages import BRUSSELS
-from .words import Translator
 
 # Gmail's and Yahoo's sender guidelines: keep the spam rate under 0.1%, never reach 0.3%.
 PROVIDERS_KEEP_UNDER = 0.001
 PROVIDERS_NEVER_REACH = 0.003
-
-MONTHS = {
-    "nl": ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
-           "november", "december"),
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"),
-}
 
 
 def whole(number: int, lang: str) -> str:

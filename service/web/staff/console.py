@@ -1,5 +1,5 @@
-"""What every console page shares: the logged-in check and CSRF, rendering in the reader's language,
-and the error page."""
+"""What every console page shares: the logged-in check and CSRF, the reader's language (kept in a
+cookie), rendering and the error page."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from aiohttp import web
 from ...answers import Answer
 from ...domain.errors import Forbidden
 from ...storage.db import UNAVAILABLE
+from ...texts import choose_language
+from ...texts.staff import LANGUAGES, Translator
 from ..pages import render
 from ..payload import form_fields
 from . import sessions
-from .words import LANGUAGES, Translator, language_of, remember_language
 
+LANGUAGE_COOKIE = "optout_staff_lang"
 SESSION = web.RequestKey("staff_session", sessions.StaffSession)  # for the error page's header
 
 
@@ -28,6 +30,24 @@ def staff_render(request: web.Request, template: str, context: dict, status: int
     response = render(request, template, context, status)
     remember_language(request, response)
     return response
+
+
+def language_of(request: web.Request) -> str:
+    """?lang= (kept in a cookie by `remember_language`), then the cookie, then Accept-Language, else Dutch."""
+    chosen = request.query.get("lang")
+    if chosen not in LANGUAGES:
+        chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    lang = choose_language(None, request.headers.get("Accept-Language"))
+    return lang if lang in LANGUAGES else "nl"
+
+
+def remember_language(request: web.Request, response: web.StreamResponse) -> None:
+    chosen = request.query.get("lang")
+    if chosen in LANGUAGES:
+        response.set_cookie(LANGUAGE_COOKIE, chosen, path="/staff", httponly=True, samesite="Strict",
+                            secure=request.secure, max_age=365 * 86400)
 
 
 def translator(request: web.Request) -> Translator:

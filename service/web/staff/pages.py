@@ -22,6 +22,7 @@ from ...domain.suppressions import erasure
 from ...domain.suppressions import suppression_list
 from ...domain.suppressions import reports
 from ...storage.db import UNAVAILABLE, transaction
+from ...texts.staff import Translator
 from .. import charts, views
 from ..keys import API_KEYS, DB, SERVICES
 from ..pages import BRUSSELS, SECURITY_HEADERS
@@ -29,7 +30,6 @@ from ..payload import form_fields
 from . import sessions
 from .campaign_view import pause_reason
 from .console import staff_page, staff_render, translator
-from .words import Translator
 
 log = logging.getLogger("optout.staff")
 

@@ -1,9 +1,7 @@
-"""The words of the recipient's pages in Dutch (default), English and French."""
+"""What recipients read, in Dutch (formal "u", the default), English and French: the pages (unsubscribe,
+confirmation, their own page) and the mails (confirmation, the link to their own page)."""
 
 from __future__ import annotations
-
-LANGUAGES = ("nl", "en", "fr")
-DEFAULT_LANGUAGE = "nl"
 
 SCOPE_NAMES = {
     "nl": {"global": "alle marketingmails van CETIT", "newsletter": "de nieuwsbrief", "events": "uitnodigingen voor evenementen"},
@@ -11,7 +9,13 @@ SCOPE_NAMES = {
     "fr": {"global": "tous les e-mails marketing de CETIT", "newsletter": "la newsletter", "events": "les invitations aux événements"},
 }
 
-TEXTS = {
+
+def scope_name(lang: str, scope: str) -> str:
+    return SCOPE_NAMES[lang].get(scope, f"“{scope}”")
+
+
+# The unsubscribe pages (/u).
+UNSUBSCRIBE_PAGE = {
     "nl": {
         "title": "Uitschrijven",
         "intro": "Wilt u geen mails meer ontvangen op {address}?",
@@ -107,37 +111,73 @@ TEXTS = {
     },
 }
 
-
-def scope_name(lang: str, scope: str) -> str:
-    return SCOPE_NAMES[lang].get(scope, f"“{scope}”")
-
-
-def choose_language(query_lang: str | None, accept_language: str | None) -> str:
-    """?lang= first, then the best of Accept-Language by q-value, else Dutch."""
-    if query_lang in LANGUAGES:
-        return query_lang
-    best, best_q = DEFAULT_LANGUAGE, 0.0
-    for position, part in enumerate((accept_language or "").split(",")):
-        tag, _, params = part.strip().partition(";")
-        primary = tag.strip().lower().split("-")[0]
-        if primary not in LANGUAGES:
-            continue
-        q = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        q -= position * 1e-6  # earlier wins among equals
-        if q > best_q:
-            best, best_q = primary, q
-    return best
-
+# The double opt-in page (/c).
+CONFIRMATION_PAGE = {
+    "nl": {
+        "title": "Bevestig uw inschrijving",
+        "intro": "Bevestig dat u mails van CETIT wilt ontvangen op {address}: {scope}.",
+        "button": "Ja, ik schrijf mij in",
+        "after": "U kunt zich op elk moment weer uitschrijven met de link onderaan elke mail.",
+        "done_title": "Uw inschrijving is bevestigd",
+        "done": "Dank u. {address} ontvangt voortaan: {scope}.",
+        "bad_link_title": "Deze link werkt niet",
+        "bad_link": "De link is beschadigd of onvolledig. Kopieer de volledige link uit de mail, of schrijf u "
+                    "opnieuw in.",
+        "gone_title": "Deze bevestiging geldt niet meer",
+        "gone": "Deze inschrijving werd intussen ingetrokken of gewist. Schrijf u opnieuw in als u toch mails "
+                "wilt ontvangen.",
+        "expired_title": "Deze link is verlopen",
+        "expired": "Een bevestigingslink is maar een beperkte tijd geldig, en deze is verlopen: er is niets "
+                   "bevestigd. Wilt u toch mails van CETIT ontvangen? Schrijf u opnieuw in waar u zich had "
+                   "ingeschreven; u krijgt dan een nieuwe link.",
+        "problem": "Er is niets veranderd. Probeer het over enkele minuten opnieuw.",
+        "not_done": "Gebruik de knop hieronder om te bevestigen.",
+        "language": "Taal",
+    },
+    "en": {
+        "title": "Confirm your subscription",
+        "intro": "Please confirm that you want to receive mail from CETIT at {address}: {scope}.",
+        "button": "Yes, subscribe me",
+        "after": "You can unsubscribe at any time with the link at the bottom of every mail.",
+        "done_title": "Your subscription is confirmed",
+        "done": "Thank you. {address} will now receive: {scope}.",
+        "bad_link_title": "This link does not work",
+        "bad_link": "The link is damaged or incomplete. Copy the whole link from the mail, or subscribe again.",
+        "gone_title": "This confirmation no longer counts",
+        "gone": "This subscription was withdrawn or erased since. Subscribe again if you still want mail.",
+        "expired_title": "This link has expired",
+        "expired": "A confirmation link is valid for a limited time only, and this one has expired: nothing has "
+                   "been confirmed. If you still want mail from CETIT, sign up again where you signed up; you will "
+                   "get a new link.",
+        "problem": "Nothing has changed. Please try again in a few minutes.",
+        "not_done": "Use the button below to confirm.",
+        "language": "Language",
+    },
+    "fr": {
+        "title": "Confirmez votre inscription",
+        "intro": "Confirmez que vous souhaitez recevoir des e-mails de CETIT à l'adresse {address} : {scope}.",
+        "button": "Oui, je m'inscris",
+        "after": "Vous pouvez vous désinscrire à tout moment avec le lien en bas de chaque e-mail.",
+        "done_title": "Votre inscription est confirmée",
+        "done": "Merci. {address} recevra désormais : {scope}.",
+        "bad_link_title": "Ce lien ne fonctionne pas",
+        "bad_link": "Le lien est endommagé ou incomplet. Copiez le lien complet depuis l'e-mail, ou inscrivez-vous "
+                    "à nouveau.",
+        "gone_title": "Cette confirmation n'est plus valable",
+        "gone": "Cette inscription a été retirée ou effacée entre-temps. Inscrivez-vous à nouveau si vous souhaitez "
+                "toujours recevoir des e-mails.",
+        "expired_title": "Ce lien a expiré",
+        "expired": "Un lien de confirmation n'est valable que pendant une durée limitée, et celui-ci a expiré : "
+                   "rien n'a été confirmé. Si vous souhaitez toujours recevoir des e-mails de CETIT, "
+                   "inscrivez-vous à nouveau là où vous vous étiez inscrit ; vous recevrez un nouveau lien.",
+        "problem": "Rien n'a changé. Veuillez réessayer dans quelques minutes.",
+        "not_done": "Utilisez le bouton ci-dessous pour confirmer.",
+        "language": "Langue",
+    },
+}
 
 # The person's own page (/me): asking for a link, the page, what each action did.
-ME_TEXTS = {
+SELF_SERVICE_PAGE = {
     "nl": {
         "ask_title": "Wat CETIT over u bijhoudt",
         "ask_intro": "Vul uw e-mailadres in. Als CETIT dit adres kent, krijgt u een mail met een link naar een "
@@ -348,5 +388,74 @@ ME_TEXTS = {
         "sources": {"self_service": "sur cette page", "web_form": "par un formulaire web", "phone": "par téléphone",
                     "event": "lors d'un événement", "import": "d'une liste importée", "api": "par CETIT"},
         "kinds": {"access": "accès", "correction": "correction", "erasure": "effacement", "objection": "opposition"},
+    },
+}
+
+# The double opt-in mail.
+CONFIRMATION_MAIL = {
+    "nl": {
+        "subject": "Bevestig uw inschrijving bij CETIT",
+        "greeting": "Goedendag,",
+        "asked": "U hebt gevraagd om mails van CETIT te ontvangen: {scope}.",
+        "click": "Klik op de link hieronder en bevestig op de pagina die opent:",
+        "click_html": "Werkt de knop niet? Open dan deze link:",
+        "button": "Inschrijving bevestigen",
+        "ignore": "Hebt u dit niet gevraagd? Dan hoeft u niets te doen: zonder bevestiging sturen wij u niets.",
+        "signature": "Met vriendelijke groeten,\nCETIT",
+    },
+    "en": {
+        "subject": "Please confirm your subscription to CETIT",
+        "greeting": "Hello,",
+        "asked": "You asked to receive mail from CETIT: {scope}.",
+        "click": "Open the link below and confirm on the page that opens:",
+        "click_html": "Does the button not work? Open this link:",
+        "button": "Confirm my subscription",
+        "ignore": "Did you not ask for this? Then there is nothing to do: without confirmation we send you nothing.",
+        "signature": "Kind regards,\nCETIT",
+    },
+    "fr": {
+        "subject": "Confirmez votre inscription auprès de CETIT",
+        "greeting": "Bonjour,",
+        "asked": "Vous avez demandé à recevoir des e-mails de CETIT : {scope}.",
+        "click": "Ouvrez le lien ci-dessous et confirmez sur la page qui s'affiche :",
+        "click_html": "Le bouton ne fonctionne pas ? Ouvrez ce lien :",
+        "button": "Confirmer mon inscription",
+        "ignore": "Vous n'avez rien demandé ? Alors vous n'avez rien à faire : sans confirmation, nous ne vous "
+                  "envoyons rien.",
+        "signature": "Cordialement,\nCETIT",
+    },
+}
+
+# The mail with the link to the person's own page.
+SELF_SERVICE_MAIL = {
+    "nl": {
+        "subject": "Uw link naar wat CETIT over u bijhoudt",
+        "greeting": "Goedendag,",
+        "asked": "U hebt gevraagd om te zien of te wijzigen wat CETIT over dit e-mailadres bijhoudt.",
+        "click": "Open de link hieronder; hij is {minutes} minuten geldig:",
+        "button": "Mijn gegevens bekijken",
+        "ignore": "Hebt u dit niet gevraagd? Dan hoeft u niets te doen: zonder deze link kan niemand uw "
+                  "gegevens zien of wijzigen.",
+        "signature": "Met vriendelijke groeten,\nCETIT",
+    },
+    "en": {
+        "subject": "Your link to what CETIT holds about you",
+        "greeting": "Hello,",
+        "asked": "You asked to see or change what CETIT holds about this e-mail address.",
+        "click": "Open the link below; it is valid for {minutes} minutes:",
+        "button": "See my data",
+        "ignore": "Did you not ask for this? Then there is nothing to do: without this link no one can see or "
+                  "change your data.",
+        "signature": "Kind regards,\nCETIT",
+    },
+    "fr": {
+        "subject": "Votre lien vers ce que CETIT conserve à votre sujet",
+        "greeting": "Bonjour,",
+        "asked": "Vous avez demandé à voir ou à modifier ce que CETIT conserve sur cette adresse e-mail.",
+        "click": "Ouvrez le lien ci-dessous ; il est valable {minutes} minutes :",
+        "button": "Voir mes données",
+        "ignore": "Vous n'avez rien demandé ? Alors vous n'avez rien à faire : sans ce lien, personne ne peut voir "
+                  "ni modifier vos données.",
+        "signature": "Cordialement,\nCETIT",
     },
 }

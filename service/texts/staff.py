@@ -1,22 +1,18 @@
-"""The staff console's words: Dutch by default (CETIT's staff are Flemish), English on request.
-Templates and handlers ask `t` for an English text in the reader's language; `word` says a kept
-value (reason, source, status, kind, event type) as an office worker does, never as `one_click`."""
+"""The staff console's texts: Dutch by default (CETIT's staff are Flemish), English on request. Keyed
+by the English text, not by name, because templates/staff/*.html write t("English") throughout and
+read as the page; `word` says a kept value (a reason, a source, a status) as an office worker does."""
 
 from __future__ import annotations
 
-from aiohttp import web
-
-from ...domain.campaigns.model import CampaignStatus, PausedBy
-from ...domain.consent.rules import ConsentSource
-from ...domain.events.model import HistoryType
-from ...domain.inbound.model import BounceKind, Classification, InboundStatus
-from ...domain.outbox import OutboxKind
-from ...domain.suppressions.model import Reason, Source
-from ...domain.suppressions.rules import GLOBAL
-from ..texts import choose_language
+from ..domain.campaigns.model import CampaignStatus, PausedBy
+from ..domain.consent.rules import ConsentSource
+from ..domain.events.model import HistoryType
+from ..domain.inbound.model import BounceKind, Classification, InboundStatus
+from ..domain.outbox import OutboxKind
+from ..domain.suppressions.model import Reason, Source
+from ..domain.suppressions.rules import GLOBAL
 
 LANGUAGES = ("nl", "en")
-LANGUAGE_COOKIE = "optout_staff_lang"
 
 DUTCH = {
     # layout, login
@@ -345,22 +341,13 @@ WORDS = {lang: {kind: {str(value): said[i] for value, said in rows.items()} for 
          for i, lang in enumerate(LANGUAGES)}
 
 
-def language_of(request: web.Request) -> str:
-    """?lang= (kept in a cookie by `remember_language`), then the cookie, then Accept-Language, else Dutch."""
-    chosen = request.query.get("lang")
-    if chosen not in LANGUAGES:
-        chosen = request.cookies.get(LANGUAGE_COOKIE)
-    if chosen in LANGUAGES:
-        return chosen
-    lang = choose_language(None, request.headers.get("Accept-Language"))
-    return lang if lang in LANGUAGES else "nl"
-
-
-def remember_language(request: web.Request, response: web.StreamResponse) -> None:
-    chosen = request.query.get("lang")
-    if chosen in LANGUAGES:
-        response.set_cookie(LANGUAGE_COOKIE, chosen, path="/staff", httponly=True, samesite="Strict",
-                            secure=request.secure, max_age=365 * 86400)
+# Months as the console writes a date ("6 december 2026 om 14:03").
+MONTHS = {
+    "nl": ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
+           "november", "december"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"),
+}
 
 
 class Translator:
