@@ -36,7 +36,7 @@ def unsubscribes_logged() -> Burst:
 
 LANGUAGE = web.RequestKey("language", str)  # the reader's, once known: the error page speaks it too
 
-# Failures whose page says more than the table's title: the text (and its title) in texts.py.
+# Failures whose page says more than the table's title: the text (and its title) in the texts catalogue (service/texts).
 # The first that matches counts: an erased address is also Forbidden.
 ERROR_TEXTS = (
     (Erased, "erased"),
@@ -68,7 +68,7 @@ def _message(request: web.Request, lang: str, status: int, key: str, show_form: 
 
 def error_page(request: web.Request, answer: Answer, error: BaseException) -> web.Response:
     """A failure as a page in the reader's language, with the table's status: its own text where
-    texts.py has one (a bad link, an erased address), else the table's title and a general text."""
+    the texts catalogue has one (a bad link, an erased address), else the table's title and a general text."""
     lang = request.get(LANGUAGE) or _language(request)
     key = next((key for kinds, key in ERROR_TEXTS if isinstance(error, kinds)), None)
     if key is None:
