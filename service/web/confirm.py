@@ -15,23 +15,14 @@ from ..domain.consent import ledger
 from ..domain.consent.rules import label_of
 from ..domain.errors import BadToken, Conflict, Expired, NotFound
 from ..storage.db import transaction
-from ..texts import LANGUAGES, choose_language, in_language
+from ..texts import LANGUAGES, in_language
 from ..texts.recipients import CONFIRMATION_PAGE, SELF_SERVICE_PAGE
 from .consents import confirmation_tokens
 from .keys import DB, READS, SETTINGS
-from .pages import render
+from .pages import PAGE_LANGUAGE, page_language, render
 from .payload import form_fields
 
 log = logging.getLogger("optout.consent")
-
-LANGUAGE = web.RequestKey("confirm_language", str)
-
-
-def _language(request: web.Request, form: dict | None = None) -> str:
-    chosen = (form or {}).get("lang") or request.query.get("lang")
-    request[LANGUAGE] = lang = choose_language(chosen, request.headers.get("Accept-Language"))
-    return lang
-
 
 def _page(request: web.Request, lang: str, status: int, title: str, intro: str, show_form: bool = False,
           ) -> web.Response:
@@ -42,7 +33,7 @@ def _page(request: web.Request, lang: str, status: int, title: str, intro: str, 
 
 
 def error_page(request: web.Request, answer: Answer, error: BaseException) -> web.Response:
-    lang = request.get(LANGUAGE) or _language(request)
+    lang = request.get(PAGE_LANGUAGE) or page_language(request)
     t = in_language(CONFIRMATION_PAGE, lang)
     if isinstance(error, BadToken):
         return _page(request, lang, answer.status, t["bad_link_title"], t["bad_link"])
@@ -68,7 +59,7 @@ async def _describe(conn, consent, lang: str) -> dict:
 
 
 async def show(request: web.Request) -> web.Response:
-    lang = _language(request)
+    lang = page_language(request)
     consent_id = _consent_id(request)
 
     async def read(conn):
@@ -85,10 +76,10 @@ async def show(request: web.Request) -> web.Response:
 
 
 async def confirm(request: web.Request) -> web.Response:
-    _language(request)
+    page_language(request)
     consent_id = _consent_id(request)
     form = await form_fields(request)
-    lang = _language(request, form)
+    lang = page_language(request, form)
     t = in_language(CONFIRMATION_PAGE, lang)
     if form.get("confirm") != "yes":  # no button pressed: offer it again, unless the link has expired
         await request.config_dict[READS].read(lambda conn: ledger.pending(conn, consent_id, max_age=_max_age(request)))

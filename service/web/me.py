@@ -15,21 +15,12 @@ from ..domain.tokens import SelfServiceTokens
 from ..storage.db import transaction
 from .clients import client_address
 from .keys import DB, SERVICES, SETTINGS
-from .pages import brussels_time, render
+from .pages import PAGE_LANGUAGE, brussels_time, page_language, render
 from .payload import form_fields
-from ..texts import LANGUAGES, choose_language
+from ..texts import LANGUAGES
 from ..texts.recipients import SELF_SERVICE_PAGE as ME_TEXTS
 
 log = logging.getLogger("optout.self_service")
-
-LANGUAGE = web.RequestKey("me_language", str)
-
-
-def language(request: web.Request, form: dict | None = None) -> str:
-    chosen = (form or {}).get("lang") or request.query.get("lang")
-    request[LANGUAGE] = lang = choose_language(chosen, request.headers.get("Accept-Language"))
-    return lang
-
 
 def tokens(request: web.Request) -> SelfServiceTokens:
     settings = request.config_dict[SETTINGS]
@@ -56,7 +47,7 @@ def message(request: web.Request, lang: str, status: int, key: str, *, ask: bool
 
 
 def error_page(request: web.Request, answer: Answer, error: BaseException) -> web.Response:
-    lang = request.get(LANGUAGE) or language(request)
+    lang = request.get(PAGE_LANGUAGE) or page_language(request)
     t = ME_TEXTS[lang]
     if isinstance(error, (BadToken, Expired)):  # old, tampered or naming no one: 400, and a new link offered
         return message(request, lang, 400, "bad_link", ask=True)
@@ -76,15 +67,15 @@ def error_page(request: web.Request, answer: Answer, error: BaseException) -> we
 
 
 async def ask_form(request: web.Request) -> web.Response:
-    lang = language(request)
+    lang = page_language(request)
     return page(request, "me_ask.html", lang, title=ME_TEXTS[lang]["ask_title"])
 
 
 async def ask(request: web.Request) -> web.Response:
     """The same page, and the same work, for every address: the outbox decides, when it sends, whether a mail leaves."""
-    language(request)
+    page_language(request)
     form = await form_fields(request)
-    lang = language(request, form)
+    lang = page_language(request, form)
     keyed_hash, at = request.config_dict[SERVICES].keyed_hash, now(request)
     async with transaction(request.config_dict[DB]) as conn:  # counted even when the mailbox's limit refuses
         await access.count_client(conn, client_address(request), keyed_hash, at)

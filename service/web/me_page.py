@@ -19,8 +19,8 @@ from ..mail.self_service import compose_correction
 from ..storage.db import transaction
 from . import views
 from .keys import DB, SERVICES, SETTINGS
-from .me import language, message, now, page, tokens
-from .pages import SECURITY_HEADERS, belgian_date, brussels_time
+from .me import message, now, page, tokens
+from .pages import SECURITY_HEADERS, belgian_date, brussels_time, page_language
 from .payload import form_fields
 from ..texts.recipients import SELF_SERVICE_PAGE as ME_TEXTS, scope_name
 
@@ -56,7 +56,7 @@ def _words(record, scopes, lang: str) -> dict:
 
 async def show(request: web.Request) -> web.Response:
     """The light record in one short read-only transaction: no stored message is read for it."""
-    lang = language(request)
+    lang = page_language(request)
     recipient_id = _recipient(request)
     async with request.config_dict[DB].acquire() as conn:
         async with conn.transaction(readonly=True):
@@ -71,7 +71,7 @@ async def show(request: web.Request) -> web.Response:
 async def export(request: web.Request) -> web.Response:
     """GDPR Art. 15 and 20: the same as GET /v1/subjects/{email}, as a download; it reads the stored
     messages too, so a few an hour per person."""
-    language(request)
+    page_language(request)
     recipient_id = _recipient(request)
     pool, keyed_hash = request.config_dict[DB], request.config_dict[SERVICES].keyed_hash
     async with transaction(pool) as conn:
@@ -88,12 +88,12 @@ async def export(request: web.Request) -> web.Response:
 async def act(request: web.Request) -> web.Response:
     """One action of the page; without the page's CSRF field nothing changes. At most 30 an hour per
     person (counted even when the action is then refused), so a link cannot be replayed without end."""
-    language(request)
+    page_language(request)
     recipient_id = _recipient(request)
     async with request.config_dict[DB].acquire() as conn:  # a link naming no one is a 400 whatever the form
         address = await access.address_of(conn, recipient_id)
     form = await form_fields(request)
-    lang = language(request, form)
+    lang = page_language(request, form)
     token = request.match_info["token"]
     back = f"/me/{token}?lang={lang}"
     if not tokens(request).csrf_matches(token, form.get("csrf")):

@@ -8,6 +8,19 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 from aiohttp import web
 
+from ..texts import choose_language
+
+# The language a recipient's page speaks, kept on the request so that its error page speaks it too.
+PAGE_LANGUAGE = web.RequestKey("page_language", str)
+
+
+def page_language(request: web.Request, form: dict | None = None) -> str:
+    """The form's or the query's `lang`, else the browser's Accept-Language, else Dutch."""
+    chosen = (form or {}).get("lang") or request.query.get("lang")
+    request[PAGE_LANGUAGE] = lang = choose_language(chosen, request.headers.get("Accept-Language"))
+    return lang
+
+
 # CETIT's staff read times as the clock on their wall shows them, with the zone said.
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
